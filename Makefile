@@ -1,0 +1,41 @@
+# vrgmi: `make run` runs the engine, `make test` runs the test suite, `make bench` measures.
+# Each target sets up what it needs on a fresh machine (a project virtual environment in .venv).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench demo doctor system-deps clean
+
+$(STAMP): pyproject.toml
+	@echo "setting up $(VENV) (first run: a few minutes)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+system-deps:
+	@bash tools/system-deps.sh
+
+node_modules/.installed: package.json
+	@echo "installing the Khronos glTF validator (npm)"
+	@npm install --no-audit --no-fund --silent
+	@touch $@
+
+run: system-deps $(STAMP)
+	@$(BIN)/vrgmi run
+
+demo: system-deps $(STAMP)
+	@$(BIN)/vrgmi demo
+
+doctor: $(STAMP)
+	@$(BIN)/vrgmi doctor
+
+test: system-deps $(STAMP)
+	@$(BIN)/python -m pytest -n 2 -q
+
+bench: $(STAMP)
+	@$(BIN)/vrgmi bench
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages vrgmi needs that pip cannot provide (Mesa EGL/GL for
+# offscreen rendering; Node.js for the glTF validator). Idempotent; quiet when all present.
+set -euo pipefail
+packages=(libegl1 libegl-mesa0 libgl1-mesa-dri nodejs npm)
+missing=()
+for p in "${packages[@]}"; do
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+  if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "system-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,6 @@
+"""`python -m vrgmi` is the `vrgmi` command."""
+import sys
+
+from vrgmi.cli import main
+
+sys.exit(main())

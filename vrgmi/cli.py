@@ -1,0 +1,178 @@
+"""The `vrgmi` command line. Every user error is printed as one line, never a traceback."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from vrgmi.errors import VrgmiError
+from vrgmi.settings import LOWER_LEVELS, UPPER_LEVELS, Settings, describe_settings, load_settings
+
+LEVEL_HELP = ("amputation level: upper " + ", ".join(UPPER_LEVELS) + "; lower "
+              + ", ".join(LOWER_LEVELS))
+
+
+def _settings_args(p: argparse.ArgumentParser, patient: bool = True) -> None:
+    p.add_argument("--config", metavar="TOML", help="settings file (see `vrgmi doctor --settings`)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one setting, e.g. --set tracking.hold_s=1.0 (repeatable)")
+    if patient:
+        p.add_argument("--side", choices=("left", "right"), help="side of the missing limb")
+        p.add_argument("--level", metavar="LEVEL", help=LEVEL_HELP)
+        p.add_argument("--height", type=float, metavar="M", help="patient height in metres")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = list(args.overrides)
+    for flag, key in (("side", "patient.amputation_side"), ("level", "patient.amputation_level"),
+                      ("height", "patient.height_m")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    return load_settings(args.config, overrides)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vrgmi",
+        description="Graded Motor Imagery in VR for phantom limb pain: a mirrored virtual limb "
+                    "driven by the intact limb, laterality and imagery games, mirror therapy.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("run", help="run the engine: headset if an OpenXR runtime is present, "
+                                   "else a desktop window, else a headless scripted demo")
+    _settings_args(p)
+    p.add_argument("--seconds", type=float, default=None,
+                   help="stop after this many seconds (default: until the source ends)")
+
+    p = sub.add_parser("demo", help="play a scripted session headless and write its outputs")
+    _settings_args(p)
+    p.add_argument("--frames", type=int, default=600, help="frames to run (default 600)")
+    p.add_argument("--out", default=None, help="output folder (default: data.out_dir)")
+    p.add_argument("--motion", default="reach", help="scripted motion of the intact limb")
+
+    p = sub.add_parser("replay", help="run the core (filters, mirroring, IK) over a replay file")
+    _settings_args(p)
+    p.add_argument("input", metavar="IN.npz", help="replay file (format: docs/replay-format.md)")
+    p.add_argument("--dump", metavar="OUT.npz", required=True,
+                   help="write joint positions of both limbs per frame to this file")
+
+    p = sub.add_parser("record", help="record what a pose source produces into a replay file")
+    _settings_args(p, patient=False)
+    p.add_argument("output", metavar="OUT.npz", help="replay file to write")
+    p.add_argument("--motion", default="reach", help="scripted motion (reach, figure_eight, wave,"
+                   " fist_open, pinch, foot_tap, ankle_circles, rest)")
+    p.add_argument("--intact", choices=("left", "right"), default="right",
+                   help="the intact side that moves (default right)")
+    p.add_argument("--seconds", type=float, default=10.0, help="length (default 10 s)")
+    p.add_argument("--rate", type=float, default=90.0, help="frame rate in Hz (default 90)")
+
+    p = sub.add_parser("bench", help="measure IK and per-frame engine cost on this machine")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quick", action="store_true", help="smaller runs, under a minute")
+
+    p = sub.add_parser("scenes", help="list the installed scenes with their difficulty settings")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("export", help="export a patient's records (CSV, FHIR R4 JSON, PDF)")
+    p.add_argument("patient", metavar="PATIENT", help="pseudonymous patient id")
+    p.add_argument("--format", choices=("csv", "fhir", "pdf"), default="csv")
+    p.add_argument("--out", default=None, help="output file or folder")
+
+    p = sub.add_parser("doctor", help="report what this machine offers (GL, display, OpenXR, "
+                                      "database)")
+    _settings_args(p, patient=False)
+    p.add_argument("--settings", action="store_true", help="also list every setting")
+    return parser
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from vrgmi.doctor import run_doctor
+    settings = _settings(args)
+    for finding in run_doctor(settings.data.database_url):
+        print(finding.line())
+    if args.settings:
+        print()
+        print(describe_settings())
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from vrgmi.core import dump_replay
+    settings = _settings(args)
+    n = dump_replay(Path(args.input), Path(args.dump), settings, progress=_progress)
+    print(f"wrote {args.dump}: {n} frames")
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from vrgmi.tracking.record import record_source
+    from vrgmi.tracking.scripted import ScriptedSource
+    if not 1.0 <= args.rate <= 1000.0 or not 0.0 < args.seconds <= 3600.0:
+        raise VrgmiError("record: --rate must be 1..1000 Hz and --seconds 0..3600")
+    source = ScriptedSource(args.motion, intact_side=args.intact, rate_hz=args.rate,
+                            duration_s=args.seconds)
+    n = record_source(source, Path(args.output), rate_hz=args.rate, seconds=args.seconds)
+    print(f"wrote {args.output}: {n} frames of '{args.motion}'")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from vrgmi.bench import format_table, run_bench
+    results = run_bench(quick=args.quick, progress=None if args.json else _progress)
+    print(json.dumps(results, sort_keys=True) if args.json else format_table(results))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from vrgmi.core import run_headless_session
+    settings = _settings(args)
+    summary = run_headless_session(settings, seconds=args.seconds or 10.0, progress=_progress)
+    print(summary)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from vrgmi.core import run_demo
+    settings = _settings(args)
+    out = Path(args.out or settings.data.out_dir)
+    print(run_demo(settings, frames=args.frames, out_dir=out, motion=args.motion,
+                   progress=_progress))
+    return 0
+
+
+def cmd_scenes(args: argparse.Namespace) -> int:
+    print("No GMI scenes are installed yet: the mirrored limb runs in the engine's default "
+          "view. Scenes register under the 'vrgmi.scenes' entry point group.")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    raise VrgmiError(f"export: no records are stored for patient {args.patient!r} on this "
+                     "machine yet (the records store is not part of this version)")
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "replay": cmd_replay, "record": cmd_record,
+            "bench": cmd_bench, "scenes": cmd_scenes, "export": cmd_export, "doctor": cmd_doctor}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `vrgmi` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except VrgmiError as exc:
+        print(f"vrgmi: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vrgmi: stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""`vrgmi doctor`: what this machine offers, in plain words.
+
+Each check returns a (label, ok, sentence) triple; checks never raise.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from vrgmi.paths import default_database_url
+
+
+@dataclass
+class Finding:
+    """One line of the doctor's report."""
+
+    label: str
+    ok: bool
+    text: str
+
+    def line(self) -> str:
+        return f"[{'ok' if self.ok else '--'}] {self.label:<10} {self.text}"
+
+
+def check_python() -> Finding:
+    import numba
+    import numpy
+    return Finding("python", True, f"Python {platform.python_version()}, NumPy {numpy.__version__},"
+                                   f" Numba {numba.__version__}")
+
+
+def check_display() -> Finding:
+    for var in ("WAYLAND_DISPLAY", "DISPLAY"):
+        if os.environ.get(var):
+            return Finding("display", True, f"a desktop display is available ({var}="
+                                            f"{os.environ[var]}): the desktop window can open")
+    return Finding("display", False, "no desktop display: vrgmi renders offscreen (headless)")
+
+
+_GL_PROBE = r"""
+import json, sys
+from panda3d.core import loadPrcFileData, GraphicsEngine, GraphicsPipeSelection, FrameBufferProperties, WindowProperties, GraphicsPipe
+loadPrcFileData("", "load-display p3headlessgl\naux-display p3tinydisplay\nnotify-level error\naudio-library-name null")
+sel = GraphicsPipeSelection.get_global_ptr()
+pipe = sel.make_module_pipe("p3headlessgl")
+if pipe is None:
+    print(json.dumps({"ok": False, "why": "the p3headlessgl display module did not load"})); sys.exit()
+engine = GraphicsEngine.get_global_ptr()
+fb = FrameBufferProperties(); fb.set_rgb_color(True); fb.set_depth_bits(16)
+buf = engine.make_output(pipe, "probe", 0, fb, WindowProperties.size(16, 16), GraphicsPipe.BF_refuse_window)
+if buf is None:
+    print(json.dumps({"ok": False, "why": "EGL could not create an offscreen OpenGL context"})); sys.exit()
+engine.render_frame()
+gsg = buf.get_gsg()
+print(json.dumps({"ok": True, "renderer": gsg.get_driver_renderer(), "version": gsg.get_driver_version(),
+                  "glsl": "%d.%02d" % (gsg.get_driver_shader_version_major(), gsg.get_driver_shader_version_minor())}))
+"""
+
+
+def check_gl() -> Finding:
+    try:
+        res = subprocess.run([sys.executable, "-c", _GL_PROBE], capture_output=True, text=True,
+                             timeout=60)
+        info = json.loads(res.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, json.JSONDecodeError, IndexError):
+        return Finding("opengl", False, "offscreen OpenGL through EGL is not working (install "
+                                        "libegl1, libegl-mesa0, libgl1-mesa-dri)")
+    if not info["ok"]:
+        return Finding("opengl", False, info["why"] + " (install libegl1, libegl-mesa0, "
+                                                      "libgl1-mesa-dri)")
+    return Finding("opengl", True, f"offscreen OpenGL {info['version']} on {info['renderer']} "
+                                   f"(GLSL {info['glsl']})")
+
+
+def openxr_manifest() -> Path | None:
+    """The active OpenXR runtime manifest the loader would use, if any."""
+    env = os.environ.get("XR_RUNTIME_JSON")
+    if env:
+        return Path(env)
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    candidates = [config_home / "openxr/1/active_runtime.json"]
+    candidates += [Path(d) / "openxr/1/active_runtime.json"
+                   for d in os.environ.get("XDG_CONFIG_DIRS", "/etc/xdg").split(":") if d]
+    candidates.append(Path("/usr/share/openxr/1/active_runtime.json"))
+    return next((c for c in candidates if c.exists()), None)
+
+
+def check_openxr() -> Finding:
+    manifest = openxr_manifest()
+    if manifest is None:
+        return Finding("openxr", False, "no OpenXR runtime is installed: no headset; vrgmi uses "
+                                        "the desktop window or headless mode")
+    try:
+        import xr
+        extensions = sorted(e.extension_name.decode() for e in
+                            xr.enumerate_instance_extension_properties())
+        instance = xr.create_instance(xr.InstanceCreateInfo(application_info=xr.ApplicationInfo(
+            application_name="vrgmi doctor", engine_name="vrgmi",
+            api_version=xr.Version(1, 0, 0))))
+        try:
+            props = xr.get_instance_properties(instance)
+            name = props.runtime_name.decode()
+        finally:
+            xr.destroy_instance(instance)
+    except Exception as exc:  # the runtime's own failure, reported as one sentence
+        return Finding("openxr", False, f"the OpenXR runtime at {manifest} did not start "
+                                        f"({type(exc).__name__}: {exc})")
+    return Finding("openxr", True, f"runtime '{name}' ({manifest}) offers {len(extensions)} "
+                                   f"extensions: {', '.join(extensions)}")
+
+
+def check_database(url: str) -> Finding:
+    url = url or default_database_url()
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            probe = path.parent / ".vrgmi-write-probe"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            return Finding("database", False, f"cannot write to {path.parent} ({exc.strerror})")
+        return Finding("database", True, f"SQLite {sqlite3.sqlite_version} database at {path} "
+                                         "(stays on this machine)")
+    shown = url.split("@")[-1] if "@" in url else url
+    return Finding("database", True, f"database server configured: ...@{shown}")
+
+
+def run_doctor(database_url: str = "") -> list[Finding]:
+    """Run every check and return the findings in display order."""
+    return [check_python(), check_display(), check_gl(), check_openxr(),
+            check_database(database_url)]

@@ -1,0 +1,184 @@
+"""Typed, validated settings: defaults < TOML file < command-line ``--set`` overrides.
+
+Every bad value gets one line naming the key and what is allowed, e.g.
+``settings: tracking.hold_s = 9 is out of range 0..5 (seconds the limb holds its last pose)``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from vrgmi.errors import SettingsError
+
+
+def _opt(default: Any, help: str, lo: float | None = None, hi: float | None = None,
+         choices: tuple[str, ...] | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "lo": lo, "hi": hi, "choices": choices})
+
+
+UPPER_LEVELS = ("partial_hand", "wrist_disarticulation", "transradial", "elbow_disarticulation",
+                "transhumeral", "shoulder_disarticulation")
+LOWER_LEVELS = ("partial_foot", "ankle_syme", "transtibial", "knee_disarticulation",
+                "transfemoral", "hip_disarticulation")
+
+
+@dataclass
+class PatientSettings:
+    """Who the session is for (a pseudonymous id, never a name)."""
+
+    id: str = _opt("demo", "pseudonymous patient id (letters, digits, - and _)")
+    height_m: float = _opt(1.75, "standing height, sets segment lengths", 1.2, 2.2)
+    amputation_side: str = _opt("left", "side of the missing limb", choices=("left", "right"))
+    amputation_level: str = _opt("transradial", "amputation level",
+                                 choices=UPPER_LEVELS + LOWER_LEVELS)
+    residual_fraction: float = _opt(0.5, "residual length as a fraction of the cut segment "
+                                    "(trans- levels only)", 0.1, 0.9)
+    skin_tone: str = _opt("III", "skin tone (Fitzpatrick type I-VI or a palette name)")
+
+
+@dataclass
+class TrackingSettings:
+    """Pose source and tracking filters."""
+
+    source: str = _opt("auto", "pose source", choices=("auto", "openxr", "desktop", "replay",
+                                                      "scripted"))
+    replay_path: str = _opt("", "replay file for source = replay")
+    scripted_motion: str = _opt("reach", "scripted motion for source = scripted")
+    max_hand_speed_mps: float = _opt(10.0, "faster moves are tracking glitches (m/s)", 1.0, 30.0)
+    hold_s: float = _opt(0.5, "seconds the limb holds its last pose on tracking loss", 0.0, 5.0)
+    fade_s: float = _opt(0.5, "seconds the held limb takes to fade out", 0.0, 5.0)
+    blend_s: float = _opt(0.25, "seconds to blend back on reacquire", 0.0, 2.0)
+    one_euro: bool = _opt(True, "One Euro smoothing of tracked poses")
+    one_euro_min_cutoff: float = _opt(1.0, "One Euro minimum cutoff (Hz)", 0.01, 20.0)
+    one_euro_beta: float = _opt(0.05, "One Euro speed coefficient", 0.0, 10.0)
+
+
+@dataclass
+class DisplaySettings:
+    """Where frames go."""
+
+    mode: str = _opt("auto", "display: auto picks headset, then window, then headless",
+                     choices=("auto", "xr", "desktop", "headless"))
+    refresh_hz: float = _opt(90.0, "frame rate when no headset sets it", 30.0, 144.0)
+    width: int = _opt(1280, "window / screenshot width in pixels", 320, 7680)
+    height: int = _opt(720, "window / screenshot height in pixels", 240, 4320)
+
+
+@dataclass
+class DataSettings:
+    """Where records go."""
+
+    database_url: str = _opt("", "SQLAlchemy URL; empty = SQLite in the user data directory")
+    out_dir: str = _opt("vrgmi-out", "folder for demo screenshots, dumps and reports")
+
+
+@dataclass
+class Settings:
+    """All settings, grouped by section as in the TOML file."""
+
+    patient: PatientSettings = field(default_factory=PatientSettings)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
+    display: DisplaySettings = field(default_factory=DisplaySettings)
+    data: DataSettings = field(default_factory=DataSettings)
+
+
+def _coerce(key: str, f: dataclasses.Field, value: Any) -> Any:
+    meta = f.metadata
+    raw = value
+    kind = f.type if isinstance(f.type, type) else {"float": float, "int": int, "str": str,
+                                                     "bool": bool}[f.type]
+    if kind is bool:
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            value = value.lower() in ("true", "1", "yes")
+        if not isinstance(value, bool):
+            raise SettingsError(f"settings: {key} = {value!r} must be true or false ({meta['help']})")
+    elif kind in (int, float):
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            value = kind(value)
+            if kind is int and isinstance(value, float):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise SettingsError(f"settings: {key} = {value!r} must be a number "
+                                f"({meta['help']})") from None
+        if value != value or (meta["lo"] is not None and not meta["lo"] <= value <= meta["hi"]):
+            raise SettingsError(f"settings: {key} = {raw!r} is out of range "
+                                f"{meta['lo']:g}..{meta['hi']:g} ({meta['help']})")
+    else:
+        if not isinstance(value, str):
+            raise SettingsError(f"settings: {key} = {value!r} must be text ({meta['help']})")
+        if meta["choices"] and value not in meta["choices"]:
+            raise SettingsError(f"settings: {key} = {value!r} is not one of "
+                                f"{', '.join(meta['choices'])}")
+    return value
+
+
+def _apply(settings: Settings, key: str, value: Any) -> None:
+    section_name, _, name = key.partition(".")
+    section_fields = {f.name: f for f in fields(Settings)}
+    if section_name not in section_fields or not name:
+        raise SettingsError(f"settings: unknown key {key!r}; sections are "
+                            f"{', '.join(section_fields)}")
+    section = getattr(settings, section_name)
+    by_name = {f.name: f for f in fields(section)}
+    if name not in by_name:
+        raise SettingsError(f"settings: unknown key {key!r}; {section_name} has "
+                            f"{', '.join(by_name)}")
+    setattr(section, name, _coerce(key, by_name[name], value))
+
+
+def _check_patient(p: PatientSettings) -> None:
+    if not p.id or not all(c.isalnum() or c in "-_" for c in p.id) or len(p.id) > 64:
+        raise SettingsError(f"settings: patient.id = {p.id!r} must be 1-64 letters, digits, "
+                            "- or _ (a pseudonym, never a name)")
+
+
+def load_settings(path: str | os.PathLike | None = None,
+                  overrides: list[str] | dict[str, Any] | None = None) -> Settings:
+    """Build settings from defaults, an optional TOML file and ``section.key=value`` overrides."""
+    settings = Settings()
+    if path is not None:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"settings: file {p} does not exist") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"settings: {p} is not valid TOML ({exc})") from None
+        for section, table in data.items():
+            if not isinstance(table, dict):
+                raise SettingsError(f"settings: unknown key {section!r} in {p}; "
+                                    "use [patient], [tracking], [display], [data] tables")
+            for name, value in table.items():
+                _apply(settings, f"{section}.{name}", value)
+    items = overrides.items() if isinstance(overrides, dict) else (
+        _split_override(o) for o in (overrides or []))
+    for key, value in items:
+        _apply(settings, key, value)
+    _check_patient(settings.patient)
+    return settings
+
+
+def _split_override(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise SettingsError(f"settings: override {text!r} must look like section.key=value")
+    return key.strip(), value.strip()
+
+
+def describe_settings() -> str:
+    """Every key with its default, range and help, as shown by ``vrgmi doctor --settings``."""
+    lines = []
+    for sf in fields(Settings):
+        lines.append(f"[{sf.name}]")
+        for f in fields(sf.default_factory()):
+            m = f.metadata
+            rng = (f" ({m['lo']:g}..{m['hi']:g})" if m["lo"] is not None
+                   else f" ({' | '.join(m['choices'])})" if m["choices"] else "")
+            lines.append(f"  {f.name} = {f.default!r}{rng}  # {m['help']}")
+    return "\n".join(lines)
