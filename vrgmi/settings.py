@@ -35,8 +35,9 @@ class PatientSettings:
     amputation_side: str = _opt("left", "side of the missing limb", choices=("left", "right"))
     amputation_level: str = _opt("transradial", "amputation level",
                                  choices=UPPER_LEVELS + LOWER_LEVELS)
-    residual_fraction: float = _opt(0.5, "residual length as a fraction of the cut segment "
-                                    "(trans- levels only)", 0.1, 0.9)
+    residual_fraction: float = _opt(0.0, "residual length as a fraction of the cut segment, "
+                                    "0.1..0.9 for trans- and partial levels; 0 = the level's "
+                                    "default", 0.0, 0.9)
     skin_tone: str = _opt("III", "skin tone (Fitzpatrick type I-VI or a palette name)")
 
 

@@ -12,7 +12,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from vrgmi.tracking.frame import HAND_JOINT_NAMES
+from vrgmi.errors import VrgmiError
+from vrgmi.tracking.frame import HAND_JOINT_NAMES, SIDES
+
+
+class BodyModelError(VrgmiError, ValueError):
+    """A body-model input is wrong (unknown level or side, a length out of range ...)."""
+
+
+def side_index(side: int | str) -> int:
+    """0 for 'left' / 0, 1 for 'right' / 1 (the TrackingFrame's index)."""
+    if isinstance(side, str) and side in SIDES:
+        return SIDES.index(side)
+    if not isinstance(side, str) and side in (0, 1):
+        return int(side)
+    raise BodyModelError(f"side {side!r} is not one of 'left', 'right', 0, 1")
+
 
 ARM_JOINT_NAMES: tuple[str, ...] = ("shoulder", "elbow", "wrist") + tuple(
     n for n in HAND_JOINT_NAMES if n != "wrist"
@@ -54,7 +69,7 @@ def rest_hand_positions(hand_length: float) -> np.ndarray:
     """(26, 3) XR_EXT_hand_tracking joint positions of a RIGHT hand in rest pose, metres,
     relative to the wrist joint, in torso axes (x right = dorsal, y forward, z up)."""
     if not (0.10 <= hand_length <= 0.30):
-        raise ValueError(f"hand_length {hand_length!r} m is outside 0.10..0.30")
+        raise BodyModelError(f"hand_length {hand_length!r} m is outside 0.10..0.30")
     out = np.zeros((26, 3))
     idx = {n: i for i, n in enumerate(HAND_JOINT_NAMES)}
     dirs = _RAY_DIRECTIONS / np.linalg.norm(_RAY_DIRECTIONS, axis=1, keepdims=True)
@@ -76,9 +91,9 @@ def rest_foot_positions(foot_length: float, ankle_height: float) -> np.ndarray:
     """(4, 3) rest positions of ankle, heel, ball, toe_tip of a RIGHT foot relative to
     the ankle joint, metres, torso axes (toes toward +y, sole at z = -ankle_height)."""
     if not (0.15 <= foot_length <= 0.40):
-        raise ValueError(f"foot_length {foot_length!r} m is outside 0.15..0.40")
+        raise BodyModelError(f"foot_length {foot_length!r} m is outside 0.15..0.40")
     if not (0.03 <= ankle_height <= 0.15):
-        raise ValueError(f"ankle_height {ankle_height!r} m is outside 0.03..0.15")
+        raise BodyModelError(f"ankle_height {ankle_height!r} m is outside 0.03..0.15")
     return np.array([
         [0.0, 0.0, 0.0],
         [0.0, -0.22 * foot_length, -ankle_height],

@@ -1,0 +1,107 @@
+"""`vrgmi bench`: IK and per-frame core timings, with baselines measured in the same run.
+
+Timings are medians and percentiles of many repetitions (these machines are shared and noisy);
+the ratios compare against baselines measured in the same process, seconds apart.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+TARGETS = {  # key: (comparison, bound) from the core issue
+    "ik_arm_us_median": ("<=", 10.0),
+    "ik_arm_us_p99": ("<=", 30.0),
+    "ik_speedup_vs_ikpy": (">=", 300.0),
+    "core_frame_ms_p99": ("<=", 0.5),
+    "warm_start_s": ("<=", 1.0),
+}
+
+_START_PROBE = r"""
+import time
+t0 = time.perf_counter()
+from vrgmi.core import warmup
+warmup()
+print(time.perf_counter() - t0)
+"""
+
+
+def _start_time(cache_dir: str) -> float:
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    res = subprocess.run([sys.executable, "-c", _START_PROBE], env=env, capture_output=True,
+                         text=True, check=True, timeout=900)
+    return float(res.stdout.strip().splitlines()[-1])
+
+
+def bench_start() -> dict[str, float]:
+    """Seconds from an empty Numba cache to the first solve (cold), then with the cache (warm)."""
+    with tempfile.TemporaryDirectory(prefix="vrgmi-numba-") as cache:
+        cold = _start_time(cache)
+        warm = min(_start_time(cache) for _ in range(3))
+    return {"cold_start_s": round(cold, 3), "warm_start_s": round(warm, 3)}
+
+
+def bench_core(minutes: float, rate_hz: float = 120.0) -> dict[str, float]:
+    """Per-frame cost of the whole core (poll, filters, torso, mirror, both IK solves)."""
+    from vrgmi.core import CorePipeline, warmup
+    from vrgmi.settings import load_settings
+    from vrgmi.tracking.replay import ReplaySource
+    from vrgmi.tracking.scripted import make_scripted_replay
+
+    warmup()
+    replay = make_scripted_replay("reach", seconds=minutes * 60.0, rate_hz=rate_hz,
+                                  intact_side="right")
+    settings = load_settings(overrides={"patient.amputation_side": "left",
+                                        "patient.amputation_level": "transradial"})
+    pipeline = CorePipeline(settings, ReplaySource(replay))
+    n = len(replay.t)
+    frame_ms = np.empty(n)
+    dt = 1.0 / rate_hz
+    clock = time.perf_counter_ns
+    for i in range(n):
+        t0 = clock()
+        pipeline.step(float(replay.t[i]), dt)
+        frame_ms[i] = (clock() - t0) * 1e-6
+    return {"core_frames": n,
+            "core_frame_ms_median": round(float(np.median(frame_ms)), 4),
+            "core_frame_ms_p99": round(float(np.percentile(frame_ms, 99)), 4),
+            "core_frame_ms_max": round(float(frame_ms.max()), 4)}
+
+
+def run_bench(quick: bool = False,
+              progress: Callable[[str], None] | None = None) -> dict[str, float]:
+    """Every benchmark; ``quick`` shortens runs so the whole thing stays under a minute."""
+    from vrgmi.ik.benchmarks import bench_ik
+
+    say = progress or (lambda _m: None)
+    results: dict[str, float] = {}
+    say("bench: start-up (empty kernel cache, then cached)...")
+    results.update(bench_start())
+    say("bench: IK (Numba vs plain NumPy vs ikpy)...")
+    results.update(bench_ik(quick))
+    minutes = 1.0 if quick else 10.0
+    say(f"bench: core frame over a {minutes:g}-minute 120 Hz replay...")
+    results.update(bench_core(minutes))
+    results["quick"] = quick
+    return results
+
+
+def format_table(results: dict[str, float]) -> str:
+    """A readable table with each target and whether it is met."""
+    lines = [f"{'measure':<28}{'value':>14}  target"]
+    for key in sorted(results):
+        value = results[key]
+        target = TARGETS.get(key)
+        mark = ""
+        if target:
+            op, bound = target
+            met = value <= bound if op == "<=" else value >= bound
+            mark = f"{op} {bound:g}  {'met' if met else 'NOT MET'}"
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        lines.append(f"{key:<28}{shown:>14}  {mark}")
+    return "\n".join(lines)

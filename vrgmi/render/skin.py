@@ -1,0 +1,142 @@
+"""The virtual limb's skin: the tone palette, the shading look, the stump blend, and putting
+the skin shader (hardware skinning) on a rigged limb."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from panda3d.core import NodePath, Shader, ShaderAttrib, TransparencyAttrib, Vec3
+
+from vrgmi.errors import VrgmiError
+from vrgmi.render.color import ColorError, hex_to_linear, linear_to_srgb
+
+
+class SkinError(VrgmiError, ValueError):
+    """A skin tone or stump blend setting is wrong."""
+
+
+#: Fitzpatrick types as illustrative sRGB swatches (not measurements), light to dark,
+#: with a plain-word alias each
+FITZPATRICK_SRGB = {"I": "#f2d6c4", "II": "#e6bfa3", "III": "#d1a07c", "IV": "#b07d58",
+                    "V": "#84573a", "VI": "#553625"}
+TONE_NAMES = {"pale": "I", "fair": "II", "medium": "III", "olive": "IV", "brown": "V",
+              "dark": "VI"}
+
+
+def skin_tone(spec: str) -> tuple[float, float, float]:
+    """Linear RGB of a skin tone: a Fitzpatrick type ``"I"``..``"VI"``, a name (pale, fair,
+    medium, olive, brown, dark) or an sRGB ``"#rrggbb"``."""
+    key = spec.strip()
+    if key.startswith("#"):
+        try:
+            return hex_to_linear(key)
+        except ColorError:
+            raise SkinError(f"skin tone {spec!r} is not written #rrggbb") from None
+    key = TONE_NAMES.get(key.lower(), key.upper())
+    if key not in FITZPATRICK_SRGB:
+        raise SkinError(f"skin tone {spec!r} is not a Fitzpatrick type I-VI, one of "
+                        f"{', '.join(TONE_NAMES)}, or #rrggbb")
+    return hex_to_linear(FITZPATRICK_SRGB[key])
+
+
+@dataclass(frozen=True)
+class SkinLook:
+    """How the skin is shaded (colours linear RGB). ``lighting=False`` draws the tone flat,
+    exactly as given (calibration views, tests)."""
+
+    tone: tuple[float, float, float] = skin_tone("III")
+    lighting: bool = True
+    wrap: float = 0.5                       # half-Lambert-like softness
+    scatter_color: tuple[float, float, float] = (0.80, 0.22, 0.12)
+    scatter_strength: float = 0.30          # reddish warmth where light turns away
+    rim_color: tuple[float, float, float] = (0.30, 0.31, 0.34)
+    rim_strength: float = 0.35              # gentle edge light that separates the limb
+
+    def __post_init__(self) -> None:
+        for name in ("tone", "scatter_color", "rim_color"):
+            if not all(0.0 <= c <= 1.0 for c in getattr(self, name)):
+                raise SkinError(f"skin {name} {getattr(self, name)!r} is outside 0..1 (linear)")
+        for name in ("wrap", "scatter_strength", "rim_strength"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise SkinError(f"skin {name} {getattr(self, name)!r} is outside 0..1")
+
+
+@dataclass(frozen=True)
+class StumpBlend:
+    """Opacity along the rest-pose limb axis, ``d`` metres from the limb root: the residual
+    part (d <= distance) stands for the patient's own limb and is opaque; over ``width``
+    metres beyond the stump end the phantom part fades in (a smoothstep, no edge) to
+    ``phantom_alpha``: nearly solid, so it can be owned, with a trace of softness that
+    marks where the residual limb ends. See docs/rendering.md for the reasons."""
+
+    distance: float = 0.0
+    width: float = 0.04
+    residual_alpha: float = 1.0
+    phantom_alpha: float = 0.9
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.distance <= 2.0:
+            raise SkinError(f"stump distance {self.distance!r} m is outside 0..2")
+        if not 0.0 <= self.width <= 0.5:
+            raise SkinError(f"stump blend width {self.width!r} m is outside 0..0.5")
+        for name in ("residual_alpha", "phantom_alpha"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise SkinError(f"stump {name} {getattr(self, name)!r} is outside 0..1")
+
+    def alpha(self, d: np.ndarray | float) -> np.ndarray:
+        """The opacity skin.frag draws at limb distance ``d`` (metres), as NumPy."""
+        d = np.asarray(d, dtype=np.float64)
+        if self.width > 0.0:
+            t = np.clip((d - self.distance) / self.width, 0.0, 1.0)
+            t = t * t * (3.0 - 2.0 * t)
+        else:
+            t = (d >= self.distance).astype(np.float64)
+        return self.residual_alpha + (self.phantom_alpha - self.residual_alpha) * t
+
+
+def apply_skin(limb: NodePath, shader: Shader | None, look: SkinLook = SkinLook(),
+               stump: StumpBlend = StumpBlend(), root: tuple[float, float, float] = (0, 0, 0),
+               axis: tuple[float, float, float] = (0, 0, -1)) -> None:
+    """Shade the rigged ``limb`` (a loaded glTF / Character) with the skin shader.
+
+    ``root`` and ``axis`` locate the limb in its REST pose model coordinates (arm and leg:
+    root at the origin, axis -Z). With ``shader`` None (software renderer) the limb gets
+    the flat sRGB tone and no blend. The limb draws in the transparent bin, after the
+    opaque room, with depth writes on: the phantom part blends over the room, and where the
+    limb overlaps itself (fingers, hand over forearm) the nearer skin wins, so a nearly solid
+    phantom never shows its far side through its near side."""
+    if shader is None:
+        srgb = linear_to_srgb(look.tone)
+        limb.set_color(float(srgb[0]), float(srgb[1]), float(srgb[2]), 1.0, 1)
+        return
+    limb.set_attrib(ShaderAttrib.make(shader).set_flag(ShaderAttrib.F_hardware_skinning, True))
+    set_skin_look(limb, look)
+    set_stump(limb, stump, root, axis)
+    limb.set_transparency(TransparencyAttrib.M_alpha)
+    limb.set_bin("transparent", 0)
+    limb.set_depth_write(True)
+
+
+def set_skin_look(limb: NodePath, look: SkinLook) -> None:
+    """Change the skin look of a limb that :func:`apply_skin` prepared."""
+    limb.set_shader_input("skin_tone", Vec3(*look.tone))
+    limb.set_shader_input("lighting", 1.0 if look.lighting else 0.0)
+    limb.set_shader_input("wrap", look.wrap)
+    limb.set_shader_input("scatter_color", Vec3(*look.scatter_color))
+    limb.set_shader_input("scatter_strength", look.scatter_strength)
+    limb.set_shader_input("rim_color", Vec3(*look.rim_color))
+    limb.set_shader_input("rim_strength", look.rim_strength)
+
+
+def set_stump(limb: NodePath, stump: StumpBlend, root: tuple[float, float, float] = (0, 0, 0),
+              axis: tuple[float, float, float] = (0, 0, -1)) -> None:
+    """Change where the residual limb ends (e.g. after calibration) on a prepared limb."""
+    direction = Vec3(*axis)
+    if direction.length() < 1e-6:
+        raise SkinError(f"limb axis {axis!r} has no direction")
+    limb.set_shader_input("limb_root", Vec3(*root))
+    limb.set_shader_input("limb_axis", direction.normalized())
+    limb.set_shader_input("stump_distance", stump.distance)
+    limb.set_shader_input("stump_blend_width", stump.width)
+    limb.set_shader_input("residual_alpha", stump.residual_alpha)
+    limb.set_shader_input("phantom_alpha", stump.phantom_alpha)
