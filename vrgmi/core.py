@@ -1,0 +1,316 @@
+"""The per-frame core: poll -> filters -> torso -> intact IK -> mirror -> phantom IK.
+
+Everything is allocated in ``CorePipeline.__init__``; ``step`` only refills buffers. Rendering,
+scenes and records read ``CorePipeline.intact`` / ``.phantom`` after each step.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from vrgmi.body import (
+    LEFT_REST_WRIST_QUAT, REST_WRIST_QUAT, ResidualLayout, SegmentLengths, TorsoTracker,
+    get_level, mirror_hand_joints, mirror_pose, side_index, wrist_from_grip,
+)
+from vrgmi.body.foot import ankle_from_foot_tracker
+from vrgmi.errors import VrgmiError
+from vrgmi.ik.solver import ArmSolver, LegSolver
+from vrgmi.settings import Settings
+from vrgmi.spatial import engine_to_stage_point, quat_conj, quat_mul, quat_rotate
+from vrgmi.timing import StageTimer
+from vrgmi.tracking.filters import FilterSettings, PoseFilter
+from vrgmi.tracking.frame import SIDES, TRACKER_INDEX, PoseSource, TrackingFrame
+
+STAGES = ("poll", "filter", "torso", "intact_ik", "mirror", "phantom_ik")
+_REST_WRIST_CONJ = (quat_conj(LEFT_REST_WRIST_QUAT), quat_conj(REST_WRIST_QUAT))
+
+
+def warmup(progress: Callable[[str], None] | None = None) -> float:
+    """Compile (first run) or load from the cache every per-frame kernel; returns seconds."""
+    from vrgmi.body import warmup as body_warmup
+    from vrgmi.ik.solver import warmup as ik_warmup
+    from vrgmi.tracking.filters import warmup as filter_warmup
+
+    t0 = time.perf_counter()
+    steps = (("tracking filters", filter_warmup), ("body model", body_warmup),
+             ("inverse kinematics", ik_warmup))
+    for i, (name, fn) in enumerate(steps, 1):
+        if progress:
+            progress(f"preparing {name} ({i}/{len(steps)}; the first run compiles, ~1 min)")
+        fn()
+    return time.perf_counter() - t0
+
+
+def filter_settings(settings: Settings) -> FilterSettings:
+    """The tracking filter configuration from the user's settings."""
+    t = settings.tracking
+    return FilterSettings(max_speed_mps=t.max_hand_speed_mps, hold_s=t.hold_s, fade_s=t.fade_s,
+                          blend_s=t.blend_s, smoothing=t.one_euro,
+                          min_cutoff=t.one_euro_min_cutoff, beta=t.one_euro_beta)
+
+
+class CorePipeline:
+    """One patient's mirrored-limb core, stepped once per frame.
+
+    After :meth:`step`: ``intact`` and ``phantom`` are the two solvers (``positions`` (J, 3),
+    ``rotations`` (J, 4) world delta rotations, ``angles``), ``phantom_visibility`` in 0..1
+    (the intact limb's tracking visibility: held then faded on loss), ``residual_tracked``.
+    """
+
+    def __init__(self, settings: Settings, source: PoseSource,
+                 lengths: SegmentLengths | None = None) -> None:
+        p = settings.patient
+        self.source = source
+        self.level = get_level(p.amputation_level)
+        self.limb = self.level.limb
+        self.amputated = side_index(p.amputation_side)
+        self.intact_side = 1 - self.amputated
+        self.lengths = lengths or SegmentLengths.from_height(p.height_m)
+        fraction = p.residual_fraction if p.residual_fraction > 0.0 else None
+        self.layout = ResidualLayout.build(self.level, self.lengths, fraction)
+        self.frame = TrackingFrame()
+        self.filter = PoseFilter(filter_settings(settings))
+        self.torso = TorsoTracker(self.lengths)
+        L = self.lengths
+        if self.limb == "arm":
+            self.intact = ArmSolver(L.upper_arm, L.forearm, L.hand)
+            self.phantom = ArmSolver(L.upper_arm, L.forearm, L.hand)
+        else:
+            self.intact = LegSolver(L.thigh, L.shank, L.foot, L.ankle_height)
+            self.phantom = LegSolver(L.thigh, L.shank, L.foot, L.ankle_height)
+        self.joint_names = self.intact.joint_names
+        role = self.level.residual_tracker_role(self.amputated)
+        self._residual_tracker = TRACKER_INDEX[role] if role else -1
+        # joints 0..k-1 are real when the residual limb is tracked (see _fix_residual)
+        self._residual_fixed = self.level.stump_segment + 1 + (self.layout.stump_end_offset > 0)
+        intact_name = SIDES[self.intact_side]
+        self._foot_trackers = (TRACKER_INDEX[f"{intact_name}_foot"],
+                               TRACKER_INDEX[f"{intact_name}_ankle"])
+        self._target = self.intact.target          # the intact solve's target, in place
+        self._scratch = np.zeros(7)
+        self.phantom_visibility = 0.0
+        self.residual_tracked = False
+        self.hand_tracked = False
+        self.timer = StageTimer(STAGES)
+
+    # -- per-frame ------------------------------------------------------------------------
+    def step(self, display_time: float, dt: float) -> bool:
+        """Run the core for one frame at ``display_time``; False once the source has ended."""
+        timer = self.timer
+        timer.begin_frame()
+        alive = self.source.poll(display_time, self.frame)
+        timer.mark(0)
+        self.filter.apply(self.frame, dt)
+        timer.mark(1)
+        self.torso.update(self.frame, dt)
+        timer.mark(2)
+        visible = self._solve_intact()
+        timer.mark(3)
+        torso = self.torso.pose
+        mirror_pose(self._target, torso, self.phantom.target)
+        if self.limb == "arm":
+            if self.hand_tracked:
+                mirror_hand_joints(self.frame.hand_joints[self.intact_side], torso,
+                                   self.phantom.hand_joints)
+            else:
+                self.phantom.curls[:] = self.intact.curls
+        else:
+            self.phantom.toe_curl[:] = self.intact.toe_curl
+        timer.mark(4)
+        self._solve_phantom()
+        self.phantom_visibility = visible
+        timer.mark(5)
+        timer.end_frame()
+        return alive
+
+    def _solve_intact(self) -> float:
+        """Intact limb toward its own tracking; returns its visibility (0 = not tracked)."""
+        frame, side, solver = self.frame, self.intact_side, self.intact
+        solver.torso[:] = self.torso.pose
+        target = self._target
+        if self.limb == "arm":
+            solver.root[:] = self.torso.shoulder(side)
+            self.hand_tracked = bool(frame.hand_valid[side])
+            if self.hand_tracked:
+                target[:] = frame.hand_joints[side, 1]      # XR joint 1 = wrist
+                solver.hand_joints[:] = frame.hand_joints[side]
+            elif frame.grip_valid[side]:
+                wrist_from_grip(frame.grip[side], side, target)
+                solver.set_curls(frame.trigger[side], frame.squeeze[side])
+            else:
+                return 0.0
+            target[3:] = quat_mul(target[3:], _REST_WRIST_CONJ[side])
+            solver.solve(side, hand_tracked=self.hand_tracked)
+            vis = self.filter.hand_visibility[side] if self.hand_tracked \
+                else self.filter.grip_visibility[side]
+            return float(vis)
+        solver.root[:] = self.torso.hip(side)
+        foot, ankle = self._foot_trackers
+        if frame.tracker_valid[foot]:
+            ankle_from_foot_tracker(frame.tracker[foot], self.lengths.foot, target)
+            vis = self.filter.tracker_visibility[foot]
+        elif frame.tracker_valid[ankle]:
+            target[:] = frame.tracker[ankle]
+            vis = self.filter.tracker_visibility[ankle]
+        else:
+            return 0.0
+        solver.solve(side)
+        return float(vis)
+
+    def _solve_phantom(self) -> None:
+        solver, side = self.phantom, self.amputated
+        solver.torso[:] = self.torso.pose
+        solver.root[:] = self.torso.shoulder(side) if self.limb == "arm" else self.torso.hip(side)
+        fixed = self._fix_residual()
+        kwargs = {"hand_tracked": self.hand_tracked} if self.limb == "arm" else {}
+        solver.solve(side, swivel=self.intact.swivel, fixed=fixed, **kwargs)
+
+    def _fix_residual(self) -> int:
+        """Pin the real residual segments to the residual limb's tracker, when it is tracked.
+
+        The tracker's orientation is the residual segment's delta rotation; it sits at the
+        stump end. Stump on the upper arm / thigh: the segment hangs from the shoulder / hip
+        (k = 2). Stump on the forearm / shank: the elbow / knee is found back along the
+        segment from the tracker (k = 3). Partial hand / foot: the real hand / foot is where
+        the tracker says, so the target becomes the tracked wrist / ankle and only the
+        fingers / toes mirror the intact side. Without a tracker the residual limb is
+        estimated as the mirror of the intact one (the patient moves both symmetrically),
+        and the whole chain solves from the shoulder / hip (k = 1).
+        """
+        r = self._residual_tracker
+        self.residual_tracked = r >= 0 and bool(self.frame.tracker_valid[r])
+        if not self.residual_tracked:
+            return 1
+        pose = self.frame.tracker[r]
+        solver, seg = self.phantom, self.level.stump_segment
+        lengths = self.lengths.limb(self.limb)
+        if seg == 2:
+            if self.limb == "arm":
+                solver.target[:] = pose
+            else:
+                ankle_from_foot_tracker(pose, self.lengths.foot, solver.target)
+            return 1
+        down = self._scratch[:3]
+        down[:] = (0.0, 0.0, -1.0)
+        q = pose[3:]
+        bone = quat_rotate(q, down)
+        if seg == 0:
+            solver.fixed_rotations[0] = q
+            solver.fixed_positions[1] = solver.root + lengths[0] * bone
+            return 2
+        offset = self.layout.stump_end_offset
+        elbow = pose[:3] - offset * bone
+        upper = elbow - solver.root
+        solver.fixed_rotations[0] = _swing_from_down(upper)
+        solver.fixed_rotations[1] = q
+        solver.fixed_positions[1] = elbow
+        solver.fixed_positions[2] = elbow + lengths[1] * bone
+        return 3
+
+
+def _swing_from_down(direction: np.ndarray) -> np.ndarray:
+    """Shortest rotation taking the rest bone direction (0, 0, -1) onto ``direction``."""
+    n = math.sqrt(float(direction @ direction))
+    if n < 1e-9:
+        return np.array([0.0, 0.0, 0.0, 1.0])
+    d = direction / n
+    # axis = (0,0,-1) x d, cos = -d_z
+    axis = np.array([d[1], -d[0], 0.0])
+    w = 1.0 - d[2]
+    q = np.array([axis[0], axis[1], axis[2], w])
+    qn = math.sqrt(float(q @ q))
+    if qn < 1e-9:                       # pointing straight up: half turn about x
+        return np.array([1.0, 0.0, 0.0, 0.0])
+    return q / qn
+
+
+# -- runs over whole replays ----------------------------------------------------------------
+
+def dump_replay(replay_path: Path, dump_path: Path, settings: Settings,
+                progress: Callable[[str], None] | None = None) -> int:
+    """Run the core over a replay (no rendering) and write both limbs' joints per frame.
+
+    Output ``.npz``: ``t`` (N,), ``joint_names`` (J,), ``intact`` and ``phantom`` (N, J, 3)
+    joint world positions in the replay's OpenXR stage space (metres), ``phantom_visible``
+    (N,) bool. Returns N.
+    """
+    from vrgmi.tracking.replay import ReplaySource, load_replay
+
+    replay = load_replay(replay_path)
+    warmup(progress)
+    pipeline = CorePipeline(settings, ReplaySource(replay, time_origin=float(replay.t[0])))
+    n, j = len(replay.t), len(pipeline.joint_names)
+    intact = np.empty((n, j, 3))
+    phantom = np.empty((n, j, 3))
+    visible = np.zeros(n, dtype=np.bool_)
+    dts = np.diff(replay.t, prepend=replay.t[0] - (replay.t[1] - replay.t[0] if n > 1 else 1 / 90))
+    for i in range(n):
+        pipeline.step(float(replay.t[i]), float(dts[i]))
+        intact[i] = pipeline.intact.positions
+        phantom[i] = pipeline.phantom.positions
+        visible[i] = pipeline.phantom_visibility > 0.0
+        if progress and i and i % 20000 == 0:
+            progress(f"replay: {i}/{n} frames")
+    out = {"t": replay.t, "joint_names": np.array(pipeline.joint_names),
+           "intact": engine_to_stage_point(intact), "phantom": engine_to_stage_point(phantom),
+           "phantom_visible": visible}
+    dump_path = Path(dump_path)
+    try:
+        dump_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(dump_path, "wb") as fh:
+            np.savez_compressed(fh, **out)
+    except OSError as exc:
+        raise VrgmiError(f"replay: cannot write {dump_path} ({exc.strerror})") from None
+    return n
+
+
+def _scripted_motion(settings: Settings) -> str:
+    if settings.tracking.source == "scripted" or settings.tracking.scripted_motion != "reach":
+        return settings.tracking.scripted_motion
+    return "reach" if get_level(settings.patient.amputation_level).limb == "arm" else "foot_tap"
+
+
+def run_headless_session(settings: Settings, seconds: float,
+                         progress: Callable[[str], None] | None = None) -> str:
+    """Run the core on a scripted motion as fast as it goes; returns a timing summary."""
+    from vrgmi.tracking.scripted import ScriptedSource
+
+    warmup(progress)
+    rate = settings.display.refresh_hz
+    intact = SIDES[1 - side_index(settings.patient.amputation_side)]
+    motion = _scripted_motion(settings)
+    source = ScriptedSource(motion, intact_side=intact, rate_hz=rate,
+                            height_m=settings.patient.height_m)
+    pipeline = CorePipeline(settings, source)
+    frames = int(seconds * rate)
+    for i in range(frames):
+        pipeline.step(i / rate, 1.0 / rate)
+    s = pipeline.timer.summary()
+    lines = [f"headless session: {frames} frames of '{motion}' at {rate:g} Hz, "
+             f"{settings.patient.amputation_side} {settings.patient.amputation_level}",
+             f"{'stage':<12}{'median ms':>10}{'p99 ms':>10}"]
+    lines += [f"{name:<12}{v['median']:>10.4f}{v['p99']:>10.4f}" for name, v in s.items()]
+    return "\n".join(lines)
+
+
+def run_demo(settings: Settings, frames: int, out_dir: Path, motion: str,
+             progress: Callable[[str], None] | None = None) -> str:
+    """Headless scripted session that writes its joint dump and timing summary to out_dir."""
+    from vrgmi.tracking.scripted import make_scripted_replay
+    from vrgmi.tracking.replay import save_replay
+
+    if not 1 <= frames <= 10_000_000:
+        raise VrgmiError(f"demo: --frames {frames} must be 1..10000000")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rate = settings.display.refresh_hz
+    intact = SIDES[1 - side_index(settings.patient.amputation_side)]
+    replay = make_scripted_replay(motion, seconds=frames / rate, rate_hz=rate,
+                                  intact_side=intact, height_m=settings.patient.height_m)
+    save_replay(out_dir / "demo-replay.npz", replay)
+    n = dump_replay(out_dir / "demo-replay.npz", out_dir / "demo-joints.npz", settings, progress)
+    return f"demo: {n} frames of '{motion}' -> {out_dir}/demo-replay.npz, {out_dir}/demo-joints.npz"
