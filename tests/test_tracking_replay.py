@@ -242,6 +242,16 @@ def test_backward_seek_end_and_loop(tmp_path):
     np.testing.assert_array_equal(frame.head, rep.head[3])
 
 
+def test_clock_at_the_sample_rate_with_a_large_offset_gets_every_sample():
+    rep = make_scripted_replay("figure_eight", 30.0, 90.0)
+    src = ReplaySource(rep)
+    frame = TrackingFrame()
+    for k in range(len(rep.t)):
+        assert src.poll(86400.123 + k / 90.0, frame)
+        assert frame.grip[1, 0] == rep.right_grip[k, 0]
+    assert not src.poll(86400.123 + len(rep.t) / 90.0, frame)
+
+
 def test_cursor_is_constant_work_for_monotonic_time(monkeypatch):
     rep = make_scripted_replay("reach", 20.0, 120.0)
     src = ReplaySource(rep, time_origin=0.0)

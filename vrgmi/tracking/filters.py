@@ -163,15 +163,29 @@ def _accept(poses, c, ref, age, has_ref, prm):
 @njit(cache=True)
 def _one_euro(raw, prev, te, sm, der, prm):
     """One Euro step for one pose: ``raw`` input, ``prev`` the previous raw input ``te``
-    seconds earlier; updates the smoothed pose ``sm`` (7,) and smoothed velocity ``der``
-    (4,) (m/s x 3, rad/s)."""
+    seconds earlier; updates the smoothed pose ``sm`` (7,) and the smoothed linear and
+    angular velocity ``der`` (6,) (m/s, rad/s; world axes)."""
     a_d = _alpha(prm[9], te)
     for k in range(3):
         der[k] += a_d * ((raw[k] - prev[k]) / te - der[k])
-    der[3] += a_d * (_quat_angle(raw[3:7], prev[3:7]) / te - der[3])
+    # rotation vector of raw * prev^-1, the turn since the previous sample
+    ax, ay, az, aw = raw[3], raw[4], raw[5], raw[6]
+    bx, by, bz, bw = -prev[3], -prev[4], -prev[5], prev[6]
+    x = aw * bx + ax * bw + ay * bz - az * by
+    y = aw * by - ax * bz + ay * bw + az * bx
+    z = aw * bz + ax * by - ay * bx + az * bw
+    w = aw * bw - ax * bx - ay * by - az * bz
+    if w < 0.0:
+        x, y, z, w = -x, -y, -z, -w
+    n = np.sqrt(x * x + y * y + z * z)
+    f = 2.0 * np.arctan2(n, w) / n if n > 1e-12 else 2.0
+    der[3] += a_d * (x * f / te - der[3])
+    der[4] += a_d * (y * f / te - der[4])
+    der[5] += a_d * (z * f / te - der[5])
     speed_mm_s = 1000.0 * np.sqrt(der[0] * der[0] + der[1] * der[1] + der[2] * der[2])
+    turn_deg_s = (180.0 / np.pi) * np.sqrt(der[3] * der[3] + der[4] * der[4] + der[5] * der[5])
     a_p = _alpha(prm[7] + prm[8] * speed_mm_s, te)
-    a_q = _alpha(prm[7] + prm[8] * der[3] * (180.0 / np.pi), te)
+    a_q = _alpha(prm[7] + prm[8] * turn_deg_s, te)
     for k in range(3):
         sm[k] += a_p * (raw[k] - sm[k])
     _slerp(sm[3:7], raw[3:7], a_q, sm[3:7])
@@ -221,7 +235,9 @@ def _filter_channels(poses, valid, dt, prm, ref, out, frm, sm, der, age, blend, 
                     target = 1.0 - (te - hold) / fade
                 else:
                     target = 0.0 if te > hold else 1.0
-                vis[c] = min(vis[c], max(0.0, min(1.0, target)))
+                if target < 1e-9:                  # fully faded (also absorbs rounding in te)
+                    target = 0.0
+                vis[c] = min(vis[c], min(1.0, target))
         if has_out or ok:
             poses[c, :, :] = out[c]
         valid[c] = vis[c] > 0.0
@@ -239,12 +255,11 @@ class _Channels:
     """Preallocated state of C channels of M poses."""
 
     def __init__(self, c: int, m: int) -> None:
-        self.c, self.m = c, m
         self.ref = np.zeros((c, m, 7))
         self.out = np.zeros((c, m, 7))
         self.frm = np.zeros((c, m, 7))
         self.sm = np.zeros((c, m, 7))
-        self.der = np.zeros((c, m, 4))
+        self.der = np.zeros((c, m, 6))
         self.age = np.zeros(c)
         self.blend = np.zeros(c)
         self.visibility = np.zeros(c)

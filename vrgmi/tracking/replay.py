@@ -32,29 +32,31 @@ class ReplayWriteError(VrgmiError, OSError):
 
 REQUIRED_KEYS = ("t", "head", "left_grip", "right_grip", "left_valid", "right_valid")
 
-# key -> (kind, trailing shape); kinds: time, pose, flag, unit (a 0..1 value)
-_SPECS: dict[str, tuple[str, tuple[int, ...]]] = {
-    "t": ("time", ()), "head": ("pose", (7,)),
-}
-# optional pose key -> the flag key that says when it is valid
-_FLAG_OF: dict[str, str] = {}
-for _s in SIDES:
-    _SPECS.update({
-        f"{_s}_grip": ("pose", (7,)), f"{_s}_valid": ("flag", ()),
-        f"{_s}_aim": ("pose", (7,)),
-        f"{_s}_trigger": ("unit", ()), f"{_s}_squeeze": ("unit", ()),
-        f"{_s}_hand_joints": ("pose", (HAND_JOINT_COUNT, 7)), f"{_s}_hand_valid": ("flag", ()),
-    })
-    _FLAG_OF[f"{_s}_hand_joints"] = f"{_s}_hand_valid"
-for _r in TRACKER_ROLES:
-    _SPECS.update({f"tracker_{_r}": ("pose", (7,)), f"tracker_{_r}_valid": ("flag", ())})
-    _FLAG_OF[f"tracker_{_r}"] = f"tracker_{_r}_valid"
-_POSE_OF = {flag: pose for pose, flag in _FLAG_OF.items()}
+
+def _format_keys() -> tuple[dict[str, tuple[str, tuple[int, ...]]], dict[str, str]]:
+    """Every key -> (kind, trailing shape), kinds time | pose | flag | unit (a 0..1 value);
+    and each optional pose key -> the flag key saying when it is valid."""
+    specs: dict[str, tuple[str, tuple[int, ...]]] = {"t": ("time", ()), "head": ("pose", (7,))}
+    flag_of: dict[str, str] = {}
+    for s in SIDES:
+        specs.update({
+            f"{s}_grip": ("pose", (7,)), f"{s}_valid": ("flag", ()), f"{s}_aim": ("pose", (7,)),
+            f"{s}_trigger": ("unit", ()), f"{s}_squeeze": ("unit", ()),
+            f"{s}_hand_joints": ("pose", (HAND_JOINT_COUNT, 7)),
+            f"{s}_hand_valid": ("flag", ()),
+        })
+        flag_of[f"{s}_hand_joints"] = f"{s}_hand_valid"
+    for r in TRACKER_ROLES:
+        specs.update({f"tracker_{r}": ("pose", (7,)), f"tracker_{r}_valid": ("flag", ())})
+        flag_of[f"tracker_{r}"] = f"tracker_{r}_valid"
+    return specs, flag_of
+
+
+_SPECS, _FLAG_OF = _format_keys()
 
 
 def _shape_text(trailing: tuple[int, ...]) -> str:
-    return "(" + ", ".join(("N",) + tuple(str(d) for d in trailing)) + (",)" if not trailing
-                                                                         else ")")
+    return "(N, " + ", ".join(map(str, trailing)) + ")" if trailing else "(N,)"
 
 
 def check_arrays(arrays: Mapping[str, np.ndarray], name: str) -> int:
@@ -88,7 +90,7 @@ def check_arrays(arrays: Mapping[str, np.ndarray], name: str) -> int:
         if kind == "flag":
             if a.dtype != np.bool_:
                 raise bad(key, f"must be a bool array, got {a.dtype}")
-        elif a.dtype not in (np.float32, np.float64):
+        elif a.dtype.kind != "f" or a.dtype.itemsize not in (4, 8):   # either byte order
             raise bad(key, f"must be a float32 or float64 array, got {a.dtype}")
         if key == "t":
             n = a.shape[0]
@@ -214,7 +216,7 @@ def load_replay(path: str | os.PathLike) -> Replay:
     check_arrays(arrays, name)
     return Replay.from_arrays({
         k: stage_to_engine_pose(a) if _is_pose(k) else
-        (a.astype(np.float64) if a.dtype == np.float32 else a)
+        (a.astype(np.float64, copy=False) if a.dtype.kind == "f" else a)
         for k, a in arrays.items()})
 
 
@@ -226,8 +228,7 @@ def save_replay(path: str | os.PathLike, replay: Replay) -> Path:
     check_arrays(arrays, os.fspath(path))
     stage = {k: engine_to_stage_pose(a) if _is_pose(k) else a for k, a in arrays.items()}
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                   dir=path.parent if str(path.parent) else ".")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise ReplayWriteError(f"{path}: cannot be written ({exc.strerror or exc})") from None
     try:
@@ -251,9 +252,12 @@ class ReplaySource(PoseSource):
 
     Replay time is ``display_time - time_origin`` seconds after the first sample;
     ``time_origin`` defaults to the first poll's display_time (playback starts when polling
-    starts). A cursor makes monotonic polling O(1); seeking backwards or far ahead uses a
-    binary search. Past the end, poll keeps the last sample and returns False, unless
-    ``loop``. The frame's ``t`` is the display_time. Nothing is allocated per poll.
+    starts). A sample counts from 1 us before its time stamp, so a clock that steps exactly
+    at the sample rate never gets the previous sample through rounding. A cursor makes
+    monotonic polling O(1); seeking backwards or far ahead uses a binary search. Past the
+    end, poll keeps the last sample and returns False, unless ``loop``. The frame's ``t``
+    is the display_time; the head counts as tracked (a NaN head is a glitch for the
+    filters). Nothing is allocated per poll.
     """
 
     name = "replay"
@@ -291,10 +295,16 @@ class ReplaySource(PoseSource):
         self._i = i
         return i
 
-    def poll(self, display_time: float, frame: TrackingFrame) -> bool:
+    def _elapsed(self, display_time: float) -> float:
+        """Replay time of ``display_time`` (binds the origin on first use), with 1 us of
+        slack: a clock stepping exactly at the sample rate, offset by a large origin, must
+        not land a rounding error before the sample it means."""
         if self._origin is None:
             self._origin = display_time
-        tau = display_time - self._origin
+        return display_time - self._origin + 1e-6
+
+    def poll(self, display_time: float, frame: TrackingFrame) -> bool:
+        tau = self._elapsed(display_time)
         running = True
         if self.loop and self._duration > 0.0:
             tau %= self._duration

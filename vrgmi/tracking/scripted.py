@@ -311,4 +311,4 @@ class ScriptedSource(ReplaySource):
 
     def poll(self, display_time: float, frame: TrackingFrame) -> bool:
         super().poll(display_time, frame)
-        return self._end is None or display_time - self._origin < self._end
+        return self._end is None or self._elapsed(display_time) < self._end
