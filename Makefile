@@ -19,7 +19,7 @@ system-deps:
 
 node_modules/.installed: package.json
 	@echo "installing the Khronos glTF validator (npm)"
-	@npm install --no-audit --no-fund --silent
+	@npm install --no-audit --no-fund --no-package-lock --silent
 	@touch $@
 
 run: system-deps $(STAMP)
@@ -31,7 +31,7 @@ demo: system-deps $(STAMP)
 doctor: $(STAMP)
 	@$(BIN)/vrgmi doctor
 
-test: system-deps $(STAMP)
+test: system-deps $(STAMP) node_modules/.installed
 	@$(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)
