@@ -41,10 +41,11 @@ void main() {
     float n_dot_l = dot(n, l);
 
     vec3 diffuse = key_light_color * wrap_diffuse(n_dot_l, wrap);
-    // light that enters where the surface turns away and comes back out reddened
+    // light that enters where the surface turns away and comes back out reddened: peaks
+    // at the terminator, gone in the full light and (smoothly) deep on the far side
     float terminator = 1.0 - abs(n_dot_l);
-    vec3 scatter = scatter_color * key_light_color
-                 * (scatter_strength * terminator * terminator * step(-0.6, n_dot_l));
+    vec3 scatter = scatter_color * key_light_color * (scatter_strength * terminator
+                 * terminator * smoothstep(-0.7, -0.1, n_dot_l));
     float rim = rim_strength * pow(1.0 - clamp(dot(n, v), 0.0, 1.0), 3.0);
 
     vec3 lit = skin_tone * (hemisphere_ambient(n) + diffuse + scatter) + rim_color * rim;

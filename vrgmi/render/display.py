@@ -114,11 +114,8 @@ def open_display(requested: str = "auto", size: tuple[int, int] = (1280, 720),
 
     base = ShowBase(windowType="none")
     props = WindowProperties(size=(width, height), title=title)
-    opened = None
-    for module, kind in _CANDIDATES[mode]:
-        if _open(base, module, kind, props):
-            opened = module, kind
-            break
+    opened = next((kind for module, kind in _CANDIDATES[mode]
+                   if _open(base, module, kind, props)), None)
     if opened is None:
         if not _open(base, *_SOFTWARE, props):
             base.destroy()
@@ -127,7 +124,7 @@ def open_display(requested: str = "auto", size: tuple[int, int] = (1280, 720),
         why = "" if mode is DisplayMode.SOFTWARE else f"no OpenGL display ({mode.value}); "
         log.warning("vrgmi: %susing the software renderer p3tinydisplay: shaders are off", why)
         mode = DisplayMode.SOFTWARE
-    elif opened[1] == "offscreen" and mode is DisplayMode.DESKTOP:
+    elif opened == "offscreen" and mode is DisplayMode.DESKTOP:
         log.warning("vrgmi: the desktop window did not open; rendering offscreen")
         mode = DisplayMode.HEADLESS
     base.disable_mouse()  # the camera moves only with the head

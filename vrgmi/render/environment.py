@@ -9,6 +9,7 @@ from panda3d.core import (AmbientLight, DirectionalLight, Geom, GeomNode, GeomTr
                           GeomVertexData, GeomVertexFormat, GeomVertexWriter, NodePath, Shader,
                           TransparencyAttrib, Vec3, Vec4)
 
+from vrgmi.errors import VrgmiError
 from vrgmi.render.color import hex_to_linear
 from vrgmi.render.shaders import Lighting, set_lighting
 
@@ -27,12 +28,14 @@ PALETTE = {
     "curtain": "#d8cfc0", "ceiling_light": "#fffaf0", "table_top": "#e0dcd3",
     "table_edge": "#c4ab83", "metal": "#a3a4a3", "mat": "#8ea2af", "chair_seat": "#607686",
     "chair_frame": "#41484d", "cabinet": "#e2dbcf", "cabinet_top": "#cbb794",
+    "door": "#cdb99a", "door_frame": "#b9ad9c",
     "picture_sky": "#c9d9e0", "picture_hill": "#9fb39a", "picture_far": "#b8c6b5",
     "picture_frame": "#8c7b66", "pot": "#c8b8a6", "leaves": "#6a8a60", "leaves_light": "#86a579",
 }
 
-ROOM_LIGHTING = Lighting(key_direction=(-0.45, -0.30, 0.84), key_color=(0.62, 0.60, 0.56),
-                         sky=(0.56, 0.57, 0.60), ground=(0.34, 0.31, 0.27))
+
+class RoomError(VrgmiError, ValueError):
+    """A room request is wrong."""
 
 
 #: (dx, dy, z, half size, colour) of the plant's leaf clusters around its stem
@@ -138,26 +141,25 @@ class ClinicRoom:
     def set_focus(self, limb: str) -> None:
         """``"upper"``: the table is there for the arms; ``"lower"``: the table goes, so the
         legs and the floor mat are in clear view."""
-        if limb not in ("upper", "lower"):
-            raise ValueError(f"room focus {limb!r} is not 'upper' or 'lower'")
-        self.table.show() if limb == "upper" else self.table.hide()
+        if limb == "upper":
+            self.table.show()
+        elif limb == "lower":
+            self.table.hide()
+        else:
+            raise RoomError(f"room focus {limb!r} is not 'upper' or 'lower'")
 
 
 def build_clinic_room(parent: NodePath, shader: Shader | None,
-                      lighting: Lighting = ROOM_LIGHTING) -> ClinicRoom:
+                      lighting: Lighting = Lighting()) -> ClinicRoom:
     """Build the room under ``parent`` and light ``parent`` (the shader inputs, and Panda3D
     lights for the software renderer). ``shader`` is the room program (shaders.ROOM);
     None means the software renderer: sRGB vertex colours, fixed-function lights."""
     linear = shader is not None
     root = parent.attach_new_node("clinic_room")
-    shell = _shell(linear)
-    shell.reparent_to(root)
-    for part in (_furnishings(linear), _window(linear, emissive=False)):
-        part.reparent_to(root)
-    glow = _window(linear, emissive=True)
-    glow.reparent_to(root)
-    table, mat, chair = _table(linear), _mat(linear), _chair(linear)
-    for part in (table, mat, chair):
+    glow, table, mat, chair = (_window(linear, emissive=True), _table(linear), _mat(linear),
+                               _chair(linear))
+    for part in (_shell(linear), _furnishings(linear), _window(linear, emissive=False), glow,
+                 table, mat, chair):
         part.reparent_to(root)
     if shader is not None:
         root.set_shader(shader)
@@ -233,13 +235,19 @@ def _window(linear: bool, emissive: bool) -> NodePath:
 
 
 def _furnishings(linear: bool) -> NodePath:
-    """Ceiling light panels, a low cabinet, a calm landscape print, a plant."""
+    """Ceiling light panels, a low cabinet, a door, a calm landscape print, a plant."""
     m = _Mesh("furnishings", linear)
     h = ROOM_HEIGHT - 0.01
     for y in (0.4, 2.6):
         m.box((-0.6, y - 0.3, h - 0.02), (0.6, y + 0.3, h), "ceiling_light")
     x1, y1 = ROOM_X[1], ROOM_Y[1]
     m.box((x1 - 0.45, 1.2, 0), (x1, 2.8, 0.85), "cabinet", top="cabinet_top", bottom_shade=0.85)
+    for y in (1.72, 2.26):  # the gaps between the cabinet's three doors
+        m.box((x1 - 0.452, y - 0.004, 0.04), (x1 - 0.44, y + 0.004, 0.81), "door_frame")
+    # the door, in the right wall behind the patient: frame, leaf, handle
+    m.box((x1 - 0.03, -1.72, 0), (x1, -0.68, 2.16), "door_frame")
+    m.box((x1 - 0.04, -1.66, 0), (x1 - 0.03, -0.74, 2.10), "door", bottom_shade=0.9)
+    m.box((x1 - 0.09, -0.86, 1.00), (x1 - 0.04, -0.80, 1.03), "metal")
     # a calm landscape print on the accent wall: frame, then sky, far hills, near hill
     y = y1 - 0.02
     m.box((-0.75, y - 0.02, 1.15), (0.75, y, 2.05), "picture_frame")
@@ -256,7 +264,8 @@ def _furnishings(linear: bool) -> NodePath:
         m.box((px + dx - r, py + dy - r, z - r), (px + dx + r, py + dy + r, z + r), color,
               bottom_shade=0.75)
     node = m.node()
-    for lo, hi in (((x1 - 0.45, 1.2), (x1, 2.8)), ((px - 0.18, py - 0.18), (px + 0.18, py + 0.18))):
+    for lo, hi in (((x1 - 0.45, 1.2), (x1 - 0.1, 2.8)),       # fades out at the wall
+                   ((px - 0.17, py - 0.17), (px + 0.17, py + 0.17))):
         _contact_shadow("contact_shadow", linear, lo, hi, 0.25, 0.10).reparent_to(node)
     return node
 

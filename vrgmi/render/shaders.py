@@ -21,7 +21,7 @@ log = logging.getLogger("vrgmi.render")
 SKIN = ("skin.vert", "skin.frag")
 ROOM = ("room.vert", "room.frag")
 
-_STAGE_LINE = re.compile(r"compiling GLSL (vertex|fragment) shader (.+?):?$")
+_STAGE_LINE = re.compile(r"compiling GLSL (vertex|fragment) shader")
 
 
 class ShaderError(VrgmiError, ValueError):
@@ -115,10 +115,10 @@ class Lighting:
     """Soft room lighting shared by every shader: one key light plus hemisphere ambient.
     Colours are linear RGB; ``key_direction`` points from the scene TOWARD the light."""
 
-    key_direction: tuple[float, float, float] = (-0.45, -0.35, 0.82)
-    key_color: tuple[float, float, float] = (0.78, 0.74, 0.68)
-    sky: tuple[float, float, float] = (0.36, 0.38, 0.42)
-    ground: tuple[float, float, float] = (0.20, 0.18, 0.16)
+    key_direction: tuple[float, float, float] = (-0.45, -0.30, 0.84)  # left window, above
+    key_color: tuple[float, float, float] = (0.62, 0.60, 0.56)
+    sky: tuple[float, float, float] = (0.56, 0.57, 0.60)
+    ground: tuple[float, float, float] = (0.34, 0.31, 0.27)              # warm floor bounce
 
 
 def set_lighting(root: NodePath, lighting: Lighting = Lighting()) -> None:

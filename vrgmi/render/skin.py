@@ -63,16 +63,22 @@ class SkinLook:
 
 @dataclass(frozen=True)
 class StumpBlend:
-    """Opacity along the rest-pose limb axis, ``d`` metres from the limb root: the residual
-    part (d <= distance) stands for the patient's own limb and is opaque; over ``width``
-    metres beyond the stump end the phantom part fades in (a smoothstep, no edge) to
-    ``phantom_alpha``: nearly solid, so it can be owned, with a trace of softness that
-    marks where the residual limb ends. See docs/rendering.md for the reasons."""
+    """Opacity along the rest-pose limb axis, ``d`` metres from the limb root:
+    ``residual_alpha`` up to the stump end (d <= distance), ``phantom_alpha`` beyond
+    ``distance + width``, and a smoothstep between them (no edge anywhere).
+
+    Defaults: both 1.0. A nearly-solid phantom over a light table reads as faded on dark
+    skin and not at all on pale skin, so any default translucency would treat patients
+    unequally; an opaque phantom is believable as their own for every skin tone, and the
+    join is seamless. A therapist may ask for a ghostlier phantom (``phantom_alpha`` < 1);
+    with passthrough (the real residual seen through the headset cameras)
+    ``residual_alpha = 0`` makes the phantom fade in over ``width`` from the stump end.
+    See docs/rendering.md."""
 
     distance: float = 0.0
     width: float = 0.04
     residual_alpha: float = 1.0
-    phantom_alpha: float = 0.9
+    phantom_alpha: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.distance <= 2.0:
@@ -102,9 +108,9 @@ def apply_skin(limb: NodePath, shader: Shader | None, look: SkinLook = SkinLook(
     ``root`` and ``axis`` locate the limb in its REST pose model coordinates (arm and leg:
     root at the origin, axis -Z). With ``shader`` None (software renderer) the limb gets
     the flat sRGB tone and no blend. The limb draws in the transparent bin, after the
-    opaque room, with depth writes on: the phantom part blends over the room, and where the
-    limb overlaps itself (fingers, hand over forearm) the nearer skin wins, so a nearly solid
-    phantom never shows its far side through its near side."""
+    opaque room, with depth writes on: a translucent part blends over the room, and where
+    the limb overlaps itself (fingers, hand over forearm) far skin never draws over near
+    skin (at worst a translucent near part shows some far skin instead of the room)."""
     if shader is None:
         srgb = linear_to_srgb(look.tone)
         limb.set_color(float(srgb[0]), float(srgb[1]), float(srgb[2]), 1.0, 1)
