@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_args(p)
     p.add_argument("--frames", type=int, default=600, help="frames to run (default 600)")
     p.add_argument("--out", default=None, help="output folder (default: data.out_dir)")
-    p.add_argument("--motion", default="reach", help="scripted motion of the intact limb")
+    p.add_argument("--motion", default=None,
+                   help="scripted motion of the intact limb (default: reach / foot_tap)")
 
     p = sub.add_parser("replay", help="run the core (filters, mirroring, IK) over a replay file")
     _settings_args(p)
@@ -126,19 +127,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from vrgmi.core import run_headless_session
+    from vrgmi.app import format_report, run_demo
+    from vrgmi.doctor import openxr_manifest
+    from vrgmi.render.display import has_desktop_display
     settings = _settings(args)
-    summary = run_headless_session(settings, seconds=args.seconds or 10.0, progress=_progress)
-    print(summary)
+    mode = settings.display.mode
+    if mode in ("auto", "xr") and openxr_manifest() is not None:
+        _progress("vrgmi: an OpenXR runtime is installed, but this version has no headset "
+                  "output yet; using the desktop window or headless mode")
+    if mode in ("auto", "xr", "desktop") and has_desktop_display():
+        from vrgmi.app import run_desktop
+        run_desktop(settings, seconds=args.seconds, progress=_progress)
+        return 0
+    out = Path(settings.data.out_dir)
+    _progress(f"vrgmi: no display here; running a headless demo session into {out}/")
+    frames = int((args.seconds or 10.0) * settings.display.refresh_hz)
+    print(format_report(run_demo(settings, frames=frames, out_dir=out, progress=_progress)))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from vrgmi.core import run_demo
+    from vrgmi.app import format_report, run_demo
     settings = _settings(args)
     out = Path(args.out or settings.data.out_dir)
-    print(run_demo(settings, frames=args.frames, out_dir=out, motion=args.motion,
-                   progress=_progress))
+    print(format_report(run_demo(settings, frames=args.frames, out_dir=out, motion=args.motion,
+                                 progress=_progress)))
     return 0
 
 

@@ -1,0 +1,172 @@
+"""LimbRig: drives a rigged glTF limb (models/limbs/, docs/limb-rigs.md) from IK output.
+
+The solver gives world-space delta rotations from the rest pose per joint; the glTF bind
+pose is that rest pose with identity joint rotations, so each joint's local rotation is
+``inverse(parent_delta) * delta``. A left limb is the right model under a mirror node
+(scale x = -1): its deltas are conjugated by the mirror, ``(x, y, z, w) -> (x, -y, -z, w)``.
+The forearm twist joint takes half of the twist between the elbow and the wrist, so
+pronation spreads along the forearm skin instead of wringing the wrist.
+"""
+from __future__ import annotations
+
+import gltf
+import numpy as np
+from numba import njit
+from panda3d.core import NodePath, OmniBoundingVolume, Quat
+
+from vrgmi.body.skeleton import ARM_JOINT_NAMES, LEG_JOINT_NAMES
+from vrgmi.errors import VrgmiError
+from vrgmi.render.resources import model_file
+from vrgmi.render.skin import SkinLook, StumpBlend, apply_skin
+
+#: the height (m) the shipped models are built for (docs/limb-rigs.md)
+MODEL_HEIGHT = 1.75
+TWIST = "forearm_twist"
+
+
+class RigError(VrgmiError, ValueError):
+    """A limb model does not have the joints the engine drives."""
+
+
+@njit(cache=True)
+def _local_rotations(solver_rot, source, parent, twist, mirror, world, out):
+    """Gather world deltas (twist joint: elbow delta * half the elbow->wrist twist about the
+    rest forearm axis), mirror them for a left limb, and turn them into local rotations."""
+    n = len(source)
+    for j in range(n):
+        if j == twist:
+            continue
+        world[j, :] = solver_rot[source[j]]
+    if twist >= 0:
+        e = world[parent[twist]]
+        w = world[twist + 1]                   # the wrist follows the twist joint
+        # rel = conj(e) * w
+        ex, ey, ez, ew = -e[0], -e[1], -e[2], e[3]
+        rx = ew * w[0] + ex * w[3] + ey * w[2] - ez * w[1]
+        ry = ew * w[1] - ex * w[2] + ey * w[3] + ez * w[0]
+        rz = ew * w[2] + ex * w[1] - ey * w[0] + ez * w[3]
+        rw = ew * w[3] - ex * w[0] - ey * w[1] - ez * w[2]
+        # twist about the rest forearm axis (0, 0, -1): keep the z part, halve the angle
+        tn = np.sqrt(rz * rz + rw * rw)
+        hz, hw = 0.0, 1.0
+        if tn > 1e-12:
+            tz, tw = rz / tn, rw / tn
+            if tw < 0.0:
+                tz, tw = -tz, -tw
+            hn = np.sqrt(tz * tz + (1.0 + tw) * (1.0 + tw))
+            hz, hw = tz / hn, (1.0 + tw) / hn
+        world[twist, 0] = e[0] * hw + e[1] * hz
+        world[twist, 1] = e[1] * hw - e[0] * hz
+        world[twist, 2] = e[3] * hz + e[2] * hw
+        world[twist, 3] = e[3] * hw - e[2] * hz
+    if mirror:
+        for j in range(n):
+            world[j, 1] = -world[j, 1]
+            world[j, 2] = -world[j, 2]
+    for j in range(n):
+        q = world[j]
+        if parent[j] < 0:
+            out[j, :] = q
+            continue
+        p = world[parent[j]]
+        px, py, pz, pw = -p[0], -p[1], -p[2], p[3]
+        out[j, 0] = pw * q[0] + px * q[3] + py * q[2] - pz * q[1]
+        out[j, 1] = pw * q[1] - px * q[2] + py * q[3] + pz * q[0]
+        out[j, 2] = pw * q[2] + px * q[1] - py * q[0] + pz * q[3]
+        out[j, 3] = pw * q[3] - px * q[0] - py * q[1] - pz * q[2]
+
+
+def _joints_of(bundle) -> dict[str, object]:
+    found = {}
+    stack = [bundle]
+    while stack:
+        part = stack.pop()
+        for i in range(part.get_num_children()):
+            child = part.get_child(i)
+            found[child.get_name()] = (child, part.get_name())
+            stack.append(child)
+    return found
+
+
+class LimbRig:
+    """A skinned arm or leg in the scene, posed every frame from a solver's output."""
+
+    def __init__(self, parent: NodePath, limb: str, side: int, height_m: float,
+                 shader, look: SkinLook, stump: StumpBlend | None = None,
+                 stump_root: tuple[float, float, float] = (0.0, 0.0, 0.0),
+                 stump_axis: tuple[float, float, float] = (0.0, 0.0, -1.0)) -> None:
+        if limb not in ("arm", "leg"):
+            raise RigError(f"limb {limb!r} is not 'arm' or 'leg'")
+        names = ARM_JOINT_NAMES if limb == "arm" else LEG_JOINT_NAMES
+        self.side = side
+        #: world placement: at the solver's root joint, no rotation (deltas are world space)
+        self.root = parent.attach_new_node(f"{limb}_{'left' if side == 0 else 'right'}")
+        scale = height_m / MODEL_HEIGHT
+        self.root.set_scale(-scale if side == 0 else scale, scale, scale)
+        path = model_file(f"limbs/{limb}_right.glb")
+        self.model = NodePath(gltf.load_model(str(path)))
+        self.model.reparent_to(self.root)
+        # the skinned mesh moves far from its bind-pose bounds: never frustum-cull it
+        self.model.node().set_bounds(OmniBoundingVolume())
+        self.model.node().set_final(True)
+        character = self.model.find("**/+Character")
+        if character.is_empty():
+            raise RigError(f"{path.name} has no skinned character")
+        self.character = character
+        bundle = character.node().get_bundle(0)
+        joints = _joints_of(bundle)
+        order = [n for n in joints if n in names or n == TWIST]
+        missing = [n for n in names if n not in joints]
+        if missing or (limb == "arm" and TWIST not in joints):
+            raise RigError(f"{path.name} lacks joints {', '.join(missing or [TWIST])} "
+                           "(naming: docs/limb-rigs.md)")
+        # parents before children, as the bundle lists them
+        order.sort(key=lambda n: _depth(joints, n))
+        index = {n: i for i, n in enumerate(order)}
+        self.joint_names = tuple(order)
+        self._source = np.array([names.index("elbow" if n == TWIST else n) for n in order])
+        self._parent = np.array([index.get(joints[n][1], -1) for n in order])
+        self._twist = index.get(TWIST, -1)
+        if self._twist >= 0 and order[self._twist + 1] != "wrist":
+            # keep the wrist right after the twist joint (the kernel relies on it)
+            raise RigError("the forearm_twist joint must be the wrist's parent")
+        self._world = np.zeros((len(order), 4))
+        self._local = np.zeros((len(order), 4))
+        self._controls = []
+        for name in order:
+            part = joints[name][0]
+            control = self.root.attach_new_node(f"ctl_{name}")
+            control.set_mat(part.get_default_value())
+            if not bundle.control_joint(name, control.node()):
+                raise RigError(f"{path.name}: joint {name} cannot be driven")
+            self._controls.append(control)
+        self._quat = Quat()
+        apply_skin(character, shader, look, stump or StumpBlend(distance=2.0),
+                   stump_root, stump_axis)
+
+    def apply(self, positions: np.ndarray, rotations: np.ndarray, visibility: float) -> None:
+        """Pose the limb: ``positions`` (J, 3) and ``rotations`` (J, 4) from a solver."""
+        if visibility <= 0.0:
+            self.root.hide()
+            return
+        self.root.show()
+        self.root.set_pos(float(positions[0, 0]), float(positions[0, 1]),
+                          float(positions[0, 2]))
+        _local_rotations(rotations, self._source, self._parent, self._twist,
+                         self.side == 0, self._world, self._local)
+        q = self._quat
+        for control, local in zip(self._controls, self._local):
+            q.set(local[3], local[0], local[1], local[2])
+            control.set_quat(q)
+
+    def remove(self) -> None:
+        """Take the limb out of the scene."""
+        self.root.remove_node()
+
+
+def _depth(joints: dict, name: str) -> int:
+    depth, parent = 0, joints[name][1]
+    while parent in joints:
+        depth += 1
+        parent = joints[parent][1]
+    return depth
