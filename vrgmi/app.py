@@ -50,6 +50,52 @@ def stump_blend(core: CorePipeline, height_m: float) -> tuple[StumpBlend, tuple,
     return StumpBlend(distance=distance), (0.0, 0.0, 0.0), (0.0, 0.0, -1.0)
 
 
+class SeatedLimbs:
+    """The limbs the session does not mirror, resting as a seated patient's would (legs bent
+    at the knee, feet on the floor; or hands on the thighs), so the body looks whole."""
+
+    def __init__(self, parent, core: CorePipeline, height_m: float, shader,
+                 look: SkinLook) -> None:
+        from vrgmi.ik.solver import ArmSolver, LegSolver
+
+        L = core.lengths
+        self.core = core
+        self.limb = "leg" if core.limb == "arm" else "arm"
+        make = ((lambda: LegSolver(L.thigh, L.shank, L.foot, L.ankle_height))
+                if self.limb == "leg" else (lambda: ArmSolver(L.upper_arm, L.forearm, L.hand)))
+        self.solvers = (make(), make())
+        self.rigs = tuple(LimbRig(parent, self.limb, side, height_m, shader, look)
+                          for side in (0, 1))
+
+    def apply(self) -> None:
+        """Re-pose both resting limbs in the current torso frame."""
+        from vrgmi.spatial import quat_mul, quat_rotate
+
+        torso = self.core.torso
+        yaw = torso.pose[3:]
+        fwd = quat_rotate(yaw, np.array([0.0, 1.0, 0.0]))
+        L = self.core.lengths
+        for side, (solver, rig) in enumerate(zip(self.solvers, self.rigs)):
+            solver.torso[:] = torso.pose
+            if self.limb == "leg":
+                root = torso.hip(side)
+                solver.root[:] = root
+                solver.target[:3] = root + 0.97 * L.thigh * fwd
+                solver.target[2] = L.ankle_height
+                solver.target[3:] = yaw
+            else:
+                root = torso.shoulder(side)
+                solver.root[:] = root
+                solver.target[:3] = root + 0.9 * L.upper_arm * fwd
+                solver.target[2] = root[2] - 1.1 * L.upper_arm
+                sign = 1.0 if side == 1 else -1.0
+                palm_down = quat_mul(np.array([0.0, -0.7071068 * sign, 0.0, 0.7071068]),
+                                     np.array([0.6427876, 0.0, 0.0, 0.7660444]))
+                solver.target[3:] = quat_mul(yaw, palm_down)
+            solver.solve(side)
+            rig.apply(solver.positions, solver.rotations, 1.0)
+
+
 class Engine:
     """A session on an open display: the core, both limbs, the room, a scene, the camera."""
 
@@ -72,6 +118,7 @@ class Engine:
         blend, root, axis = stump_blend(self.core, height)
         self.phantom_rig = LimbRig(self.world, self.core.limb, self.core.amputated, height,
                                    skin, look, blend, root, axis)
+        self.seated = SeatedLimbs(self.world, self.core, height, skin, look)
         lens = PerspectiveLens()
         aspect = display.win.get_x_size() / display.win.get_y_size()
         v = np.radians(PATIENT_VFOV_DEG)
@@ -93,6 +140,7 @@ class Engine:
                               core.phantom_visibility)
         self.phantom_rig.apply(core.phantom.positions, core.phantom.rotations,
                                core.phantom_visibility)
+        self.seated.apply()
         self._place_camera()
         timer.mark(1)
         self.scene.update(dt)
