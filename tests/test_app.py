@@ -38,6 +38,8 @@ def engine_view(display, scene):
         engine = _engine(display, **kwargs)
         _run(engine)
         engine.room.root.hide()
+        for rig in engine.seated.rigs:          # only the two mirrored limbs stay in view
+            rig.root.hide()
         made.append(engine)
         return engine
 
