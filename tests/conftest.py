@@ -34,6 +34,7 @@ def scene(display):
     lens.set_fov(60)
     lens.set_near_far(0.05, 100.0)
     base.cam.node().set_lens(lens)
+    base.camera.set_pos_hpr(0, 0, 0, 0, 0, 0)   # engines move the camera with the head
     base.cam.set_pos_hpr(0, 0, 0, 0, 0, 0)
     base.win.set_clear_color((0.0, 0.0, 0.0, 0.0))
     yield root
