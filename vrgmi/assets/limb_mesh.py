@@ -29,7 +29,7 @@ class LimbMeshError(VrgmiError, ValueError):
 # ---------------------------------------------------------------- SDF nodes
 
 
-def _frame(axis: np.ndarray, side: np.ndarray) -> np.ndarray:
+def axis_frame(axis: np.ndarray, side: np.ndarray) -> np.ndarray:
     """Rotation matrix whose columns are (side', axis x side', axis): a right-handed frame
     with local z along ``axis`` and local x along ``side`` made perpendicular to it."""
     z = axis / np.linalg.norm(axis)
@@ -46,20 +46,23 @@ class Node:
 
     lo: np.ndarray
     hi: np.ndarray
+    #: how much the node's distance estimate may fall short of the true distance (>= 1)
+    slack: float = 1.0
 
-    def distance(self, p: np.ndarray, margin: float) -> np.ndarray:
-        """Signed distance at points ``p`` (N, 3). Points farther than ``margin`` outside the
-        bounding box get :data:`FAR` instead (exact wherever the result is within
-        ``margin`` minus the largest blend radius of the surface)."""
-        inside = np.all((p >= self.lo - margin) & (p <= self.hi + margin), axis=1)
+    def distance(self, p: np.ndarray, need: float) -> np.ndarray:
+        """Signed distance at points ``p`` (N, 3), exact (to ~1e-9 m) wherever it is below
+        ``need``: points farther than that (times the node's slack) outside its bounding
+        box get :data:`FAR` instead, which skips evaluating far-away shapes."""
+        m = need * self.slack
+        inside = np.all((p >= self.lo - m) & (p <= self.hi + m), axis=1)
         if inside.all():
-            return self._eval(p, margin)
+            return self._eval(p, need)
         out = np.full(len(p), FAR)
         if inside.any():
-            out[inside] = self._eval(p[inside], margin)
+            out[inside] = self._eval(p[inside], need)
         return out
 
-    def _eval(self, p: np.ndarray, margin: float) -> np.ndarray:
+    def _eval(self, p: np.ndarray, need: float) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -79,14 +82,15 @@ class Cone(Node):
         side = np.asarray(side, dtype=np.float64)
         if abs(np.dot(side, axis)) > 0.999 * np.linalg.norm(side) * self.length:
             side = np.array([0.0, 1.0, 0.0]) if abs(axis[0]) > 0.0 else np.array([1.0, 0, 0])
-        self.rot = _frame(axis, side)
+        self.rot = axis_frame(axis, side)
         self.ra, self.rb = float(ra), float(rb)
         self.scale = np.array([scale[0], scale[1], 1.0])
+        self.slack = float(self.scale.max() / self.scale.min())
         ext = max(ra, rb) * max(scale[0], scale[1], 1.0)
         self.lo = np.minimum(self.a, b) - ext
         self.hi = np.maximum(self.a, b) + ext
 
-    def _eval(self, p, margin):
+    def _eval(self, p, need):
         q = ((p - self.a) @ self.rot) / self.scale
         s = min(self.scale[0], self.scale[1])
         return _round_cone_z(q, self.length, self.ra, self.rb) * s
@@ -118,9 +122,10 @@ class Ellipsoid(Node):
         self.r = np.asarray(radii, dtype=np.float64)
         self.rot = np.eye(3) if axes is None else np.asarray(axes, dtype=np.float64)
         ext = np.sqrt((self.rot ** 2) @ (self.r ** 2))
+        self.slack = float(self.r.max() / self.r.min())
         self.lo, self.hi = self.c - ext, self.c + ext
 
-    def _eval(self, p, margin):
+    def _eval(self, p, need):
         q = (p - self.c) @ self.rot
         k0 = np.linalg.norm(q / self.r, axis=1)
         k1 = np.maximum(np.linalg.norm(q / (self.r * self.r), axis=1), 1e-12)
@@ -137,20 +142,33 @@ class HalfSpace(Node):
         self.lo = np.full(3, -np.inf)
         self.hi = np.full(3, np.inf)
 
-    def _eval(self, p, margin):
+    def _eval(self, p, need):
         return (p - self.p0) @ self.n
 
 
-def smin(a: np.ndarray, b: np.ndarray, k: float) -> np.ndarray:
-    """Polynomial (quadratic) smooth minimum with blend radius ``k`` (0 = plain min)."""
+#: a child farther than this many exponential blend lengths adds < 1e-9 relative
+_REACH = 21.0
+
+
+def smin(d: np.ndarray, k: float) -> np.ndarray:
+    """Smooth minimum over the last axis of ``d``: exponential (log-sum-exp), so it is
+    associative, symmetric and infinitely smooth. ``k`` is the blend radius: two surfaces
+    meeting at equal distance are pulled out by k/4, as with the quadratic polynomial
+    smooth minimum of the same k (0 = plain min)."""
+    m = d.min(axis=-1)
     if k <= 0.0:
-        return np.minimum(a, b)
-    h = np.maximum(k - np.abs(a - b), 0.0) / k
-    return np.minimum(a, b) - h * h * k * 0.25
+        return m
+    ke = k / (4.0 * np.log(2.0))
+    return m - ke * np.log(np.exp(-(d - m[..., None]) / ke).sum(axis=-1))
+
+
+def _reach(k: float) -> float:
+    """How far beyond the wanted band a blended child must still be exact."""
+    return _REACH * k / (4.0 * np.log(2.0))
 
 
 class Union(Node):
-    """Smooth union of ``children`` (blend radius ``k``), folded left to right."""
+    """Smooth union of ``children`` (blend radius ``k``, see :func:`smin`)."""
 
     def __init__(self, children, k: float = 0.0):
         self.children = list(children)
@@ -160,11 +178,9 @@ class Union(Node):
         self.lo = np.min([c.lo for c in self.children], axis=0) - 0.25 * self.k
         self.hi = np.max([c.hi for c in self.children], axis=0) + 0.25 * self.k
 
-    def _eval(self, p, margin):
-        d = self.children[0].distance(p, margin)
-        for c in self.children[1:]:
-            d = smin(d, c.distance(p, margin), self.k)
-        return d
+    def _eval(self, p, need):
+        n = need + _reach(self.k)
+        return smin(np.stack([c.distance(p, n) for c in self.children], axis=-1), self.k)
 
 
 class Intersect(Node):
@@ -172,15 +188,15 @@ class Intersect(Node):
 
     def __init__(self, children, k: float = 0.0):
         self.children = list(children)
+        if not self.children:
+            raise LimbMeshError("an intersection needs at least one shape")
         self.k = float(k)
         self.lo = np.max([c.lo for c in self.children], axis=0)
         self.hi = np.min([c.hi for c in self.children], axis=0)
 
-    def _eval(self, p, margin):
-        d = self.children[0].distance(p, margin)
-        for c in self.children[1:]:
-            d = -smin(-d, -c.distance(p, margin), self.k)
-        return d
+    def _eval(self, p, need):
+        n = need + _reach(self.k)
+        return -smin(np.stack([-c.distance(p, n) for c in self.children], axis=-1), self.k)
 
 
 class Subtract(Node):
@@ -190,8 +206,10 @@ class Subtract(Node):
         self.base, self.cutter, self.k = base, cutter, float(k)
         self.lo, self.hi = base.lo, base.hi
 
-    def _eval(self, p, margin):
-        return -smin(-self.base.distance(p, margin), self.cutter.distance(p, margin), self.k)
+    def _eval(self, p, need):
+        n = need + _reach(self.k)
+        d = np.stack([-self.base.distance(p, n), self.cutter.distance(p, n)], axis=-1)
+        return -smin(d, self.k)
 
 
 class Offset(Node):
@@ -201,25 +219,17 @@ class Offset(Node):
         self.child, self.r = child, float(r)
         self.lo, self.hi = child.lo - max(r, 0.0), child.hi + max(r, 0.0)
 
-    def _eval(self, p, margin):
-        return self.child.distance(p, margin + max(self.r, 0.0)) - self.r
+    def _eval(self, p, need):
+        return self.child.distance(p, need + max(self.r, 0.0)) - self.r
 
 
-def blend_radius(node: Node) -> float:
-    """The largest smooth-blend radius anywhere in ``node``'s tree."""
-    own = getattr(node, "k", 0.0)
-    kids = getattr(node, "children", None) or [
-        c for c in (getattr(node, "base", None), getattr(node, "cutter", None),
-                    getattr(node, "child", None)) if c is not None]
-    return max([own] + [blend_radius(c) for c in kids])
-
-
-def sdf(node: Node, points: np.ndarray, margin: float = 0.05, chunk: int = 1 << 17) -> np.ndarray:
-    """Signed distance of ``node`` at ``points`` (N, 3), in chunks to bound memory."""
+def sdf(node: Node, points: np.ndarray, need: float = 0.01, chunk: int = 1 << 16) -> np.ndarray:
+    """Signed distance of ``node`` at ``points`` (N, 3), exact where below ``need``
+    (see :meth:`Node.distance`), evaluated in chunks to bound memory."""
     points = np.asarray(points, dtype=np.float64)
     out = np.empty(len(points))
     for i in range(0, len(points), chunk):
-        out[i:i + chunk] = node.distance(points[i:i + chunk], margin)
+        out[i:i + chunk] = node.distance(points[i:i + chunk], need)
     return out
 
 
@@ -269,12 +279,11 @@ def sample_sdf(node: Node, h: float, pad: float = 0.006, coarse: int = 4) -> tup
     hc = h * coarse
     axes = [lo[i] + hc * np.arange(n_coarse[i]) for i in range(3)]
     pts = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
-    k = blend_radius(node)
-    vc = sdf(node, pts, margin=2.0 * hc + k).reshape(tuple(n_coarse)).astype(np.float32)
+    vc = sdf(node, pts, need=2.0 * hc).reshape(tuple(n_coarse)).astype(np.float32)
     fine = _upsample_linear(vc, coarse)
     band = np.abs(fine) < 1.8 * hc
     idx = np.argwhere(band)
-    fine[band] = sdf(node, lo + idx * h, margin=4.0 * h + k).astype(np.float32)
+    fine[band] = sdf(node, lo + idx * h, need=4.0 * h).astype(np.float32)
     return fine, Grid(lo, h, fine.shape)
 
 
@@ -372,10 +381,21 @@ def face_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
 
 
-def face_areas(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Areas of the triangles."""
-    t = verts[faces]
-    return 0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1)
+def vertex_normals(node: Node, verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Unit vertex normals: the field's gradient (smooth shading true to the shape), or
+    the area-weighted face normal where an adjacent face disagrees with the gradient
+    (creases where the field's gradient jumps)."""
+    n = sdf_gradient(node, verts)
+    fn = np.cross(verts[faces[:, 1]] - verts[faces[:, 0]], verts[faces[:, 2]] - verts[faces[:, 0]])
+    mesh = np.zeros_like(verts)
+    for k in range(3):
+        np.add.at(mesh, faces[:, k], fn)
+    mesh /= np.maximum(np.linalg.norm(mesh, axis=1, keepdims=True), 1e-30)
+    agree = np.ones(len(verts))
+    unit = fn / np.maximum(np.linalg.norm(fn, axis=1, keepdims=True), 1e-30)
+    for k in range(3):
+        np.minimum.at(agree, faces[:, k], np.einsum("ij,ij->i", unit, n[faces[:, k]]))
+    return np.where((agree < 0.1)[:, None], mesh, n)
 
 
 def signed_volume(verts: np.ndarray, faces: np.ndarray) -> float:
@@ -468,6 +488,22 @@ def limit_influences(weights: np.ndarray, count: int = 4) -> tuple[np.ndarray, n
     return order.astype(dtype), w
 
 
+def forward_kinematics(rest_joints: np.ndarray, parents, local_rotations: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """World delta rotations (J, 3, 3) and positions (J, 3) of a joint tree posed with
+    ``local_rotations`` (J, 3, 3), each relative to its parent, from a bind pose whose
+    joints carry translations only; parents come before their children (root: -1)."""
+    rot = np.empty_like(local_rotations)
+    pos = np.empty_like(rest_joints)
+    for j, parent in enumerate(parents):
+        if parent < 0:
+            rot[j], pos[j] = local_rotations[j], rest_joints[j]
+        else:
+            rot[j] = rot[parent] @ local_rotations[j]
+            pos[j] = pos[parent] + rot[parent] @ (rest_joints[j] - rest_joints[parent])
+    return rot, pos
+
+
 def skin_matrices(rest_joints: np.ndarray, world_rotations: np.ndarray,
                   world_positions: np.ndarray) -> np.ndarray:
     """(J, 4, 4) skinning matrices mapping rest-pose (bind) points to posed points, for
@@ -486,6 +522,50 @@ def linear_blend_skin(points: np.ndarray, joints: np.ndarray, weights: np.ndarra
     and (J, 4, 4) skinning matrices."""
     blend = np.einsum("nk,nkab->nab", weights.astype(np.float64), matrices[joints])
     return np.einsum("nab,nb->na", blend[:, :3, :3], points) + blend[:, :3, 3]
+
+
+def refit_bind_pose(positions: np.ndarray, normals: np.ndarray, joints: np.ndarray,
+                    weights: np.ndarray, rest_joints: np.ndarray, parents,
+                    new_joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Move a model's bind pose to new joint positions (a patient's segment lengths).
+
+    Each bone's skin is stretched along the bone by the ratio of its new to its rest
+    length; a bone with several children (wrist, ankle) scales uniformly by their mean
+    ratio and passes that scale on to the bones below it (a bigger hand is also a wider
+    one). The bones' maps are blended with the skin weights; every vertex keeps its
+    weights. Returns
+    the new positions and unit normals; the new inverse bind matrices are the
+    translations by ``-new_joints``. Use this, not moved joints at draw time, to fit a
+    patient: translating joints only would stretch just the narrow handover zones.
+    """
+    rest_joints = np.asarray(rest_joints, dtype=np.float64)
+    new_joints = np.asarray(new_joints, dtype=np.float64)
+    if new_joints.shape != rest_joints.shape:
+        raise LimbMeshError(f"new_joints has shape {new_joints.shape}, expected "
+                            f"{rest_joints.shape}")
+    n = len(rest_joints)
+    linear = np.tile(np.eye(3), (n, 1, 1))
+    uniform = np.ones(n)
+    for j, parent in enumerate(parents):
+        kids = [c for c, p in enumerate(parents) if p == j
+                and np.linalg.norm(rest_joints[c] - rest_joints[j]) > 1e-9]
+        ratios = [np.linalg.norm(new_joints[c] - new_joints[j])
+                  / np.linalg.norm(rest_joints[c] - rest_joints[j]) for c in kids]
+        uniform[j] = float(np.mean(ratios)) if len(kids) > 1 else (
+            uniform[parent] if parent >= 0 else 1.0)
+        linear[j] *= uniform[j]
+        if len(kids) == 1:
+            d = rest_joints[kids[0]] - rest_joints[j]
+            d /= np.linalg.norm(d)
+            linear[j] += (ratios[0] - uniform[j]) * np.outer(d, d)
+    mats = np.zeros((n, 4, 4))
+    mats[:, :3, :3] = linear
+    mats[:, :3, 3] = new_joints - np.einsum("jab,jb->ja", linear, rest_joints)
+    mats[:, 3, 3] = 1.0
+    out = linear_blend_skin(np.asarray(positions, dtype=np.float64), joints, weights, mats)
+    blend = np.einsum("nk,nkab->nab", np.asarray(weights, dtype=np.float64), linear[joints])
+    nrm = np.einsum("nba,nb->na", np.linalg.inv(blend), np.asarray(normals, dtype=np.float64))
+    return out, nrm / np.linalg.norm(nrm, axis=1, keepdims=True)
 
 
 # ---------------------------------------------------------------- mirroring

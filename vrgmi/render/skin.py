@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from panda3d.core import NodePath, Shader, ShaderAttrib, TransparencyAttrib, Vec3
 
+from vrgmi.assets.skin_tones import SkinToneError, get_tone, tones_for_type
 from vrgmi.errors import VrgmiError
 from vrgmi.render.color import ColorError, hex_to_linear, linear_to_srgb
 
@@ -15,28 +16,31 @@ class SkinError(VrgmiError, ValueError):
     """A skin tone or stump blend setting is wrong."""
 
 
-#: Fitzpatrick types as illustrative sRGB swatches (not measurements), light to dark,
-#: with a plain-word alias each
-FITZPATRICK_SRGB = {"I": "#f2d6c4", "II": "#e6bfa3", "III": "#d1a07c", "IV": "#b07d58",
-                    "V": "#84573a", "VI": "#553625"}
+_ROMAN = ("I", "II", "III", "IV", "V", "VI")
+#: plain-word aliases for the Fitzpatrick types
 TONE_NAMES = {"pale": "I", "fair": "II", "medium": "III", "olive": "IV", "brown": "V",
               "dark": "VI"}
 
 
 def skin_tone(spec: str) -> tuple[float, float, float]:
-    """Linear RGB of a skin tone: a Fitzpatrick type ``"I"``..``"VI"``, a name (pale, fair,
-    medium, olive, brown, dark) or an sRGB ``"#rrggbb"``."""
+    """Linear RGB of a skin tone from the palette (vrgmi.assets.skin_tones): a Fitzpatrick
+    type ``"I"``..``"VI"`` (its second-lightest swatch) or a plain name (pale .. dark), a
+    palette name (``"MST 5"``, ``"III-2"``) or an sRGB ``"#rrggbb"``."""
     key = spec.strip()
     if key.startswith("#"):
         try:
             return hex_to_linear(key)
         except ColorError:
             raise SkinError(f"skin tone {spec!r} is not written #rrggbb") from None
-    key = TONE_NAMES.get(key.lower(), key.upper())
-    if key not in FITZPATRICK_SRGB:
+    roman = TONE_NAMES.get(key.lower(), key.upper())
+    if roman in _ROMAN:
+        return tones_for_type(_ROMAN.index(roman) + 1)[1].linear
+    try:
+        return get_tone(key).linear
+    except SkinToneError:
         raise SkinError(f"skin tone {spec!r} is not a Fitzpatrick type I-VI, one of "
-                        f"{', '.join(TONE_NAMES)}, or #rrggbb")
-    return hex_to_linear(FITZPATRICK_SRGB[key])
+                        f"{', '.join(TONE_NAMES)}, a palette name like 'MST 5' or 'III-2', "
+                        "or #rrggbb") from None
 
 
 @dataclass(frozen=True)
