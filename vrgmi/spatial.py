@@ -213,3 +213,43 @@ def quats_to_matrices(q: np.ndarray) -> np.ndarray:
     m[..., 2, 1] = 2 * (y * z + x * w)
     m[..., 2, 2] = 1 - 2 * (x * x + y * y)
     return m
+
+
+# --- allocation-free quaternion kernels on scalars (tuples live on the stack) ---
+
+
+@njit(cache=True, inline="always")
+def qmul_t(ax, ay, az, aw, bx, by, bz, bw):
+    """Hamilton product a*b of two scalar-last quaternions given as scalars -> 4-tuple."""
+    return (aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz)
+
+
+@njit(cache=True, inline="always")
+def qrot_t(qx, qy, qz, qw, vx, vy, vz):
+    """Rotate vector v by unit quaternion q (scalars) -> 3-tuple."""
+    tx = 2.0 * (qy * vz - qz * vy)
+    ty = 2.0 * (qz * vx - qx * vz)
+    tz = 2.0 * (qx * vy - qy * vx)
+    return (vx + qw * tx + (qy * tz - qz * ty),
+            vy + qw * ty + (qz * tx - qx * tz),
+            vz + qw * tz + (qx * ty - qy * tx))
+
+
+@njit(cache=True, inline="always")
+def qslerp_t(ax, ay, az, aw, bx, by, bz, bw, t):
+    """Shortest-path slerp a -> b of scalar quaternions (t in 0..1) -> unit 4-tuple."""
+    d = ax * bx + ay * by + az * bz + aw * bw
+    if d < 0.0:
+        d, bx, by, bz, bw = -d, -bx, -by, -bz, -bw
+    if d > 0.9995:
+        wa, wb = 1.0 - t, t
+    else:
+        th = np.arccos(d)
+        s = np.sin(th)
+        wa, wb = np.sin((1.0 - t) * th) / s, np.sin(t * th) / s
+    x, y, z, w = wa * ax + wb * bx, wa * ay + wb * by, wa * az + wb * bz, wa * aw + wb * bw
+    n = 1.0 / np.sqrt(x * x + y * y + z * z + w * w)
+    return x * n, y * n, z * n, w * n

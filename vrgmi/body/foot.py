@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from vrgmi.body.hand import qrot_t
+from vrgmi.spatial import qrot_t
 
 #: instep tracker position in front of the ankle, as a fraction of foot length
 INSTEP_FRACTION = 0.28

@@ -25,31 +25,8 @@ import numpy as np
 from numba import njit
 
 from vrgmi.body.skeleton import FINGERS, BodyModelError, rest_hand_positions, side_index
-from vrgmi.spatial import matrix_to_quat
+from vrgmi.spatial import matrix_to_quat, qmul_t, qrot_t, qslerp_t
 from vrgmi.tracking.frame import HAND_JOINT_COUNT, HAND_JOINT_NAMES
-
-# --- allocation-free quaternion kernels on scalars (tuples live on the stack) ---
-
-
-@njit(cache=True, inline="always")
-def qmul_t(ax, ay, az, aw, bx, by, bz, bw):
-    """Hamilton product a*b of two scalar-last quaternions given as scalars -> 4-tuple."""
-    return (aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-            aw * bw - ax * bx - ay * by - az * bz)
-
-
-@njit(cache=True, inline="always")
-def qrot_t(qx, qy, qz, qw, vx, vy, vz):
-    """Rotate vector v by unit quaternion q (scalars) -> 3-tuple."""
-    tx = 2.0 * (qy * vz - qz * vy)
-    ty = 2.0 * (qz * vx - qx * vz)
-    tz = 2.0 * (qx * vy - qy * vx)
-    return (vx + qw * tx + (qy * tz - qz * ty),
-            vy + qw * ty + (qz * tx - qx * tz),
-            vz + qw * tz + (qx * ty - qy * tx))
-
 
 # --- rest geometry, in the wrist joint's local frame, per metre of hand length ---
 
@@ -121,20 +98,6 @@ PINCH_INDEX_ANGLES = np.array([0.0, 0.0, 50.0, 65.0, 30.0]) * _D
 _FIST_THUMB_CLEARANCE = 0.10
 
 
-@njit(cache=True, inline="always")
-def _slerp_t(ax, ay, az, aw, bx, by, bz, bw, t):
-    d = ax * bx + ay * by + az * bz + aw * bw
-    if d < 0.0:
-        d, bx, by, bz, bw = -d, -bx, -by, -bz, -bw
-    if d > 0.9995:
-        wa, wb = 1.0 - t, t
-    else:
-        th = np.arccos(d)
-        s = np.sin(th)
-        wa, wb = np.sin((1.0 - t) * th) / s, np.sin(t * th) / s
-    x, y, z, w = wa * ax + wb * bx, wa * ay + wb * by, wa * az + wb * bz, wa * aw + wb * bw
-    n = 1.0 / np.sqrt(x * x + y * y + z * z + w * w)
-    return x * n, y * n, z * n, w * n
 
 
 @njit(cache=True)
@@ -234,8 +197,8 @@ def hand_joints_kernel(wrist_pose, hand_length, curls, pinch, out):
     p = min(max(pinch, 0.0), 1.0)
     c = min(max(curls[0], 0.0), 1.0)
     fs, ps = _FIST_SWING, _PINCH_SWING
-    sx, sy, sz, sw = _slerp_t(0.0, 0.0, 0.0, 1.0, fs[0], fs[1], fs[2], fs[3], c)
-    sx, sy, sz, sw = _slerp_t(sx, sy, sz, sw, ps[0], ps[1], ps[2], ps[3], p)
+    sx, sy, sz, sw = qslerp_t(0.0, 0.0, 0.0, 1.0, fs[0], fs[1], fs[2], fs[3], c)
+    sx, sy, sz, sw = qslerp_t(sx, sy, sz, sw, ps[0], ps[1], ps[2], ps[3], p)
     _finger_chain(0, FIST_ANGLES[0], c, PINCH_THUMB_ANGLES, p, sx, sy, sz, sw,
                   wp, wq, hand_length, out)
     for f in range(1, 5):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from vrgmi.body.hand import qmul_t, qrot_t
+from vrgmi.spatial import qmul_t, qrot_t
 from vrgmi.body.skeleton import BodyModelError, side_index
 from vrgmi.tracking.frame import TrackingFrame
 

@@ -26,7 +26,8 @@ import numpy as np
 from numba import njit
 
 from vrgmi.body.anthropometry import SegmentLengths
-from vrgmi.body.hand import qrot_t, wrist_from_grip
+from vrgmi.body.hand import wrist_from_grip
+from vrgmi.spatial import qrot_t
 from vrgmi.body.skeleton import BodyModelError, side_index
 from vrgmi.tracking.frame import TRACKER_INDEX, SIDES, TrackingFrame
 

@@ -31,6 +31,7 @@ import numpy as np
 from numba import njit
 
 from vrgmi.errors import VrgmiError
+from vrgmi.spatial import qslerp_t
 from vrgmi.tracking.frame import HAND_JOINT_COUNT, TRACKER_ROLES, TrackingFrame
 
 
@@ -107,20 +108,7 @@ def _quat_angle(a, b):
 def _slerp(a, b, t, out):
     """out = shortest-path slerp of unit quaternions a -> b (4-element views); out may
     alias a or b."""
-    ax, ay, az, aw = a[0], a[1], a[2], a[3]
-    bx, by, bz, bw = b[0], b[1], b[2], b[3]
-    d = ax * bx + ay * by + az * bz + aw * bw
-    if d < 0.0:
-        d, bx, by, bz, bw = -d, -bx, -by, -bz, -bw
-    if d > 0.9995:
-        wa, wb = 1.0 - t, t
-    else:
-        th = np.arccos(d)
-        s = np.sin(th)
-        wa, wb = np.sin((1.0 - t) * th) / s, np.sin(t * th) / s
-    qx, qy, qz, qw = wa * ax + wb * bx, wa * ay + wb * by, wa * az + wb * bz, wa * aw + wb * bw
-    n = np.sqrt(qx * qx + qy * qy + qz * qz + qw * qw)
-    out[0], out[1], out[2], out[3] = qx / n, qy / n, qz / n, qw / n
+    out[0], out[1], out[2], out[3] = qslerp_t(a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3], t)
 
 
 @njit(cache=True)
