@@ -185,3 +185,18 @@ def test_cli_replay_dump_and_malformed_file(tmp_path):
 def test_stage_positions_round_trip():
     p = np.random.default_rng(1).normal(size=(10, 3))
     assert np.allclose(stage_to_engine_point(engine_to_stage_point(p)), p)
+
+
+def test_cli_record_writes_a_loadable_replay(tmp_path):
+    from vrgmi.tracking.replay import load_replay
+    out = tmp_path / "rec.npz"
+    res = subprocess.run([sys.executable, "-m", "vrgmi", "record", str(out), "--motion",
+                          "fist_open", "--seconds", "2", "--rate", "72", "--intact", "left"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    replay = load_replay(out)
+    assert len(replay.t) == 144 and replay.left_valid.all() and not replay.right_valid.any()
+    assert replay.left_hand_joints is not None
+    res = subprocess.run([sys.executable, "-m", "vrgmi", "record", str(out), "--motion",
+                          "juggle"], capture_output=True, text=True)
+    assert res.returncode == 2 and "unknown scripted motion 'juggle'" in res.stderr

@@ -86,7 +86,9 @@ def choose_display_mode(requested: str = "auto") -> DisplayMode:
 def _configure(mode: DisplayMode, title: str, multisamples: int) -> None:
     lines = ["framebuffer-srgb true", "framebuffer-alpha true", f"window-title {title}",
              f"framebuffer-multisample {int(multisamples > 0)}",
-             f"multisamples {multisamples}"]
+             f"multisamples {multisamples}",
+             # a PC without speakers falls back to silent audio: not worth an error line
+             "notify-level-audio fatal"]
     if mode is not DisplayMode.DESKTOP:
         # no monitor to sync to, no input devices, no speakers expected
         # (open_display reports a failed OpenGL start itself, in one line)
