@@ -141,3 +141,28 @@ def test_phantom_hides_when_the_intact_limb_is_lost(display, scene):
         assert engine.phantom_rig.root.is_hidden() and engine.intact_rig.root.is_hidden()
     finally:
         engine.close()
+
+
+def test_phantom_alpha_setting_makes_only_the_phantom_translucent(display, scene):
+    settings = load_settings(overrides={"patient.amputation_side": "left",
+                                        "patient.amputation_level": "transhumeral",
+                                        "display.phantom_alpha": 0.5})
+    replay = make_scripted_replay("reach", 3.0, RATE, intact_side="right")
+    engine = Engine(settings, ReplaySource(replay, time_origin=0.0), display)
+    try:
+        _run(engine)
+        engine.room.root.hide()
+        for rig in engine.seated.rigs:
+            rig.root.hide()
+        names = engine.core.joint_names
+        images = {}
+        for bg in (0.0, 1.0):
+            display.win.set_clear_color((bg, bg, bg, 1.0))
+            images[bg] = grab_rgba(display.base)[..., :3].astype(int)
+        for solver, translucent in ((engine.core.phantom, True), (engine.core.intact, False)):
+            r, c = _pixel(display, solver.positions[names.index("palm")])
+            diff = np.abs(images[1.0][r, c] - images[0.0][r, c]).max()
+            assert (diff > 60) == translucent, (translucent, diff)
+    finally:
+        display.win.set_clear_color((0.0, 0.0, 0.0, 0.0))
+        engine.close()

@@ -92,3 +92,10 @@ def test_doctor_reports_in_plain_words():
     assert labels == ["python", "display", "opengl", "openxr", "database"]
     # this machine renders offscreen on Mesa (the test suite installs it)
     assert "[ok] opengl" in res.stdout and "OpenGL" in res.stdout
+
+
+def test_scenes_lists_the_registered_scenes():
+    res = subprocess.run([sys.executable, "-m", "vrgmi", "scenes"], capture_output=True,
+                         text=True)
+    assert res.returncode == 0
+    assert res.stdout.split()[:2] == ["free_mirror", "mirror"]

@@ -36,7 +36,8 @@ THERAPIST_LOOK = (0.0, 0.25, 0.75)
 PATIENT_VFOV_DEG = 90.0
 
 
-def stump_blend(core: CorePipeline, height_m: float) -> tuple[StumpBlend, tuple, tuple]:
+def stump_blend(core: CorePipeline, height_m: float,
+                phantom_alpha: float = 1.0) -> tuple[StumpBlend, tuple, tuple]:
     """Where the phantom starts on the rest-pose model (model units, docs/rendering.md):
     (blend, root, axis) for :func:`vrgmi.render.skin.apply_skin`."""
     layout, scale = core.layout, height_m / MODEL_HEIGHT
@@ -44,10 +45,11 @@ def stump_blend(core: CorePipeline, height_m: float) -> tuple[StumpBlend, tuple,
     seg = layout.level.stump_segment
     if core.limb == "leg" and seg == 2:            # partial foot: along the foot, from the ankle
         ankle = (0.0, 0.0, -(lengths[0] + lengths[1]) / scale)
-        return (StumpBlend(distance=max(0.0, layout.stump_end_rest[1] / scale)), ankle,
-                (0.0, 1.0, 0.0))
+        return (StumpBlend(distance=max(0.0, layout.stump_end_rest[1] / scale),
+                           phantom_alpha=phantom_alpha), ankle, (0.0, 1.0, 0.0))
     distance = (sum(lengths[:seg]) + layout.stump_end_offset) / scale
-    return StumpBlend(distance=distance), (0.0, 0.0, 0.0), (0.0, 0.0, -1.0)
+    return (StumpBlend(distance=distance, phantom_alpha=phantom_alpha), (0.0, 0.0, 0.0),
+            (0.0, 0.0, -1.0))
 
 
 class SeatedLimbs:
@@ -115,7 +117,7 @@ class Engine:
         look = SkinLook(tone=skin_tone(settings.patient.skin_tone))
         self.intact_rig = LimbRig(self.world, self.core.limb, self.core.intact_side, height,
                                   skin, look)
-        blend, root, axis = stump_blend(self.core, height)
+        blend, root, axis = stump_blend(self.core, height, settings.display.phantom_alpha)
         self.phantom_rig = LimbRig(self.world, self.core.limb, self.core.amputated, height,
                                    skin, look, blend, root, axis)
         self.seated = SeatedLimbs(self.world, self.core, height, skin, look)

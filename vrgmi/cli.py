@@ -156,8 +156,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_scenes(args: argparse.Namespace) -> int:
-    print("No GMI scenes are installed yet: the mirrored limb runs in the engine's default "
-          "view. Scenes register under the 'vrgmi.scenes' entry point group.")
+    from vrgmi.scenes import available_scenes
+    scenes = available_scenes()
+    if args.json:
+        print(json.dumps([{"name": n, "phase": c.phase, "description": c.description}
+                          for n, c in scenes.items()]))
+    else:
+        for name, cls in scenes.items():
+            print(f"{name:<16} {cls.phase:<11} {cls.description}")
     return 0
 
 

@@ -67,6 +67,8 @@ class DisplaySettings:
     refresh_hz: float = _opt(90.0, "frame rate when no headset sets it", 30.0, 144.0)
     width: int = _opt(1280, "window / screenshot width in pixels", 320, 7680)
     height: int = _opt(720, "window / screenshot height in pixels", 240, 4320)
+    phantom_alpha: float = _opt(1.0, "opacity of the phantom limb beyond the stump blend "
+                                "(1 = solid, as the patient's own; lower = ghostlier)", 0.3, 1.0)
 
 
 @dataclass
