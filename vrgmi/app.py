@@ -89,7 +89,7 @@ class SeatedLimbs:
                 root = torso.shoulder(side)
                 solver.root[:] = root
                 solver.target[:3] = root + 0.9 * L.upper_arm * fwd
-                solver.target[2] = root[2] - 1.1 * L.upper_arm
+                solver.target[2] = torso.hip(side)[2] + 0.11 * L.thigh / 0.43  # on the thigh
                 sign = 1.0 if side == 1 else -1.0
                 palm_down = quat_mul(np.array([0.0, -0.7071068 * sign, 0.0, 0.7071068]),
                                      np.array([0.6427876, 0.0, 0.0, 0.7660444]))
