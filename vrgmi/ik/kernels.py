@@ -752,6 +752,37 @@ def _check_common(inp, k, fixed_pos, fixed_rot):
 
 
 @njit(cache=True)
+def _proximal(inp, fixed_pos, fixed_rot, geom, lim, sinus, bound, state, side, swivel, k, hs):
+    """The part arm and leg share: inputs into the canonical right-limb frame, then the root
+    bone (shoulder / hip) and the middle joint (elbow / knee) with its hinge angle, solved
+    (k = 1) or given by the residual limb (k >= 2). ``hs`` is the hinge sign. Returns
+    (o, qt, T, Qt, root, Qroot, mid, phi, theta, tw, hinge, psi); updates state[side]."""
+    o = _v3(inp, I_TORSO)
+    qt = _qunit(_q4(inp, I_TORSO + 3))
+    T = _to_canon_p(_v3(inp, I_TARGET), o, qt, side)
+    Qt = _to_canon_q(_qunit(_q4(inp, I_TARGET + 3)), qt, side)
+    psi = geom[G_SWIVEL0] if math.isnan(swivel) else swivel
+    R = _to_canon_p(_v3(inp, I_ROOT), o, qt, side)
+    hinge = 0.0
+    if k == 1:
+        phi, theta, tw, hinge, psi, clamped, state[side, 0] = _two_bone(
+            R, T, geom, lim, sinus, bound, hs, psi, state[side, 0], state[side, 1])
+        state[side, 1] = psi
+        Qr = root_frame(phi, theta, tw, geom)
+        M = _add(R, _mul(_qrot(Qr, _DOWN), geom[G_L1]))
+        if clamped:
+            hinge = _aim_hinge(Qr, M, T, hs, lim[3, 0], lim[3, 1])
+    else:
+        M = _to_canon_p(_v3(fixed_pos[1], 0), o, qt, side)
+        Qr = _to_canon_q(_qunit(_q4(fixed_rot[0], 0)), qt, side)
+        phi, theta, tw = _root_angles(_qrot(Qr, _DOWN), _qrot(Qr, (1.0, 0.0, 0.0)), geom)
+        phi = _pole_label(phi, theta, sinus)
+        if k == 2:
+            hinge = _aim_hinge(Qr, M, T, hs, lim[3, 0], lim[3, 1])
+    return o, qt, T, Qt, R, Qr, M, phi, theta, tw, hinge, psi
+
+
+@njit(cache=True)
 def solve_arm(inp, hand, hand_valid, curls, fixed_pos, fixed_rot, geom, lim, sinus, bound,
               state, side, swivel, k, pos, rot, ang, info):
     """Solve one arm + hand; writes pos (28, 3), rot (28, 4), ang (27,), info [error, swivel]
@@ -762,29 +793,10 @@ def solve_arm(inp, hand, hand_valid, curls, fixed_pos, fixed_rot, geom, lim, sin
         return st
     if hand_valid and not _finite(hand, 0, 26, 3):
         return BAD_HAND
-    o = _v3(inp, I_TORSO)
-    qt = _qunit(_q4(inp, I_TORSO + 3))
-    T = _to_canon_p(_v3(inp, I_TARGET), o, qt, side)
-    Qt = _to_canon_q(_qunit(_q4(inp, I_TARGET + 3)), qt, side)
-    L1, L2 = geom[G_L1], geom[G_L2]
-    psi = geom[G_SWIVEL0] if math.isnan(swivel) else swivel
-    S = _to_canon_p(_v3(inp, I_ROOT), o, qt, side)
-    flex = pron = wflex = dev = 0.0
-    if k == 1:
-        phi, theta, tw, flex, psi, clamped, state[side, 0] = _two_bone(
-            S, T, geom, lim, sinus, bound, HS_ARM, psi, state[side, 0], state[side, 1])
-        state[side, 1] = psi
-        Qu = root_frame(phi, theta, tw, geom)
-        E = _add(S, _mul(_qrot(Qu, _DOWN), L1))
-        if clamped:
-            flex = _aim_hinge(Qu, E, T, HS_ARM, lim[3, 0], lim[3, 1])
-    else:
-        E = _to_canon_p(_v3(fixed_pos[1], 0), o, qt, side)
-        Qu = _to_canon_q(_qunit(_q4(fixed_rot[0], 0)), qt, side)
-        phi, theta, tw = _root_angles(_qrot(Qu, _DOWN), _qrot(Qu, (1.0, 0.0, 0.0)), geom)
-        phi = _pole_label(phi, theta, sinus)
-        if k == 2:
-            flex = _aim_hinge(Qu, E, T, HS_ARM, lim[3, 0], lim[3, 1])
+    o, qt, T, Qt, S, Qu, E, phi, theta, tw, flex, psi = _proximal(
+        inp, fixed_pos, fixed_rot, geom, lim, sinus, bound, state, side, swivel, k, HS_ARM)
+    L2 = geom[G_L2]
+    pron = wflex = dev = 0.0
     if k <= 2:
         Qf0 = _qmul(Qu, _rx(HS_ARM * flex))
         m = _qmat(_qmul(_qconj(Qf0), Qt))    # Rz(pron) Ry(flex) Rx(-dev)
@@ -875,29 +887,10 @@ def solve_leg(inp, toe_curl, fixed_pos, fixed_rot, geom, lim, sinus, bound, stat
     st = _check_common(inp, k, fixed_pos, fixed_rot)
     if st != OK:
         return st
-    o = _v3(inp, I_TORSO)
-    qt = _qunit(_q4(inp, I_TORSO + 3))
-    T = _to_canon_p(_v3(inp, I_TARGET), o, qt, side)
-    Qt = _to_canon_q(_qunit(_q4(inp, I_TARGET + 3)), qt, side)
-    L1, L2 = geom[G_L1], geom[G_L2]
-    psi = geom[G_SWIVEL0] if math.isnan(swivel) else swivel
-    H = _to_canon_p(_v3(inp, I_ROOT), o, qt, side)
-    knee = krot = dorsi = inv = 0.0
-    if k == 1:
-        phi, theta, tw, knee, psi, clamped, state[side, 0] = _two_bone(
-            H, T, geom, lim, sinus, bound, HS_LEG, psi, state[side, 0], state[side, 1])
-        state[side, 1] = psi
-        Qth = root_frame(phi, theta, tw, geom)
-        K = _add(H, _mul(_qrot(Qth, _DOWN), L1))
-        if clamped:
-            knee = _aim_hinge(Qth, K, T, HS_LEG, lim[3, 0], lim[3, 1])
-    else:
-        K = _to_canon_p(_v3(fixed_pos[1], 0), o, qt, side)
-        Qth = _to_canon_q(_qunit(_q4(fixed_rot[0], 0)), qt, side)
-        phi, theta, tw = _root_angles(_qrot(Qth, _DOWN), _qrot(Qth, (1.0, 0.0, 0.0)), geom)
-        phi = _pole_label(phi, theta, sinus)
-        if k == 2:
-            knee = _aim_hinge(Qth, K, T, HS_LEG, lim[3, 0], lim[3, 1])
+    o, qt, T, Qt, H, Qth, K, phi, theta, tw, knee, psi = _proximal(
+        inp, fixed_pos, fixed_rot, geom, lim, sinus, bound, state, side, swivel, k, HS_LEG)
+    L2 = geom[G_L2]
+    krot = dorsi = inv = 0.0
     if k <= 2:
         Qs0 = _qmul(Qth, _rx(HS_LEG * knee))
         m = _qmat(_qmul(_qconj(Qs0), Qt))    # Rz(krot) Rx(dorsi) Ry(inv)
