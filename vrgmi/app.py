@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from panda3d.core import PerspectiveLens, Quat
 
+from vrgmi.body import get_level
 from vrgmi.core import CorePipeline, warmup
 from vrgmi.errors import VrgmiError
 from vrgmi.render.display import Display, grab_rgba, open_display, save_png
@@ -25,6 +26,7 @@ from vrgmi.render.skin import SkinLook, StumpBlend, skin_tone
 from vrgmi.scenes.base import Scene, SceneContext
 from vrgmi.scenes.free_mirror import FreeMirror
 from vrgmi.settings import Settings
+from vrgmi.spatial import quat_from_axis_angle, quat_mul, quat_rotate
 from vrgmi.timing import StageTimer
 from vrgmi.tracking.frame import SIDES, PoseSource
 
@@ -52,6 +54,14 @@ def stump_blend(core: CorePipeline, height_m: float,
             (0.0, 0.0, -1.0))
 
 
+#: resting hand (world delta from the rest pose, torso facing +y): pointing forward, palm
+#: down (right: -90 deg about y, then 80 deg about x); the left one is its mirror image
+_PALM_DOWN_RIGHT = quat_mul(quat_from_axis_angle(np.array([0.0, 1.0, 0.0]), -np.pi / 2),
+                            quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), np.radians(80.0)))
+_PALM_DOWN = (_PALM_DOWN_RIGHT * np.array([1.0, -1.0, -1.0, 1.0]), _PALM_DOWN_RIGHT)
+_FORWARD = np.array([0.0, 1.0, 0.0])
+
+
 class SeatedLimbs:
     """The limbs the session does not mirror, resting as a seated patient's would (legs bent
     at the knee, feet on the floor; or hands on the thighs), so the body looks whole."""
@@ -71,11 +81,9 @@ class SeatedLimbs:
 
     def apply(self) -> None:
         """Re-pose both resting limbs in the current torso frame."""
-        from vrgmi.spatial import quat_mul, quat_rotate
-
         torso = self.core.torso
         yaw = torso.pose[3:]
-        fwd = quat_rotate(yaw, np.array([0.0, 1.0, 0.0]))
+        fwd = quat_rotate(yaw, _FORWARD)
         L = self.core.lengths
         for side, (solver, rig) in enumerate(zip(self.solvers, self.rigs)):
             solver.torso[:] = torso.pose
@@ -90,10 +98,7 @@ class SeatedLimbs:
                 solver.root[:] = root
                 solver.target[:3] = root + 0.9 * L.upper_arm * fwd
                 solver.target[2] = torso.hip(side)[2] + 0.11 * L.thigh / 0.43  # on the thigh
-                sign = 1.0 if side == 1 else -1.0
-                palm_down = quat_mul(np.array([0.0, -0.7071068 * sign, 0.0, 0.7071068]),
-                                     np.array([0.6427876, 0.0, 0.0, 0.7660444]))
-                solver.target[3:] = quat_mul(yaw, palm_down)
+                solver.target[3:] = quat_mul(yaw, _PALM_DOWN[side])
             solver.solve(side)
             rig.apply(solver.positions, solver.rotations, 1.0)
 
@@ -204,8 +209,7 @@ def run_demo(settings: Settings, frames: int, out_dir: Path, motion: str | None 
     say = progress or (lambda _m: None)
     warmup(progress)
     p = settings.patient
-    level_limb = "arm" if p.amputation_level in _UPPER else "leg"
-    motion = motion or ("reach" if level_limb == "arm" else "foot_tap")
+    motion = motion or ("reach" if get_level(p.amputation_level).limb == "arm" else "foot_tap")
     rate = settings.display.refresh_hz
     intact = SIDES[1 - SIDES.index(p.amputation_side)]
     source = ScriptedSource(motion, intact_side=intact, rate_hz=rate, height_m=p.height_m)
@@ -238,10 +242,6 @@ def run_demo(settings: Settings, frames: int, out_dir: Path, motion: str | None 
         display.close()
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
     return report
-
-
-_UPPER = ("partial_hand", "wrist_disarticulation", "transradial", "elbow_disarticulation",
-          "transhumeral", "shoulder_disarticulation")
 
 
 def format_report(report: dict) -> str:

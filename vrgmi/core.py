@@ -20,7 +20,7 @@ from vrgmi.body.foot import ankle_from_foot_tracker
 from vrgmi.errors import VrgmiError
 from vrgmi.ik.solver import ArmSolver, LegSolver
 from vrgmi.settings import Settings
-from vrgmi.spatial import engine_to_stage_point, quat_conj, quat_mul, quat_rotate
+from vrgmi.spatial import engine_to_stage_point, qmul_t, quat_conj, quat_rotate
 from vrgmi.timing import StageTimer
 from vrgmi.tracking.filters import FilterSettings, PoseFilter
 from vrgmi.tracking.frame import SIDES, TRACKER_INDEX, PoseSource, TrackingFrame
@@ -143,7 +143,9 @@ class CorePipeline:
                 solver.set_curls(frame.trigger[side], frame.squeeze[side])
             else:
                 return 0.0
-            target[3:] = quat_mul(target[3:], _REST_WRIST_CONJ[side])
+            r = _REST_WRIST_CONJ[side]
+            target[3], target[4], target[5], target[6] = qmul_t(
+                target[3], target[4], target[5], target[6], r[0], r[1], r[2], r[3])
             solver.solve(side, hand_tracked=self.hand_tracked)
             vis = self.filter.hand_visibility[side] if self.hand_tracked \
                 else self.filter.grip_visibility[side]

@@ -18,6 +18,7 @@ from vrgmi.body.skeleton import ARM_JOINT_NAMES, LEG_JOINT_NAMES
 from vrgmi.errors import VrgmiError
 from vrgmi.render.resources import model_file
 from vrgmi.render.skin import SkinLook, StumpBlend, apply_skin
+from vrgmi.spatial import qmul_t
 
 #: the height (m) the shipped models are built for (docs/limb-rigs.md)
 MODEL_HEIGHT = 1.75
@@ -40,12 +41,7 @@ def _local_rotations(solver_rot, source, parent, twist, mirror, world, out):
     if twist >= 0:
         e = world[parent[twist]]
         w = world[twist + 1]                   # the wrist follows the twist joint
-        # rel = conj(e) * w
-        ex, ey, ez, ew = -e[0], -e[1], -e[2], e[3]
-        rx = ew * w[0] + ex * w[3] + ey * w[2] - ez * w[1]
-        ry = ew * w[1] - ex * w[2] + ey * w[3] + ez * w[0]
-        rz = ew * w[2] + ex * w[1] - ey * w[0] + ez * w[3]
-        rw = ew * w[3] - ex * w[0] - ey * w[1] - ez * w[2]
+        _, _, rz, rw = qmul_t(-e[0], -e[1], -e[2], e[3], w[0], w[1], w[2], w[3])  # e^-1 * w
         # twist about the rest forearm axis (0, 0, -1): keep the z part, halve the angle
         tn = np.sqrt(rz * rz + rw * rw)
         hz, hw = 0.0, 1.0
@@ -55,10 +51,8 @@ def _local_rotations(solver_rot, source, parent, twist, mirror, world, out):
                 tz, tw = -tz, -tw
             hn = np.sqrt(tz * tz + (1.0 + tw) * (1.0 + tw))
             hz, hw = tz / hn, (1.0 + tw) / hn
-        world[twist, 0] = e[0] * hw + e[1] * hz
-        world[twist, 1] = e[1] * hw - e[0] * hz
-        world[twist, 2] = e[3] * hz + e[2] * hw
-        world[twist, 3] = e[3] * hw - e[2] * hz
+        world[twist, 0], world[twist, 1], world[twist, 2], world[twist, 3] = qmul_t(
+            e[0], e[1], e[2], e[3], 0.0, 0.0, hz, hw)
     if mirror:
         for j in range(n):
             world[j, 1] = -world[j, 1]
@@ -69,11 +63,8 @@ def _local_rotations(solver_rot, source, parent, twist, mirror, world, out):
             out[j, :] = q
             continue
         p = world[parent[j]]
-        px, py, pz, pw = -p[0], -p[1], -p[2], p[3]
-        out[j, 0] = pw * q[0] + px * q[3] + py * q[2] - pz * q[1]
-        out[j, 1] = pw * q[1] - px * q[2] + py * q[3] + pz * q[0]
-        out[j, 2] = pw * q[2] + px * q[1] - py * q[0] + pz * q[3]
-        out[j, 3] = pw * q[3] - px * q[0] - py * q[1] - pz * q[2]
+        out[j, 0], out[j, 1], out[j, 2], out[j, 3] = qmul_t(-p[0], -p[1], -p[2], p[3],
+                                                            q[0], q[1], q[2], q[3])
 
 
 def _joints_of(bundle) -> dict[str, object]:
