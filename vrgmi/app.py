@@ -23,7 +23,9 @@ from vrgmi.render.environment import build_clinic_room
 from vrgmi.render.rig import MODEL_HEIGHT, LimbRig
 from vrgmi.render.shaders import ROOM, SKIN, load_shader
 from vrgmi.render.skin import SkinLook, StumpBlend, skin_tone
-from vrgmi.scenes.base import Scene, SceneContext
+from vrgmi.events import EventBus
+from vrgmi.input import InputQueue
+from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.free_mirror import FreeMirror
 from vrgmi.settings import Settings
 from vrgmi.spatial import quat_from_axis_angle, quat_mul, quat_rotate
@@ -34,6 +36,10 @@ ENGINE_STAGES = ("core", "rig", "scene", "render")
 #: the therapist's third-person view: in front of the patient, to the side, looking back
 THERAPIST_EYE = (1.1, 1.5, 1.45)
 THERAPIST_LOOK = (0.0, 0.25, 0.75)
+#: desktop keys -> patient input actions (vrgmi.input.ACTIONS)
+DESKTOP_KEYS = {"arrow_left": "left", "arrow_right": "right", "arrow_up": "up",
+                "arrow_down": "down", "enter": "select", "backspace": "back", "space": "mark",
+                "m": "menu", "p": "pause"}
 #: vertical field of view of the first-person view (headsets show about 90-100 deg)
 PATIENT_VFOV_DEG = 90.0
 
@@ -104,12 +110,23 @@ class SeatedLimbs:
 
 
 class Engine:
-    """A session on an open display: the core, both limbs, the room, a scene, the camera."""
+    """A session on an open display: the core, both limbs, the room, a scene, the camera.
+
+    ``inputs`` collects the patient's answers (sources and key handlers push into it);
+    ``events`` carries what the scenes measure to the session's sinks. While ``paused``
+    (headset focus lost, therapist's pause) the core is not stepped, so the limbs hold
+    their pose, and the scene is not updated; frames are still drawn.
+    """
 
     def __init__(self, settings: Settings, source: PoseSource, display: Display,
-                 scene: Scene | None = None) -> None:
+                 scene: Scene | None = None, inputs: InputQueue | None = None,
+                 events: EventBus | None = None) -> None:
         self.settings = settings
         self.display = display
+        self.inputs = inputs or InputQueue()
+        self.events = events or EventBus()
+        self.paused = False
+        self.frame_index = 0
         base = display.base
         self.core = CorePipeline(settings, source)
         gsg = display.win.get_gsg()
@@ -132,16 +149,31 @@ class Engine:
         lens.set_fov(float(np.degrees(2 * np.arctan(np.tan(v / 2) * aspect))), PATIENT_VFOV_DEG)
         lens.set_near_far(0.03, 30.0)
         base.cam.node().set_lens(lens)
-        self.scene = scene or FreeMirror()
-        self.scene.setup(SceneContext(self.world.attach_new_node("scene"), self.core))
         self.timer = StageTimer(ENGINE_STAGES)
         self._quat = Quat()
+        self.scene: Scene | None = None
+        self._scene_frame = SceneFrame(0.0, 0, [], self.core.frame.head, False,
+                                       self.core.intact, self.core.phantom, 0.0, self.core.frame)
+        self.set_scene(scene or FreeMirror())
+
+    def set_scene(self, scene: Scene) -> None:
+        """End the current scene (if any) and start ``scene`` at the next frame."""
+        if self.scene is not None:
+            self.scene.teardown()
+        self.inputs.clear()
+        self.scene = scene
+        scene._t = self._scene_frame.t
+        scene.setup(SceneContext(self.world.attach_new_node(f"scene-{scene.name}"), self.core,
+                                 self.events, self.settings, self.intact_rig,
+                                 self.phantom_rig, self.display.base))
 
     def frame(self, display_time: float, dt: float, render: bool = True) -> bool:
         """One frame at ``display_time``; False once the pose source has ended."""
         timer, core = self.timer, self.core
         timer.begin_frame()
-        alive = core.step(display_time, dt)
+        alive = True
+        if not self.paused:
+            alive = core.step(display_time, dt)
         timer.mark(0)
         self.intact_rig.apply(core.intact.positions, core.intact.rotations,
                               core.phantom_visibility)
@@ -150,7 +182,15 @@ class Engine:
         self.seated.apply()
         self._place_camera()
         timer.mark(1)
-        self.scene.update(dt)
+        if not self.paused:
+            sf = self._scene_frame
+            sf.t, sf.index = display_time, self.frame_index
+            sf.inputs = self.inputs.drain(display_time)
+            sf.head_valid = core.frame.head_valid
+            sf.phantom_visibility = core.phantom_visibility
+            self.scene._begin_frame(sf)
+            self.scene.update(sf, dt)
+        self.frame_index += 1
         timer.mark(2)
         if render:
             self.display.base.graphicsEngine.render_frame()
@@ -182,8 +222,10 @@ class Engine:
         return save_png(grab_rgba(self.display.base), path)
 
     def close(self) -> None:
-        """Remove the session's nodes (the display stays open)."""
-        self.scene.teardown()
+        """End the scene, remove the session's nodes (the display stays open)."""
+        if self.scene is not None:
+            self.scene.teardown()
+            self.scene = None
         self.world.remove_node()
 
 
@@ -282,6 +324,8 @@ def run_desktop(settings: Settings, seconds: float | None = None,
         return task.cont
 
     base.accept("escape", base.taskMgr.stop)
+    for key, action in DESKTOP_KEYS.items():
+        base.accept(key, lambda a=action: engine.inputs.push(a, clock() - start, "keyboard"))
     base.taskMgr.add(tick, "vrgmi-engine-frame", sort=-50)
     if progress:
         progress("vrgmi: desktop window open; move the mouse to move the intact hand, "

@@ -1,7 +1,7 @@
 """Free mirror: the mirrored limb and nothing else to do (the engine's default scene)."""
 from __future__ import annotations
 
-from vrgmi.scenes.base import Scene
+from vrgmi.scenes.base import Scene, SceneFrame
 
 
 class FreeMirror(Scene):
@@ -11,5 +11,5 @@ class FreeMirror(Scene):
     description = "the mirrored limb with nothing else to do"
     phase = "mirror"
 
-    def update(self, dt: float) -> None:
+    def update(self, frame: SceneFrame, dt: float) -> None:
         """Nothing to score: the limbs are the whole scene."""
