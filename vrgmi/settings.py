@@ -80,6 +80,15 @@ class DataSettings:
 
 
 @dataclass
+class CompanionSettings:
+    """The therapist's companion web app (docs/companion.md)."""
+
+    enabled: bool = _opt(True, "serve the companion while the engine runs")
+    port: int = _opt(8765, "TCP port of the companion (0 = any free port)", 0, 65535)
+    lan: bool = _opt(False, "listen on the local network too (default: this PC only)")
+
+
+@dataclass
 class Settings:
     """All settings, grouped by section as in the TOML file."""
 
@@ -87,6 +96,7 @@ class Settings:
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
     display: DisplaySettings = field(default_factory=DisplaySettings)
     data: DataSettings = field(default_factory=DataSettings)
+    companion: CompanionSettings = field(default_factory=CompanionSettings)
 
 
 def _coerce(key: str, f: dataclasses.Field, value: Any) -> Any:
@@ -155,8 +165,8 @@ def load_settings(path: str | os.PathLike | None = None,
             raise SettingsError(f"settings: {p} is not valid TOML ({exc})") from None
         for section, table in data.items():
             if not isinstance(table, dict):
-                raise SettingsError(f"settings: unknown key {section!r} in {p}; "
-                                    "use [patient], [tracking], [display], [data] tables")
+                raise SettingsError(f"settings: unknown key {section!r} in {p}; use "
+                                    "[patient], [tracking], [display], [data], [companion]")
             for name, value in table.items():
                 _apply(settings, f"{section}.{name}", value)
     items = overrides.items() if isinstance(overrides, dict) else (
