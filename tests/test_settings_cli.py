@@ -98,4 +98,5 @@ def test_scenes_lists_the_registered_scenes():
     res = subprocess.run([sys.executable, "-m", "vrgmi", "scenes"], capture_output=True,
                          text=True)
     assert res.returncode == 0
-    assert res.stdout.split()[:2] == ["free_mirror", "mirror"]
+    rows = [line.split()[:2] for line in res.stdout.splitlines() if not line.startswith(" ")]
+    assert ["free_mirror", "mirror"] in rows and ["laterality", "laterality"] in rows

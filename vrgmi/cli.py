@@ -76,10 +76,39 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scenes", help="list the installed scenes with their difficulty settings")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = sub.add_parser("session", help="run one session of a patient's GMI program "
+                                       "(questionnaires, the phase's scenes, breaks)")
+    _settings_args(p)
+    p.add_argument("--program", metavar="FILE", help="program file, TOML or JSON "
+                   "(docs/program.md); default: a new laterality-phase program")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--headless", action="store_true",
+                      help="offscreen, scripted limb motion, screenshots of each scene")
+    mode.add_argument("--desktop", action="store_true", help="the desktop window (default "
+                      "when there is a desktop)")
+    p.add_argument("--script", metavar="FILE", help="JSON list of [time_s, action] patient "
+                   "inputs (default headless: a demo patient confirms every question)")
+    p.add_argument("--out", default=None, help="output folder (default: data.out_dir)")
+    p.add_argument("--block-seconds", type=float, default=None, metavar="S",
+                   help="cap every timed block at S seconds (quick demos)")
+
     p = sub.add_parser("export", help="export a patient's records (CSV, FHIR R4 JSON, PDF)")
+    _settings_args(p, patient=False)
     p.add_argument("patient", metavar="PATIENT", help="pseudonymous patient id")
     p.add_argument("--format", choices=("csv", "fhir", "pdf"), default="csv")
-    p.add_argument("--out", default=None, help="output file or folder")
+    p.add_argument("--out", default=None, help="output file or folder (default: here)")
+    p.add_argument("--database", metavar="URL", default=None,
+                   help="records database URL (default: data.database_url, else SQLite in "
+                        "the user data directory)")
+
+    p = sub.add_parser("patients", help="list, show or delete the patients in the records")
+    _settings_args(p, patient=False)
+    p.add_argument("action", nargs="?", choices=("list", "show", "delete"), default="list")
+    p.add_argument("patient", nargs="?", metavar="PATIENT", help="pseudonymous patient id")
+    p.add_argument("--yes", action="store_true", help="confirm a deletion (it cannot be undone)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--database", metavar="URL", default=None,
+                   help="records database URL (default: data.database_url)")
 
     p = sub.add_parser("doctor", help="report what this machine offers (GL, display, OpenXR, "
                                       "database)")
@@ -128,18 +157,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from vrgmi.app import format_report, run_demo
-    from vrgmi.doctor import openxr_manifest
     from vrgmi.render.display import has_desktop_display
     settings = _settings(args)
     mode = settings.display.mode
-    if mode in ("auto", "xr") and openxr_manifest() is not None:
-        _progress("vrgmi: an OpenXR runtime is installed, but this version has no headset "
-                  "output yet; using the desktop window or headless mode")
+    out = Path(settings.data.out_dir)
+    if mode in ("auto", "xr"):
+        from vrgmi.tracking.openxr import XrUnavailableError
+        from vrgmi.xr_app import format_xr_report, run_xr
+        try:
+            print(format_xr_report(run_xr(settings, progress=_progress, seconds=args.seconds,
+                                          out_dir=out)))
+            return 0
+        except XrUnavailableError as exc:
+            _progress(f"vrgmi: no headset ({exc}); using the desktop window or headless mode")
     if mode in ("auto", "xr", "desktop") and has_desktop_display():
         from vrgmi.app import run_desktop
         run_desktop(settings, seconds=args.seconds, progress=_progress)
         return 0
-    out = Path(settings.data.out_dir)
     _progress(f"vrgmi: no display here; running a headless demo session into {out}/")
     frames = int((args.seconds or 10.0) * settings.display.refresh_hz)
     print(format_report(run_demo(settings, frames=frames, out_dir=out, progress=_progress)))
@@ -155,21 +189,102 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _param_line(p: dict) -> str:
+    if p["kind"] in ("int", "float"):
+        unit = f" {p['unit']}" if p.get("unit") else ""
+        bounds = f"{p['lo']:g}..{p['hi']:g}{unit}"
+    elif p["kind"] == "choice":
+        bounds = "|".join(p["choices"])
+    else:
+        bounds = "true|false"
+    return f"    {p['name']:<18} {p['kind']:<6} default {p['default']!s:<8} {bounds:<16} {p['help']}"
+
+
 def cmd_scenes(args: argparse.Namespace) -> int:
     from vrgmi.scenes import available_scenes
     scenes = available_scenes()
     if args.json:
-        print(json.dumps([{"name": n, "phase": c.phase, "description": c.description}
-                          for n, c in scenes.items()]))
+        print(json.dumps([dict(c.describe(), name=n) for n, c in scenes.items()]))
     else:
         for name, cls in scenes.items():
-            print(f"{name:<16} {cls.phase:<11} {cls.description}")
+            print(f"{name:<16} {cls.phase:<13} {cls.description}")
+            for p in cls.describe()["params"]:
+                print(_param_line(p))
     return 0
 
 
+def cmd_session(args: argparse.Namespace) -> int:
+    from vrgmi.body import get_level
+    from vrgmi.program import Program, default_steps, load_program
+    from vrgmi.render.display import has_desktop_display
+    from vrgmi.session import load_input_script, run_session
+    settings = _settings(args)
+    if args.block_seconds is not None and not 0.5 <= args.block_seconds <= 1800:
+        raise VrgmiError("session: --block-seconds must be 0.5..1800")
+    limb = get_level(settings.patient.amputation_level).limb
+    program = (load_program(args.program) if args.program
+               else Program(settings.patient.id, steps=default_steps(limb)))
+    desktop = args.desktop or (not args.headless and has_desktop_display())
+    script = load_input_script(args.script) if args.script else None
+    out = Path(args.out or settings.data.out_dir)
+    summary = run_session(settings, program, out, "desktop" if desktop else "headless",
+                          script, args.block_seconds, progress=_progress)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _records(args: argparse.Namespace):
+    from vrgmi.records import open_database
+    url = args.database if args.database is not None else _settings(args).data.database_url
+    return open_database(url)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
-    raise VrgmiError(f"export: no records are stored for patient {args.patient!r} on this "
-                     "machine yet (the records store is not part of this version)")
+    from vrgmi.export import export_patient
+    db = _records(args)
+    try:
+        paths = export_patient(db, args.patient, args.format,
+                               Path(args.out) if args.out else None, progress=_progress)
+    finally:
+        db.close()
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_patients(args: argparse.Namespace) -> int:
+    from vrgmi.records import queries
+    if args.action != "list" and not args.patient:
+        raise VrgmiError(f"patients {args.action}: give the patient id")
+    db = _records(args)
+    try:
+        if args.action == "list":
+            rows = queries.list_patients(db)
+            if args.json:
+                print(json.dumps(rows))
+            for r in [] if args.json else rows:
+                print(f"{r['id']:<16} {r['amputation_side']:<6} {r['amputation_level']:<26} "
+                      f"{r['sessions']:>4} sessions  last {r['last_session'] or '-'}  "
+                      f"phase {r['phase'] or '-'}")
+            if not rows and not args.json:
+                print(f"no patients in {db.where}")
+        elif args.action == "show":
+            info = queries.get_patient(db, args.patient)
+            info["sessions_list"] = queries.list_sessions(db, args.patient)
+            print(json.dumps(info, indent=None if args.json else 2))
+        else:
+            counts = queries.patient_row_counts(db, args.patient)
+            if not counts["patients"]:
+                queries.get_patient(db, args.patient)      # the one-line unknown-patient error
+            if not args.yes:
+                raise VrgmiError(f"patients delete: this removes {sum(counts.values())} rows of "
+                                 f"{args.patient} for good; add --yes to confirm")
+            removed = queries.delete_patient(db, args.patient, by="cli")
+            print(f"deleted {args.patient}: {sum(removed.values())} rows "
+                  f"({removed['sessions']} sessions, {removed['trials']} trials)")
+    finally:
+        db.close()
+    return 0
 
 
 def _progress(message: str) -> None:
@@ -177,7 +292,8 @@ def _progress(message: str) -> None:
 
 
 COMMANDS = {"run": cmd_run, "demo": cmd_demo, "replay": cmd_replay, "record": cmd_record,
-            "bench": cmd_bench, "scenes": cmd_scenes, "export": cmd_export, "doctor": cmd_doctor}
+            "bench": cmd_bench, "scenes": cmd_scenes, "export": cmd_export, "doctor": cmd_doctor,
+            "session": cmd_session, "patients": cmd_patients}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import math
 
-from panda3d.core import NodePath, TextNode, TransparencyAttrib
+from panda3d.core import (Geom, GeomNode, GeomTriangles, GeomVertexData, GeomVertexFormat,
+                          GeomVertexWriter, NodePath, TextNode, TransparencyAttrib)
 
 #: calm palette (sRGB): a soft slate card, warm off-white text, a muted teal highlight
 CARD_RGBA = (0.16, 0.20, 0.24, 0.92)
+BACKDROP_RGBA = (0.16, 0.20, 0.24, 0.97)
 TEXT_RGBA = (0.95, 0.94, 0.90, 1.0)
 HIGHLIGHT_RGBA = (0.35, 0.68, 0.66, 1.0)
 DIM_RGBA = (0.70, 0.72, 0.74, 1.0)
+#: dark text on the highlighted option; the calm view's dim background
+ON_HIGHLIGHT_RGBA = (0.08, 0.10, 0.12, 1.0)
+CALM_CLEAR_RGBA = (0.015, 0.02, 0.025, 1.0)
+#: where panels sit: this far in front of the eyes, this far below eye level (m)
+PANEL_DISTANCE_M = 1.0
+PANEL_DROP_M = 0.08
 
 
 def line_height_for(distance_m: float, degrees: float) -> float:
@@ -23,28 +31,52 @@ def line_height_for(distance_m: float, degrees: float) -> float:
     return 2.0 * distance_m * math.tan(math.radians(degrees) / 2.0)
 
 
+def visual_angle_deg(size_m: float, distance_m: float) -> float:
+    """The angle (degrees) that ``size_m`` subtends at ``distance_m``."""
+    return math.degrees(2.0 * math.atan(size_m / (2.0 * distance_m)))
+
+
+def place_facing_patient(node: NodePath, head, torso_yaw: float,
+                         distance_m: float = PANEL_DISTANCE_M,
+                         drop_m: float = PANEL_DROP_M) -> None:
+    """Put ``node`` ``distance_m`` in front of the eyes along the torso's forward direction
+    (world-locked, so it never follows the head), ``drop_m`` below eye level, facing back."""
+    fx, fy = -math.sin(torso_yaw), math.cos(torso_yaw)
+    node.set_pos(float(head[0]) + fx * distance_m, float(head[1]) + fy * distance_m,
+                 float(head[2]) - drop_m)
+    node.set_h(math.degrees(torso_yaw))
+
+
+def _flat_state(node: NodePath, sort: int) -> None:
+    node.set_light_off(1)
+    node.set_shader_off(1)
+    node.set_transparency(TransparencyAttrib.M_alpha)
+    node.set_bin("fixed", sort)
+    node.set_depth_write(False)
+
+
 class Panel:
     """A text card at ``pos`` (engine space, facing -Y toward a patient at the origin side).
 
-    ``set_text`` replaces the lines; the card grows to fit them.
+    ``set_text`` replaces the lines; the card grows to fit them. ``card=False`` draws the
+    text alone (on a :func:`backdrop`); ``align`` is ``center``, ``left`` or ``right``.
     """
 
     def __init__(self, parent: NodePath, pos: tuple[float, float, float],
                  distance_m: float = 1.0, min_line_deg: float = 1.5, name: str = "panel",
-                 align: str = "center") -> None:
+                 align: str = "center", card: bool = True) -> None:
         self.root = parent.attach_new_node(name)
         self.root.set_pos(*pos)
-        self.root.set_light_off(1)
-        self.root.set_shader_off(1)
-        self.root.set_transparency(TransparencyAttrib.M_alpha)
-        self.root.set_bin("fixed", 40)
-        self.root.set_depth_write(False)
+        _flat_state(self.root, 40)
+        self.distance_m = distance_m
         self.text = TextNode(name + "-text")
-        self.text.set_align({"center": TextNode.A_center, "left": TextNode.A_left}[align])
+        self.text.set_align({"center": TextNode.A_center, "left": TextNode.A_left,
+                             "right": TextNode.A_right}[align])
         self.text.set_text_color(*TEXT_RGBA)
-        self.text.set_card_color(*CARD_RGBA)
-        self.text.set_card_as_margin(0.6, 0.6, 0.4, 0.4)
-        self.text.set_card_decal(True)
+        if card:
+            self.text.set_card_color(*CARD_RGBA)
+            self.text.set_card_as_margin(0.6, 0.6, 0.4, 0.4)
+            self.text.set_card_decal(True)
         self.line_height_m = line_height_for(distance_m, min_line_deg)
         self.node = self.root.attach_new_node(self.text)
         self.node.set_scale(self.line_height_m / self.text.get_line_height())
@@ -54,6 +86,11 @@ class Panel:
         """Show ``text`` (newlines separate lines)."""
         self.text.set_text(text)
         self.text.set_text_color(*color)
+
+    @property
+    def width_m(self) -> float:
+        """Width (m) of the widest line of the current text."""
+        return self.text.get_width() * self.line_height_m / self.text.get_line_height()
 
     def show(self, visible: bool = True) -> None:
         """Show or hide the panel."""
@@ -65,3 +102,137 @@ class Panel:
     def remove(self) -> None:
         """Take the panel out of the scene."""
         self.root.remove_node()
+
+
+class OptionRow:
+    """A row of equal answer boxes (e.g. NRS 0..10, SSQ None..Severe), one highlighted.
+
+    Built at ``pos`` under ``parent`` like a :class:`Panel`; each label is one line of at
+    least ``min_line_deg`` at ``distance_m``. ``select(i)`` moves the highlight.
+    """
+
+    def __init__(self, parent: NodePath, labels: list[str], pos: tuple[float, float, float],
+                 distance_m: float = 1.0, min_line_deg: float = 2.0, gap_m: float = 0.012,
+                 name: str = "options") -> None:
+        if not labels:
+            raise ValueError("an option row needs at least one label")
+        self.root = parent.attach_new_node(name)
+        self.root.set_pos(*pos)
+        _flat_state(self.root, 41)
+        self.line_height_m = line_height_for(distance_m, min_line_deg)
+        self.distance_m = distance_m
+        self.texts: list[TextNode] = []
+        nodes = []
+        for i, label in enumerate(labels):
+            text = TextNode(f"{name}-{i}")
+            text.set_align(TextNode.A_center)
+            text.set_text(label)
+            self.texts.append(text)
+            nodes.append(self.root.attach_new_node(text))
+        unit = self.texts[0].get_line_height()
+        scale = self.line_height_m / unit
+        half = max(t.get_width() for t in self.texts) / 2.0 + 0.6 * unit
+        for text in self.texts:      # equal boxes: the widest label sets the width
+            text.set_card_actual(-half, half, -0.45 * unit, 1.05 * unit)
+            text.set_card_decal(True)
+        self.box_width_m = 2.0 * half * scale
+        step = self.box_width_m + gap_m
+        self.width_m = len(labels) * step - gap_m
+        self.centers_x = [(i - (len(labels) - 1) / 2.0) * step for i in range(len(labels))]
+        for node, x in zip(nodes, self.centers_x):
+            node.set_scale(scale)
+            node.set_pos(x, 0.0, 0.0)
+        self.selected: int | None = None
+        self.select(None)
+
+    def select(self, index: int | None) -> None:
+        """Highlight option ``index`` (None: no highlight)."""
+        self.selected = index
+        for i, text in enumerate(self.texts):
+            on = i == index
+            text.set_card_color(*(HIGHLIGHT_RGBA if on else CARD_RGBA))
+            text.set_text_color(*(ON_HIGHLIGHT_RGBA if on else TEXT_RGBA))
+
+    def remove(self) -> None:
+        """Take the row out of the scene."""
+        self.root.remove_node()
+
+
+def backdrop(parent: NodePath, width_m: float, height_m: float,
+             pos: tuple[float, float, float] = (0.0, 0.0, 0.0),
+             rgba: tuple[float, float, float, float] = BACKDROP_RGBA,
+             name: str = "backdrop") -> NodePath:
+    """A calm flat card (XZ plane, facing -Y) centred at ``pos``, drawn behind panels."""
+    vdata = GeomVertexData(name, GeomVertexFormat.get_v3c4(), Geom.UH_static)
+    vertex, color = GeomVertexWriter(vdata, "vertex"), GeomVertexWriter(vdata, "color")
+    w, h = width_m / 2.0, height_m / 2.0
+    for x, z in ((-w, -h), (w, -h), (w, h), (-w, h)):
+        vertex.add_data3(x, 0.0, z)
+        color.add_data4(*rgba)
+    tris = GeomTriangles(Geom.UH_static)
+    tris.add_vertices(0, 1, 2)
+    tris.add_vertices(0, 2, 3)
+    geom = Geom(vdata)
+    geom.add_primitive(tris)
+    node = GeomNode(name)
+    node.add_geom(geom)
+    path = parent.attach_new_node(node)
+    path.set_pos(*pos)
+    path.set_two_sided(True)
+    _flat_state(path, 38)
+    return path
+
+
+def soft_disc(parent: NodePath, radius_m: float, rgba: tuple[float, float, float, float],
+              segments: int = 64, rings: int = 6, name: str = "disc") -> NodePath:
+    """A flat disc in the XZ plane (facing -Y), opaque in the middle and fading to clear at
+    the rim: a soft glow for the breathing guide."""
+    vdata = GeomVertexData(name, GeomVertexFormat.get_v3c4(), Geom.UH_static)
+    vertex, color = GeomVertexWriter(vdata, "vertex"), GeomVertexWriter(vdata, "color")
+    r, g, b, a = rgba
+    vertex.add_data3(0.0, 0.0, 0.0)
+    color.add_data4(r, g, b, a)
+    for k in range(1, rings + 1):
+        f = k / rings
+        alpha = a * (1.0 - f ** 3)          # flat core, soft edge
+        for s in range(segments):
+            ang = 2.0 * math.pi * s / segments
+            vertex.add_data3(radius_m * f * math.cos(ang), 0.0, radius_m * f * math.sin(ang))
+            color.add_data4(r, g, b, alpha)
+    tris = GeomTriangles(Geom.UH_static)
+    for s in range(segments):
+        tris.add_vertices(0, 1 + (s + 1) % segments, 1 + s)
+    for k in range(1, rings):
+        inner, outer = 1 + (k - 1) * segments, 1 + k * segments
+        for s in range(segments):
+            n = (s + 1) % segments
+            tris.add_vertices(inner + s, inner + n, outer + n)
+            tris.add_vertices(inner + s, outer + n, outer + s)
+    geom = Geom(vdata)
+    geom.add_primitive(tris)
+    node = GeomNode(name)
+    node.add_geom(geom)
+    path = parent.attach_new_node(node)
+    path.set_two_sided(True)
+    _flat_state(path, 39)
+    return path
+
+
+class FacingView:
+    """A node for a scene's panels that places itself in front of the seated patient (see
+    :func:`place_facing_patient`) as soon as the head and torso are tracked; hidden until then."""
+
+    def __init__(self, parent: NodePath, name: str = "view",
+                 distance_m: float = PANEL_DISTANCE_M, drop_m: float = PANEL_DROP_M) -> None:
+        self.root = parent.attach_new_node(name)
+        self.distance_m, self.drop_m = distance_m, drop_m
+        self.placed = False
+        self.root.hide()
+
+    def place(self, core, head, head_valid: bool) -> bool:
+        """Place the view once (``core``: the CorePipeline); True when it is placed."""
+        if not self.placed and head_valid and core is not None and core.torso.initialized:
+            place_facing_patient(self.root, head, core.torso.yaw, self.distance_m, self.drop_m)
+            self.root.show()
+            self.placed = True
+        return self.placed

@@ -1,0 +1,1 @@
+"""An example third-party vrgmi scene package (see README.md)."""

@@ -1,0 +1,86 @@
+"""Balloon pop: balloons appear within reach on the missing limb's side; the patient moves
+the intact hand so that the mirrored hand touches them. Each balloon is one trial."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
+from vrgmi.scenes.schema import Param
+
+
+class BalloonPop(Scene):
+    """Touch each balloon with the mirrored hand before it drifts away."""
+
+    name = "balloon_pop"
+    description = "pop balloons with the mirrored hand (example plug-in)"
+    phase = "mirror"
+    limbs = ("arm",)
+    params = (
+        Param("balloons", "int", 10, "balloons in one run", lo=1, hi=50),
+        Param("radius_m", "float", 0.07, "balloon radius: bigger is easier", lo=0.03, hi=0.15,
+              unit="m"),
+        Param("time_limit_s", "float", 10.0, "seconds before a balloon drifts away", lo=2.0,
+              hi=30.0, unit="s"),
+    )
+    emits = ("trial",)
+    trial_fields = {"target": "balloon centre (x, y, z), engine space, m",
+                    "popped": "true if the mirrored hand touched it in time",
+                    "reach_s": "seconds from appearing to popped (None if missed)"}
+
+    def setup(self, ctx: SceneContext) -> None:
+        """Load the balloon model and place the first balloon."""
+        super().setup(ctx)
+        self.rng = np.random.default_rng(ctx.seed)
+        self.index = 0
+        self.popped = 0
+        self.target = np.zeros(3)
+        self.onset: float | None = None
+        self.balloon = None
+        if ctx.base is not None:
+            self.balloon = ctx.base.loader.load_model("models/misc/sphere")
+            self.balloon.reparent_to(ctx.root)
+            self.balloon.set_color(0.92, 0.55, 0.45, 1.0)
+            self.balloon.set_shader_off(1)
+        self._next_balloon()
+
+    def _next_balloon(self) -> None:
+        """A new target in front of the missing arm's shoulder, within reach."""
+        core = self.ctx.core
+        shoulder = core.torso.shoulder(core.amputated)
+        reach = core.lengths.upper_arm + core.lengths.forearm
+        # metres from the shoulder: sideways, forward (55-85 % of the reach), down
+        offset = self.rng.uniform([-0.12, 0.55 * reach, -0.30], [0.12, 0.85 * reach, 0.0])
+        self.target[:] = shoulder + offset
+        self.onset = None
+        if self.balloon is not None:
+            self.balloon.set_pos(*self.target)
+            self.balloon.set_scale(self.difficulty["radius_m"])
+
+    def update(self, frame: SceneFrame, dt: float) -> None:
+        """Pop the balloon when the mirrored wrist is inside it; time out otherwise."""
+        if self.finished:
+            return
+        if self.onset is None:
+            self.onset = frame.t
+        hand = frame.phantom.positions[2]          # the wrist of the mirrored arm
+        age = frame.t - self.onset
+        hit = frame.phantom_visibility > 0.5 and float(
+            np.linalg.norm(hand - self.target)) <= self.difficulty["radius_m"]
+        if hit or age >= self.difficulty["time_limit_s"]:
+            self.emit("trial", {"index": self.index, "block": 0, "popped": bool(hit),
+                                "target": [round(float(v), 4) for v in self.target],
+                                "reach_s": round(age, 3) if hit else None})
+            self.popped += int(hit)
+            self.index += 1
+            if self.index >= self.difficulty["balloons"]:
+                self.finished = True
+                if self.balloon is not None:
+                    self.balloon.hide()
+            else:
+                self._next_balloon()
+
+    def summary(self) -> dict[str, Any]:
+        """Balloons shown and popped."""
+        return {"balloons": self.index, "popped": self.popped}

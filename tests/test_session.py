@@ -1,0 +1,333 @@
+"""A whole scripted session on the headless display: questionnaires, scenes, commands,
+failures; the JSON Lines log; readable text."""
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pytest
+from panda3d.core import TextNode
+
+from vrgmi.app import Engine
+from vrgmi.control import Command, CommandQueue, StatusBoard
+from vrgmi.events import read_events
+from vrgmi.program import Program, SceneStep
+from vrgmi.render.display import grab_rgba
+from vrgmi.render.ui import visual_angle_deg
+from vrgmi.scenes.base import Scene
+from vrgmi.scenes.breathing import Breathing, CalmView, breath_phase
+from vrgmi.scenes.free_mirror import FreeMirror
+from vrgmi.scenes.nrs import PainNRS
+from vrgmi.scenes.schema import Param
+from vrgmi.scenes.ssq import SSQ
+from vrgmi.session import SessionError, SessionRunner, resolve_scene, session_summary
+from vrgmi.settings import Settings
+from vrgmi.tracking.scripted import ScriptedSource
+
+DT = 1.0 / 30.0
+
+
+class Tiny(Scene):
+    """A test scene with one parameter that counts its frames."""
+
+    name = "tiny"
+    phase = "mirror"
+    params = (Param("speed", "int", 1, "test speed", lo=1, hi=5),)
+    frames = 0
+
+    def update(self, frame, dt):
+        self.frames += 1
+
+
+class Boom(Scene):
+    """Raises in update on its third frame."""
+
+    name = "boom"
+    phase = "mirror"
+
+    def update(self, frame, dt):
+        self.n = getattr(self, "n", 0) + 1
+        if self.n == 3:
+            raise RuntimeError("sensor exploded\nsecond line")
+
+
+class BadSetup(Scene):
+    name = "bad_setup"
+    phase = "mirror"
+
+    def setup(self, ctx):
+        super().setup(ctx)
+        raise KeyError("no such texture")
+
+    def update(self, frame, dt):
+        pass
+
+
+REGISTRY = {c.name: c for c in (PainNRS, SSQ, Breathing, CalmView, FreeMirror, Tiny, Boom,
+                                BadSetup)}
+
+
+@pytest.fixture
+def make(display, tmp_path):
+    made = []
+
+    def _make(steps, breathing=False, **kw):
+        program = Program("p01", phase="mirror", breathing_between_blocks=breathing,
+                          steps={"mirror": steps}, **kw)
+        engine = Engine(Settings(), ScriptedSource("reach", intact_side="right"), display)
+        runner = SessionRunner(engine, program, tmp_path, CommandQueue(), StatusBoard(),
+                               registry=REGISTRY)
+        made.append((runner, engine))
+        return runner, engine
+
+    yield _make
+    for runner, engine in made:
+        runner.close()
+        engine.close()
+
+
+def run_until(runner, t, cond, limit_s=60.0, render_every=0):
+    """Step frames from ``t`` until ``cond()`` holds; returns the new time."""
+    end = t + limit_s
+    k = 0
+    while t < end:
+        if cond():
+            return t
+        render = bool(render_every) and k % render_every == 0
+        if not runner.step(t, DT, render=render):
+            return t
+        t += DT
+        k += 1
+    raise AssertionError("condition not reached")
+
+
+def at(runner, name):
+    return lambda: runner.scene is not None and runner.scene.name == name
+
+
+def answer(runner, t, actions):
+    for a in actions:
+        runner.engine.inputs.push(a, t, "script")
+
+
+SSQ_WITH_BACK = ["right", "select", "back", "right", "right", "select"] + ["select"] * 15
+
+
+def test_whole_session_events_and_log(make):
+    runner, engine = make([SceneStep("free_mirror", 0.1)])
+    runner.start(0.0)
+    assert runner.scene.name == "pain_nrs"
+    answer(runner, 0.2, ["right", "right", "select"])                   # 5 -> 7
+    t = run_until(runner, 0.0, at(runner, "free_mirror"), render_every=10)
+    t = run_until(runner, t, at(runner, "pain_nrs"))
+    assert runner.scene.inner.difficulty["moment"] == "post"
+    answer(runner, t, ["left", "select"])                                # 5 -> 4
+    t = run_until(runner, t, at(runner, "ssq"))
+    answer(runner, t, SSQ_WITH_BACK)
+    t = run_until(runner, t, lambda: runner.done)
+    summary = runner.close()
+    h = runner.events.history
+    kinds = [(e.kind, e.scene) for e in h]
+    assert kinds[0] == ("session_started", "") and kinds[-1] == ("session_finished", "")
+    started = [e.scene for e in h if e.kind == "scene_started"]
+    assert started == ["pain_nrs", "free_mirror", "pain_nrs", "ssq"]
+    assert all(e.data["reason"] == "completed" for e in h if e.kind == "scene_finished")
+    nrs = [e.data for e in h if e.kind == "questionnaire" and e.data["instrument"] == "nrs"]
+    assert [(d["moment"], d["answers"]) for d in nrs] == [("pre", [7]), ("post", [4])]
+    assert nrs[0]["loinc"] == "72514-3" and 0.0 < nrs[0]["rt_s"] < 0.3
+    (ssq,) = [e.data for e in h if e.kind == "questionnaire" and e.data["instrument"] == "ssq"]
+    assert ssq["answers"] == [3] + [0] * 15                  # "back" changed item 1 to Severe
+    # nausea and oculomotor both hold item 1: raw 3 each; total (3 + 3 + 0) x 3.74
+    assert ssq["scores"]["nausea"] == pytest.approx(28.62)
+    assert ssq["scores"]["total"] == pytest.approx(22.44)
+    block = next(e for e in h if e.kind == "scene_finished" and e.scene == "free_mirror")
+    started_at = next(e.t for e in h if e.kind == "scene_started" and e.scene == "free_mirror")
+    assert block.t - started_at == pytest.approx(6.0, abs=2 * DT)        # 0.1 min
+    fin = h[-1].data
+    assert fin["reason"] == "completed" and fin["nrs_pre"] == 7 and fin["nrs_post"] == 4
+    assert fin["pain_flare"] is False and fin["minutes"] == pytest.approx(t / 60.0, abs=0.01)
+    logged = list(read_events(runner.log_path))
+    assert runner.log_path.name == f"events-{runner.session}.jsonl"
+    assert [(e["kind"], e["scene"]) for e in logged] == kinds
+    assert all(e["session"] == runner.session for e in logged)
+    assert summary["nrs_pre"] == 7 and summary["ssq_total"] == pytest.approx(22.44)
+    assert summary["phase"] == "mirror" and summary["reason"] == "completed"
+    assert session_summary(logged) == summary
+    assert (runner.out_dir / f"summary-{runner.session}.json").exists()
+
+
+def test_pause_resume_set_param_stop(make):
+    runner, engine = make([SceneStep("tiny", 1.0), SceneStep("free_mirror", 1.0)])
+    q, board = runner.commands, runner.board
+    runner.start(0.0)
+    answer(runner, 0.1, ["select"])
+    t = run_until(runner, 0.0, at(runner, "tiny"))
+    q.put(Command("pause"))
+    t = run_until(runner, t, lambda: runner.state == "paused")
+    frames = runner.scene.inner.frames
+    for _ in range(10):
+        runner.step(t, DT, render=False)
+        t += DT
+    assert engine.paused and runner.scene.inner.frames == frames      # frozen while paused
+    assert board.status()[1]["state"] == "paused"
+    q.put(Command("resume"))
+    q.put(Command("set_param", {"name": "speed", "value": 99}))
+    runner.step(t, DT, render=False)
+    t += DT
+    status = board.status()[1]
+    assert status["state"] == "running" and not engine.paused
+    assert "speed = 99 is out of range 1..5" in status["message"]
+    assert status["scene"] == "tiny" and status["params"] == {"speed": 1}
+    assert status["schema"][0]["name"] == "speed" and status["tracking"]["head"] is True
+    q.put(Command("set_param", {"name": "speed", "value": 3}))
+    runner.step(t, DT, render=False)
+    t += DT
+    assert runner.scene.inner.difficulty["speed"] == 3
+    q.put(Command("stop"))
+    runner.step(t, DT, render=False)
+    t += DT
+    assert runner.scene.name == "pain_nrs"                    # straight to the questionnaires
+    answer(runner, t, ["select"])
+    t = run_until(runner, t, at(runner, "ssq"))
+    answer(runner, t, ["select"] * 16)
+    run_until(runner, t, lambda: runner.done)
+    h = runner.events.history
+    assert [e.kind for e in h if e.kind.startswith("session_")] == [
+        "session_started", "session_paused", "session_resumed", "session_finished"]
+    assert h[-1].data["reason"] == "stopped"
+    changed = [e.data for e in h if e.kind == "param_changed"]
+    assert changed == [{"name": "speed", "old": 1, "new": 3, "by": "therapist"}]
+    ends = {e.scene: e.data["reason"] for e in h if e.kind == "scene_finished"}
+    assert ends["tiny"] == "stopped" and ends["free_mirror"] == "skipped"
+
+
+def test_emergency_stop_shows_the_calm_view_in_the_same_frame(make, display):
+    runner, engine = make([SceneStep("tiny", 1.0)])
+    runner.start(0.0)
+    answer(runner, 0.1, ["select"])
+    t = run_until(runner, 0.0, at(runner, "tiny"))
+    runner.step(t, DT)
+    bright = grab_rgba(display.base, render=False)[..., :3].mean()
+    runner.commands.put(Command("emergency_stop", by="patient"))
+    assert runner.step(t + DT, DT) is False
+    assert engine.world.is_hidden() and engine.paused
+    assert isinstance(engine.scene, CalmView)
+    dim = grab_rgba(display.base, render=False)[..., :3].mean()
+    assert dim < 0.5 * bright and dim < 60
+    h = runner.events.history
+    assert h[-1].kind == "session_finished" and h[-1].data["reason"] == "emergency_stop"
+    assert h[-1].t == pytest.approx(t + DT)
+    assert [e.data["reason"] for e in h if e.kind == "scene_finished"][-1] == "stopped"
+    assert runner.board.status()[1]["state"] == "emergency_stopped"
+    runner.commands.put(Command("resume"))
+    runner.step(t + 2 * DT, DT)
+    assert "ended" in runner.board.status()[1]["message"] and engine.paused
+    engine.set_scene(FreeMirror())          # leave the shared display as it was
+    engine.world.show()
+
+
+def test_failing_scenes_are_skipped_not_fatal(make, caplog):
+    runner, engine = make([SceneStep("boom", 0.2), SceneStep("bad_setup", 0.2),
+                           SceneStep("nowhere", 0.2), SceneStep("tiny", 0.2, {"speed": 9}),
+                           SceneStep("free_mirror", 0.1)])
+    runner.start(0.0)
+    answer(runner, 0.1, ["select"])
+    with caplog.at_level(logging.WARNING, "vrgmi.session"):
+        t = run_until(runner, 0.0, at(runner, "free_mirror"))
+    ends = [(e.scene, e.data["reason"], e.data["summary"]) for e in runner.events.history
+            if e.kind == "scene_finished"]
+    assert [(s, r) for s, r, _ in ends] == [("pain_nrs", "completed"), ("boom", "error"),
+                                            ("bad_setup", "error"), ("nowhere", "error"),
+                                            ("tiny", "error")]
+    assert ends[1][2]["error"] == ("scene 'boom' failed in update: RuntimeError: "
+                                   "sensor exploded")
+    assert "KeyError" in ends[2][2]["error"] and "no scene named 'nowhere'" in ends[3][2]["error"]
+    assert "speed = 9 is out of range" in ends[4][2]["error"]
+    assert all("\n" not in r.getMessage() for r in caplog.records) and len(caplog.records) == 4
+    t = run_until(runner, t, at(runner, "pain_nrs"))
+    answer(runner, t, ["select"])
+    t = run_until(runner, t, at(runner, "ssq"))
+    answer(runner, t, ["select"] * 16)
+    run_until(runner, t, lambda: runner.done)
+    assert runner.events.history[-1].data["reason"] == "completed"
+
+
+def test_breaks_switch_recenter_and_unsupported(make):
+    runner, engine = make([SceneStep("tiny", 0.1), SceneStep("tiny", 0.1)], breathing=True)
+    q = runner.commands
+    runner.start(0.0)
+    answer(runner, 0.1, ["select"])
+    t = run_until(runner, 0.0, at(runner, "breathing"))
+    assert runner.scene.inner.asking                       # offered, not imposed
+    answer(runner, t, ["back"])
+    t = run_until(runner, t, at(runner, "tiny"))
+    q.put(Command("switch_scene", {"scene": "free_mirror"}))
+    q.put(Command("recenter"))
+    q.put(Command("skin_tone", {"tone": "IV"}))
+    runner.step(t, DT, render=False)
+    assert runner.scene.name == "free_mirror"
+    assert runner.board.status()[1]["message"] == "skin_tone: not supported yet"
+    q.put(Command("switch_scene", {"scene": "nowhere"}))
+    runner.step(t + DT, DT, render=False)
+    assert "no scene named 'nowhere'" in runner.board.status()[1]["message"]
+    assert runner.scene.name == "free_mirror"
+    q.put(Command("gate_override", {"phase": "mirror", "advance": False,
+                                    "reason": "keep going"}, by="th1"))
+    runner.step(t + 2 * DT, DT, render=False)
+    assert runner.program.overrides[0]["by"] == "th1"
+    (gd,) = runner.events.of_kind("gate_decision")
+    assert gd.data["override"] is True and gd.data["advance"] is False
+    breath = next(e for e in runner.events.history
+                  if e.kind == "scene_finished" and e.scene == "breathing")
+    assert breath.data["summary"]["skipped"] is True
+
+
+@pytest.mark.parametrize("reminder_min, second", [(2.0, "tiny"), (1.0, "breathing")])
+def test_break_reminder_offers_breathing_when_due(make, reminder_min, second):
+    runner, _ = make([SceneStep("tiny", 1.1), SceneStep("tiny", 1.1)],
+                     break_reminder_min=reminder_min)
+    runner.start(0.0)
+    answer(runner, 0.1, ["select"])
+    run_until(runner, 0.0, lambda: runner.index >= 2, limit_s=90)   # 66 s of tiny
+    assert runner.scene.name == second
+
+
+def test_resolve_scene():
+    assert resolve_scene("pain_nrs") is PainNRS           # built in, even without its entry point
+    assert resolve_scene("free_mirror") is FreeMirror
+    with pytest.raises(SessionError):
+        resolve_scene("no_such_scene")
+
+
+def test_breath_phase_paces_six_breaths_a_minute():
+    assert breath_phase(0.0, 6.0, 0.4) == (True, 0.0)
+    inhale, size = breath_phase(4.0, 6.0, 0.4)            # end of the 4 s in-breath
+    assert size == pytest.approx(1.0) and not inhale
+    assert breath_phase(2.0, 6.0, 0.4)[1] == pytest.approx(0.5)
+    assert breath_phase(7.0, 6.0, 0.4) == (False, pytest.approx(0.5))
+    assert breath_phase(10.0, 6.0, 0.4)[1] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("scene", [PainNRS(), PainNRS(moment="post"), SSQ(),
+                                   Breathing(ask_first=True)])
+def test_text_is_at_least_1_5_degrees_per_line(display, scene):
+    engine = Engine(Settings(), ScriptedSource("reach", intact_side="right"), display)
+    try:
+        for i in range(3):
+            engine.frame(i * DT, DT, render=False)
+        engine.set_scene(scene)
+        engine.frame(3 * DT, DT, render=False)
+        render = display.base.render
+        eye = np.array(engine.core.frame.head[:3])
+        texts = engine.world.find_all_matches("**/+TextNode")
+        assert texts.get_num_paths() >= 1
+        for path in texts:
+            node: TextNode = path.node()
+            line_m = node.get_line_height() * path.get_sz(render)
+            distance = float(np.linalg.norm(np.array(path.get_pos(render)) - eye))
+            assert 0.8 < distance < 1.5
+            assert visual_angle_deg(line_m, distance) >= 1.5, node.get_text()
+        assert math.isclose(visual_angle_deg(0.0261859, 1.0), 1.5, abs_tol=1e-3)
+    finally:
+        engine.close()

@@ -1,0 +1,159 @@
+"""A patient's records as an FHIR Bundle (type ``collection``), built and validated with
+``fhir.resources``.
+
+FHIR version: the installed ``fhir.resources`` 8.x ships R5 (default) and R4B models, no
+R4. We build with ``fhir.resources.R4B``: R4B changed nothing in Patient, Observation,
+QuestionnaireResponse or Bundle against R4 for the elements used here, so the JSON is valid
+R4 as well (``meta.profile`` is left empty; ``fhirVersion`` is not carried in a Bundle).
+
+What goes in:
+
+* one ``Patient`` with only the pseudonymous identifier (system :data:`PATIENT_SYSTEM`) and,
+  nothing else: no name, birth date, gender, address or telecom;
+* pain NRS answers as ``Observation`` with LOINC 72514-3 "Pain severity - 0-10 verbal numeric
+  rating [Score] - Reported" (CLINICAL.md), ``valueInteger``, ``effectiveDateTime``, and a
+  ``note`` saying before or after the session;
+* laterality accuracy and median RT per session and stimulus side, the imagery chronometry
+  ratio and mirror task scores as ``Observation`` with codes of the local code system
+  :data:`CODE_SYSTEM` (there are no LOINC codes for these);
+* SSQ, KVIQ and PCS as ``QuestionnaireResponse`` (one item per question, ``valueInteger``)
+  against local questionnaire URIs, plus one ``Observation`` per SSQ with the total score.
+
+Resource ids are UUIDs derived from the patient and the record (UUID v5), so exporting twice
+gives the same ids.
+"""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+
+from vrgmi.records.db import Database
+from vrgmi.records.queries import get_patient, nrs_score, progress, questionnaires
+
+LOINC = "http://loinc.org"
+NRS_LOINC = "72514-3"
+NRS_DISPLAY = "Pain severity - 0-10 verbal numeric rating [Score] - Reported"
+UCUM = "http://unitsofmeasure.org"
+CODE_SYSTEM = "urn:vrgmi:fhir:CodeSystem:gmi-measures"
+PATIENT_SYSTEM = "urn:vrgmi:fhir:patient-id"
+QUESTIONNAIRE = "urn:vrgmi:fhir:Questionnaire:"      # + instrument name
+CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+_NS = uuid.UUID("5d1c0f8e-6a52-4c1b-9a55-0b7e3c2f9a11")
+
+LOCAL_CODES = {
+    "laterality-accuracy": "Laterality recognition accuracy",
+    "laterality-rt": "Laterality recognition median response time, correct trials",
+    "imagery-chronometry-ratio": "Mental chronometry ratio, imagined / executed duration",
+    "mirror-task-score": "Mirror therapy task score, session mean",
+    "ssq-total": "Simulator Sickness Questionnaire total score",
+}
+
+
+def _uid(*parts: Any) -> str:
+    return str(uuid.uuid5(_NS, "/".join(str(p) for p in parts)))
+
+
+def _local(code: str, extra: str = "") -> dict[str, Any]:
+    text = LOCAL_CODES[code] + (f", {extra}" if extra else "")
+    return {"coding": [{"system": CODE_SYSTEM, "code": code, "display": LOCAL_CODES[code]}],
+            "text": text}
+
+
+def _category(code: str) -> list[dict[str, Any]]:
+    return [{"coding": [{"system": CATEGORY, "code": code}]}]
+
+
+def _observation(pid: str, key: tuple, code: dict[str, Any], when: str | None,
+                 category: str, **value: Any) -> dict[str, Any]:
+    obs: dict[str, Any] = {"resourceType": "Observation", "id": _uid(pid, *key),
+                           "status": "final", "category": _category(category), "code": code,
+                           "subject": {"reference": f"urn:uuid:{_uid(pid, 'patient')}"}}
+    if when:
+        obs["effectiveDateTime"] = when
+    obs.update(value)
+    return obs
+
+
+def _quantity(value: float, unit: str, code: str) -> dict[str, Any]:
+    return {"value": round(float(value), 4), "unit": unit, "system": UCUM, "code": code}
+
+
+def bundle_dict(db: Database, patient_id: str) -> dict[str, Any]:
+    """The Bundle as plain JSON-ready data (validated by :func:`build_bundle`)."""
+    patient = get_patient(db, patient_id)
+    prog = progress(db, patient_id)
+    pid = patient["id"]
+    resources: list[dict[str, Any]] = [{
+        "resourceType": "Patient", "id": _uid(pid, "patient"),
+        "identifier": [{"system": PATIENT_SYSTEM, "value": pid}]}]
+    for q in questionnaires(db, patient_id):
+        resources.extend(_questionnaire(pid, q))
+    for p in prog["laterality"]:
+        side = f"{p['side']} stimuli, {p['n']} trials"
+        resources.append(_observation(
+            pid, ("lat-acc", p["session"], p["side"]), _local("laterality-accuracy", side),
+            p["started"], "exam", valueQuantity=_quantity(100.0 * p["accuracy"], "%", "%")))
+        if p["rt_s"] is not None:
+            resources.append(_observation(
+                pid, ("lat-rt", p["session"], p["side"]), _local("laterality-rt", side),
+                p["started"], "exam", valueQuantity=_quantity(p["rt_s"], "s", "s")))
+    for p in prog["imagery"]:
+        resources.append(_observation(
+            pid, ("imagery", p["session"]),
+            _local("imagery-chronometry-ratio", f"median of {p['n']} trials"), p["started"],
+            "exam", valueQuantity=_quantity(p["ratio"], "ratio", "1")))
+    for p in prog["mirror"]:
+        resources.append(_observation(
+            pid, ("mirror", p["session"], p["scene"]),
+            _local("mirror-task-score", f"task {p['scene']}, {p['n']} trials"), p["started"],
+            "exam", valueQuantity=_quantity(p["score"], "score", "{score}")))
+    return {"resourceType": "Bundle", "id": _uid(pid, "bundle"), "type": "collection",
+            "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]}
+
+
+def _questionnaire(pid: str, q: dict[str, Any]) -> list[dict[str, Any]]:
+    key = (q["instrument"], q["session"], q["moment"], q["answered"])
+    moment = {"pre": "before the session", "post": "after the session"}.get(
+        q["moment"], f"moment: {q['moment']}")
+    if q["instrument"] == "nrs":
+        score = nrs_score(q["scores"], q["answers"])
+        if score is None:
+            return []
+        code = {"coding": [{"system": LOINC, "code": NRS_LOINC, "display": NRS_DISPLAY}],
+                "text": "Pain NRS 0-10"}
+        return [_observation(pid, key, code, q["answered"], "survey",
+                             valueInteger=int(round(score)),
+                             note=[{"text": f"Phantom limb pain {moment}"}])]
+    items = [{"linkId": str(i + 1), "answer": [{"valueInteger": int(a)}]}
+             for i, a in enumerate(q["answers"])
+             if isinstance(a, (int, float)) and not isinstance(a, bool)]
+    out = [{"resourceType": "QuestionnaireResponse", "id": _uid(pid, *key),
+            "questionnaire": QUESTIONNAIRE + q["instrument"], "status": "completed",
+            "subject": {"reference": f"urn:uuid:{_uid(pid, 'patient')}"},
+            "authored": q["answered"], **({"item": items} if items else {})}]
+    total = q["scores"].get("total")
+    if q["instrument"] == "ssq" and isinstance(total, (int, float)):
+        out.append(_observation(pid, (*key, "total"), _local("ssq-total", moment),
+                                q["answered"], "survey",
+                                valueQuantity=_quantity(total, "score", "{score}")))
+    return out
+
+
+def build_bundle(db: Database, patient_id: str) -> Bundle:
+    """The patient's records as a validated R4B (R4-compatible) ``Bundle``."""
+    return Bundle.model_validate(bundle_dict(db, patient_id))
+
+
+def bundle_json(db: Database, patient_id: str) -> str:
+    """The Bundle as FHIR JSON text."""
+    return build_bundle(db, patient_id).model_dump_json(indent=1, exclude_none=True)
+
+
+def write_bundle(db: Database, patient_id: str, path: Path) -> Path:
+    """Write the Bundle to ``path`` (UTF-8 JSON); returns the path."""
+    path = Path(path)
+    path.write_text(bundle_json(db, patient_id), encoding="utf-8")
+    return path

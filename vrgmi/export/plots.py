@@ -1,0 +1,215 @@
+"""The progress charts, shared by the PDF report and the companion's patient pages.
+
+Each chart is built from :func:`vrgmi.records.queries.progress` output by a ``figure_*``
+function that draws into a given figure or subfigure (the PDF puts two on a page) or into a
+new matplotlib :class:`~matplotlib.figure.Figure` that it returns (object API and the Agg
+canvas only: no pyplot state, so the companion may draw from its own thread), and
+:func:`render` turns one into PNG or SVG bytes. The x axis is the session number (1 = the
+patient's first session): several sessions a day are normal (CLINICAL.md), so dates would
+bunch up. Colours are the Okabe-Ito palette (readable with colour blindness), and left and
+right differ by marker as well as colour.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure, SubFigure
+
+from vrgmi.errors import VrgmiError
+
+SIDE_STYLE = {"left": {"color": "#0072B2", "marker": "o", "label": "left stimuli"},
+              "right": {"color": "#D55E00", "marker": "s", "label": "right stimuli"}}
+BAND = {"color": "#009E73", "alpha": 0.15}
+PRE_POST = {"pre": {"color": "#CC79A7", "marker": "o", "label": "before session"},
+            "post": {"color": "#0072B2", "marker": "v", "label": "after session"}}
+FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
+SIZE_IN = (7.0, 3.6)
+
+
+class PlotError(VrgmiError, ValueError):
+    """An unknown chart name or image format."""
+
+
+def _numbering(progress: dict[str, Any]) -> dict[str, int]:
+    return {s["id"]: i + 1 for i, s in enumerate(progress["sessions"])}
+
+
+def _new(fig: Figure | SubFigure | None, tall: bool = False) -> Figure | SubFigure:
+    if fig is None:
+        fig = Figure(figsize=(SIZE_IN[0], SIZE_IN[1] * (1.6 if tall else 1.0)),
+                     layout="constrained")
+        FigureCanvasAgg(fig)
+    return fig
+
+
+def _axes(title: str, ylabel: str, fig: Figure | SubFigure | None) -> tuple[Any, Axes]:
+    fig = _new(fig)
+    ax = fig.add_subplot()
+    _style(ax, title, ylabel)
+    return fig, ax
+
+
+def _style(ax: Axes, title: str, ylabel: str) -> None:
+    ax.set_title(title, fontsize=12, loc="left")
+    ax.set_xlabel("session")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, color="#dddddd", linewidth=0.6)
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def _finish(ax: Axes, n_sessions: int, has_data: bool, legend: bool = True) -> None:
+    ax.set_xlim(0.5, max(n_sessions, 1) + 0.5)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    if not has_data:
+        ax.text(0.5, 0.5, "no data yet", transform=ax.transAxes, ha="center", va="center",
+                color="#777777", fontsize=12)
+    elif legend:
+        ax.legend(frameon=False, fontsize=8, loc="best")
+
+
+def figure_laterality_accuracy(progress: dict[str, Any],
+                               fig: Figure | SubFigure | None = None) -> Any:
+    """Laterality accuracy (%) per session for left and right stimuli, with the norm band
+    (accuracy at or above ``norms['accuracy_min']``, 80 % by default)."""
+    num = _numbering(progress)
+    fig, ax = _axes("Laterality: accuracy by side", "accuracy (%)", fig)
+    floor = 100.0 * progress["norms"]["accuracy_min"]
+    ax.axhspan(floor, 100.0, **BAND, label=f"norm (>= {floor:.0f} %)")
+    for side, style in SIDE_STYLE.items():
+        pts = [(num[p["session"]], 100.0 * p["accuracy"]) for p in progress["laterality"]
+               if p["side"] == side]
+        if pts:
+            ax.plot(*zip(*pts), **style, linewidth=1.5)
+    ax.set_ylim(0, 102)
+    _finish(ax, len(num), bool(progress["laterality"]))
+    return fig
+
+
+def figure_laterality_rt(progress: dict[str, Any],
+                         fig: Figure | SubFigure | None = None) -> Any:
+    """Median response time (s, correct trials) per session and side, with the norm band
+    (``rt_mean_s`` +/- ``rt_sd_s``: 2.0 +/- 0.5 s for hands and feet by default)."""
+    num = _numbering(progress)
+    fig, ax = _axes("Laterality: response time by side", "median RT (s)", fig)
+    mean, sd = progress["norms"]["rt_mean_s"], progress["norms"]["rt_sd_s"]
+    ax.axhspan(mean - sd, mean + sd, **BAND, label=f"norm ({mean:.1f} ± {sd:.1f} s)")
+    top = mean + sd
+    for side, style in SIDE_STYLE.items():
+        pts = [(num[p["session"]], p["rt_s"]) for p in progress["laterality"]
+               if p["side"] == side and p["rt_s"] is not None]
+        if pts:
+            ax.plot(*zip(*pts), **style, linewidth=1.5)
+            top = max(top, max(y for _, y in pts))
+    ax.set_ylim(0, top * 1.15)
+    _finish(ax, len(num), bool(progress["laterality"]))
+    return fig
+
+
+def figure_imagery(progress: dict[str, Any],
+                   fig: Figure | SubFigure | None = None) -> Any:
+    """Explicit imagery: the median chronometry ratio (imagined / executed; 1 = same time)
+    per session, and KVIQ visual and kinesthetic totals."""
+    num = _numbering(progress)
+    fig = _new(fig, tall=True)
+    ax1, ax2 = fig.subplots(2, 1)
+    _style(ax1, "Imagery: mental chronometry", "imagined / executed")
+    ax1.axhline(1.0, color=BAND["color"], linewidth=1.2, linestyle="--", label="ratio 1")
+    pts = [(num[p["session"]], p["ratio"]) for p in progress["imagery"]]
+    if pts:
+        ax1.plot(*zip(*pts), color="#0072B2", marker="o", linewidth=1.5, label="median ratio")
+        ax1.set_ylim(0, max(2.0, max(y for _, y in pts) * 1.15))
+    else:
+        ax1.set_ylim(0, 2.0)
+    _finish(ax1, len(num), bool(pts))
+    _style(ax2, "Imagery: KVIQ", "KVIQ total")
+    kviq = [p for p in progress["kviq"] if p["session"] in num]
+    for key, color, marker in (("visual", "#0072B2", "o"), ("kinesthetic", "#D55E00", "s")):
+        pts2 = [(num[p["session"]], p[key]) for p in kviq if p[key] is not None]
+        if pts2:
+            ax2.plot(*zip(*pts2), color=color, marker=marker, linewidth=1.5, label=key)
+    ax2.set_ylim(bottom=0)
+    _finish(ax2, len(num), bool(kviq))
+    return fig
+
+
+def figure_mirror(progress: dict[str, Any],
+                  fig: Figure | SubFigure | None = None) -> Any:
+    """Mirror therapy: the mean task score per session, one line per task (scene)."""
+    num = _numbering(progress)
+    fig, ax = _axes("Mirror therapy: task scores", "mean score", fig)
+    palette = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+    scenes = sorted({p["scene"] for p in progress["mirror"]})
+    for i, scene in enumerate(scenes):
+        pts = [(num[p["session"]], p["score"]) for p in progress["mirror"] if p["scene"] == scene]
+        ax.plot(*zip(*pts), color=palette[i % len(palette)], marker="os^Dv<"[i % 6],
+                linewidth=1.5, label=scene.replace("_", " "))
+    ax.set_ylim(bottom=0)
+    _finish(ax, len(num), bool(scenes))
+    return fig
+
+
+def figure_nrs(progress: dict[str, Any],
+               fig: Figure | SubFigure | None = None) -> Any:
+    """Pain NRS (0-10) before and after each session."""
+    num = _numbering(progress)
+    fig, ax = _axes("Pain (NRS 0-10) before and after each session", "NRS", fig)
+    for moment, style in PRE_POST.items():
+        pts = [(num[p["session"]], p[moment]) for p in progress["nrs"] if p[moment] is not None]
+        if pts:
+            ax.plot(*zip(*pts), **style, linewidth=1.2)
+    for p in progress["nrs"]:
+        if p["pre"] is not None and p["post"] is not None:
+            x = num[p["session"]]
+            ax.plot([x, x], [p["pre"], p["post"]], color="#999999", linewidth=0.8, zorder=0)
+    ax.set_ylim(-0.3, 10.3)
+    _finish(ax, len(num), bool(progress["nrs"]))
+    return fig
+
+
+def figure_ssq(progress: dict[str, Any],
+               fig: Figure | SubFigure | None = None) -> Any:
+    """Cybersickness: SSQ total score per questionnaire (and its three weighted subscales)."""
+    num = _numbering(progress)
+    fig, ax = _axes("Cybersickness (SSQ)", "weighted score", fig)
+    rows = [p for p in progress["ssq"] if p["session"] in num]
+    for key, color, marker in (("total", "#000000", "o"), ("nausea", "#009E73", "^"),
+                               ("oculomotor", "#0072B2", "s"),
+                               ("disorientation", "#D55E00", "D")):
+        pts = [(num[p["session"]], p[key]) for p in rows if p[key] is not None]
+        if pts:
+            ax.plot(*zip(*pts), color=color, marker=marker, linewidth=1.8 if key == "total"
+                    else 0.9, label=key)
+    ax.set_ylim(bottom=0)
+    _finish(ax, len(num), bool(rows))
+    return fig
+
+
+#: chart name -> figure function (the names the companion serves under)
+PLOTS: dict[str, Callable[..., Any]] = {
+    "laterality_accuracy": figure_laterality_accuracy,
+    "laterality_rt": figure_laterality_rt,
+    "imagery": figure_imagery,
+    "mirror": figure_mirror,
+    "nrs": figure_nrs,
+    "ssq": figure_ssq,
+}
+
+
+def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = 110) -> bytes:
+    """Encode a figure as PNG or SVG bytes."""
+    if fmt not in FORMATS:
+        raise PlotError(f"plots: format {fmt!r} is not one of {', '.join(FORMATS)}")
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi, metadata=None if fmt == "png" else {"Date": None})
+    return buf.getvalue()
+
+
+def render(name: str, progress: dict[str, Any], fmt: str = "png", dpi: int = 110) -> bytes:
+    """Chart ``name`` (a key of :data:`PLOTS`) for a progress dict, as PNG or SVG bytes."""
+    if name not in PLOTS:
+        raise PlotError(f"plots: no chart {name!r}; charts are {', '.join(PLOTS)}")
+    return figure_bytes(PLOTS[name](progress), fmt, dpi)

@@ -1,0 +1,189 @@
+"""A patient's progress report as a PDF (matplotlib ``PdfPages``, Agg; no pyplot state).
+
+Pages (A4 portrait, always five so a therapist finds things in the same place):
+
+1. title: pseudonymous id, amputation side and level, program phase, sessions and dates,
+   the latest figures against the norms, and how to read the charts;
+2. laterality accuracy and response time by side against the norm band (CLINICAL.md, NOI
+   guidance: accuracy >= 80 %, RT 2.0 +/- 0.5 s for hands and feet);
+3. explicit imagery: chronometry ratio and KVIQ;
+4. pain NRS before/after each session and cybersickness (SSQ);
+5. mirror therapy task scores and a table of the latest sessions.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+from vrgmi.export import plots
+from vrgmi.records.db import Database
+from vrgmi.records.queries import get_patient, list_sessions, progress
+
+A4_IN = (8.27, 11.69)
+PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Laterality recognition", ("laterality_accuracy", "laterality_rt")),
+    ("Explicit motor imagery", ("imagery",)),
+    ("Pain and comfort", ("nrs", "ssq")),
+    ("Mirror therapy and sessions", ("mirror", "sessions")),
+)
+SESSION_ROWS = 16
+PAGE_COUNT = 1 + len(PAGES)
+
+
+def _page() -> Figure:
+    fig = Figure(figsize=A4_IN)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _fmt(value: float | None, spec: str, unit: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{unit}"
+
+
+def _latest_lines(prog: dict[str, Any]) -> list[str]:
+    lines = []
+    norms = prog["norms"]
+    if prog["laterality"]:
+        last = prog["laterality"][-1]["session"]
+        for p in (p for p in prog["laterality"] if p["session"] == last):
+            ok = p["accuracy"] >= norms["accuracy_min"] and p["rt_s"] is not None and \
+                abs(p["rt_s"] - norms["rt_mean_s"]) <= norms["rt_sd_s"]
+            lines.append(f"Laterality, {p['side']} stimuli: accuracy "
+                         f"{100 * p['accuracy']:.0f} %, median RT {_fmt(p['rt_s'], '.2f', ' s')}"
+                         f" ({'within' if ok else 'outside'} the norm band)")
+    if prog["imagery"]:
+        lines.append(f"Imagery chronometry ratio: {prog['imagery'][-1]['ratio']:.2f} "
+                     "(1 = imagined as fast as executed)")
+    if prog["kviq"]:
+        k = prog["kviq"][-1]
+        lines.append(f"KVIQ: visual {_fmt(k['visual'], '.0f')}, "
+                     f"kinesthetic {_fmt(k['kinesthetic'], '.0f')}")
+    pairs = [p for p in prog["nrs"] if p["pre"] is not None and p["post"] is not None]
+    if pairs:
+        change = sum(p["post"] - p["pre"] for p in pairs) / len(pairs)
+        lines.append(f"Pain NRS: last {_fmt(pairs[-1]['pre'], '.0f')} before, "
+                     f"{_fmt(pairs[-1]['post'], '.0f')} after; mean change within a session "
+                     f"{change:+.1f} over {len(pairs)} sessions")
+    if prog["ssq"]:
+        lines.append(f"SSQ total (latest): {_fmt(prog['ssq'][-1]['total'], '.1f')}")
+    return lines or ["No measurements yet."]
+
+
+def _title_page(patient: dict[str, Any], prog: dict[str, Any]) -> Figure:
+    fig = _page()
+    sessions = prog["sessions"]
+    program = patient.get("program") or {}
+    y = 0.93
+
+    def line(text: str, size: float = 11, weight: str = "normal", gap: float = 0.028,
+             color: str = "#222222") -> None:
+        nonlocal y
+        fig.text(0.09, y, text, fontsize=size, weight=weight, color=color, va="top",
+                 wrap=True)
+        y -= gap
+
+    line("Graded Motor Imagery: progress report", 20, "bold", 0.05)
+    line(f"Patient (pseudonym): {patient['id']}", 13, gap=0.03)
+    line(f"Amputation: {patient['amputation_side']} "
+         f"{patient['amputation_level'].replace('_', ' ')}")
+    phase = program.get("phase")
+    since = (program.get("phase_started") or "")[:10]
+    line(f"Program phase: {phase} (since {since})" if phase else "Program phase: not set")
+    if program:
+        line(f"Dose: {program['sessions_per_day']} sessions a day, "
+             f"{program['minutes_per_session']:g} minutes each")
+    span = (f"{sessions[0]['started'][:10]} to {sessions[-1]['started'][:10]}"
+            if sessions else "none yet")
+    line(f"Sessions: {len(sessions)} ({span})")
+    line(f"Report made: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", gap=0.05)
+    line("Latest figures", 14, "bold", 0.035)
+    for text in _latest_lines(prog):
+        line("- " + text, 10.5, gap=0.026)
+    y -= 0.025
+    norms = prog["norms"]
+    line("How to read the charts", 14, "bold", 0.035)
+    for text in (
+            f"Green bands are the laterality norms (NOI guidance): accuracy at least "
+            f"{100 * norms['accuracy_min']:.0f} %,",
+            f"response time {norms['rt_mean_s']:.1f} ± {norms['rt_sd_s']:.1f} s, left and "
+            "right about equal and stable for at least a week.",
+            "Repeating the task alone makes answers 8-20 % faster: read the trend across",
+            "sessions, not one session. Patients with limb pain are often slower for the",
+            "affected side, so left and right are shown separately.",
+            "A rise in pain of 3 or more points within a session is a flare to discuss."):
+        line(text, 10, gap=0.022)
+    fig.text(0.09, 0.04, "Contains health data about a pseudonymous patient. Keep it within "
+             "the clinic.", fontsize=8.5, color="#666666")
+    return fig
+
+
+def _chart_page(title: str, names: tuple[str, ...], prog: dict[str, Any],
+                sessions: list[dict[str, Any]]) -> Figure:
+    fig = _page()
+    fig.suptitle(f"{title} - {prog['patient']}", fontsize=14, x=0.09, ha="left", y=0.975)
+    subs = fig.subfigures(len(names), 1, squeeze=False)[:, 0]
+    for sub, name in zip(subs, names):
+        sub.subplots_adjust(left=0.12, right=0.95, top=0.86, bottom=0.12, hspace=0.45)
+        if name == "sessions":
+            _sessions_table(sub, sessions)
+        else:
+            plots.PLOTS[name](prog, fig=sub)
+    return fig
+
+
+def _sessions_table(sub: Any, sessions: list[dict[str, Any]]) -> None:
+    """The latest sessions as a table: number, date, phase, minutes, trials, NRS."""
+    ax = sub.add_subplot()
+    ax.axis("off")
+    shown = sessions[-SESSION_ROWS:]
+    first = len(sessions) - len(shown) + 1
+    rows = [[str(first + i), (s["started"] or "")[:16].replace("T", " "), s["phase"],
+             _fmt(s["minutes"], ".0f"), str(s["trials"]), _fmt(s["nrs_pre"], ".0f"),
+             _fmt(s["nrs_post"], ".0f"), s["reason_ended"] or "-"]
+            for i, s in enumerate(shown)]
+    ax.set_title(f"Sessions (latest {len(shown)} of {len(sessions)})", fontsize=12, loc="left")
+    if not rows:
+        ax.text(0.5, 0.5, "no sessions yet", ha="center", va="center", color="#777777")
+        return
+    table = ax.table(cellText=rows, colLabels=["#", "started (UTC)", "phase", "min", "trials",
+                                                "NRS pre", "NRS post", "ended"],
+                     colWidths=[0.05, 0.22, 0.13, 0.07, 0.08, 0.1, 0.1, 0.15],
+                     loc="upper center", cellLoc="left", colLoc="left")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    table.scale(1.0, 1.15)
+    for cell in table.get_celld().values():
+        cell.set_edgecolor("#cccccc")
+
+
+def write_report(db: Database, patient_id: str, out: Path | io.BytesIO,
+                 progress_cb: Callable[[str], None] | None = None) -> Path | io.BytesIO:
+    """Write the patient's progress report PDF to ``out`` (a path or a binary buffer)."""
+    say = progress_cb or (lambda _m: None)
+    say(f"report: reading the records of {patient_id}")
+    patient = get_patient(db, patient_id)
+    prog = progress(db, patient_id)
+    sessions = list_sessions(db, patient_id)
+    meta = {"Title": f"GMI progress report {patient_id}", "Creator": "vrgmi", "Author": None}
+    with PdfPages(out, metadata=meta) as pdf:
+        say("report: title page")
+        pdf.savefig(_title_page(patient, prog))
+        for title, names in PAGES:
+            say(f"report: {title.lower()}")
+            pdf.savefig(_chart_page(title, names, prog, sessions))
+    say(f"report: {PAGE_COUNT} pages written")
+    return out
+
+
+def report_bytes(db: Database, patient_id: str) -> bytes:
+    """The report PDF as bytes (what the companion sends)."""
+    buf = io.BytesIO()
+    write_report(db, patient_id, buf)
+    return buf.getvalue()

@@ -1,0 +1,485 @@
+"""What the companion, the CLI and the exports read from (and the few things they write to)
+the records database. Every function takes an open :class:`~vrgmi.records.db.Database`,
+returns JSON-ready dicts and lists (times as ISO 8601 UTC strings) and raises a one-line
+:class:`~vrgmi.records.db.RecordsError` (:class:`UnknownPatient` for a missing patient).
+
+Progress series (:func:`progress`) are per session, oldest first, so charts show the trend
+(CLINICAL.md: a retest alone makes laterality 8-20% faster; one session proves nothing):
+
+* laterality, per session and per *stimulus side*: accuracy (correct / answered) and the
+  median response time of correct trials, against the norm band (CLINICAL.md, NOI: accuracy
+  >= 80 %, RT 2.0 +/- 0.5 s for hands and feet; :data:`NORMS`, configurable);
+* imagery: median mental-chronometry ratio (imagined / executed duration; near 1 is good
+  imagery) and KVIQ visual and kinesthetic totals;
+* mirror: mean task score per session and scene;
+* NRS pain before and after each session (0-10); SSQ total and subscales.
+"""
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from vrgmi.records.db import Database, RecordsError
+from vrgmi.records.schema import (TABLES, CommandLog, GateDecision, Patient, Program,
+                                  QuestionnaireAnswer, SceneRun, Session, SessionEvent,
+                                  TherapistNote, Trial, check_patient_id)
+
+#: laterality norms (CLINICAL.md, NOI guidance for hands and feet); pass others to progress()
+NORMS: dict[str, float] = {"accuracy_min": 0.80, "rt_mean_s": 2.0, "rt_sd_s": 0.5}
+MAX_NOTE_CHARS = 10_000
+MAX_AUDIT_ROWS = 1000
+
+
+class UnknownPatient(RecordsError, LookupError):
+    """No patient with that id in the records."""
+
+
+def iso(dt: datetime | None) -> str | None:
+    """ISO 8601 in UTC (SQLite hands datetimes back naive: they are UTC)."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def _patient(s: Any, patient_id: str) -> Patient:
+    check_patient_id(patient_id)
+    row = s.get(Patient, patient_id)
+    if row is None:
+        raise UnknownPatient(f"records: no patient {patient_id!r} in the records")
+    return row
+
+
+# --- patients --------------------------------------------------------------------------------
+def _patient_dict(p: Patient) -> dict[str, Any]:
+    return {"id": p.id, "amputation_side": p.amputation_side,
+            "amputation_level": p.amputation_level, "height_m": p.height_m,
+            "segment_lengths": p.segment_lengths, "skin_tone": p.skin_tone, "notes": p.notes,
+            "created": iso(p.created)}
+
+
+def _program_dict(pr: Program | None) -> dict[str, Any] | None:
+    if pr is None:
+        return None
+    return {"phase": pr.phase, "sessions_per_day": pr.sessions_per_day,
+            "minutes_per_session": pr.minutes_per_session, "gating": pr.gating,
+            "phase_started": iso(pr.phase_started), "created": iso(pr.created)}
+
+
+def list_patients(db: Database) -> list[dict[str, Any]]:
+    """Every patient: id, side, level, ``sessions`` (count), ``last_session`` (ISO), ``phase``."""
+    with db.session() as s:
+        counts = {pid: (n, last) for pid, n, last in s.execute(
+            select(Session.patient_id, func.count(Session.id), func.max(Session.started))
+            .group_by(Session.patient_id))}
+        out = []
+        for p in s.scalars(select(Patient).order_by(Patient.id)):
+            n, last = counts.get(p.id, (0, None))
+            program = p.programs[-1] if p.programs else None
+            out.append({"id": p.id, "amputation_side": p.amputation_side,
+                        "amputation_level": p.amputation_level, "sessions": n,
+                        "last_session": iso(last), "phase": program.phase if program else None})
+        return out
+
+
+def get_patient(db: Database, patient_id: str) -> dict[str, Any]:
+    """One patient: their fields, ``program`` (the one in force, or None), ``sessions`` (count),
+    ``trials`` (count) and ``last_session`` (ISO)."""
+    with db.session() as s:
+        p = _patient(s, patient_id)
+        out = _patient_dict(p)
+        out["program"] = _program_dict(p.programs[-1] if p.programs else None)
+        out["sessions"] = s.scalar(select(func.count(Session.id))
+                                   .where(Session.patient_id == patient_id))
+        out["trials"] = s.scalar(select(func.count(Trial.id)).join(Session)
+                                 .where(Session.patient_id == patient_id))
+        out["last_session"] = iso(s.scalar(select(func.max(Session.started))
+                                           .where(Session.patient_id == patient_id)))
+        return out
+
+
+def upsert_patient(db: Database, patient_id: str, *, side: str | None = None,
+                   level: str | None = None, height_m: float | None = None,
+                   segment_lengths: dict[str, float] | None = None,
+                   skin_tone: str | None = None, notes: str | None = None) -> dict[str, Any]:
+    """Create the patient or update the given fields; returns the patient as a dict."""
+    from vrgmi.settings import LOWER_LEVELS, UPPER_LEVELS
+    if side is not None and side not in ("left", "right"):
+        raise RecordsError(f"records: side {side!r} must be left or right")
+    if level is not None and level not in UPPER_LEVELS + LOWER_LEVELS:
+        raise RecordsError(f"records: level {level!r} is not an amputation level")
+    if height_m is not None and not 1.0 <= float(height_m) <= 2.5:
+        raise RecordsError(f"records: height {height_m!r} m is out of range 1.0..2.5")
+    with db.session() as s:
+        check_patient_id(patient_id)
+        p = s.get(Patient, patient_id)
+        if p is None:
+            p = Patient(id=patient_id, amputation_side=side or "left",
+                        amputation_level=level or "transradial")
+            s.add(p)
+        for name, value in (("amputation_side", side), ("amputation_level", level),
+                            ("height_m", height_m), ("segment_lengths", segment_lengths),
+                            ("skin_tone", skin_tone), ("notes", notes)):
+            if value is not None:
+                setattr(p, name, value)
+        s.flush()
+        return _patient_dict(p)
+
+
+def set_program(db: Database, patient_id: str, phase: str, *, sessions_per_day: int = 3,
+                minutes_per_session: float = 15.0,
+                gating: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Put a program in force for the patient (kept as history; the newest one counts).
+
+    Defaults follow CLINICAL.md: sessions of 10-20 minutes, several a day.
+    """
+    from vrgmi.scenes.base import PHASES
+    if phase not in PHASES:
+        raise RecordsError(f"records: phase {phase!r} is not one of {', '.join(PHASES)}")
+    if not 1 <= int(sessions_per_day) <= 12 or not 1.0 <= float(minutes_per_session) <= 60.0:
+        raise RecordsError("records: sessions_per_day must be 1..12 and minutes_per_session "
+                           "1..60")
+    with db.session() as s:
+        _patient(s, patient_id)
+        pr = Program(patient_id=patient_id, phase=phase, sessions_per_day=int(sessions_per_day),
+                     minutes_per_session=float(minutes_per_session), gating=gating or {})
+        s.add(pr)
+        s.flush()
+        return _program_dict(pr)
+
+
+def delete_patient(db: Database, patient_id: str, by: str = "therapist") -> dict[str, int]:
+    """Delete the patient and every row that belongs to them, in one transaction.
+
+    Returns the number of rows removed per table. The deletion itself is written to the
+    audit log without the pseudonym (only who, when and how many rows).
+    """
+    with db.session() as s:
+        _patient(s, patient_id)
+        counts = _row_counts(s, patient_id)
+        s.execute(delete(Patient).where(Patient.id == patient_id))
+        s.add(CommandLog(by=by, command="delete_patient", args={"rows": sum(counts.values())},
+                         accepted=True))
+        return counts
+
+
+def _row_counts(s: Any, patient_id: str) -> dict[str, int]:
+    """Rows per table that belong to ``patient_id`` (directly or through their sessions)."""
+    sessions = select(Session.id).where(Session.patient_id == patient_id).scalar_subquery()
+    runs = select(SceneRun.id).where(SceneRun.session_id.in_(sessions)).scalar_subquery()
+
+    def count(model: Any, *where: Any) -> int:
+        return s.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+    by_patient_or_session = {
+        "command_log": CommandLog, "therapist_notes": TherapistNote,
+        "gate_decisions": GateDecision, "questionnaire_answers": QuestionnaireAnswer}
+    out = {name: count(m, (m.patient_id == patient_id) | m.session_id.in_(sessions))
+           for name, m in by_patient_or_session.items()}
+    out["session_events"] = count(SessionEvent, SessionEvent.session_id.in_(sessions))
+    out["trials"] = count(Trial, Trial.scene_run_id.in_(runs) | Trial.session_id.in_(sessions))
+    out["scene_runs"] = count(SceneRun, SceneRun.session_id.in_(sessions))
+    out["sessions"] = count(Session, Session.patient_id == patient_id)
+    out["programs"] = count(Program, Program.patient_id == patient_id)
+    out["patients"] = count(Patient, Patient.id == patient_id)
+    return {name: out[name] for name in TABLES}
+
+
+def patient_row_counts(db: Database, patient_id: str) -> dict[str, int]:
+    """Rows per table that belong to the patient (what a deletion would remove)."""
+    with db.session() as s:
+        return _row_counts(s, patient_id)
+
+
+# --- sessions and trials -------------------------------------------------------------------
+def list_sessions(db: Database, patient_id: str) -> list[dict[str, Any]]:
+    """The patient's sessions, oldest first: id, started, ended, phase, side, level,
+    reason_ended, minutes, ``scenes`` (names in order), ``trials`` (count), ``nrs_pre``,
+    ``nrs_post``."""
+    with db.session() as s:
+        _patient(s, patient_id)
+        rows = s.scalars(select(Session).where(Session.patient_id == patient_id)
+                         .order_by(Session.started, Session.id)).all()
+        counts = dict(s.execute(select(Trial.session_id, func.count(Trial.id))
+                                .join(Session).where(Session.patient_id == patient_id)
+                                .group_by(Trial.session_id)).all())
+        nrs = _nrs_by_session(s, patient_id)
+        return [{"id": r.id, "started": iso(r.started), "ended": iso(r.ended),
+                 "phase": r.phase, "side": r.side, "level": r.level,
+                 "reason_ended": r.reason_ended, "minutes": r.minutes,
+                 "scenes": [run.scene for run in r.scene_runs],
+                 "trials": counts.get(r.id, 0),
+                 "nrs_pre": nrs.get(r.id, {}).get("pre"),
+                 "nrs_post": nrs.get(r.id, {}).get("post")} for r in rows]
+
+
+def session_trials(db: Database, session_id: str) -> list[dict[str, Any]]:
+    """Every trial of one session in order: scene, index, block, t, completed, correct,
+    rt_ms, side and ``data`` (all measured values)."""
+    with db.session() as s:
+        if s.get(Session, session_id) is None:
+            raise RecordsError(f"records: no session {session_id!r} in the records")
+        return [_trial_dict(t) for t in s.scalars(
+            select(Trial).where(Trial.session_id == session_id).order_by(Trial.id))]
+
+
+def patient_trials(db: Database, patient_id: str) -> list[dict[str, Any]]:
+    """Every trial of the patient, oldest first, with its ``session`` id."""
+    with db.session() as s:
+        _patient(s, patient_id)
+        rows = s.scalars(select(Trial).join(Session).where(Session.patient_id == patient_id)
+                         .order_by(Session.started, Trial.id))
+        return [_trial_dict(t) for t in rows]
+
+
+def _trial_dict(t: Trial) -> dict[str, Any]:
+    return {"session": t.session_id, "scene": t.scene, "index": t.index, "block": t.block,
+            "t": t.t, "completed": iso(t.completed), "correct": t.correct, "rt_ms": t.rt_ms,
+            "side": t.side, "data": t.data}
+
+
+def questionnaires(db: Database, patient_id: str) -> list[dict[str, Any]]:
+    """Every questionnaire answered by the patient, oldest first: session, instrument,
+    moment, answered (ISO), answers, scores."""
+    with db.session() as s:
+        _patient(s, patient_id)
+        rows = s.scalars(select(QuestionnaireAnswer)
+                         .where(QuestionnaireAnswer.patient_id == patient_id)
+                         .order_by(QuestionnaireAnswer.answered, QuestionnaireAnswer.id))
+        return [{"session": q.session_id, "instrument": q.instrument, "moment": q.moment,
+                 "answered": iso(q.answered), "answers": q.answers, "scores": q.scores}
+                for q in rows]
+
+
+def gate_history(db: Database, patient_id: str) -> list[dict[str, Any]]:
+    """The patient's gate decisions, oldest first: phase, advance, override, criteria, decided."""
+    with db.session() as s:
+        _patient(s, patient_id)
+        return [{"session": g.session_id, "phase": g.phase, "advance": g.advance,
+                 "override": g.override, "criteria": g.criteria, "decided": iso(g.decided)}
+                for g in s.scalars(select(GateDecision)
+                                   .where(GateDecision.patient_id == patient_id)
+                                   .order_by(GateDecision.decided, GateDecision.id))]
+
+
+# --- progress ------------------------------------------------------------------------------
+def nrs_score(scores: dict[str, Any], answers: list[Any]) -> float | None:
+    """The 0-10 pain score of an NRS answer (``scores['nrs']``, ``['score']``, ``['total']``
+    or the single answer)."""
+    for key in ("nrs", "score", "total", "pain"):
+        value = scores.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    if len(answers) == 1 and isinstance(answers[0], (int, float)):
+        return float(answers[0])
+    return None
+
+
+def _nrs_by_session(s: Any, patient_id: str) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for q in s.scalars(select(QuestionnaireAnswer)
+                       .where(QuestionnaireAnswer.patient_id == patient_id,
+                              QuestionnaireAnswer.instrument == "nrs")
+                       .order_by(QuestionnaireAnswer.id)):
+        value = nrs_score(q.scores, q.answers)
+        if value is not None and q.session_id and q.moment in ("pre", "post"):
+            out[q.session_id][q.moment] = value
+    return out
+
+
+def _median(values: list[float]) -> float | None:
+    return float(statistics.median(values)) if values else None
+
+
+def imagery_ratio(data: dict[str, Any]) -> float | None:
+    """Mental chronometry ratio of one imagery trial: ``ratio``, else imagined / executed
+    duration (``imagined_s`` / ``executed_s``)."""
+    ratio = data.get("ratio")
+    if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) and ratio > 0:
+        return float(ratio)
+    imagined, executed = data.get("imagined_s"), data.get("executed_s")
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (imagined, executed)) \
+            and executed > 0 and imagined > 0:
+        return float(imagined) / float(executed)
+    return None
+
+
+def mirror_score(data: dict[str, Any]) -> float | None:
+    """The score of one mirror-task trial (``score``, else ``accuracy``), or None."""
+    for key in ("score", "accuracy"):
+        value = data.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def progress(db: Database, patient_id: str,
+             norms: dict[str, float] | None = None) -> dict[str, Any]:
+    """Per-session progress series of one patient, oldest first (see the module doc).
+
+    Returns ``{"patient", "level", "side", "phase", "norms", "sessions": [{id, started,
+    phase}], "laterality": [{session, started, side, n, accuracy, rt_s}], "imagery":
+    [{session, started, n, ratio}], "kviq": [{session, started, moment, visual,
+    kinesthetic}], "mirror": [{session, started, scene, n, score}], "nrs": [{session,
+    started, pre, post}], "ssq": [{session, started, moment, total, nausea, oculomotor,
+    disorientation}]}``.
+    """
+    with db.session() as s:
+        p = _patient(s, patient_id)
+        program = p.programs[-1] if p.programs else None
+        sessions = s.scalars(select(Session).where(Session.patient_id == patient_id)
+                             .order_by(Session.started, Session.id)).all()
+        started = {r.id: iso(r.started) for r in sessions}
+        phase_of_run = dict(s.execute(select(SceneRun.id, SceneRun.phase)
+                                      .join(Session).where(Session.patient_id == patient_id))
+                            .all())
+        lat: dict[tuple[str, str], list[Trial]] = defaultdict(list)
+        img: dict[str, list[float]] = defaultdict(list)
+        mir: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for t in s.scalars(select(Trial).join(Session).where(Session.patient_id == patient_id)
+                           .order_by(Trial.id)):
+            phase = phase_of_run.get(t.scene_run_id, "")
+            if phase == "laterality" and t.side is not None and t.correct is not None:
+                lat[(t.session_id, t.side)].append(t)
+            elif phase == "imagery" and (r := imagery_ratio(t.data)) is not None:
+                img[t.session_id].append(r)
+            elif phase == "mirror" and (m := mirror_score(t.data)) is not None:
+                mir[(t.session_id, t.scene)].append(m)
+        laterality = []
+        for r in sessions:
+            for side in ("left", "right"):
+                trials = lat.get((r.id, side))
+                if trials:
+                    rts = [t.rt_ms / 1000.0 for t in trials if t.correct and t.rt_ms is not None]
+                    laterality.append({"session": r.id, "started": started[r.id], "side": side,
+                                       "n": len(trials),
+                                       "accuracy": sum(t.correct for t in trials) / len(trials),
+                                       "rt_s": _median(rts)})
+        imagery = [{"session": r.id, "started": started[r.id], "n": len(img[r.id]),
+                    "ratio": _median(img[r.id])} for r in sessions if img.get(r.id)]
+        mirror = [{"session": sid, "started": started[sid], "scene": scene, "n": len(v),
+                   "score": sum(v) / len(v)} for (sid, scene), v in
+                  sorted(mir.items(), key=lambda kv: (started[kv[0][0]] or "", kv[0][1]))]
+        nrs_rows = _nrs_by_session(s, patient_id)
+        nrs = [{"session": r.id, "started": started[r.id], "pre": nrs_rows[r.id].get("pre"),
+                "post": nrs_rows[r.id].get("post")} for r in sessions if r.id in nrs_rows]
+        kviq, ssq = [], []
+        for q in s.scalars(select(QuestionnaireAnswer)
+                           .where(QuestionnaireAnswer.patient_id == patient_id,
+                                  QuestionnaireAnswer.instrument.in_(("kviq", "ssq")))
+                           .order_by(QuestionnaireAnswer.answered, QuestionnaireAnswer.id)):
+            when = started.get(q.session_id or "", iso(q.answered))
+            base = {"session": q.session_id, "started": when, "moment": q.moment}
+            if q.instrument == "kviq":
+                kviq.append({**base, "visual": kviq_total(q.scores, "visual"),
+                             "kinesthetic": kviq_total(q.scores, "kinesthetic")})
+            else:
+                ssq.append({**base, **{k: _num(q.scores, k) for k in
+                                       ("total", "nausea", "oculomotor", "disorientation")}})
+        return {"patient": p.id, "side": p.amputation_side, "level": p.amputation_level,
+                "phase": program.phase if program else None,
+                "norms": {**NORMS, **(norms or {})},
+                "sessions": [{"id": r.id, "started": started[r.id], "phase": r.phase}
+                             for r in sessions],
+                "laterality": laterality, "imagery": imagery, "kviq": kviq, "mirror": mirror,
+                "nrs": nrs, "ssq": ssq}
+
+
+def kviq_total(scores: dict[str, Any], subscale: str) -> float | None:
+    """A KVIQ subscale total: the KVIQ-20 total (10-50) if complete, else the KVIQ-10 total
+    (5-25), else the sum of the ratings given (``visual_sum``), else ``scores[subscale]``."""
+    for key in (f"kviq20_{subscale}", f"kviq10_{subscale}", f"{subscale}_sum", subscale):
+        if (value := _num(scores, key)) is not None:
+            return value
+    return None
+
+
+def _num(scores: dict[str, Any], key: str) -> float | None:
+    value = scores.get(key)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else None
+
+
+# --- notes ---------------------------------------------------------------------------------
+def add_note(db: Database, patient_id: str, text: str, author: str = "therapist",
+             session_id: str | None = None) -> dict[str, Any]:
+    """Add a therapist note (1..10 000 characters); returns it as a dict."""
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE_CHARS:
+        raise RecordsError(f"records: a note must be 1..{MAX_NOTE_CHARS} characters of text")
+    with db.session() as s:
+        _patient(s, patient_id)
+        if session_id is not None and s.get(Session, session_id) is None:
+            raise RecordsError(f"records: no session {session_id!r} in the records")
+        note = TherapistNote(patient_id=patient_id, session_id=session_id,
+                             author=str(author)[:64], text=text.strip())
+        s.add(note)
+        s.flush()
+        return _note_dict(note)
+
+
+def list_notes(db: Database, patient_id: str) -> list[dict[str, Any]]:
+    """The patient's notes, newest first: id, written, author, session, text."""
+    with db.session() as s:
+        _patient(s, patient_id)
+        return [_note_dict(n) for n in s.scalars(
+            select(TherapistNote).where(TherapistNote.patient_id == patient_id)
+            .order_by(TherapistNote.written.desc(), TherapistNote.id.desc()))]
+
+
+def _note_dict(n: TherapistNote) -> dict[str, Any]:
+    return {"id": n.id, "written": iso(n.written), "author": n.author,
+            "session": n.session_id, "text": n.text}
+
+
+# --- audit log -----------------------------------------------------------------------------
+def log_command(db: Database, *, command: str, by: str, accepted: bool,
+                args: dict[str, Any] | None = None, reason: str = "", command_id: str = "",
+                patient_id: str | None = None, session_id: str | None = None) -> None:
+    """Append one command (accepted or rejected, with the reason) to the audit log.
+
+    ``patient_id`` / ``session_id`` that are not in the records are stored as None (a
+    command for a session not yet written is still audited).
+    """
+    with db.session() as s:
+        if patient_id is not None and s.get(Patient, patient_id) is None:
+            patient_id = None
+        if session_id is not None and s.get(Session, session_id) is None:
+            session_id = None
+        s.add(CommandLog(by=str(by)[:64], command=str(command)[:32], args=_jsonable(args or {}),
+                         accepted=bool(accepted), reason=str(reason)[:2000],
+                         command_id=str(command_id)[:32], patient_id=patient_id,
+                         session_id=session_id))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and value != value:
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)[:200]
+
+
+def list_commands(db: Database, limit: int = 200, patient_id: str | None = None,
+                  session_id: str | None = None) -> list[dict[str, Any]]:
+    """The audit log, newest first (at most ``limit``, capped at 1000): id, wall, by,
+    command, args, accepted, reason, command_id, patient, session."""
+    limit = max(1, min(int(limit), MAX_AUDIT_ROWS))
+    with db.session() as s:
+        q = select(CommandLog).order_by(CommandLog.id.desc()).limit(limit)
+        if patient_id is not None:
+            q = q.where(CommandLog.patient_id == patient_id)
+        if session_id is not None:
+            q = q.where(CommandLog.session_id == session_id)
+        return [{"id": c.id, "wall": iso(c.wall), "by": c.by, "command": c.command,
+                 "args": c.args, "accepted": c.accepted, "reason": c.reason,
+                 "command_id": c.command_id, "patient": c.patient_id, "session": c.session_id}
+                for c in s.scalars(q)]

@@ -1,0 +1,764 @@
+"""One GMI session on an :class:`~vrgmi.app.Engine`: questionnaires, the phase's scenes, breaks.
+
+The :class:`SessionRunner` plays, in order: the pre-session pain NRS, the current phase's
+blocks from the :class:`~vrgmi.program.Program` (each for its minutes or until the scene says
+it is finished; a guided-breathing break is offered between blocks and whenever the break
+reminder is due), then the post-session NRS and the SSQ. It applies therapist
+:class:`~vrgmi.control.Command`s at frame boundaries and publishes an
+:class:`~vrgmi.control.EngineStatus` every frame. Every event goes to the session's
+:class:`~vrgmi.events.EventBus`, written to ``events-<session>.jsonl`` in the output folder.
+
+A scene that raises (setup, update or teardown) ends with ``scene_finished`` reason
+``error`` and one log line; the session goes on. This module does not import Panda3D: it
+drives the engine it is given and finds scenes by name (:func:`resolve_scene`).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import statistics
+import uuid
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vrgmi.control import CommandQueue, EngineStatus, StatusBoard
+from vrgmi.errors import VrgmiError
+from vrgmi.events import Event, EventBus, JsonlEventLog
+from vrgmi.measures.questionnaires import pain_flare
+from vrgmi.program import Program, override
+from vrgmi.scenes import GROUP
+from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
+from vrgmi.scenes.schema import SceneParamError
+
+log = logging.getLogger("vrgmi.session")
+
+#: the runner's own scenes, used when their entry points are not installed
+BUILTIN_SCENES = {"pain_nrs": "vrgmi.scenes.nrs:PainNRS", "ssq": "vrgmi.scenes.ssq:SSQ",
+                  "breathing": "vrgmi.scenes.breathing:Breathing",
+                  "calm": "vrgmi.scenes.breathing:CalmView",
+                  "free_mirror": "vrgmi.scenes.free_mirror:FreeMirror"}
+#: a breathing break offered between blocks lasts this long once accepted
+BREAK_MINUTES = 1.0
+#: frames between frame-time percentile updates in the status (a percentile sorts 4096 values)
+STATUS_TIMING_EVERY = 45
+RECENT_TRIALS = 5
+
+
+class SessionError(VrgmiError):
+    """A session cannot start or go on (one line)."""
+
+
+def resolve_scene(name: str, registry: Mapping[str, type[Scene]] | None = None) -> type[Scene]:
+    """The scene class called ``name``: from ``registry`` when given, else its ``vrgmi.scenes``
+    entry point (only that one is loaded, so a broken unrelated plug-in cannot stop a
+    session), else the runner's built-in questionnaire and rest scenes."""
+    if registry is not None and name in registry:
+        return registry[name]
+    target = next((ep.value for ep in entry_points(group=GROUP, name=name)), None)
+    target = target or BUILTIN_SCENES.get(name)
+    if target is None:
+        raise SessionError(f"session: no scene named {name!r} is installed (see `vrgmi scenes`)")
+    module, _, attr = target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except Exception as exc:      # a plug-in's own failure: one line
+        raise SessionError(f"session: scene {name!r} ({target}) failed to load: "
+                           f"{type(exc).__name__}: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Scene)):
+        raise SessionError(f"session: scene {name!r} ({target}) is not a Scene class")
+    return cls
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+class GuardedScene(Scene):
+    """Runs one scene for the runner; an exception inside it ends the scene with reason
+    ``error`` (event and one log line) instead of ending the session."""
+
+    phase = "rest"
+
+    def __init__(self, inner: Scene) -> None:
+        super().__init__()
+        self.inner = inner
+        self.name = inner.name
+        self.phase = inner.phase
+        self.params = inner.params
+        self.error: str | None = None
+
+    def setup(self, ctx: SceneContext) -> None:
+        """Set the inner scene up (its own ``scene_started`` event)."""
+        self.ctx = ctx
+        self._t = self.inner._t
+        try:
+            self.inner.setup(ctx)
+        except Exception as exc:
+            self._fail("setup", exc)
+
+    def update(self, frame: SceneFrame, dt: float) -> None:
+        """Forward the frame; an exception ends the scene."""
+        if self.error is None:
+            try:
+                self.inner._begin_frame(frame)
+                self.inner.update(frame, dt)
+            except Exception as exc:
+                self._fail("update", exc)
+        self.finished = self.error is not None or bool(self.inner.finished)
+
+    def teardown(self) -> None:
+        """Tear the inner scene down (its ``scene_finished`` event)."""
+        if self.error is None and self.ctx is not None:
+            try:
+                self.inner.teardown()
+            except Exception as exc:
+                self._fail("teardown", exc)
+        self.ctx = None
+
+    def set_param(self, name: str, value: Any, by: str = "therapist") -> None:
+        """The inner scene's :meth:`Scene.set_param` (bounds checked there)."""
+        self.inner.set_param(name, value, by)
+
+    def _fail(self, where: str, exc: Exception) -> None:
+        self.error = f"scene {self.name!r} failed in {where}: {_one_line(exc)}"
+        log.warning("vrgmi: %s; the session goes on", self.error)
+        ctx = self.ctx
+        if ctx is not None:
+            ctx.events.emit("scene_finished", self._t,
+                            {"summary": {"error": self.error}, "reason": "error"}, self.name)
+            if ctx.root is not None:
+                ctx.root.remove_node()
+        self.inner.ctx = None
+        self.finished = True
+
+
+@dataclass
+class Block:
+    """One step of the session plan."""
+
+    scene: str
+    params: dict[str, Any] = field(default_factory=dict)
+    seconds: float | None = None          # None: until the scene finishes
+    part: str = "main"                    # pre | main | break | post
+
+
+class _Watcher:
+    """An event sink that keeps what the status and the pain-flare check need."""
+
+    def __init__(self) -> None:
+        self.trials: deque[dict[str, Any]] = deque(maxlen=RECENT_TRIALS)
+        self.nrs: dict[str, int] = {}
+
+    def put(self, event: Event) -> None:
+        if event.kind == "trial":
+            self.trials.append(dict(event.data, scene=event.scene))
+        elif event.kind == "questionnaire" and event.data.get("instrument") == "nrs":
+            answers = event.data.get("answers") or [None]
+            self.nrs[str(event.data.get("moment"))] = answers[0]
+
+    def close(self) -> None:
+        pass
+
+
+class SessionRunner:
+    """Drives one session of ``program`` on ``engine`` (see the module docstring).
+
+    Use: ``runner.start(t)``, then ``while runner.step(t, dt): ...`` once per frame, then
+    ``runner.close()`` (writes ``summary-<session>.json``). The engine's ``events`` is
+    replaced by the session's bus. ``registry`` maps scene names to classes (default: the
+    installed scenes, :func:`resolve_scene`). ``program`` may change during the session
+    (a ``gate_override`` command); save :attr:`program` afterwards. ``max_block_s`` caps
+    every timed block (quick demos and tests).
+    """
+
+    def __init__(self, engine: Any, program: Program, out_dir: str | Path,
+                 commands: CommandQueue | None = None, board: StatusBoard | None = None,
+                 registry: Mapping[str, type[Scene]] | None = None,
+                 session_id: str | None = None, max_block_s: float | None = None) -> None:
+        self.engine = engine
+        self.max_block_s = max_block_s
+        self.program = program
+        self.commands = commands or CommandQueue()
+        self.board = board or StatusBoard()
+        self.registry = registry
+        self.session = session_id or uuid.uuid4().hex[:8]
+        self.out_dir = Path(out_dir)
+        self.log_path = self.out_dir / f"events-{self.session}.jsonl"
+        self._watch = _Watcher()
+        self.events = EventBus(self.session, [JsonlEventLog(self.log_path), self._watch])
+        engine.events = self.events
+        self.plan: list[Block] = []
+        self.index = -1                    # the block running now
+        self.scene: GuardedScene | None = None
+        self.state = "idle"                # idle | running | paused | finished | emergency_stopped
+        self.reason = ""
+        self.message = ""
+        self.t = 0.0
+        self._t0 = 0.0
+        self._block_s = 0.0
+        self._since_break_s = 0.0
+        self._main_s = 0.0
+        self._main_since_break = False     # a main block has run since the last break
+        self._frames = 0
+        self._p99 = 0.0
+        self._dropped = 0
+        self._flare = False
+        self._closed = False
+
+    # -- plan -----------------------------------------------------------------------------
+    def _build_plan(self) -> list[Block]:
+        plan = [Block("pain_nrs", {"moment": "pre"}, part="pre")]
+        for step in self.program.session_steps():
+            plan.append(Block(step.scene, dict(step.params), self._cap(60.0 * step.minutes)))
+        plan += [Block("pain_nrs", {"moment": "post"}, part="post"),
+                 Block("ssq", {"moment": "post"}, part="post")]
+        return plan
+
+    def _cap(self, seconds: float) -> float:
+        return seconds if self.max_block_s is None else min(seconds, self.max_block_s)
+
+    @property
+    def done(self) -> bool:
+        """True once the session has ended (completed, stopped or emergency-stopped)."""
+        return self.state in ("finished", "emergency_stopped")
+
+    @property
+    def current(self) -> Block | None:
+        """The block running now."""
+        return self.plan[self.index] if 0 <= self.index < len(self.plan) else None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self, t: float = 0.0) -> None:
+        """Emit ``session_started`` and show the first block (the pre-session NRS)."""
+        if self.state != "idle":
+            return
+        p = self.engine.settings.patient
+        self.t = self._t0 = t
+        self.plan = self._build_plan()
+        self.state = "running"
+        self.events.emit("session_started", t, {
+            "patient": self.program.patient, "phase": self.program.phase,
+            "program": self.program.as_dict(), "side": p.amputation_side,
+            "level": p.amputation_level})
+        self._next_block(t)
+
+    def step(self, t: float, dt: float, render: bool = True) -> bool:
+        """One frame: apply commands, run the engine frame, advance the plan, publish the
+        status. False once the session has ended."""
+        if self.state == "idle":
+            self.start(t)
+        self.t = t
+        for command in self.commands.drain():
+            self._apply(command, t)
+        try:
+            self.engine.frame(t, dt, render)
+        except Exception as exc:      # the engine itself failed: keep every event written
+            self._finish(t, "error")
+            self.close()
+            raise SessionError(f"session: the engine failed: {_one_line(exc)}") from None
+        self._frames += 1
+        if self.state == "running":
+            self._block_s += dt
+            if self.current is not None and self.current.part == "main":
+                self._main_s += dt
+            if self.current is not None and self.current.part != "break":
+                self._since_break_s += dt
+            self._check_block(t)
+        self._publish(t)
+        return not self.done
+
+    def close(self) -> dict[str, Any]:
+        """End the session if it still runs, close the event log, write and return the
+        summary (``summary-<session>.json``)."""
+        if not self._closed:
+            if not self.done and self.state != "idle":
+                self._end_scene(self.t, completed=False)
+                self._finish(self.t, "stopped")
+            self._closed = True
+            self.events.close()
+        summary = session_summary(self.events.history)
+        path = self.out_dir / f"summary-{self.session}.json"
+        try:
+            path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        except OSError as exc:
+            log.warning("vrgmi: could not write %s: %s", path, exc.strerror)
+        return summary
+
+    # -- blocks ---------------------------------------------------------------------------
+    def _check_block(self, t: float) -> None:
+        block, scene = self.current, self.scene
+        if block is None or scene is None:
+            return
+        timed_out = block.seconds is not None and self._block_s >= block.seconds
+        if scene.finished or timed_out:
+            if timed_out and scene.error is None:
+                scene.inner.finished = True      # it ran its planned time: completed
+            self._next_block(t)
+
+    def _next_block(self, t: float, offer_break: bool = True) -> None:
+        """End the current scene and start the next runnable block (or finish); a break is
+        offered before a main block when one is due (not after a therapist's switch)."""
+        self._end_scene(t, completed=True)
+        while True:
+            self.index += 1
+            block = self.current
+            if block is None:
+                self._finish(t, self.reason or "completed")
+                return
+            if block.part == "main" and self._main_s >= 60.0 * self.program.minutes_per_session:
+                self._skip(block, t, "the session's minutes are used up")
+                continue
+            if block.part == "main" and offer_break and self._break_due():
+                self.plan.insert(self.index, Block("breathing", {
+                    "ask_first": True, "minutes": BREAK_MINUTES},
+                    self._cap(60.0 * BREAK_MINUTES), part="break"))
+                block = self.current
+            if self._start_scene(block, t):
+                return
+
+    def _break_due(self) -> bool:
+        prev = self.plan[self.index - 1] if self.index > 0 else None
+        if prev is None or prev.part != "main" or not self._main_since_break:
+            return False
+        return (self.program.breathing_between_blocks
+                or self._since_break_s >= 60.0 * self.program.break_reminder_min)
+
+    def _start_scene(self, block: Block, t: float) -> bool:
+        try:
+            cls = resolve_scene(block.scene, self.registry)
+            inner = cls(**block.params)
+        except (VrgmiError, TypeError) as exc:
+            message = str(exc) if isinstance(exc, VrgmiError) else _one_line(exc)
+            log.warning("vrgmi: %s; skipping it", message)
+            self.events.emit("scene_finished", t, {"summary": {"error": message},
+                                                   "reason": "error"}, block.scene)
+            self.message = message
+            return False
+        inner._t = t
+        self.scene = GuardedScene(inner)
+        self._block_s = 0.0
+        if block.part == "break":
+            self._since_break_s = 0.0
+            self._main_since_break = False
+        self.engine.set_scene(self.scene)
+        if self.scene.error is not None:
+            self.message = self.scene.error
+            return False
+        self._main_since_break |= block.part == "main"
+        return True
+
+    def _end_scene(self, t: float, completed: bool) -> None:
+        scene = self.scene
+        if scene is None:
+            return
+        if not completed and scene.error is None:
+            scene.inner.finished = False
+        scene._t = scene.inner._t = t
+        scene.teardown()
+        self.scene = None
+
+    def _skip(self, block: Block, t: float, why: str) -> None:
+        self.events.emit("scene_finished", t, {"summary": {"skipped": why},
+                                               "reason": "skipped"}, block.scene)
+
+    def _to_post(self, t: float) -> None:
+        """End the current scene and go on with the post-session questionnaires."""
+        self._end_scene(t, completed=False)
+        post = next((i for i, b in enumerate(self.plan) if b.part == "post"), len(self.plan))
+        if self.index >= post:              # already in the questionnaires: end now
+            self._finish(t, "stopped")
+            return
+        for block in self.plan[self.index + 1:post]:
+            self._skip(block, t, "stopped by the therapist")
+        self.index = post - 1
+        self.reason = "stopped"
+        self._next_block(t)
+
+    def _finish(self, t: float, reason: str) -> None:
+        if self.done:
+            return
+        pre, post = self._watch.nrs.get("pre"), self._watch.nrs.get("post")
+        data: dict[str, Any] = {"reason": reason, "minutes": round((t - self._t0) / 60.0, 3),
+                                "nrs_pre": pre, "nrs_post": post}
+        if pre is not None and post is not None:
+            self._flare = pain_flare(pre, post)
+            data["pain_flare"] = self._flare
+            if self._flare:
+                self.message = (f"pain flare: NRS {pre} -> {post} in this session; "
+                                "please check on the patient")
+                log.warning("vrgmi: %s", self.message)
+        self.events.emit("session_finished", t, data)
+        self.reason = reason
+        self.state = "emergency_stopped" if reason == "emergency_stop" else "finished"
+
+    # -- commands -------------------------------------------------------------------------
+    def _apply(self, command: Any, t: float) -> None:
+        name, args = command.name, command.args
+        if self.done and name != "start":
+            self.message = f"{name}: the session has ended"
+            return
+        if name == "emergency_stop":
+            self._emergency(t)
+        elif name == "pause":
+            if self.state == "running":
+                self.state = "paused"
+                self.engine.paused = True
+                self.events.emit("session_paused", t, {"reason": f"{command.by} asked"})
+                self.message = "paused"
+        elif name == "resume":
+            if self.state == "paused":
+                self.state = "running"
+                self.engine.paused = False
+                self.events.emit("session_resumed", t, {})
+                self.message = ""
+        elif name == "stop":
+            self.engine.paused = False
+            self.state = "running"
+            self._to_post(t)
+        elif name == "set_param":
+            self._set_param(args.get("name"), args.get("value"), command.by)
+        elif name == "switch_scene":
+            self._switch(str(args.get("scene", "")), t)
+        elif name == "recenter":
+            try:
+                self.engine.core.torso.recenter()
+                self.message = "recentred: forward is where the patient faces now"
+            except VrgmiError as exc:
+                self.message = str(exc)
+        elif name == "gate_override":
+            self._gate_override(args, command.by, t)
+        elif name == "start":
+            self.message = "start: the session is already running" if not self.done else \
+                "start: this session has ended; start a new one"
+        else:
+            self.message = f"{name}: not supported yet"
+
+    def _set_param(self, name: Any, value: Any, by: str) -> None:
+        if self.scene is None or self.scene.error is not None:
+            self.message = "set_param: no scene is running"
+            return
+        try:
+            self.scene.set_param(str(name), value, by)
+            self.message = f"{self.scene.name}: {name} = {self.scene.inner.difficulty[name]!r}"
+        except SceneParamError as exc:
+            self.message = str(exc)
+
+    def _switch(self, name: str, t: float) -> None:
+        try:
+            resolve_scene(name, self.registry)
+        except VrgmiError as exc:
+            self.message = str(exc)
+            return
+        block = self.current
+        seconds = block.seconds if block is not None and block.part == "main" else None
+        part = block.part if block is not None and block.part == "main" else "main"
+        self._end_scene(t, completed=False)
+        self.plan.insert(self.index + 1, Block(name, {}, seconds, part))
+        self._next_block(t, offer_break=False)
+        self.message = f"switched to {name}"
+
+    def _gate_override(self, args: dict[str, Any], by: str, t: float) -> None:
+        phase = args.get("phase", self.program.phase)
+        if phase != self.program.phase:
+            self.message = f"gate_override: the patient is in {self.program.phase}, not {phase}"
+            return
+        try:
+            self.program = override(self.program, bool(args.get("advance")), by,
+                                    str(args.get("reason", "")), self.events, t)
+            self.message = f"gate override recorded: now in {self.program.phase}"
+        except VrgmiError as exc:
+            self.message = str(exc)
+
+    def _emergency(self, t: float) -> None:
+        """Within this frame: hide the room, limbs and scene, show the calm view, end."""
+        engine = self.engine
+        engine.world.hide()
+        self._end_scene(t, completed=False)
+        try:
+            calm = resolve_scene("calm", self.registry)(text="stopped")
+            calm._t = t
+            engine.set_scene(calm)
+        except Exception as exc:      # the calm view is a nicety; the stop must happen
+            log.warning("vrgmi: calm view unavailable: %s", _one_line(exc))
+        engine.paused = True
+        self.message = "emergency stop: the patient sees a calm, dim view"
+        self._finish(t, "emergency_stop")
+
+    # -- status ---------------------------------------------------------------------------
+    def _publish(self, t: float) -> None:
+        engine = self.engine
+        if self._frames % STATUS_TIMING_EVERY == 1:
+            timing = engine.timer.recent()
+            if len(timing):
+                frame_ms = timing[:, -1]
+                self._p99 = float(np.percentile(frame_ms, 99))
+                budget = 1000.0 / engine.settings.display.refresh_hz
+                self._dropped = int((frame_ms > budget).sum())
+        scene = self.scene
+        inner = scene.inner if scene is not None else None
+        frame = engine.core.frame
+        p = engine.settings.patient
+        self.board.publish(EngineStatus(
+            t=t, frame=engine.frame_index, state=self.state, session=self.session,
+            patient=self.program.patient, side=p.amputation_side, level=p.amputation_level,
+            phase=self.program.phase, scene=scene.name if scene else "",
+            params=inner.difficulty.as_dict() if inner else {},
+            schema=[q.describe() for q in inner.params] if inner else [],
+            frame_ms_p99=round(self._p99, 3), dropped_frames=self._dropped,
+            tracking={"head": bool(frame.head_valid), "left": bool(frame.grip_valid[0]),
+                      "right": bool(frame.grip_valid[1]), "hand": bool(frame.hand_valid.any()),
+                      "residual": bool(engine.core.residual_tracked)},
+            recent_trials=list(self._watch.trials),
+            message=self.message or str(getattr(inner, "message", "") or "")))
+
+
+# --- summaries for gating -----------------------------------------------------------------
+
+def _as_event(e: Event | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(e, Event):
+        return {"kind": e.kind, "t": e.t, "data": e.data, "scene": e.scene,
+                "session": e.session, "wall": e.wall}
+    return e
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+        return None
+    return float(v)
+
+
+def _side(d: dict[str, Any]) -> str | None:
+    return next((d[k] for k in ("side", "stimulus_side", "limb_side", "shown_side")
+                 if d.get(k) in ("left", "right")), None)
+
+
+def _rt(d: dict[str, Any]) -> float | None:
+    rt = _number(d.get("rt_s"))
+    if rt is None and _number(d.get("rt_ms")) is not None:
+        rt = _number(d["rt_ms"]) / 1000.0
+    return rt
+
+
+def _ratio(d: dict[str, Any]) -> float | None:
+    ratio = _number(d.get("ratio"))
+    if ratio is None:
+        imagined, executed = _number(d.get("imagined_s")), _number(d.get("executed_s"))
+        if imagined is not None and executed:
+            ratio = imagined / executed
+    return ratio
+
+
+def session_summary(events: Iterable[Event | dict[str, Any]]) -> dict[str, Any]:
+    """The per-session summary that :func:`vrgmi.program.gate` reads, from one session's
+    events (Event objects or the dicts of :func:`vrgmi.events.read_events`).
+
+    Laterality trials (scenes whose ``scene_started`` phase is ``laterality``) give accuracy
+    per stimulus side and the median RT of correct answers (``rt_s`` or ``rt_ms``); imagery
+    trials the median ``ratio`` (or ``imagined_s / executed_s``); a ``kviq`` questionnaire
+    the mean rating. The date is the local date of the first event."""
+    evs = [_as_event(e) for e in events]
+    out: dict[str, Any] = {"session": "", "date": None, "phase": None, "patient": None,
+                           "minutes": None, "reason": None, "nrs_pre": None, "nrs_post": None,
+                           "pain_flare": None, "ssq_total": None, "scenes": [],
+                           "laterality": None, "imagery": None}
+    phases: dict[str, str] = {}
+    answered = {"left": 0, "right": 0}
+    correct = {"left": 0, "right": 0}
+    rts: dict[str, list[float]] = {"left": [], "right": []}
+    ratios: list[float] = []
+    kviq = None
+    for e in evs:
+        kind, d, scene = e.get("kind"), e.get("data") or {}, e.get("scene", "")
+        if out["date"] is None and _number(e.get("wall")) is not None:
+            out["date"] = datetime.fromtimestamp(e["wall"]).date().isoformat()
+        if kind == "session_started":
+            out.update(session=e.get("session", ""), phase=d.get("phase"),
+                       patient=d.get("patient"))
+        elif kind == "session_finished":
+            out.update(minutes=d.get("minutes"), reason=d.get("reason"))
+        elif kind == "scene_started":
+            phases[scene] = d.get("phase", "")
+        elif kind == "scene_finished":
+            out["scenes"].append({"scene": scene, "reason": d.get("reason")})
+        elif kind == "questionnaire":
+            inst, scores = d.get("instrument"), d.get("scores") or {}
+            if inst == "nrs" and d.get("moment") in ("pre", "post"):
+                out[f"nrs_{d['moment']}"] = (d.get("answers") or [None])[0]
+            elif inst == "ssq":
+                out["ssq_total"] = scores.get("total")
+            elif inst == "kviq":
+                n = (_number(scores.get("visual_n")) or 0) + (_number(scores.get("kinesthetic_n"))
+                                                              or 0)
+                if n:
+                    kviq = ((_number(scores.get("visual_sum")) or 0)
+                            + (_number(scores.get("kinesthetic_sum")) or 0)) / n
+        elif kind == "trial" and phases.get(scene) == "laterality":
+            side = _side(d)
+            if side is None or d.get("correct") is None:
+                continue                      # a timeout or a trial without an answer
+            answered[side] += 1
+            if d.get("correct"):
+                correct[side] += 1
+                if _rt(d) is not None:
+                    rts[side].append(_rt(d))
+        elif kind == "trial" and phases.get(scene) == "imagery":
+            if _ratio(d) is not None:
+                ratios.append(_ratio(d))
+    if out["nrs_pre"] is not None and out["nrs_post"] is not None:
+        out["pain_flare"] = pain_flare(out["nrs_pre"], out["nrs_post"])
+    if any(answered.values()):
+        out["laterality"] = {
+            "accuracy": {s: (correct[s] / answered[s] if answered[s] else None) for s in rts},
+            "rt_s": {s: (statistics.median(v) if v else None) for s, v in rts.items()},
+            "trials": dict(answered)}
+    if ratios or kviq is not None:
+        out["imagery"] = {"ratio": statistics.median(ratios) if ratios else None,
+                          "trials": len(ratios), "kviq_mean": kviq}
+    return out
+
+
+# --- running a session from the command line ----------------------------------------------
+
+class AutoPatient:
+    """A demo patient for headless runs without an input script: confirms each question
+    after ``every_s`` seconds (NRS: the start value, SSQ: "None") and declines breaks."""
+
+    ANSWERS = {"pain_nrs": "select", "ssq": "select", "breathing": "back"}
+
+    def __init__(self, every_s: float = 1.2) -> None:
+        self.every_s = every_s
+        self._last = -1e9
+        self._scene: object = None
+
+    def feed(self, runner: SessionRunner, t: float) -> None:
+        """Push the next answer for the scene running now, if it is time."""
+        scene = runner.scene
+        if scene is not self._scene:
+            self._scene, self._last = scene, t
+        action = self.ANSWERS.get(scene.name) if scene is not None else None
+        if action and t - self._last >= self.every_s:
+            runner.engine.inputs.push(action, t, "script")
+            self._last = t
+
+
+def load_input_script(path: str | Path) -> list[tuple[float, str]]:
+    """``[[t, action], ...]`` from a JSON file (display-clock seconds); one-line errors."""
+    from vrgmi.input import ACTIONS
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SessionError(f"session: cannot read {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise SessionError(f"session: {path} is not valid JSON: {exc.msg} "
+                           f"(line {exc.lineno})") from None
+    if not isinstance(data, list):
+        raise SessionError(f"session: {path} must hold a list of [time_s, action] pairs")
+    out = []
+    for k, item in enumerate(data):
+        if (not isinstance(item, list) or len(item) != 2 or _number(item[0]) is None
+                or item[1] not in ACTIONS):
+            raise SessionError(f"session: {path} entry {k} = {item!r} must be [time_s, action] "
+                               f"with action one of {', '.join(ACTIONS)}")
+        out.append((float(item[0]), item[1]))
+    return out
+
+
+def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str = "headless",
+                script: list[tuple[float, str]] | None = None,
+                block_seconds: float | None = None, max_seconds: float = 3600.0,
+                progress: Any = None) -> dict[str, Any]:
+    """Run one session of ``program`` and return its summary.
+
+    ``headless``: a scripted pose source, ``script`` (or an :class:`AutoPatient`) answers,
+    one patient-view screenshot per block (``<k>-<scene>.png``). ``desktop``: the window,
+    the mouse moves the intact hand, the arrow keys / Enter / Backspace answer. The display
+    and the engine are opened here (the one place this module touches rendering)."""
+    from vrgmi.app import DESKTOP_KEYS, Engine
+    from vrgmi.core import warmup
+    from vrgmi.input import ScriptedInput
+    from vrgmi.render.display import open_display
+    from vrgmi.tracking.frame import SIDES
+
+    say = progress or (lambda _m: None)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    warmup(progress)
+    p = settings.patient
+    intact = SIDES[1 - SIDES.index(p.amputation_side)]
+    rate = settings.display.refresh_hz
+    display = open_display("desktop" if mode == "desktop" else "headless",
+                           size=(settings.display.width, settings.display.height))
+    try:
+        if mode == "desktop":
+            from vrgmi.tracking.desktop import DesktopSource
+            source = DesktopSource(display.base, intact_side=intact, height_m=p.height_m)
+        else:
+            from vrgmi.body import get_level
+            from vrgmi.tracking.scripted import ScriptedSource
+            motion = "reach" if get_level(p.amputation_level).limb == "arm" else "foot_tap"
+            source = ScriptedSource(motion, intact_side=intact, rate_hz=rate,
+                                    height_m=p.height_m)
+        engine = Engine(settings, source, display)
+        runner = SessionRunner(engine, program, out, max_block_s=block_seconds)
+        say(f"session {runner.session}: {program.phase} for {program.patient}, "
+            f"events -> {runner.log_path}")
+        feeder = ScriptedInput(script) if script is not None else None
+        auto = AutoPatient() if script is None and mode != "desktop" else None
+        if mode == "desktop":
+            _desktop_loop(display.base, runner, feeder, DESKTOP_KEYS, max_seconds)
+        else:
+            shots, last, frame = [], None, 0
+            while frame < max_seconds * rate:
+                t = frame / rate
+                if feeder is not None:
+                    feeder.feed(engine.inputs, t)
+                if auto is not None:
+                    auto.feed(runner, t)
+                if not runner.step(t, 1.0 / rate, render=False):
+                    break
+                if runner.scene is not None and runner.scene is not last \
+                        and runner._block_s >= 0.7:
+                    last = runner.scene
+                    shots.append(str(engine.screenshot(
+                        out / f"{len(shots):02d}-{runner.scene.name}.png")))
+                frame += 1
+            say(f"session: wrote {len(shots)} screenshots")
+        summary = runner.close()
+        engine.close()
+    finally:
+        display.close()
+    return summary
+
+
+def _desktop_loop(base: Any, runner: SessionRunner, feeder: Any, keys: dict[str, str],
+                  max_seconds: float) -> None:
+    import time
+    clock = time.perf_counter
+    start = last = clock()
+
+    def tick(task: Any) -> Any:
+        nonlocal last
+        now = clock()
+        t = now - start
+        if feeder is not None:
+            feeder.feed(runner.engine.inputs, t)
+        if not runner.step(t, max(now - last, 1e-4), render=False) or t >= max_seconds:
+            base.taskMgr.stop()
+        last = now
+        return task.cont
+
+    base.accept("escape", base.taskMgr.stop)
+    for key, action in keys.items():
+        base.accept(key, lambda a=action: runner.engine.inputs.push(a, clock() - start,
+                                                                     "keyboard"))
+    base.taskMgr.add(tick, "vrgmi-session-frame", sort=-50)
+    base.run()
