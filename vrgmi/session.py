@@ -31,7 +31,7 @@ import numpy as np
 
 from vrgmi.control import CommandQueue, EngineStatus, StatusBoard
 from vrgmi.errors import VrgmiError
-from vrgmi.events import Event, EventBus, JsonlEventLog
+from vrgmi.events import Event, EventBus, EventSink, JsonlEventLog
 from vrgmi.measures.questionnaires import pain_flare
 from vrgmi.program import Program, override
 from vrgmi.scenes import GROUP
@@ -177,13 +177,15 @@ class SessionRunner:
     replaced by the session's bus. ``registry`` maps scene names to classes (default: the
     installed scenes, :func:`resolve_scene`). ``program`` may change during the session
     (a ``gate_override`` command); save :attr:`program` afterwards. ``max_block_s`` caps
-    every timed block (quick demos and tests).
+    every timed block (quick demos and tests). ``sinks`` (the records database's
+    :class:`~vrgmi.records.store.RecordSink`) receive every event besides the JSONL log.
     """
 
     def __init__(self, engine: Any, program: Program, out_dir: str | Path,
                  commands: CommandQueue | None = None, board: StatusBoard | None = None,
                  registry: Mapping[str, type[Scene]] | None = None,
-                 session_id: str | None = None, max_block_s: float | None = None) -> None:
+                 session_id: str | None = None, max_block_s: float | None = None,
+                 sinks: Iterable[EventSink] = ()) -> None:
         self.engine = engine
         self.max_block_s = max_block_s
         self.program = program
@@ -194,7 +196,8 @@ class SessionRunner:
         self.out_dir = Path(out_dir)
         self.log_path = self.out_dir / f"events-{self.session}.jsonl"
         self._watch = _Watcher()
-        self.events = EventBus(self.session, [JsonlEventLog(self.log_path), self._watch])
+        self.events = EventBus(self.session,
+                               [JsonlEventLog(self.log_path), self._watch, *sinks])
         engine.events = self.events
         self.plan: list[Block] = []
         self.index = -1                    # the block running now
