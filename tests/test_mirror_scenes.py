@@ -1,0 +1,308 @@
+"""The mirror scenes on the headless display, driven by a scripted patient (a pose source
+that moves the intact limb so the mirrored limb does the task) and by replays of it."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from vrgmi.app import Engine
+from vrgmi.body.foot import foot_tracker_from_ankle
+from vrgmi.body.hand import REST_WRIST_QUAT, grip_from_wrist
+from vrgmi.body.mirror import mirror_points_kernel
+from vrgmi.ik.solver import ArmSolver
+from vrgmi.mirror.copy_pose import solve_pose
+from vrgmi.scenes.ankle_circles import AnkleCircles
+from vrgmi.scenes.bilateral import Bilateral
+from vrgmi.scenes.copy_pose import CopyPose
+from vrgmi.scenes.foot_targets import FootTargets
+from vrgmi.scenes.pedal_press import PedalPress
+from vrgmi.scenes.reach_targets import ReachTargets
+from vrgmi.scenes.schema import SceneParamError
+from vrgmi.settings import load_settings
+from vrgmi.spatial import quat_from_axis_angle, quat_mul, quat_rotate
+from vrgmi.tracking.frame import TRACKER_INDEX, PoseSource, TrackingFrame
+from vrgmi.tracking.record import Recorder
+from vrgmi.tracking.replay import ReplaySource, load_replay
+from vrgmi.tracking.scripted import ScriptedSource
+
+RATE = 90.0
+HEAD_ARM = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(-20.0))
+HEAD_LEG = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(-35.0))
+PALM_DOWN = quat_mul(quat_from_axis_angle(np.array([0.0, 1.0, 0.0]), -math.pi / 2),
+                     quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(80.0)))
+MIRROR_Q = np.array([1.0, -1.0, -1.0, 1.0])
+
+
+def _mirror(engine, point):
+    out = np.zeros((1, 3))
+    mirror_points_kernel(np.asarray(point, dtype=np.float64)[None, :], engine.core.torso.pose,
+                         out)
+    return out[0]
+
+
+class Patient(PoseSource):
+    """A seated patient (intact right side) whose intact hand or foot moves smoothly toward
+    ``goal(t)`` (a callable set after the engine exists); the head stays still."""
+
+    name = "test-patient"
+
+    def __init__(self, limb: str) -> None:
+        self.limb = limb
+        self.goal = None
+        self.pos = np.array([0.20, 0.20, 0.85]) if limb == "arm" else np.array([0.09, 0.32, 0.07])
+        self.rot = PALM_DOWN.copy() if limb == "arm" else np.array([0.0, 0.0, 0.0, 1.0])
+        self.residual = None          # callable -> (7,) residual tracker pose, or None
+        self._last = None
+
+    def poll(self, display_time: float, frame: TrackingFrame) -> bool:
+        dt = 0.0 if self._last is None else display_time - self._last
+        self._last = display_time
+        if self.goal is not None:
+            want = self.goal(display_time)
+            if want is not None:
+                pos, rot = want
+                k = 1.0 - math.exp(-dt / 0.15)          # smooth approach, tau 0.15 s
+                self.pos += k * (pos - self.pos)
+                self.rot = rot
+        frame.t = display_time
+        frame.head[:] = (0.0, 0.0, 1.2, *(HEAD_ARM if self.limb == "arm" else HEAD_LEG))
+        frame.head_valid = True
+        frame.grip_valid[:] = False
+        frame.tracker_valid[:] = False
+        if self.limb == "arm":
+            wrist = np.concatenate([self.pos, quat_mul(self.rot, REST_WRIST_QUAT)])
+            grip_from_wrist(wrist, 1, frame.grip[1])
+            frame.grip_valid[1] = True
+            frame.trigger[1] = frame.squeeze[1] = 0.0
+        else:
+            ankle = np.concatenate([self.pos, self.rot])
+            foot_tracker_from_ankle(ankle, 0.152 * 1.75, frame.tracker[TRACKER_INDEX["right_foot"]])
+            frame.tracker_valid[TRACKER_INDEX["right_foot"]] = True
+        if self.residual is not None:
+            pose = self.residual()
+            if pose is not None:
+                frame.tracker[TRACKER_INDEX["left_wrist"]] = pose
+                frame.tracker_valid[TRACKER_INDEX["left_wrist"]] = True
+        return True
+
+
+def _engine(display, scene, limb="arm", level=None, record=None):
+    level = level or ("transradial" if limb == "arm" else "transtibial")
+    settings = load_settings(overrides={"patient.amputation_level": level})
+    patient = Patient(limb)
+    return Engine(settings, patient, display, scene=scene), patient
+
+
+def _run(engine, seconds, start=0, recorder=None):
+    n = int(seconds * RATE)
+    for i in range(start, start + n):
+        engine.frame(i / RATE, 1 / RATE, render=(i % 30 == 0))
+        if recorder is not None:
+            recorder.append(engine.core.frame)
+    return start + n
+
+
+def _reach_goal(engine, scene, patient):
+    """The intact wrist goes where the mirrored palm lands on the current target."""
+    core = engine.core
+
+    def goal(t):
+        task = scene.task
+        if not task.active or task.current >= len(task.targets):
+            return np.array([0.2, 0.2, 0.85]), PALM_DOWN
+        palm_offset = core.intact.positions[3] - core.intact.positions[2]
+        return _mirror(engine, task.targets[task.current]) - palm_offset, PALM_DOWN
+    return goal
+
+
+def test_reach_targets_scripted_patient_hits_then_the_replay_scores_the_same(display, scene,
+                                                                            tmp_path):
+    rt = ReachTargets(trials=2, sequence_length=2, dwell_s=0.2, distance=0.55)
+    engine, patient = _engine(display, rt)
+    patient.goal = _reach_goal(engine, rt, patient)
+    path = tmp_path / "reach.npz"
+    with Recorder(path) as rec:
+        _run(engine, 12.0, recorder=rec)
+    trials = engine.events.of_kind("trial", "reach_targets")
+    assert len(trials) == 2 and rt.finished
+    for k, ev in enumerate(trials):
+        d = ev.data
+        assert d["index"] == k and d["task"] == "reach" and d["success"]
+        assert d["targets_hit"] == 2 and len(d["target_positions"]) == 2
+        assert d["path_length_m"] > 0.1 and d["smoothness_sparc"] < 0
+        assert d["symmetry"] is None and 0.2 < d["time_s"] < 10.0
+        # targets on the missing (left) side, above the table
+        assert all(p[0] < 0.05 and p[2] > 0.72 for p in d["target_positions"])
+    engine.close()
+    assert engine.events.history[-1].data["summary"]["successes"] == 2
+    # the recorded session replayed gives the same trials
+    rt2 = ReachTargets(trials=2, sequence_length=2, dwell_s=0.2, distance=0.55)
+    settings = load_settings(overrides={"patient.amputation_level": "transradial"})
+    engine2 = Engine(settings, ReplaySource(load_replay(path), time_origin=0.0), display,
+                     scene=rt2)
+    _run(engine2, 12.0)
+    replayed = engine2.events.of_kind("trial")
+    assert [e.data["success"] for e in replayed] == [True, True]
+    for a, b in zip(trials, replayed):
+        assert a.data["target_positions"] == b.data["target_positions"]
+        assert b.data["time_s"] == pytest.approx(a.data["time_s"], abs=0.05)
+    engine2.close()
+
+
+def test_reach_targets_time_out_when_the_patient_rests(display, scene):
+    rt = ReachTargets(trials=1, time_limit_s=2.0)
+    engine, _ = _engine(display, rt)
+    _run(engine, 3.5)
+    (ev,) = engine.events.of_kind("trial")
+    assert not ev.data["success"] and ev.data["outcome"] == "timeout"
+    assert ev.data["time_s"] == pytest.approx(2.0, abs=0.02)
+    engine.close()
+
+
+def test_copy_pose_matched_by_moving_the_intact_arm_into_the_mirror_pose(display, scene):
+    cp = CopyPose(trials=2, pose_set="simple", hold_s=0.5)
+    engine, patient = _engine(display, cp)
+    core = engine.core
+    solver = ArmSolver(core.lengths.upper_arm, core.lengths.forearm, core.lengths.hand)
+
+    def goal(t):
+        task = cp.task
+        if not task.active:
+            return None
+        intact = solve_pose(task.target.pose, solver, core.torso.pose,
+                            core.torso.shoulder(1).copy(), 1,
+                            core.lengths.upper_arm + core.lengths.forearm)
+        yaw = np.array([0.0, 0.0, core.torso.pose[5], core.torso.pose[6]])
+        return intact.positions[2].copy(), quat_mul(yaw, task.target.pose.quat)
+    patient.goal = goal
+    _run(engine, 9.0)
+    trials = engine.events.of_kind("trial", "copy_pose")
+    assert len(trials) == 2
+    for ev in trials:
+        d = ev.data
+        assert d["success"] and d["outcome"] == "matched", d
+        assert d["joint_angle_error_deg"] <= 15.0 and d["pose"] in d["target_ids"]
+        assert "shoulder_elevation" in d["joints_compared"]
+    assert trials[0].data["pose"] != trials[1].data["pose"]
+    engine.close()
+
+
+def test_bilateral_symmetry_from_the_residual_tracker(display, scene):
+    bl = Bilateral(trials=1, dwell_s=0.2, pace_s=1.5)
+    engine, patient = _engine(display, bl)
+    core = engine.core
+    patient.goal = _reach_goal(engine, bl, patient)
+    offset = core.layout.stump_end_offset
+
+    def residual():
+        """The residual forearm moves as the mirror image of the intact forearm."""
+        elbow, wrist = core.intact.positions[1], core.intact.positions[2]
+        if not np.all(np.isfinite(elbow)) or np.allclose(elbow, wrist):
+            return None
+        end = elbow + offset * (wrist - elbow) / np.linalg.norm(wrist - elbow)
+        q = core.intact.rotations[1] * MIRROR_Q
+        return np.concatenate([_mirror(engine, end), q])
+    patient.residual = residual
+    _run(engine, 6.0)
+    (ev,) = engine.events.of_kind("trial", "bilateral")
+    d = ev.data
+    assert d["success"] and d["residual_tracked_fraction"] > 0.9
+    assert d["symmetry"] > 0.95
+    # the residual follows one frame late through the tracker filter: close, not identical
+    assert d["symmetry_detail"]["amplitude_ratio"] == pytest.approx(1.0, abs=0.25)
+    assert d["pace_s"] == 1.5 and d["timing_error_s"] is not None
+    engine.close()
+
+
+def test_bilateral_without_a_residual_tracker_reports_no_symmetry(display, scene):
+    bl = Bilateral(trials=1, dwell_s=0.2)
+    engine, patient = _engine(display, bl)
+    patient.goal = _reach_goal(engine, bl, patient)
+    _run(engine, 6.0)
+    (ev,) = engine.events.of_kind("trial", "bilateral")
+    assert ev.data["success"] and ev.data["symmetry"] is None
+    assert ev.data["symmetry_detail"] is None and ev.data["residual_tracked_fraction"] == 0.0
+    engine.close()
+
+
+def test_foot_targets_tapped_by_the_mirrored_foot(display, scene):
+    ft = FootTargets(trials=2, dwell_s=0.1)
+    engine, patient = _engine(display, ft, "leg")
+    core = engine.core
+    home = np.array([0.09, 0.32, 0.07])
+
+    def goal(t):
+        task = ft.task
+        if not task.active or task.current >= len(task.targets):
+            return home, np.array([0.0, 0.0, 0.0, 1.0])
+        ankle_to_ball = core.intact.positions[4] - core.intact.positions[2]
+        want = _mirror(engine, task.targets[task.current]) - ankle_to_ball
+        want[2] = core.lengths.ankle_height
+        ball = core.intact.positions[4]
+        if np.hypot(*(ball[:2] - _mirror(engine, task.targets[task.current])[:2])) > 0.04:
+            want[2] += 0.08                            # lift the foot while moving
+        return want, np.array([0.0, 0.0, 0.0, 1.0])
+    patient.goal = goal
+    _run(engine, 9.0)
+    trials = engine.events.of_kind("trial", "foot_targets")
+    assert len(trials) == 2
+    for ev in trials:
+        assert ev.data["success"] and ev.data["task"] == "foot_tap"
+        assert all(p[2] == 0.0 for p in ev.data["target_positions"])
+    engine.close()
+
+
+def test_ankle_circles_from_the_scripted_motion(display, scene):
+    ac = AnkleCircles(trials=2)
+    settings = load_settings(overrides={"patient.amputation_level": "transtibial"})
+    engine = Engine(settings, ScriptedSource("ankle_circles", intact_side="right"), display,
+                    scene=ac)
+    _run(engine, 10.0)
+    trials = engine.events.of_kind("trial", "ankle_circles")
+    assert len(trials) == 2
+    for ev in trials:
+        d = ev.data
+        assert d["success"] and d["outcome"] == "circle" and abs(d["circles"]) >= 0.9
+        assert d["amplitude_deg"] > 8.0 and d["roundness"] > 0.3
+        assert 1.5 < d["time_s"] < 3.5          # the scripted motion circles every 2.5 s
+    engine.close()
+
+
+def test_pedal_press_and_hold(display, scene):
+    pp = PedalPress(trials=1, press_deg=15.0, hold_s=0.5)
+    engine, patient = _engine(display, pp, "leg")
+    ball_fwd = 0.5 * engine.core.lengths.foot
+    ankle_h = engine.core.lengths.ankle_height
+    rest = np.array([0.09, 0.32, ankle_h])
+
+    def goal(t):
+        if not pp.task.active:
+            return rest, np.array([0.0, 0.0, 0.0, 1.0])
+        # toes down 25 deg about the ball of the foot (the heel rises)
+        q = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(-25.0))
+        ball = rest + np.array([0.0, ball_fwd, -ankle_h])
+        offset = np.array([0.0, ball_fwd, -ankle_h])
+        return ball - quat_rotate(q, offset), q
+    patient.goal = goal
+    _run(engine, 4.0)
+    (ev,) = engine.events.of_kind("trial", "pedal_press")
+    d = ev.data
+    assert d["success"] and d["outcome"] == "held" and d["peak_plantarflexion_deg"] > 15.0
+    assert d["held_s"] == pytest.approx(0.5, abs=0.02)
+    engine.close()
+
+
+def test_scene_descriptions_and_wrong_limb(display, scene):
+    for cls in (ReachTargets, CopyPose, Bilateral, FootTargets, AnkleCircles, PedalPress):
+        info = cls.describe()
+        assert info["phase"] == "mirror" and info["emits"] == ["trial"]
+        assert {"index", "success", "time_s", "path_length_m", "symmetry"} <= set(
+            info["trial_fields"])
+        assert all(p["help"] for p in info["params"])
+    with pytest.raises(SceneParamError, match="out of range"):
+        ReachTargets(distance=2.0)
+    settings = load_settings(overrides={"patient.amputation_level": "transtibial"})
+    with pytest.raises(SceneParamError, match="arm task"):
+        Engine(settings, Patient("leg"), display, scene=ReachTargets())

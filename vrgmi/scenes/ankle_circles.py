@@ -1,0 +1,98 @@
+"""Ankle circles: draw slow circles with the mirrored foot's toes (mirror therapy)."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from vrgmi.mirror.lower import AnkleCircleTask, foot_angles, foot_home
+from vrgmi.mirror.trial import lateral_sign, yaw_axes
+from vrgmi.scenes.base import SceneContext, SceneFrame
+from vrgmi.scenes.foot_targets import BALL
+from vrgmi.scenes.mirror_common import COMMON_TRIAL_FIELDS, MirrorTaskScene, TargetMarker
+from vrgmi.scenes.schema import Param
+
+#: LEG_JOINT_NAMES index of the ankle (its rotation is the foot's)
+ANKLE = 2
+#: progress beads around the circle guide in front of the foot
+BEADS = 16
+GUIDE_RADIUS_M = 0.08
+
+
+class AnkleCircles(MirrorTaskScene):
+    """The patient circles the intact foot at the ankle and watches the mirrored foot
+    circle; a ring of beads in front of the foot fills as each circle completes."""
+
+    name = "ankle_circles"
+    description = "slow circles with the mirrored foot's toes"
+    limbs = ("leg",)
+    params = (
+        Param("min_amplitude_deg", "float", 8.0, "smallest circle that counts (mean radius "
+              "of the toe direction)", 2.0, 30.0, unit="deg"),
+        Param("min_roundness", "float", 0.3, "smallest / largest radius a circle needs",
+              0.0, 0.9),
+        Param("direction", "choice", "either", "circle direction as the patient sees the foot",
+              choices=AnkleCircleTask.DIRECTIONS),
+        Param("time_limit_s", "float", 12.0, "seconds allowed per circle", 3.0, 60.0,
+              unit="s"),
+        Param("trials", "int", 8, "circles in this scene", 1, 50),
+    )
+    trial_fields = {**COMMON_TRIAL_FIELDS,
+                    "circles": "signed turns of the toe direction (+ = counterclockwise as "
+                               "seen by the patient)",
+                    "completeness": "|turns| capped at 1",
+                    "amplitude_deg": "mean radius of the toe-direction circle (deg)",
+                    "roundness": "smallest / largest radius (1 = a circle)",
+                    "direction": "direction asked for"}
+    instruction = "Draw slow circles with your mirrored foot"
+
+    def make_task(self, ctx: SceneContext, rate_hz: float) -> AnkleCircleTask:
+        d = self.difficulty
+        return AnkleCircleTask(d["min_amplitude_deg"], d["min_roundness"], d["time_limit_s"],
+                               d["trials"], d["direction"], rest_s=1.0, rate_hz=rate_hz)
+
+    def configure(self) -> None:
+        d, task = self.difficulty, self.task
+        task.min_amplitude_deg = d["min_amplitude_deg"]
+        task.min_roundness = d["min_roundness"]
+        task.direction = d["direction"]
+        task.time_limit_s = d["time_limit_s"]
+        task.trials = max(d["trials"], len(task.results))
+
+    def build(self, ctx: SceneContext) -> None:
+        super().build(ctx)
+        self.beads = [TargetMarker(ctx.root, ctx.base, 0.012, name=f"bead{k}")
+                      for k in range(BEADS)]
+        self._placed = False
+
+    def step_task(self, frame: SceneFrame) -> dict[str, Any] | None:
+        torso = self.ctx.core.torso.pose
+        if frame.phantom_visibility > 0.0:
+            right, up = foot_angles(frame.phantom.rotations[ANKLE], torso)
+        else:
+            right = up = math.nan
+        return self.task.update(frame.t, self.effector(frame, BALL), right, up)
+
+    def _place_beads(self) -> None:
+        """A vertical ring facing the patient, in front of the phantom foot's toes."""
+        core = self.ctx.core
+        L = core.lengths
+        side = core.amputated
+        right, fwd = yaw_axes(core.torso.pose)
+        centre = foot_home(core.torso.hip(side), core.torso.pose, L.thigh, L.foot)
+        centre = centre + 0.22 * L.foot * fwd + np.array([0.0, 0.0, 0.10])
+        for k, bead in enumerate(self.beads):
+            a = 2.0 * math.pi * k / BEADS
+            bead.place(centre + GUIDE_RADIUS_M * (math.cos(a) * lateral_sign(1) * right
+                                                  + np.array([0.0, 0.0, math.sin(a)])))
+
+    def draw(self, frame: SceneFrame) -> None:
+        task = self.task
+        if not self._placed and self.ctx.core.torso.initialized:
+            self._place_beads()
+            self._placed = True
+        lit = int(min(abs(task.turns), 1.0) * BEADS) if task.active else 0
+        for k, bead in enumerate(self.beads):
+            bead.set_state(("current" if k < lit else "waiting") if task.active else "hidden")
+            bead.animate(frame.t)

@@ -1,0 +1,78 @@
+"""Foot targets: tap glowing discs on the floor with the mirrored foot (mirror therapy)."""
+from __future__ import annotations
+
+from typing import Any
+
+from vrgmi.mirror.lower import FootTapTask, foot_home, foot_targets
+from vrgmi.scenes.base import SceneContext, SceneFrame
+from vrgmi.scenes.mirror_common import (COMMON_TRIAL_FIELDS, MirrorTaskScene, TargetMarker,
+                                        draw_sequence)
+from vrgmi.scenes.schema import Param
+
+#: LEG_JOINT_NAMES index of the ball of the foot, the point that taps
+BALL = 4
+#: floor targets stay this far (m) in front of the torso origin: clear of the chair and
+#: beyond the knees, which hide the floor nearer than about 0.55 m from a seated eye
+MIN_FORWARD_M = 0.50
+
+
+class FootTargets(MirrorTaskScene):
+    """Discs light up on the floor around the missing foot; the patient moves the intact
+    foot and watches the mirrored foot tap them, in order."""
+
+    name = "foot_targets"
+    description = "tap glowing discs on the floor with the mirrored foot"
+    limbs = ("leg",)
+    params = (
+        Param("distance_m", "float", 0.2, "how far the discs are from the resting foot",
+              0.05, 0.4, unit="m"),
+        Param("target_radius_m", "float", 0.07, "disc size (radius)", 0.03, 0.15, unit="m"),
+        Param("time_limit_s", "float", 8.0, "seconds allowed for each disc", 2.0, 60.0,
+              unit="s"),
+        Param("sequence_length", "int", 1, "discs to tap in order in one trial", 1, 6),
+        Param("dwell_s", "float", 0.1, "seconds the foot stays down on a disc", 0.0, 2.0,
+              unit="s"),
+        Param("trials", "int", 10, "trials in this scene", 1, 100),
+    )
+    trial_fields = {**COMMON_TRIAL_FIELDS,
+                    "target_positions": "disc centres on the floor, engine space (m)",
+                    "targets_hit": "discs tapped in order",
+                    "hit_times_s": "time of each tap from trial onset (s)",
+                    "radius_m": "disc radius (m)", "dwell_s": "dwell required (s)"}
+    instruction = "Tap the glowing disc with your mirrored foot"
+
+    def make_task(self, ctx: SceneContext, rate_hz: float) -> FootTapTask:
+        core = ctx.core
+        side, L = core.amputated, core.lengths
+
+        def targets(_index: int):
+            d = self.difficulty
+            home = foot_home(core.torso.hip(side), core.torso.pose, L.thigh, L.foot)
+            return foot_targets(self.rng, home, core.torso.pose, side, d["distance_m"],
+                                d["sequence_length"], d["target_radius_m"], MIN_FORWARD_M)
+
+        d = self.difficulty
+        return FootTapTask(targets, d["target_radius_m"], d["dwell_s"], d["time_limit_s"],
+                           d["trials"], rest_s=1.0, rate_hz=rate_hz)
+
+    def configure(self) -> None:
+        d, task = self.difficulty, self.task
+        task.radius_m = d["target_radius_m"]
+        task.dwell.hold_s = d["dwell_s"]
+        task.time_limit_s = d["time_limit_s"]
+        task.trials = max(d["trials"], len(task.results))
+        for marker in getattr(self, "markers", ()):
+            marker.set_radius(task.radius_m)
+
+    def build(self, ctx: SceneContext) -> None:
+        super().build(ctx)
+        self.markers = [TargetMarker(ctx.root, ctx.base, self.task.radius_m, floor=True,
+                                     name=f"disc{k}") for k in range(6)]
+        for m in self.markers:
+            m.set_state("hidden")
+
+    def step_task(self, frame: SceneFrame) -> dict[str, Any] | None:
+        return self.task.update(frame.t, self.effector(frame, BALL))
+
+    def draw(self, frame: SceneFrame) -> None:
+        draw_sequence(self.markers, self.task, frame.t, self.last_success)
