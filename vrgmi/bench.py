@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -21,7 +22,10 @@ TARGETS = {  # key: (comparison, bound) from the core issue
     "core_frame_ms_p99": ("<=", 0.5),
     "warm_start_s": ("<=", 1.0),
     "engine_frame_ms_p99": ("<=", 2.0),
+    "xr_added_latency_frames": ("<=", 0.0),
 }
+#: the scripted OpenXR test runtime of a checkout (absent from an installed wheel)
+XR_RUNTIME_DIR = Path(__file__).resolve().parents[1] / "tests" / "xr_runtime"
 
 _START_PROBE = r"""
 import time
@@ -119,6 +123,64 @@ def bench_engine(minutes: float, rate_hz: float = 120.0,
             "renderer": renderer}
 
 
+def added_latency_frames(log: np.ndarray, head_pose_at: Callable[[int], np.ndarray],
+                         max_frames: int = 4, tol_m: float = 1e-4) -> int | None:
+    """Frames between the time the submitted eye poses were located for and the frame they
+    were submitted in: the smallest lag L for which every frame's eye midpoint is the
+    runtime's head position at the predicted display time of frame k - L (None: no fit).
+
+    ``log`` is the test runtime's frame log (``predicted_ns``, ``left``, ``right`` in stage
+    space; frames without a layer hold NaN)."""
+    rows = log[~np.isnan(log["left_pose"][:, 0])]
+    mid = (rows["left_pose"][:, :3] + rows["right_pose"][:, :3]) / 2.0
+    predicted = log["predicted_ns"]
+    index = {int(f): i for i, f in enumerate(log["frame"])}
+    for lag in range(max_frames + 1):
+        errors = [np.linalg.norm(m - head_pose_at(int(predicted[index[int(f) - lag]]))[:3])
+                  for m, f in zip(mid, rows["frame"]) if int(f) - lag in index
+                  and int(f) - lag >= 0 and not np.isnan(log["left_pose"][index[int(f) - lag], 0])]
+        if errors and max(errors) < tol_m:
+            return lag
+    return None
+
+
+def bench_xr(seconds: float) -> dict:
+    """The headset loop against the scripted test runtime, EGL, offscreen: CPU time from
+    xrWaitFrame's return to xrEndFrame's (p99) and the latency the engine adds (frames)."""
+    import importlib.util
+
+    from vrgmi.settings import load_settings
+    from vrgmi.tracking.replay import save_replay
+    from vrgmi.tracking.scripted import make_scripted_replay
+    from vrgmi.xr_app import run_xr
+
+    harness_path = XR_RUNTIME_DIR / "harness.py"
+    if not harness_path.exists():
+        return {"xr_note": "xr metrics unavailable: the OpenXR test runtime ships with a "
+                           "checkout (tests/xr_runtime), not with an installed package"}
+    spec = importlib.util.spec_from_file_location("vrgmi_xr_harness", harness_path)
+    harness = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(harness)
+    rate = 90.0
+    settings = load_settings(overrides={"patient.amputation_side": "left",
+                                        "patient.amputation_level": "transradial",
+                                        "display.mode": "headless"})
+    with tempfile.TemporaryDirectory(prefix="vrgmi-xr-bench-") as tmp:
+        replay = Path(tmp) / "reach.npz"
+        save_replay(replay, make_scripted_replay("reach", seconds=max(seconds, 2.0),
+                                                 rate_hz=rate, intact_side="right"))
+        with harness.xr_test_runtime(replay=replay, rate_hz=rate, view_size=(256, 256),
+                                     validation=False) as rt:
+            heads: dict[int, np.ndarray] = {}
+            report = run_xr(settings, frames=int(seconds * rate),
+                            on_frame=lambda _runner, t: heads.__setitem__(t, rt.head_pose_at(t)))
+            lag = added_latency_frames(rt.frame_log(), heads.__getitem__)
+    return {"xr_frames": report["xr"]["frames"],
+            "xr_frame_cpu_ms_median": report["xr"]["cpu_ms_median"],
+            "xr_frame_cpu_ms_p99": report["xr"]["cpu_ms_p99"],
+            "xr_added_latency_frames": lag}
+
+
 def run_bench(quick: bool = False,
               progress: Callable[[str], None] | None = None) -> dict[str, float]:
     """Every benchmark; ``quick`` shortens runs so the whole thing stays under a minute."""
@@ -135,6 +197,8 @@ def run_bench(quick: bool = False,
     results.update(bench_core(minutes))
     say(f"bench: engine frame (core, rigs, scene) over a {minutes:g}-minute replay, offscreen...")
     results.update(bench_engine(minutes))
+    say("bench: headset frame against the OpenXR test runtime (EGL, offscreen)...")
+    results.update(bench_xr(5.0 if quick else 30.0))
     results["quick"] = quick
     return results
 
@@ -146,7 +210,7 @@ def format_table(results: dict[str, float]) -> str:
         value = results[key]
         target = TARGETS.get(key)
         mark = ""
-        if target:
+        if target and isinstance(value, (int, float)):
             op, bound = target
             met = value <= bound if op == "<=" else value >= bound
             mark = f"{op} {bound:g}  {'met' if met else 'NOT MET'}"

@@ -96,23 +96,16 @@ def check_openxr() -> Finding:
     if manifest is None:
         return Finding("openxr", False, "no OpenXR runtime is installed: no headset; vrgmi uses "
                                         "the desktop window or headless mode")
+    from vrgmi.errors import VrgmiError
+    from vrgmi.tracking.openxr import probe_runtime
     try:
-        import xr
-        extensions = sorted(e.extension_name.decode() for e in
-                            xr.enumerate_instance_extension_properties())
-        instance = xr.create_instance(xr.InstanceCreateInfo(application_info=xr.ApplicationInfo(
-            application_name="vrgmi doctor", engine_name="vrgmi",
-            api_version=xr.Version(1, 0, 0))))
-        try:
-            props = xr.get_instance_properties(instance)
-            name = props.runtime_name.decode()
-        finally:
-            xr.destroy_instance(instance)
-    except Exception as exc:  # the runtime's own failure, reported as one sentence
-        return Finding("openxr", False, f"the OpenXR runtime at {manifest} did not start "
-                                        f"({type(exc).__name__}: {exc})")
-    return Finding("openxr", True, f"runtime '{name}' ({manifest}) offers {len(extensions)} "
-                                   f"extensions: {', '.join(extensions)}")
+        info = probe_runtime()
+    except VrgmiError as exc:
+        return Finding("openxr", False, f"{exc} ({manifest})")
+    return Finding("openxr", info.system != "no headset connected",
+                   f"runtime '{info.name}' {info.version} ({manifest}), headset: {info.system};"
+                   f" offers {len(info.extensions)} extensions: "
+                   f"{', '.join(sorted(info.extensions))}")
 
 
 def check_database(url: str) -> Finding:
