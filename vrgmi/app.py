@@ -154,7 +154,11 @@ class Engine:
         self.scene: Scene | None = None
         self._scene_frame = SceneFrame(0.0, 0, [], self.core.frame.head, False,
                                        self.core.intact, self.core.phantom, 0.0, self.core.frame)
-        self.set_scene(scene or FreeMirror())
+        try:
+            self.set_scene(scene or FreeMirror())
+        except Exception:                  # a scene that cannot start leaves nothing behind
+            self.world.remove_node()
+            raise
 
     def set_scene(self, scene: Scene) -> None:
         """End the current scene (if any) and start ``scene`` at the next frame."""
