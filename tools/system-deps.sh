@@ -2,7 +2,8 @@
 # Installs the Debian packages vrgmi needs that pip cannot provide (Mesa EGL/GL for
 # offscreen rendering; Xvfb for the desktop-window test; Node.js for the glTF validator). Idempotent; quiet when all present.
 set -euo pipefail
-packages=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libglx-mesa0 xvfb nodejs npm chromium postgresql poppler-utils)
+packages=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libglx-mesa0 xvfb nodejs npm chromium postgresql poppler-utils
+          gcc libopenxr-dev libegl-dev libgl-dev zlib1g-dev)
 missing=()
 for p in "${packages[@]}"; do
   if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi

@@ -113,9 +113,10 @@ class Engine:
     """A session on an open display: the core, both limbs, the room, a scene, the camera.
 
     ``inputs`` collects the patient's answers (sources and key handlers push into it);
-    ``events`` carries what the scenes measure to the session's sinks. While ``paused``
-    (headset focus lost, therapist's pause) the core is not stepped, so the limbs hold
-    their pose, and the scene is not updated; frames are still drawn.
+    ``events`` carries what the scenes measure to the session's sinks. While ``held`` (the
+    session is ``paused`` by the therapist or the patient, or the headset's ``focus_lost``)
+    the core is not stepped, so the limbs hold their pose, and the scene is not updated;
+    frames are still drawn.
     """
 
     def __init__(self, settings: Settings, source: PoseSource, display: Display,
@@ -126,6 +127,7 @@ class Engine:
         self.inputs = inputs or InputQueue()
         self.events = events or EventBus()
         self.paused = False
+        self.focus_lost = False
         self.frame_index = 0
         base = display.base
         self.core = CorePipeline(settings, source)
@@ -160,6 +162,11 @@ class Engine:
             self.world.remove_node()
             raise
 
+    @property
+    def held(self) -> bool:
+        """True while the limbs hold and the scene waits (paused, or headset focus lost)."""
+        return self.paused or self.focus_lost
+
     def set_scene(self, scene: Scene) -> None:
         """End the current scene (if any) and start ``scene`` at the next frame."""
         if self.scene is not None:
@@ -176,7 +183,8 @@ class Engine:
         timer, core = self.timer, self.core
         timer.begin_frame()
         alive = True
-        if not self.paused:
+        held = self.held
+        if not held:
             alive = core.step(display_time, dt)
         timer.mark(0)
         self.intact_rig.apply(core.intact.positions, core.intact.rotations,
@@ -186,7 +194,7 @@ class Engine:
         self.seated.apply()
         self._place_camera()
         timer.mark(1)
-        if not self.paused:
+        if not held:
             sf = self._scene_frame
             sf.t, sf.index = display_time, self.frame_index
             sf.inputs = self.inputs.drain(display_time)

@@ -215,6 +215,7 @@ class SessionRunner:
         self._p99 = 0.0
         self._dropped = 0
         self._flare = False
+        self._focus_lost = False
         self._closed = False
 
     # -- plan -----------------------------------------------------------------------------
@@ -262,6 +263,7 @@ class SessionRunner:
         self.t = t
         for command in self.commands.drain():
             self._apply(command, t)
+        self._note_focus(t)
         try:
             self.engine.frame(t, dt, render)
         except Exception as exc:      # the engine itself failed: keep every event written
@@ -269,7 +271,7 @@ class SessionRunner:
             self.close()
             raise SessionError(f"session: the engine failed: {_one_line(exc)}") from None
         self._frames += 1
-        if self.state == "running":
+        if self.state == "running" and not self.engine.focus_lost:
             self._block_s += dt
             if self.current is not None and self.current.part == "main":
                 self._main_s += dt
@@ -278,6 +280,15 @@ class SessionRunner:
             self._check_block(t)
         self._publish(t)
         return not self.done
+
+    def _note_focus(self, t: float) -> None:
+        """Record the headset losing and regaining focus (the runtime's menu, the headset
+        taken off) as a pause of its own; block clocks stand still meanwhile."""
+        lost = bool(getattr(self.engine, "focus_lost", False))
+        if lost != self._focus_lost and self.state in ("running", "paused"):
+            self.events.emit("session_paused" if lost else "session_resumed", t,
+                             {"reason": "headset focus lost"} if lost else {})
+        self._focus_lost = lost
 
     def close(self) -> dict[str, Any]:
         """End the session if it still runs, close the event log, write and return the

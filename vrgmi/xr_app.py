@@ -206,7 +206,7 @@ class XrRunner:
             return True
         if "profile" in happened:
             link.source.update_profiles()
-        engine.paused = not xrs.focused
+        engine.focus_lost = not xrs.focused
         if not xrs.running:
             time.sleep(0.002)
             return False
@@ -229,8 +229,8 @@ class XrRunner:
         xrs.end_frame(t, layer)
         self.stats.cpu_ms.append((time.perf_counter_ns() - t0) * 1e-6)
         self.stats.predicted_ns.append(t)
-        self.stats.located_ns.append(link.source.located_ns if not engine.paused else t)
-        if self.recorder is not None and not engine.paused:
+        self.stats.located_ns.append(link.source.located_ns if not engine.held else t)
+        if self.recorder is not None and not engine.held:
             self.recorder.append(engine.core.frame)
         if on_frame is not None:
             on_frame(self, t)
@@ -262,7 +262,7 @@ class XrRunner:
     def _run_fallback(self, seconds: float | None, frames: int | None) -> None:
         """The rest of the session on the main display, with the desktop (or scripted) hand."""
         engine, display = self.engine, self.display
-        engine.paused = False
+        engine.focus_lost = False
         self._show_main(True)
         self.relay.source = _fallback_source(display, self.settings)
         rate = self.settings.display.refresh_hz

@@ -1,0 +1,232 @@
+"""The headset loop against the scripted test runtime (EGL, offscreen; pyopenxr's real
+loader; core validation on and clean): it begins, renders both eyes and ends; it adds no
+latency; focus loss pauses; loss tears down and reconnects; a vanished runtime falls back
+with the recording kept; recentring; `vrgmi doctor` and `vrgmi run` against the runtime."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from panda3d.core import Point2, Point3
+
+from tests.xr_runtime.harness import xr_test_runtime
+from vrgmi.bench import added_latency_frames
+from vrgmi.core import warmup
+from vrgmi.settings import load_settings
+from vrgmi.tracking.frame import TrackingFrame
+from vrgmi.tracking.replay import ReplaySource, load_replay, save_replay
+from vrgmi.tracking.scripted import make_scripted_replay
+from vrgmi.tracking.xr_input import OpenXRSource
+from vrgmi.xr_app import XrRunner
+
+VIEW = (96, 96)
+
+
+@pytest.fixture(scope="module")
+def reach(tmp_path_factory):
+    path = tmp_path_factory.mktemp("xr") / "reach.npz"
+    save_replay(path, make_scripted_replay("reach", seconds=4.0, rate_hz=90.0,
+                                           intact_side="right"))
+    warmup()
+    return path
+
+
+@pytest.fixture
+def settings():
+    return load_settings(overrides={"patient.amputation_side": "left",
+                                    "patient.amputation_level": "transradial",
+                                    "display.mode": "headless", "tracking.one_euro": "false"})
+
+
+def _clean(rt) -> None:
+    bad = [m for m in rt.validation_messages() if "VALID_ERROR" in m or "VALID_WARNING" in m
+           or "VUID-" in m and "VUID-CoreValidation" not in m]
+    assert not bad, "\n".join(bad)
+
+
+def _run(display, settings, rt, frames, hook=None, out_dir=None):
+    runner = XrRunner(settings, display, out_dir)
+    try:
+        report = runner.run(frames=frames, on_frame=hook)
+    finally:
+        runner.engine.close()
+    return runner, report
+
+
+def _skin(px: np.ndarray) -> bool:
+    r, g, b = (int(v) for v in px[:3])
+    return r > g > b and r - b > 45
+
+
+def test_a_session_begins_renders_both_eyes_and_ends(display, settings, reach):
+    seen = {}
+
+    def hook(runner, _t):        # where the intact hand's joints land in each eye
+        eyes = runner.link.eyes
+        for i, cam in enumerate(eyes.cameras):
+            pts = []
+            for p in runner.engine.core.intact.positions:
+                out = Point2()
+                if eyes.lenses[i].project(cam.get_relative_point(display.base.render,
+                                                                 Point3(*p)), out):
+                    pts.append(((out[0] + 1) / 2 * VIEW[0], (1 - out[1]) / 2 * VIEW[1]))
+            seen[i] = np.array(pts)
+
+    with xr_test_runtime(replay=reach, view_size=VIEW) as rt:
+        runner, report = _run(display, settings, rt, 20, hook)
+        images = [rt.last_image(0), rt.last_image(1)]
+        assert rt.call_count("xrBeginSession") == 1 and rt.call_count("xrEndSession") == 1
+        assert rt.call_count("xrDestroySession") == 1
+        log = rt.frame_log()
+        _clean(rt)
+    assert report["xr"]["frames"] == 20 and report["fallback"] is None
+    assert not np.isnan(log["left_pose"][-10:]).any()
+    for eye in (0, 1):
+        img, pts = images[eye], seen[eye]
+        assert img is not None and img.shape == (VIEW[1], VIEW[0], 4)
+        inside = [(int(x), int(y)) for x, y in pts if 0 <= x < VIEW[0] and 0 <= y < VIEW[1]]
+        assert len(inside) >= 10, f"the intact hand is not in eye {eye}'s view"
+        skin = sum(any(_skin(img[min(max(y + dy, 0), VIEW[1] - 1),
+                                 min(max(x + dx, 0), VIEW[0] - 1)])
+                       for dx in (-1, 0, 1) for dy in (-1, 0, 1)) for x, y in inside)
+        assert skin >= 0.6 * len(inside), f"eye {eye} does not show the hand"
+    # two viewpoints 64 mm apart: a near hand lands further right in the left eye
+    disparity = seen[0][:, 0].mean() - seen[1][:, 0].mean()
+    assert disparity > 2.0
+    assert 1.0 < np.abs(images[0].astype(int) - images[1]).mean() < 60.0
+
+
+def test_frame_k_uses_the_poses_of_frame_k_predicted_display_time(display, settings, reach,
+                                                                  monkeypatch):
+    used = []
+    poll = OpenXRSource.poll
+
+    def spy(self, display_time, frame):
+        alive = poll(self, display_time, frame)
+        used.append((self.located_ns, frame.grip[1].copy(), bool(frame.grip_valid[1])))
+        return alive
+
+    monkeypatch.setattr(OpenXRSource, "poll", spy)
+    heads = {}
+    with xr_test_runtime(replay=reach, view_size=VIEW) as rt:
+        runner, report = _run(display, settings, rt, 30,
+                              lambda _r, t: heads.__setitem__(t, rt.head_pose_at(t)))
+        log = rt.frame_log()
+        assert added_latency_frames(log, heads.__getitem__) == 0
+        for row in log[~np.isnan(log["left_pose"][:, 0])]:
+            mid = (row["left_pose"][:3] + row["right_pose"][:3]) / 2
+            head = heads[int(row["predicted_ns"])]
+            np.testing.assert_allclose(mid, head[:3], atol=1e-5)
+            assert abs(abs(float(np.dot(row["left_pose"][3:], head[3:]))) - 1) < 1e-6
+        _clean(rt)
+    assert list(log["predicted_ns"]) == runner.stats.predicted_ns
+    assert report["xr"]["pose_time_mismatch_ns"] == 0
+    replay, expected = load_replay(reach), TrackingFrame()
+    source = ReplaySource(replay, loop=True, time_origin=0.0)
+    # polled from the first FOCUSED frame on (before it the engine is paused), each frame
+    # at its own predicted display time
+    predicted = runner.stats.predicted_ns
+    assert len(used) >= 25 and [u[0] for u in used] == predicted[len(predicted) - len(used):]
+    for t, grip, valid in used:
+        source.poll((t - 1_000_000_000) * 1e-9, expected)
+        assert valid
+        np.testing.assert_allclose(grip, expected.grip[1], atol=1e-5)
+
+
+def test_losing_focus_pauses_the_scene_and_holds_the_limb(display, settings, reach):
+    states = []
+
+    def hook(runner, _t):
+        states.append((runner.engine.held, runner.engine.core.intact.positions.copy()))
+
+    events = "10 state VISIBLE\n22 state FOCUSED\n"
+    with xr_test_runtime(replay=reach, view_size=VIEW, events=events) as rt:
+        _run(display, settings, rt, 32, hook)
+        log = rt.frame_log()
+        _clean(rt)
+    paused = [p for p, _ in states]
+    assert not any(paused[4:9]) and all(paused[11:21]) and not any(paused[24:])
+    held = [pos for _, pos in states[11:21]]
+    assert all(np.array_equal(held[0], pos) for pos in held)      # the limb holds
+    assert not np.array_equal(states[-1][1], states[0][1])          # and moves again
+    assert not np.isnan(log["left_pose"][11:21]).any()              # eyes still submitted
+
+
+@pytest.mark.parametrize("loss", ["loss_pending", "instance_loss"])
+def test_a_lost_session_is_torn_down_and_a_restart_works(display, settings, reach, loss):
+    with xr_test_runtime(replay=reach, view_size=VIEW, events=f"12 {loss}\n") as rt:
+        runner, report = _run(display, settings, rt, 30)
+        lost = report["xr"]["lost"]
+        assert rt.call_count("xrDestroyInstance") == lost + 1
+        assert rt.call_count("xrBeginSession") == lost + 1
+        _clean(rt)
+    assert lost >= 1 and report["xr"]["reconnects"] == lost
+    assert report["fallback"] is None and report["xr"]["frames"] == 30
+    assert runner.t > 0.3      # the display clock went on across the restart
+
+
+def test_a_runtime_that_vanishes_falls_back_and_keeps_the_recording(display, settings, reach,
+                                                                    tmp_path):
+    with xr_test_runtime(replay=reach, view_size=VIEW, events="15 vanish\n") as rt:
+        runner, report = _run(display, settings, rt, 40, out_dir=tmp_path)
+        _clean(rt)
+    assert report["fallback"] and "\n" not in report["fallback"]
+    recording = load_replay(tmp_path / "recording.npz")
+    assert len(recording.t) >= 38                         # XR frames, then fallback frames
+    assert np.all(np.diff(recording.t) > 0)
+    assert recording.right_valid[:10].all()               # the headset part is there
+
+
+def test_the_runtime_asking_to_exit_ends_the_run(display, settings, reach):
+    with xr_test_runtime(replay=reach, view_size=VIEW, events="15 exit\n") as rt:
+        _runner, report = _run(display, settings, rt, 200)
+        assert rt.call_count("xrEndSession") == 1
+        _clean(rt)
+    assert 14 <= report["xr"]["frames"] <= 20 and report["fallback"] is None
+
+
+def test_recentre_makes_the_head_the_origin_looking_forward(display, settings, reach):
+    heads = []
+
+    def hook(runner, _t):
+        if len(heads) == 5:
+            runner.request_recenter()
+        heads.append(runner.engine.core.frame.head.copy())
+
+    with xr_test_runtime(replay=reach, view_size=VIEW) as rt:
+        _run(display, settings, rt, 9, hook)
+        _clean(rt)
+    assert np.hypot(*heads[4][:2]) > 0.05 or abs(heads[4][2]) > 0.5
+    head = heads[7]
+    assert np.hypot(head[0], head[1]) < 0.03                 # above the origin
+    q = head[3:]
+    fwd = (2 * (q[0] * q[1] - q[3] * q[2]), 1 - 2 * (q[0] ** 2 + q[2] ** 2))  # +Y, on the floor
+    assert abs(np.arctan2(fwd[0], fwd[1])) < np.radians(3)   # looking along +Y ("forward")
+
+
+def test_doctor_names_the_runtime_and_its_extensions():
+    from vrgmi.doctor import check_openxr
+    with xr_test_runtime() as rt:
+        finding = check_openxr()
+        _clean(rt)
+    assert finding.ok
+    assert "vrgmi test runtime" in finding.text
+    for ext in ("XR_KHR_opengl_enable", "XR_MNDX_egl_enable", "XR_EXT_hand_tracking",
+                "XR_HTCX_vive_tracker_interaction"):
+        assert ext in finding.text
+
+
+def test_vrgmi_run_uses_the_headset_when_a_runtime_answers(reach, tmp_path):
+    with xr_test_runtime(replay=reach, view_size=VIEW) as rt:
+        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+        res = subprocess.run([sys.executable, "-m", "vrgmi", "run", "--seconds", "0.2",
+                              "--set", f"data.out_dir={tmp_path}"], capture_output=True,
+                             text=True, timeout=600, env=env)
+        _clean(rt)
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    assert "headset session on 'vrgmi test runtime'" in res.stdout
+    assert (tmp_path / "recording.npz").exists()
