@@ -331,3 +331,24 @@ def test_text_is_at_least_1_5_degrees_per_line(display, scene):
         assert math.isclose(visual_angle_deg(0.0261859, 1.0), 1.5, abs_tol=1e-3)
     finally:
         engine.close()
+
+
+def test_headset_focus_loss_is_recorded_and_stops_the_block_clock(make):
+    runner, engine = make([SceneStep("tiny", 0.1)])
+    runner.start(0.0)
+    answer(runner, 0.1, ["select"])
+    t = run_until(runner, 0.0, at(runner, "tiny"))
+    engine.focus_lost = True                   # the runtime's menu, the headset taken off
+    for _ in range(300):                       # 10 s: longer than the 6 s block
+        runner.step(t, DT, render=False)
+        t += DT
+    assert runner.scene.name == "tiny" and runner.scene.inner.frames <= 1
+    engine.focus_lost = False
+    t = run_until(runner, t, at(runner, "pain_nrs"))
+    h = runner.events.history
+    pauses = [(e.kind, e.data) for e in h if e.kind in ("session_paused", "session_resumed")]
+    assert pauses == [("session_paused", {"reason": "headset focus lost"}),
+                      ("session_resumed", {})]
+    started = next(e.t for e in h if e.kind == "scene_started" and e.scene == "tiny")
+    ended = next(e.t for e in h if e.kind == "scene_finished" and e.scene == "tiny")
+    assert ended - started == pytest.approx(10.0 + 6.0, abs=3 * DT)
