@@ -1,0 +1,529 @@
+""""Left or right?": the laterality game (GMI phase 1; docs/laterality.md).
+
+A hand or foot appears in front of the patient, in a posture, view and rotation; the
+patient answers left or right as fast and accurately as they can (thumbstick left / right,
+either trigger mapped to a side, or the arrow keys: one hand is enough). The task logic,
+staircase and analysis are plain Python in :mod:`vrgmi.laterality`; this class only draws
+what :class:`~vrgmi.laterality.task.LateralityTask` says, world-locked in front of the
+patient: a plain backdrop card, a fixation cross, the stimulus (the engine's own limb model,
+cut at the wrist / ankle, the left being the mirrored right model), an optional everyday
+object in the hand, and a calm tick / cross as feedback.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from panda3d.core import (AlphaTestAttrib, CardMaker, Geom, GeomNode, GeomTriangles,
+                          GeomVertexData, GeomVertexFormat, GeomVertexWriter, NodePath, Quat,
+                          RenderAttrib, Vec3, Vec4)
+
+from vrgmi.body.postures import posture_angles
+from vrgmi.laterality.stimuli import Stimulus
+from vrgmi.laterality.task import LateralityTask, TaskConfig
+from vrgmi.render.color import hex_to_linear
+from vrgmi.render.rig import MODEL_HEIGHT, LimbRig
+from vrgmi.render.shaders import (ROOM, SKIN, Lighting, load_shader, set_lighting,
+                                  shaders_supported)
+from vrgmi.render.skin import SkinLook, StumpBlend, skin_tone
+from vrgmi.render.ui import Panel
+from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
+from vrgmi.scenes.schema import Param
+
+#: where the stimulus floats: metres in front of the eyes along the gaze, whose pitch is
+#: clamped (deg) so a patient looking at the floor or the ceiling still gets a comfortable view
+STIMULUS_DISTANCE_M = 0.65
+STAGE_PITCH_DEG = (-30.0, 10.0)
+#: the backdrop card: distance behind the stimulus, size (m), colour (sRGB): a calm
+#: mid blue-grey that every skin tone stands out against
+BACKDROP_BEHIND_M = 0.45
+BACKDROP_SIZE_M = (2.6, 1.8)
+BACKDROP_HEX = "#6b7884"
+FIXATION_HEX = "#e9e6df"
+TICK_HEX = "#7fc08f"        # calm green
+CROSS_HEX = "#e3a857"       # soft amber, never a harsh red
+#: how much forearm / shin shows beyond the wrist / ankle (m, before the height scale)
+WRIST_MARGIN_M = 0.045
+ANKLE_MARGIN_M = 0.07
+#: a frontal, soft key light for the stimulus (toward the light: behind-above the patient)
+STAGE_LIGHTING = Lighting(key_direction=(0.25, -0.80, 0.55), key_color=(0.70, 0.68, 0.64),
+                          sky=(0.50, 0.51, 0.54), ground=(0.36, 0.34, 0.31))
+#: text line height (visual angle): larger than the panel minimum, read at a glance
+TEXT_LINE_DEG = 2.2
+#: context props: colour (sRGB)
+PROP_HEX = {"cup": "#5c9f97", "ball": "#d98c5f", "pen": "#3f6fa8"}
+
+
+class LateralityScene(Scene):
+    """Left or right? Judge the laterality of hands or feet as fast as possible."""
+
+    name = "laterality"
+    description = "left or right? judge the side of rotated hands or feet"
+    phase = "laterality"
+    params = (
+        Param("limb", "choice", "auto", "which limbs are shown (auto: hands for an arm "
+              "amputation, feet for a leg)", choices=("auto", "hand", "foot", "both")),
+        Param("block_length", "int", 20, "stimuli per block", 4, 200),
+        Param("blocks", "int", 3, "blocks in the session", 1, 20),
+        Param("exposure_ms", "int", 0, "how long the stimulus shows (0: until the answer)",
+              0, 20000, unit="ms"),
+        Param("min_exposure_ms", "int", 500, "shortest exposure the staircase may reach",
+              100, 20000, unit="ms"),
+        Param("time_limit_ms", "int", 5000, "time to answer before a trial counts as missed",
+              500, 20000, unit="ms"),
+        Param("feedback", "bool", True, "show a tick or a cross after each answer"),
+        Param("rotation_max_deg", "int", 180, "largest rotation about any axis", 0, 180,
+              unit="deg"),
+        Param("angle_step_deg", "int", 30, "rotations are multiples of this", 5, 90,
+              unit="deg"),
+        Param("axes", "choice", "in_plane", "rotation axes: in the picture plane only, or "
+              "about 1-3 axes", choices=("in_plane", "1", "2", "3")),
+        Param("views", "choice", "both", "back / top (dorsal), palm / sole (palmar) or both",
+              choices=("both", "dorsal", "palmar")),
+        Param("postures", "choice", "all", "posture set", choices=("open", "basic", "all")),
+        Param("context", "bool", False, "the hand holds (the foot touches) an everyday object"),
+        Param("adaptive", "bool", True, "a staircase keeps accuracy near the target by "
+              "changing the rotation range, then the exposure"),
+        Param("target_accuracy", "float", 0.80, "accuracy the staircase aims for", 0.55, 0.95),
+        Param("start_level", "float", 0.0, "staircase start level (0 easiest .. 1 hardest)",
+              0.0, 1.0),
+        Param("iti_ms", "int", 1000, "fixation cross between stimuli", 200, 10000, unit="ms"),
+        Param("iti_jitter_ms", "int", 400, "random +- change of the fixation time", 0, 5000,
+              unit="ms"),
+    )
+    emits = ("trial", "block_finished")
+    trial_fields = {
+        "index": "trial number in the session (from 0)",
+        "block": "block number (from 0)",
+        "trial_in_block": "trial number in the block (from 0)",
+        "limb": "hand or foot",
+        "side": "the stimulus's side: left or right (the right answer)",
+        "posture": "posture name (vrgmi.body.postures)",
+        "view": "back / palm (hand), top / sole (foot)",
+        "axes": "axes rotated about: in_plane, turn, tilt",
+        "angles": "in-plane, turn, tilt degrees (right-limb convention)",
+        "rotation_deg": "total rotation from upright, 0-180 deg",
+        "medial_lateral": "fingers / toes toward the midline (medial), away (lateral), neutral",
+        "context": "object held or touched, or null",
+        "onset_t": "display time (s) of the first frame that showed the stimulus",
+        "response_t": "display time (s) of the answer, null on timeout",
+        "rt_ms": "response time = response_t - onset_t, ms; null on timeout",
+        "answer": "left, right, or null on timeout",
+        "correct": "answer == side",
+        "timeout": "no answer within the time limit",
+        "exposure_ms": "how long the stimulus showed (0: until the answer)",
+        "time_limit_ms": "time allowed to answer",
+        "rotation_max_deg": "rotation range in force",
+        "level": "staircase level (0 easiest .. 1 hardest) the trial was drawn at",
+        "anticipations": "answers given before the stimulus appeared (ignored)",
+    }
+
+    def __init__(self, **difficulty: Any) -> None:
+        super().__init__(**difficulty)
+        self.task: LateralityTask | None = None
+        self._view: _StageView | None = None
+        self._placed = False
+        self._shown: tuple | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def setup(self, ctx: SceneContext) -> None:
+        """Build the task and, when rendering, the stage in front of the patient."""
+        super().setup(ctx)
+        self.task = LateralityTask(self._config(), self._on_trial, self._on_block)
+        if ctx.root is not None and ctx.base is not None:
+            self._view = _StageView(ctx, self.task.config.limbs)
+        self._hide_body(True)
+
+    def update(self, frame: SceneFrame, dt: float) -> None:
+        """Advance the task on the display clock and draw what it shows."""
+        task = self.task
+        if self._view is not None and not self._placed:
+            self._view.place(frame.head if frame.head_valid else None)
+            self._placed = True
+        task.update(frame.t, frame.inputs)
+        self._hide_body(True)     # the engine re-shows the limbs it posed this frame
+        if self._view is not None:
+            state = (task.phase, task.block, len(task.trials), task.feedback,
+                     task.stimulus if task.stimulus_visible else None)
+            if state != self._shown:
+                self._shown = state
+                self._view.show(task)
+        self.finished = task.finished
+
+    def teardown(self) -> None:
+        """Show the engine's limbs again and remove the stage."""
+        self._hide_body(False)
+        if self._view is not None:
+            self._view.remove()
+            self._view = None
+        super().teardown()
+
+    def set_param(self, name: str, value: Any, by: str = "therapist") -> None:
+        """Change one setting; it applies from the next trial."""
+        super().set_param(name, value, by)
+        if self.task is not None:
+            self.task.reconfigure(self._config())
+
+    def summary(self) -> dict[str, Any]:
+        """The session's laterality figures (vrgmi.laterality.analysis.session_figures)."""
+        return {} if self.task is None else self.task.summary()
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _config(self) -> TaskConfig:
+        d, ctx = self.difficulty, self.ctx
+        limb = d["limb"]
+        if limb == "auto":
+            leg = ctx is not None and getattr(ctx.core, "limb", "arm") == "leg"
+            limb = "foot" if leg else "hand"
+        limbs = ("hand", "foot") if limb == "both" else (limb,)
+        affected = None
+        if ctx is not None and getattr(ctx.core, "amputated", None) in (0, 1):
+            affected = ("left", "right")[ctx.core.amputated]
+        exposure = float(d["exposure_ms"])
+        return TaskConfig(
+            limbs=limbs, block_length=d["block_length"], blocks=d["blocks"],
+            exposure_ms=min(exposure, float(d["time_limit_ms"])),
+            min_exposure_ms=float(d["min_exposure_ms"]),
+            time_limit_ms=float(d["time_limit_ms"]), feedback=d["feedback"],
+            rotation_max_deg=float(d["rotation_max_deg"]),
+            angle_step_deg=float(d["angle_step_deg"]), axes=d["axes"], views=d["views"],
+            postures=d["postures"], context=d["context"], adaptive=d["adaptive"],
+            target_accuracy=float(d["target_accuracy"]), start_level=float(d["start_level"]),
+            iti_ms=float(d["iti_ms"]),
+            iti_jitter_ms=min(float(d["iti_jitter_ms"]), float(d["iti_ms"])),
+            affected_side=affected, seed=ctx.seed if ctx is not None else 0)
+
+    def _on_trial(self, record: dict[str, Any]) -> None:
+        self.emit("trial", record)
+
+    def _on_block(self, block: int, figures: dict[str, Any]) -> None:
+        self.emit("block_finished", {"block": block, **figures})
+
+    def _hide_body(self, hidden: bool) -> None:
+        ctx = self.ctx
+        if ctx is None:
+            return
+        for rig in (ctx.intact_rig, ctx.phantom_rig):
+            if rig is not None:
+                if hidden:
+                    rig.root.hide()
+                else:
+                    rig.root.show()
+
+
+class _StageView:
+    """The Panda3D side: backdrop, fixation, stimulus rigs, props, feedback, text."""
+
+    def __init__(self, ctx: SceneContext, limbs: tuple[str, ...]) -> None:
+        base = ctx.base
+        gsg = base.win.get_gsg()
+        self._linear = bool(base.win.get_fb_properties().get_srgb_color())
+        shaders = gsg is not None and shaders_supported(gsg)
+        skin = load_shader(*SKIN, gsg=gsg) if shaders else None
+        self._room_shader = load_shader(*ROOM, gsg=gsg) if shaders else None
+        settings = ctx.settings
+        height = settings.patient.height_m if settings is not None else MODEL_HEIGHT
+        tone = settings.patient.skin_tone if settings is not None else "III"
+        look = SkinLook(tone=skin_tone(tone))
+        self.lengths = ctx.core.lengths
+        self.root = ctx.root.attach_new_node("laterality_stage")
+        set_lighting(self.root, STAGE_LIGHTING)
+        self.root.set_light_off(1)    # fixed-function fallback: flat colours, no room lights
+        self._backdrop()
+        self.fixation = self._flat("fixation", FIXATION_HEX,
+                                   [((-0.018, 0.0), (0.018, 0.0)), ((0.0, -0.018), (0.0, 0.018))],
+                                   0.0035)
+        self.tick = self._flat("tick", TICK_HEX, [((-0.045, 0.0), (-0.012, -0.032)),
+                                                  ((-0.012, -0.032), (0.05, 0.04))], 0.011)
+        self.cross = self._flat("cross", CROSS_HEX, [((-0.035, -0.035), (0.035, 0.035)),
+                                                     ((-0.035, 0.035), (0.035, -0.035))], 0.011)
+        self.pivot = self.root.attach_new_node("stimulus")
+        self.rigs: dict[tuple[str, str], _StimulusRig] = {}
+        for limb in limbs:
+            for side in ("left", "right"):
+                self.rigs[(limb, side)] = _StimulusRig(self.pivot, limb, side, height, skin,
+                                                       look, self.lengths)
+        self.props = {name: self._prop(name) for name in PROP_HEX}
+        self.panel = Panel(self.root, (0.0, -0.05, 0.0), distance_m=STIMULUS_DISTANCE_M,
+                           min_line_deg=TEXT_LINE_DEG, name="laterality_text")
+        self.panel.root.set_bin("fixed", 45)
+        self._hide_all()
+
+    # --- placement ---
+
+    def place(self, head: np.ndarray | None) -> None:
+        """World-lock the stage where the patient looks as the game starts: along the gaze
+        heading, its pitch clamped to :data:`STAGE_PITCH_DEG`, facing the eyes, no roll."""
+        if head is None:
+            pos, heading, pitch = Vec3(0.0, 0.0, 1.2), 0.0, 0.0
+        else:
+            pos = Vec3(float(head[0]), float(head[1]), float(head[2]))
+            q = Quat(float(head[6]), float(head[3]), float(head[4]), float(head[5]))
+            fwd = q.xform(Vec3(0.0, 1.0, 0.0))
+            flat = fwd.xy.length()
+            heading = math.degrees(math.atan2(-fwd.x, fwd.y)) if flat > 1e-6 else 0.0
+            pitch = math.degrees(math.atan2(fwd.z, flat))
+        lo, hi = STAGE_PITCH_DEG
+        self.root.set_hpr(heading, min(hi, max(lo, pitch)), 0.0)
+        self.root.set_pos(pos + self.root.get_quat().xform(Vec3(0.0, STIMULUS_DISTANCE_M, 0.0)))
+
+    # --- what the task shows ---
+
+    def show(self, task: LateralityTask) -> None:
+        """Draw the task's phase (called only when it changes)."""
+        self._hide_all()
+        phase = task.phase
+        cfg = task.config
+        if phase == "intro":
+            noun = "hand" if cfg.limbs == ("hand",) else "foot" if cfg.limbs == ("foot",) \
+                else "hand or foot"
+            self.panel.set_text(f"Left or right?\n\nIs it a left or a right {noun}?\n"
+                                "Answer as quickly and carefully as you can.\n\n"
+                                "Press left or right to start.")
+            self.panel.show()
+        elif phase == "rest":
+            self.panel.set_text(f"Block {task.block} of {cfg.blocks} done. Well done.\n\n"
+                                "Rest a moment.\nPress left or right to go on.")
+            self.panel.show()
+        elif phase == "done":
+            self.panel.set_text("All done. Thank you!")
+            self.panel.show()
+        elif phase == "fixation":
+            self.fixation.show()
+        elif phase == "stimulus":
+            self._show_stimulus(task.stimulus)
+        elif phase == "feedback":
+            (self.tick if task.feedback == "correct" else self.cross).show()
+
+    def _show_stimulus(self, stimulus: Stimulus) -> None:
+        rig = self.rigs[(stimulus.limb, stimulus.side)]
+        rig.pose(stimulus.posture)
+        rig.show(True)
+        q = stimulus.quaternion()
+        self.pivot.set_quat(Quat(float(q[3]), float(q[0]), float(q[1]), float(q[2])))
+        if stimulus.context is not None:
+            prop = self.props[stimulus.context]
+            prop.reparent_to(rig.offset)
+            prop.set_pos(*rig.prop_anchor(stimulus.context))
+            prop.set_quat(Quat(*rig.prop_quat(stimulus.context)))
+            prop.show()
+
+    def _hide_all(self) -> None:
+        for node in (self.fixation, self.tick, self.cross, *self.props.values()):
+            node.hide()
+        for rig in self.rigs.values():
+            rig.show(False)
+        self.panel.show(False)
+
+    def remove(self) -> None:
+        """Take the stage out of the scene."""
+        self.root.remove_node()
+
+    # --- geometry ---
+
+    def _color(self, code: str) -> Vec4:
+        if self._linear:
+            return Vec4(*hex_to_linear(code), 1.0)
+        return Vec4(*(int(code[i:i + 2], 16) / 255.0 for i in (1, 3, 5)), 1.0)
+
+    def _backdrop(self) -> None:
+        w, h = BACKDROP_SIZE_M
+        cm = CardMaker("laterality_backdrop")
+        cm.set_frame(-w / 2, w / 2, -h / 2, h / 2)
+        card = self.root.attach_new_node(cm.generate())
+        card.set_pos(0.0, BACKDROP_BEHIND_M, 0.0)
+        card.set_color(self._color(BACKDROP_HEX), 1)
+        card.set_shader_off(1)
+        # drawn over the room wherever the room is (the table may reach past the card), and
+        # before the stimulus and its props (transparent bin), fixation and feedback (fixed)
+        card.set_bin("transparent", -10)
+        card.set_depth_test(False)
+        card.set_depth_write(False)
+
+    def _flat(self, name: str, code: str, segments: list, width: float) -> NodePath:
+        """Thick line segments (x, z pairs, metres) as flat quads facing the patient."""
+        vdata = GeomVertexData(name, GeomVertexFormat.get_v3(), Geom.UH_static)
+        pos = GeomVertexWriter(vdata, "vertex")
+        tris = GeomTriangles(Geom.UH_static)
+        for (x0, z0), (x1, z1) in segments:
+            dx, dz = x1 - x0, z1 - z0
+            n = math.hypot(dx, dz)
+            # square caps: extend half a width at both ends, offset half a width sideways
+            ux, uz = dx / n * width / 2, dz / n * width / 2
+            px, pz = -uz, ux
+            start = vdata.get_num_rows()
+            for cx, cz in ((x0 - ux - px, z0 - uz - pz), (x1 + ux - px, z1 + uz - pz),
+                           (x1 + ux + px, z1 + uz + pz), (x0 - ux + px, z0 - uz + pz)):
+                pos.add_data3(cx, -0.01, cz)
+            tris.add_vertices(start, start + 1, start + 2)
+            tris.add_vertices(start, start + 2, start + 3)
+        geom = Geom(vdata)
+        geom.add_primitive(tris)
+        node = GeomNode(name)
+        node.add_geom(geom)
+        path = self.root.attach_new_node(node)
+        path.set_two_sided(True)
+        path.set_color(self._color(code), 1)
+        path.set_shader_off(1)
+        path.set_bin("fixed", 0)
+        return path
+
+    def _prop(self, name: str) -> NodePath:
+        color = self._color(PROP_HEX[name])
+        if name == "ball":
+            node = _sphere(name, 0.042, color)
+        elif name == "cup":
+            node = _cylinder(name, 0.037, 0.11, color, rim=self._color("#e9e4d8"))
+        else:
+            node = _cylinder(name, 0.0055, 0.145, color, rim=self._color("#e8e4da"))
+        path = self.root.attach_new_node(node)
+        path.set_bin("transparent", 1)
+        if self._room_shader is not None:
+            path.set_shader(self._room_shader, 1)
+            path.set_shader_input("emission", 0.0)
+        return path
+
+
+class _StimulusRig:
+    """One side's hand or foot model, cut at the wrist / ankle, posed by posture name."""
+
+    def __init__(self, pivot: NodePath, limb: str, side: str, height: float, skin,
+                 look: SkinLook, lengths) -> None:
+        from vrgmi.ik.solver import ArmSolver, LegSolver
+
+        self.limb, self.side = limb, side
+        self.index = 0 if side == "left" else 1
+        L = lengths
+        scale = height / MODEL_HEIGHT
+        if limb == "hand":
+            self.solver = ArmSolver(L.upper_arm, L.forearm, L.hand)
+            cut = (L.upper_arm + L.forearm - WRIST_MARGIN_M * scale) / scale
+            self._distal = slice(3, None)                   # palm and fingers
+        else:
+            self.solver = LegSolver(L.thigh, L.shank, L.foot, L.ankle_height)
+            cut = (L.thigh + L.shank - ANKLE_MARGIN_M * scale) / scale
+            self._distal = slice(2, None)                   # ankle, heel, ball, toe tip
+        self.offset = pivot.attach_new_node(f"{limb}_{side}")
+        self.rig = LimbRig(self.offset, "arm" if limb == "hand" else "leg", self.index,
+                           height, skin, look,
+                           StumpBlend(distance=cut, width=0.02, residual_alpha=0.0))
+        # the cut-away forearm / shin writes neither colour nor depth
+        self.rig.model.set_attrib(AlphaTestAttrib.make(RenderAttrib.M_greater, 0.5))
+        self.rig.model.set_two_sided(True)
+        self._posture: str | None = None
+
+    def pose(self, posture: str) -> None:
+        """Pose the model (forward kinematics) and centre its hand / foot on the pivot."""
+        if posture == self._posture:
+            return
+        self._posture = posture
+        s = self.solver
+        s.forward(posture_angles(self.limb, posture), self.index)
+        self.rig.apply(s.positions, s.rotations, 1.0)
+        pts = s.positions[self._distal]
+        centre = 0.5 * (pts.min(axis=0) + pts.max(axis=0))
+        self.offset.set_pos(*(-centre))
+
+    def show(self, visible: bool) -> None:
+        """Show or hide the model."""
+        if visible:
+            self.offset.show()
+        else:
+            self.offset.hide()
+
+    def _joint(self, name: str) -> np.ndarray:
+        return self.solver.positions[self.solver.joint_names.index(name)]
+
+    def prop_anchor(self, prop: str) -> tuple[float, float, float]:
+        """Where ``prop``'s centre goes, in the model's (offset node's) frame."""
+        mirror = -1.0 if self.index == 0 else 1.0
+        if self.limb == "foot":
+            toe = self._joint("toe_tip")
+            return (float(toe[0]), float(toe[1] + 0.05), float(toe[2] + 0.005))
+        if prop == "pen":
+            p = 0.5 * (self._joint("thumb_tip") + self._joint("index_tip"))
+            return tuple(float(v) for v in p)
+        palm = self._joint("palm")
+        grip = 0.5 * (self._joint("thumb_tip") + self._joint("middle_intermediate"))
+        p = 0.5 * (palm + grip)
+        p[0] -= mirror * 0.012            # a little further palmar (palm faces medial)
+        return tuple(float(v) for v in p)
+
+    def prop_quat(self, prop: str) -> tuple[float, float, float, float]:
+        """Panda3D (w, x, y, z) orientation of ``prop``: the cup upright along the hand's
+        radial side, the pen through the pinch, pointing down and back."""
+        if prop == "pen":
+            return (0.9238795, 0.3826834, 0.0, 0.0)       # 45 deg about x
+        return (0.7071068, 0.7071068, 0.0, 0.0)           # cylinder axis z -> +y (thumb side)
+
+
+def _sphere(name: str, radius: float, color: Vec4, rings: int = 14,
+            segments: int = 24) -> GeomNode:
+    vdata = GeomVertexData(name, GeomVertexFormat.get_v3n3c4(), Geom.UH_static)
+    pos, nrm, col = (GeomVertexWriter(vdata, c) for c in ("vertex", "normal", "color"))
+    tris = GeomTriangles(Geom.UH_static)
+    for i in range(rings + 1):
+        th = math.pi * i / rings
+        for j in range(segments + 1):
+            ph = 2 * math.pi * j / segments
+            n = Vec3(math.sin(th) * math.cos(ph), math.sin(th) * math.sin(ph), math.cos(th))
+            pos.add_data3(n * radius)
+            nrm.add_data3(n)
+            # two-tone like a play ball: a lighter band around the middle
+            band = 1.15 if abs(math.cos(th)) < 0.3 else 1.0
+            col.add_data4(min(color.x * band, 1.0), min(color.y * band, 1.0),
+                          min(color.z * band, 1.0), 1.0)
+    for i in range(rings):
+        for j in range(segments):
+            a, b = i * (segments + 1) + j, (i + 1) * (segments + 1) + j
+            tris.add_vertices(a, b, a + 1)
+            tris.add_vertices(a + 1, b, b + 1)
+    geom = Geom(vdata)
+    geom.add_primitive(tris)
+    node = GeomNode(name)
+    node.add_geom(geom)
+    return node
+
+
+def _cylinder(name: str, radius: float, length: float, color: Vec4, rim: Vec4,
+              segments: int = 24) -> GeomNode:
+    """A closed cylinder along z, centred on the origin; the top cap in ``rim`` colour."""
+    vdata = GeomVertexData(name, GeomVertexFormat.get_v3n3c4(), Geom.UH_static)
+    pos, nrm, col = (GeomVertexWriter(vdata, c) for c in ("vertex", "normal", "color"))
+    tris = GeomTriangles(Geom.UH_static)
+    h = length / 2
+    for j in range(segments + 1):
+        ph = 2 * math.pi * j / segments
+        n = Vec3(math.cos(ph), math.sin(ph), 0.0)
+        for z in (-h, h):
+            pos.add_data3(n.x * radius, n.y * radius, z)
+            nrm.add_data3(n)
+            col.add_data4(color)
+    for j in range(segments):
+        a = 2 * j
+        tris.add_vertices(a, a + 2, a + 1)
+        tris.add_vertices(a + 1, a + 2, a + 3)
+    for z, sign, c in ((-h, -1.0, color), (h, 1.0, rim)):
+        centre = vdata.get_num_rows()
+        pos.add_data3(0.0, 0.0, z)
+        nrm.add_data3(0.0, 0.0, sign)
+        col.add_data4(c)
+        for j in range(segments + 1):
+            ph = 2 * math.pi * j / segments
+            pos.add_data3(math.cos(ph) * radius, math.sin(ph) * radius, z)
+            nrm.add_data3(0.0, 0.0, sign)
+            col.add_data4(c)
+        for j in range(segments):
+            a, b = centre + 1 + j, centre + 2 + j
+            if sign > 0:
+                tris.add_vertices(centre, a, b)
+            else:
+                tris.add_vertices(centre, b, a)
+    geom = Geom(vdata)
+    geom.add_primitive(tris)
+    node = GeomNode(name)
+    node.add_geom(geom)
+    return node
