@@ -1,0 +1,369 @@
+"""The companion's HTTP and WebSocket API against a real server thread and a real records
+database: everything needs a token; hosts, origins, sizes, values and rates are checked;
+nothing rejected ever reaches the frame loop's command queue; every command is audited."""
+import asyncio
+import http.client
+import io
+import json
+import time
+import zipfile
+
+import aiohttp
+import numpy as np
+import pytest
+
+from records_data import fill_history
+from vrgmi.companion import Companion
+from vrgmi.companion.records import DatabaseRecords
+from vrgmi.control import CommandQueue, EngineStatus, StatusBoard
+from vrgmi.records import RecordSink, open_database
+from vrgmi.records.queries import list_commands, list_notes
+from vrgmi.scenes.base import Scene
+from vrgmi.scenes.schema import Param
+
+
+class TurnTest(Scene):
+    """A laterality-like schema: every kind of parameter."""
+
+    name = "turn_test"
+    phase = "laterality"
+    params = (Param("max_rotation_deg", "int", 90, "largest rotation shown", 0, 180, unit="deg"),
+              Param("exposure_s", "float", 2.0, "how long a picture shows", 0.2, 10.0, unit="s"),
+              Param("view", "choice", "back", "which side of the hand", choices=("back", "palm")),
+              Param("mixed_axes", "bool", False, "rotate about more than one axis"))
+
+    def update(self, frame, dt):
+        pass
+
+
+SCENES = {"turn_test": TurnTest.describe(),
+          "free_mirror": {"name": "free_mirror", "params": []}}
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    db = open_database(f"sqlite:///{tmp_path_factory.mktemp('rec') / 'r.sqlite3'}")
+    sink = RecordSink(db)
+    fill_history(sink, "P01", 4)
+    sink.close()
+    yield db
+    db.close()
+
+
+@pytest.fixture(scope="module")
+def server(records):
+    board = StatusBoard()
+    board.publish(EngineStatus(state="running", scene="turn_test", patient="P01",
+                               session="P01-s04", schema=[p.describe() for p in TurnTest.params],
+                               params={p.name: p.default for p in TurnTest.params}))
+    companion = Companion(board, CommandQueue(), records=DatabaseRecords(records), port=0,
+                          scenes=SCENES, pair_rate=(1000.0, 1000.0), command_rate=(10.0, 20.0))
+    companion.start()
+    yield companion
+    companion.stop()
+
+
+@pytest.fixture
+def token(server):
+    pairing, _link = server.pairing()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("POST", "/api/pair", json.dumps({"token": pairing, "label": "pytest"}),
+                 {"Content-Type": "application/json"})
+    reply = conn.getresponse()
+    assert reply.status == 200
+    return json.loads(reply.read())["token"]
+
+
+def request(server, method, path, body=None, token=None, headers=None):
+    """(status, headers, body bytes) of one raw request (the path is sent as written)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    h = dict(headers or {})
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    if body is not None and not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+        h.setdefault("Content-Type", "application/json")
+    conn.request(method, path, body, h)
+    reply = conn.getresponse()
+    return reply.status, dict(reply.getheaders()), reply.read()
+
+
+def command(server, token, cmd, **args):
+    return request(server, "POST", "/api/command", {"command": cmd, "args": args}, token)
+
+
+ROUTES = [("GET", "/"), ("GET", "/static/app.js"), ("GET", "/ws"), ("GET", "/api/status"),
+          ("GET", "/api/view.jpg"), ("GET", "/api/scenes"), ("POST", "/api/command"),
+          ("GET", "/api/tokens"), ("POST", "/api/tokens/0123abcd/revoke"),
+          ("POST", "/api/pairing"), ("GET", "/api/audit"), ("GET", "/api/patients"),
+          ("GET", "/api/patients/P01"), ("GET", "/api/patients/P01/plots/nrs.png"),
+          ("POST", "/api/patients/P01/notes"), ("GET", "/api/patients/P01/export/csv")]
+
+
+def test_every_route_needs_a_valid_token(server, token):
+    for method, path in ROUTES:
+        body = {"command": "pause"} if method == "POST" else None
+        for bad in (None, "not-a-token", token[:-2] + "xx"):
+            status, _h, text = request(server, method, path, body, bad)
+            assert status == 401, (method, path, bad, status)
+            assert b"P01" not in text
+    assert server.commands.drain() == []
+
+
+def test_revoked_token_is_refused(server, token):
+    assert request(server, "GET", "/api/status", token=token)[0] == 200
+    status, _h, body = request(server, "GET", "/api/tokens", token=token)
+    me = json.loads(body)["you"]
+    assert me in [t["id"] for t in json.loads(body)["tokens"]]
+    assert request(server, "POST", f"/api/tokens/{me}/revoke", {}, token)[0] == 200
+    assert request(server, "GET", "/api/status", token=token)[0] == 401
+    assert command(server, token, "pause")[0] == 401
+    assert server.commands.drain() == []
+
+
+def test_foreign_host_and_origin_are_refused(server, token):
+    port = server.port
+    assert request(server, "GET", "/api/status", token=token,
+                   headers={"Host": f"evil.example:{port}"})[0] == 421      # DNS rebinding
+    assert request(server, "GET", "/api/status", token=token,
+                   headers={"Host": "127.0.0.1:1"})[0] == 421
+    status, _h, _b = request(server, "POST", "/api/command", {"command": "pause"}, token,
+                             {"Origin": "http://evil.example"})
+    assert status == 403
+    assert server.commands.drain() == []
+
+
+def test_security_headers(server, token):
+    _s, headers, _b = request(server, "GET", "/api/status", token=token)
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY" and headers["Cache-Control"] == "no-store"
+    assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_commands_checked_against_the_scene_schema(server, token):
+    server.commands.drain()
+    rejected = [
+        ("set_param", {"name": "max_rotation_deg", "value": 181}, "out of range 0..180"),
+        ("set_param", {"name": "max_rotation_deg", "value": 12.5}, "whole number"),
+        ("set_param", {"name": "exposure_s", "value": "fast"}, "must be a number"),
+        ("set_param", {"name": "view", "value": "side"}, "not one of back, palm"),
+        ("set_param", {"name": "mixed_axes", "value": "maybe"}, "true or false"),
+        ("set_param", {"name": "speed", "value": 1}, "no difficulty setting 'speed'"),
+        ("set_param", {"name": "view"}, "missing value"),
+        ("switch_scene", {"scene": "../../etc"}, "no scene"),
+        ("set_patient", {"level": "knee"}, "not one of"),
+        ("set_patient", {"height_m": 3.0}, "out of range 1.2..2.2"),
+        ("skin_tone", {"tone": "green"}, "not a Fitzpatrick type"),
+        ("gate_override", {"phase": "mirror", "advance": "yes", "reason": "x"}, "true or false"),
+        ("pause", {"now": True}, "unexpected argument"),
+        ("explode", {}, "unknown command"),
+    ]
+    for name, args, why in rejected:
+        status, _h, body = request(server, "POST", "/api/command",
+                                   {"command": name, "args": args}, token)
+        assert status == 400 and why in json.loads(body)["error"], (name, args, body)
+    assert server.commands.drain() == []
+    accepted = [("set_param", {"name": "max_rotation_deg", "value": "120"}),
+                ("set_param", {"name": "mixed_axes", "value": True}),
+                ("switch_scene", {"scene": "free_mirror"}),
+                ("set_patient", {"side": "right", "level": "transtibial"}),
+                ("skin_tone", {"tone": "V"}), ("emergency_stop", {})]
+    for name, args in accepted:
+        status, _h, body = request(server, "POST", "/api/command",
+                                   {"command": name, "args": args}, token)
+        assert status == 202, body
+    queued = server.commands.drain()
+    assert [(c.name, c.args) for c in queued] == [
+        ("set_param", {"name": "max_rotation_deg", "value": 120}),      # coerced to int
+        ("set_param", {"name": "mixed_axes", "value": True}),
+        ("switch_scene", {"scene": "free_mirror"}),
+        ("set_patient", {"side": "right", "level": "transtibial"}),
+        ("skin_tone", {"tone": "V"}), ("emergency_stop", {})]
+    assert all(c.by.startswith("companion:") for c in queued)
+
+
+def test_malformed_and_oversized_requests(server, token):
+    server.commands.drain()
+    assert request(server, "POST", "/api/command", b"{not json", token,
+                   {"Content-Type": "application/json"})[0] == 400
+    assert request(server, "POST", "/api/command", [1, 2], token)[0] == 400
+    assert request(server, "POST", "/api/command", {"command": 5}, token)[0] == 400
+    assert request(server, "POST", "/api/command", {"command": "pause", "args": [1]},
+                   token)[0] == 400
+    big = {"command": "set_param", "args": {"name": "view", "value": "x" * 20000}}
+    assert request(server, "POST", "/api/command", big, token)[0] == 413
+    assert server.commands.drain() == []
+
+
+def test_path_traversal_in_static_and_export_routes(server, token):
+    for path in ("/static/../server.py", "/static/..%2fserver.py", "/static/%2e%2e%2fauth.py",
+                 "/static/..%5cauth.py", "/static/app.js%00.png", "/static/server.py",
+                 "/static/.%2e/records.py", "/api/patients/..%2f..%2fetc/export/csv",
+                 "/api/patients/P01/export/..%2f..%2fpasswd", "/api/patients/P01/export/sh",
+                 "/api/patients/%2e%2e/plots/nrs.png", "/api/patients/P01/plots/..%2fx.png",
+                 "/api/patients/P01%00/export/csv"):
+        status, _h, body = request(server, "GET", path, token=token)
+        assert status in (400, 404), (path, status)
+        assert b"import" not in body and b"root:" not in body, path
+    assert request(server, "GET", "/static/app.js", token=token)[0] == 200
+
+
+def test_rate_limit_and_audit(server, token, records):
+    server.commands.drain()
+    codes = [command(server, token, "recenter")[0] for _ in range(30)]
+    assert codes[:20] == [202] * 20 and codes[-1] == 429       # bursts of 20, then 10/s
+    assert len(server.commands.drain()) == codes.count(202)
+    time.sleep(0.3)                                            # the bucket refills
+    assert command(server, token, "set_param", name="max_rotation_deg", value=999)[0] == 400
+    assert server.audit.flush(10.0)
+    rows = list_commands(records, limit=200)
+    mine = [r for r in rows if r["command"] in ("recenter", "set_param")]
+    assert sum(r["accepted"] for r in mine if r["command"] == "recenter") == codes.count(202)
+    assert any(r["reason"] == "rate limited" for r in mine)
+    bad = next(r for r in mine if r["command"] == "set_param")
+    assert not bad["accepted"] and "out of range" in bad["reason"]
+    assert bad["args"] == {"name": "max_rotation_deg", "value": 999}
+    assert bad["patient"] == "P01" and bad["by"].startswith("companion:")
+    assert server.commands.drain() == []
+
+
+def test_patient_pages_plots_notes_and_exports(server, token, records):
+    status, _h, body = request(server, "GET", "/api/patients", token=token)
+    assert status == 200 and [p["id"] for p in json.loads(body)["patients"]] == ["P01"]
+    status, _h, body = request(server, "GET", "/api/patients/P01", token=token)
+    page = json.loads(body)
+    assert page["patient"]["id"] == "P01" and len(page["sessions"]) == 4
+    assert "laterality_accuracy" in page["plots"] or "nrs" in page["plots"]
+    status, headers, png = request(server, "GET", "/api/patients/P01/plots/nrs.png", token=token)
+    assert status == 200 and png[:4] == b"\x89PNG" and headers["Content-Type"] == "image/png"
+    assert request(server, "GET", "/api/patients/P01/plots/nope.png", token=token)[0] == 404
+    assert request(server, "GET", "/api/patients/P99", token=token)[0] == 404
+    status, _h, body = request(server, "POST", "/api/patients/P01/notes",
+                               {"text": "  Calmer today.  "}, token)
+    assert status == 201 and json.loads(body)["text"] == "Calmer today."
+    assert list_notes(records, "P01")[0]["text"] == "Calmer today."
+    assert request(server, "POST", "/api/patients/P01/notes", {"text": ""}, token)[0] == 400
+    status, headers, data = request(server, "GET", "/api/patients/P01/export/csv", token=token)
+    assert status == 200 and headers["Content-Disposition"] == \
+        'attachment; filename="vrgmi-P01.csv.zip"'
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert names == ["P01-trials.csv", "P01-sessions.csv", "P01-questionnaires.csv"]
+    status, _h, data = request(server, "GET", "/api/patients/P01/export/fhir", token=token)
+    assert status == 200 and json.loads(data)["resourceType"] == "Bundle"
+    status, _h, data = request(server, "GET", "/api/patients/P01/export/pdf", token=token)
+    assert status == 200 and data[:5] == b"%PDF-"
+
+
+def _ws(server, token, origin, messages):
+    """Connect, read the first status, send ``messages``; returns what came back."""
+    async def run():
+        out = []
+        headers = {"Authorization": f"Bearer {token}"}
+        if origin:
+            headers["Origin"] = origin
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"ws://127.0.0.1:{server.port}/ws", headers=headers,
+                                          max_msg_size=0) as ws:
+                out.append(json.loads((await ws.receive(timeout=5)).data))
+                for m in messages:
+                    if isinstance(m, bytes):
+                        await ws.send_bytes(m)
+                    else:
+                        await ws.send_str(m)
+                    reply = await ws.receive(timeout=5)
+                    out.append(reply)
+        return out
+    return asyncio.run(run())
+
+
+def test_websocket_origin_checked(server, token):
+    for origin in ("http://evil.example", None, f"http://localhost:{server.port + 1}"):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+            _ws(server, token, origin, [])
+        assert err.value.status == 403
+    with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+        _ws(server, "wrong", f"http://127.0.0.1:{server.port}", [])
+    assert err.value.status == 401
+
+
+def test_websocket_commands_malformed_oversized_and_valid(server, token):
+    server.commands.drain()
+    origin = f"http://127.0.0.1:{server.port}"
+    out = _ws(server, token, origin, [
+        "{nope", b"\x00\x01", json.dumps({"command": "set_param", "ref": 7,
+                                          "args": {"name": "exposure_s", "value": 0.1}}),
+        json.dumps({"command": "set_param", "ref": 8,
+                    "args": {"name": "exposure_s", "value": 0.5}}),
+        "x" * 5000])
+    status, malformed, binary, low, ok, big = out
+    assert status["type"] == "status" and status["status"]["scene"] == "turn_test"
+    assert "malformed" in json.loads(malformed.data)["error"]
+    assert "JSON text" in json.loads(binary.data)["error"]
+    low = json.loads(low.data)
+    assert low["ref"] == 7 and not low["ok"] and "out of range 0.2..10" in low["error"]
+    ok = json.loads(ok.data)
+    assert ok["ref"] == 8 and ok["ok"]
+    assert big.type == aiohttp.WSMsgType.CLOSE and big.data == 1009     # message too big
+    assert [(c.name, c.args) for c in server.commands.drain()] == [
+        ("set_param", {"name": "exposure_s", "value": 0.5})]
+
+
+def test_websocket_streams_status_and_view(server, token):
+    server.board.publish_image(b"\xff\xd8fake-jpeg\xff\xd9")
+
+    async def run():
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(
+                    f"ws://127.0.0.1:{server.port}/ws",
+                    headers={"Authorization": f"Bearer {token}",
+                             "Origin": f"http://127.0.0.1:{server.port}"}) as ws:
+                got = {}
+                while len(got) < 2:
+                    msg = await ws.receive(timeout=5)
+                    got[msg.type] = msg.data
+                assert server.watching == 1
+                return got
+    got = asyncio.run(run())
+    assert got[aiohttp.WSMsgType.BINARY] == b"\xff\xd8fake-jpeg\xff\xd9"
+    assert json.loads(got[aiohttp.WSMsgType.TEXT])["status"]["patient"] == "P01"
+    status, headers, body = request(server, "GET", "/api/view.jpg", token=token)
+    assert status == 200 and body.startswith(b"\xff\xd8") and headers["Content-Type"] == \
+        "image/jpeg"
+
+
+def test_live_view_shows_what_the_patient_sees_and_only_when_watched(display):
+    from PIL import Image
+
+    from vrgmi.app import Engine
+    from vrgmi.companion.snapshot import LiveView
+    from vrgmi.render.display import grab_rgba
+    from vrgmi.settings import Settings
+    from vrgmi.tracking.scripted import ScriptedSource
+
+    engine = Engine(Settings(), ScriptedSource("reach", intact_side="right"), display)
+    board = StatusBoard()
+    watching = [False]
+    live = LiveView(display.base, board, fps=1000.0, width=128, wanted=lambda: watching[0])
+    try:
+        for i in range(10):
+            engine.frame(i / 90, 1 / 90)
+            live.after_render()
+            assert not live.capture_pending and not live.buffer.is_active()
+        assert board.image() == (0, b"")                     # nobody watches: nothing made
+        watching[0] = True
+        for i in range(10, 14):
+            engine.frame(i / 90, 1 / 90)
+            live.after_render()
+        deadline = time.monotonic() + 5.0
+        while live.published < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seq, jpeg = board.image()
+        assert seq >= 1 and jpeg[:2] == b"\xff\xd8"
+        picture = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"), float)
+        assert picture.shape == (128, 128, 3)                # the window's aspect (square here)
+        full = grab_rgba(display.base, render=False)[..., :3]
+        ref = np.asarray(Image.fromarray(full).resize((128, 128), Image.BILINEAR), float)
+        assert np.abs(picture - ref).mean() < 6.0            # same view, same colours
+    finally:
+        live.close()
+        engine.close()

@@ -1,0 +1,208 @@
+"""What the companion asks of the records: patient pages, plots, notes, exports, the audit log.
+
+:class:`CompanionRecords` is the interface the server codes against; :class:`AuditTrail`
+keeps the recent audit entries for the companion's own page and forwards every one to the
+records (off the asyncio loop: database writes block). No Panda3D here.
+"""
+from __future__ import annotations
+
+import collections
+import io
+import threading
+import zipfile
+from typing import Any, Protocol
+
+from vrgmi.errors import VrgmiError
+
+#: export format -> (file suffix, content type)
+EXPORT_FORMATS = {"csv": ("csv.zip", "application/zip"),
+                  "fhir": ("fhir.json", "application/fhir+json"),
+                  "pdf": ("pdf", "application/pdf")}
+
+
+class RecordsUnavailable(VrgmiError):
+    """The companion runs without records (no database configured)."""
+
+
+class PatientNotFound(VrgmiError, LookupError):
+    """No patient has that id."""
+
+
+class CompanionRecords(Protocol):
+    """The records the companion reads and writes. Patient ids are checked before a call."""
+
+    def patients(self) -> list[dict[str, Any]]:
+        """Every patient: ``id``, ``side``, ``level``, ``phase``, ``sessions``, ``last_session``."""
+
+    def patient_page(self, patient_id: str) -> dict[str, Any]:
+        """One patient's page: ``patient``, ``program`` (phase, gating criteria and where the
+        patient stands on each), ``sessions`` (summaries), ``notes``; raises PatientNotFound."""
+
+    def plot_names(self) -> tuple[str, ...]:
+        """The progress plots :meth:`plot_png` can draw."""
+
+    def plot_png(self, patient_id: str, plot: str) -> bytes:
+        """One progress plot as PNG bytes."""
+
+    def add_note(self, patient_id: str, text: str, author: str) -> dict[str, Any]:
+        """Store a therapist's note; returns it as stored."""
+
+    def export(self, patient_id: str, fmt: str) -> bytes:
+        """The patient's data as ``fmt`` (a key of EXPORT_FORMATS)."""
+
+    def audit(self, entry: dict[str, Any]) -> None:
+        """Store one audit entry (``by``, ``command``, ``args``, ``accepted``, ``reason``,
+        ``command_id``, ``patient``, ``session``)."""
+
+
+class AuditTrail:
+    """Recent audit entries in memory, each also written to the records by a writer thread."""
+
+    def __init__(self, records: CompanionRecords | None = None, keep: int = 500) -> None:
+        self.records = records
+        self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=keep)
+        self._lock = threading.Lock()
+        self._pending: collections.deque[dict[str, Any]] = collections.deque()
+        self._wake = threading.Condition(self._lock)
+        self.error: str | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._write, name="vrgmi-audit", daemon=True)
+        self._thread.start()
+
+    def record(self, entry: dict[str, Any]) -> None:
+        """Keep ``entry`` and queue it for the records (never blocks)."""
+        with self._lock:
+            self._recent.append(entry)
+            if self.records is not None:
+                self._pending.append(entry)
+                self._wake.notify()
+
+    def recent(self, n: int = 100) -> list[dict[str, Any]]:
+        """The last ``n`` entries, newest first."""
+        with self._lock:
+            return list(reversed(self._recent))[:n]
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued entry is written; False on timeout."""
+        with self._lock:
+            return self._wake.wait_for(lambda: not self._pending, timeout)
+
+    def close(self) -> None:
+        """Write what is queued, then stop the writer."""
+        with self._lock:
+            self._closed = True
+            self._wake.notify_all()
+        self._thread.join(timeout=10.0)
+
+    def _write(self) -> None:
+        while True:
+            with self._lock:
+                self._wake.wait_for(lambda: self._pending or self._closed)
+                if not self._pending:
+                    return
+                entry = self._pending[0]
+            try:
+                self.records.audit(entry)
+            except Exception as exc:   # a database outage must not take the companion down
+                self.error = f"companion: audit entry not stored: {exc}"
+            with self._lock:
+                self._pending.popleft()
+                self._wake.notify_all()
+
+
+class DatabaseRecords:
+    """:class:`CompanionRecords` over the records database (:mod:`vrgmi.records.queries`)
+    and the exports (:mod:`vrgmi.export`)."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    def patients(self) -> list[dict[str, Any]]:
+        """Every patient (see :func:`vrgmi.records.queries.list_patients`)."""
+        from vrgmi.records import queries
+
+        return queries.list_patients(self.db)
+
+    def patient_page(self, patient_id: str) -> dict[str, Any]:
+        """The patient, their program with its gating criteria, the latest gate decision
+        (where the patient stands on each criterion), sessions and notes."""
+        from vrgmi.records import queries
+
+        with _not_found():
+            patient = queries.get_patient(self.db, patient_id)
+            gates = queries.gate_history(self.db, patient_id)
+            return {"patient": patient, "program": patient.pop("program"),
+                    "gate": gates[-1] if gates else None,
+                    "sessions": queries.list_sessions(self.db, patient_id),
+                    "notes": queries.list_notes(self.db, patient_id)}
+
+    def plot_names(self) -> tuple[str, ...]:
+        """The charts of :data:`vrgmi.export.plots.PLOTS`."""
+        from vrgmi.export.plots import PLOTS
+
+        return tuple(PLOTS)
+
+    def plot_png(self, patient_id: str, plot: str) -> bytes:
+        """One chart of the patient's progress as PNG bytes."""
+        from vrgmi.export import plots
+        from vrgmi.records import queries
+
+        with _not_found():
+            return plots.render(plot, queries.progress(self.db, patient_id), "png")
+
+    def add_note(self, patient_id: str, text: str, author: str) -> dict[str, Any]:
+        """Store a note (see :func:`vrgmi.records.queries.add_note`)."""
+        from vrgmi.records import queries
+
+        with _not_found():
+            return queries.add_note(self.db, patient_id, text, author)
+
+    def export(self, patient_id: str, fmt: str) -> bytes:
+        """CSV (a ZIP of the trials, sessions and questionnaires tables), the FHIR R4
+        Bundle JSON, or the progress report PDF."""
+        from vrgmi.records import queries
+
+        with _not_found():
+            queries.get_patient(self.db, patient_id)
+            if fmt == "csv":
+                from vrgmi.export import csv_export as c
+
+                buffer = io.BytesIO()
+                with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+                    for name, table in (("trials", c.trials_csv), ("sessions", c.sessions_csv),
+                                        ("questionnaires", c.questionnaires_csv)):
+                        z.writestr(f"{patient_id}-{name}.csv", table(self.db, patient_id))
+                return buffer.getvalue()
+            if fmt == "fhir":
+                from vrgmi.export.fhir import bundle_json
+
+                return bundle_json(self.db, patient_id).encode("utf-8")
+            if fmt == "pdf":
+                from vrgmi.export.report_pdf import report_bytes
+
+                return report_bytes(self.db, patient_id)
+        raise VrgmiError(f"companion: export formats are {', '.join(EXPORT_FORMATS)}")
+
+    def audit(self, entry: dict[str, Any]) -> None:
+        """Append one entry to the records' command log."""
+        from vrgmi.records import queries
+
+        queries.log_command(self.db, command=entry["command"], by=entry["by"],
+                            accepted=entry["accepted"], args=entry.get("args"),
+                            reason=entry.get("reason", ""),
+                            command_id=entry.get("command_id", ""),
+                            patient_id=entry.get("patient"), session_id=entry.get("session"))
+
+
+class _not_found:
+    """Turn the records' unknown-patient error into :class:`PatientNotFound`."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: Any, _tb: Any) -> bool:
+        from vrgmi.records.queries import UnknownPatient
+
+        if isinstance(exc, UnknownPatient):
+            raise PatientNotFound(str(exc)) from None
+        return False

@@ -1,0 +1,576 @@
+"""The companion web app: an aiohttp server on its own thread and asyncio loop.
+
+It reads :class:`vrgmi.control.StatusBoard` snapshots and puts checked
+:class:`vrgmi.control.Command` objects on the :class:`CommandQueue`; it never touches the
+engine or Panda3D. Every request but pairing needs a session token (cookie or bearer);
+hosts, origins, sizes, values and rates are checked before a command is queued, and every
+command, accepted or not, goes to the audit trail. See docs/companion.md.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from vrgmi.companion.auth import (COOKIE_NAME, AuthError, TokenInfo, TokenStore, pairing_banner,
+                                  pairing_url, qr_svg)
+from vrgmi.companion.commands import CommandRejected, RateLimiter, check_command
+from vrgmi.companion.live import LiveHub, dumps
+from vrgmi.companion.records import (EXPORT_FORMATS, AuditTrail, CompanionRecords,
+                                     PatientNotFound, RecordsUnavailable)
+from vrgmi.control import CommandQueue, StatusBoard
+from vrgmi.errors import VrgmiError
+
+DEFAULT_PORT = 8470
+MAX_BODY = 16 * 1024           # bytes of an HTTP request body
+MAX_WS_MESSAGE = 4 * 1024      # bytes of a WebSocket message
+MAX_NOTE = 4000                # characters of a therapist's note
+COMMAND_RATE = (10.0, 20.0)    # per token: 10 commands a second on average, bursts of 20
+PAIR_RATE = (0.5, 5.0)         # per address: a pairing try every 2 s, bursts of 5
+PATIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+STATIC_NAME = re.compile(r"^[a-z0-9_-]{1,40}\.(html|js|css|svg|png)$")
+CONTENT_TYPES = {"html": "text/html", "js": "text/javascript", "css": "text/css",
+                 "svg": "image/svg+xml", "png": "image/png"}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
+                               "style-src 'self' 'unsafe-inline'; connect-src 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+log = logging.getLogger("vrgmi.companion")
+TOKEN_KEY: web.RequestKey[TokenInfo] = web.RequestKey("token", TokenInfo)
+
+
+class CompanionError(VrgmiError):
+    """The companion cannot start (port taken, bad host)."""
+
+
+@dataclass
+class CompanionOptions:
+    """The ``companion.*`` settings, with their defaults when the settings lack them."""
+
+    enabled: bool = True
+    port: int = DEFAULT_PORT
+    lan: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "CompanionOptions":
+        """Read ``settings.companion`` if there is such a section."""
+        section = getattr(settings, "companion", None)
+        return cls(**{k: getattr(section, k) for k in ("enabled", "port", "lan")
+                      if section is not None and hasattr(section, k)})
+
+
+def lan_address() -> str:
+    """This machine's address on the local network (no packet is sent to find it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))        # TEST-NET-1: only picks the outgoing interface
+            return s.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
+def _static_files() -> dict[str, Path]:
+    root = Path(str(files("vrgmi.companion") / "static"))
+    return {p.name: p for p in root.iterdir() if p.is_file() and STATIC_NAME.match(p.name)}
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status, dumps=dumps)
+
+
+class Companion:
+    """The therapist's companion server (``start`` / ``stop``; ``url`` once started)."""
+
+    def __init__(self, board: StatusBoard, commands: CommandQueue,
+                 records: CompanionRecords | None = None, host: str = "127.0.0.1",
+                 port: int = DEFAULT_PORT, lan: bool = False,
+                 scenes: dict[str, dict[str, Any]] | None = None,
+                 tokens: TokenStore | None = None,
+                 command_rate: tuple[float, float] = COMMAND_RATE,
+                 pair_rate: tuple[float, float] = PAIR_RATE) -> None:
+        self.board = board
+        self.commands = commands
+        self.records = records
+        self.lan = lan
+        self.host = "0.0.0.0" if lan else host
+        if not lan and host not in ("127.0.0.1", "localhost", "::1"):
+            raise CompanionError(f"companion: host {host!r} is not this machine; set "
+                                 "companion.lan = true to serve the local network")
+        self.port = port
+        self.tokens = tokens or TokenStore()
+        self.audit = AuditTrail(records)
+        self.hub = LiveHub(board)
+        self._scenes = scenes
+        self._command_limit = RateLimiter(*command_rate)
+        self._pair_limit = RateLimiter(*pair_rate)
+        self._static = _static_files()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> str:
+        """Serve on a thread of its own; returns the URL. Raises CompanionError if it can't."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        self._loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(self._loop)
+            try:
+                self._loop.run_until_complete(self._startup())
+            except BaseException as exc:   # reported to start() and re-raised there
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            self._loop.run_forever()
+            self._loop.run_until_complete(self._shutdown())
+            self._loop.close()
+
+        self._thread = threading.Thread(target=run, name="vrgmi-companion", daemon=True)
+        self._thread.start()
+        ready.wait(30.0)
+        if failure:
+            self._thread.join()
+            exc = failure[0]
+            raise CompanionError(f"companion: cannot serve on {self.host}:{self.port}: "
+                                 f"{getattr(exc, 'strerror', None) or exc}") from None
+        return self.url
+
+    def stop(self) -> None:
+        """Close every connection and stop the server thread. Safe to call twice."""
+        if self._thread is not None and self._thread.is_alive() and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10.0)
+        self.audit.close()
+
+    @property
+    def watching(self) -> int:
+        """How many live views are open (the frame loop encodes the view only when > 0)."""
+        return self.hub.watching
+
+    def pairing(self) -> tuple[str, str]:
+        """Open pairing: (one-time token, the URL its QR code carries)."""
+        token = self.tokens.new_pairing_token()
+        return token, pairing_url(self.url, token)
+
+    def pairing_banner(self) -> str:
+        """Open pairing and return the console text (URL, token and QR code)."""
+        token, _link = self.pairing()
+        return pairing_banner(self.url, token)
+
+    async def _startup(self) -> None:
+        app = self.build_app()
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.port = port
+        shown = lan_address() if self.lan else "127.0.0.1"
+        self.url = f"http://{shown}:{port}"
+        self.hub.start()
+
+    async def _shutdown(self) -> None:
+        await self.hub.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- the app ---------------------------------------------------------------------------
+    def build_app(self) -> web.Application:
+        """The aiohttp application (routes and middlewares)."""
+        app = web.Application(client_max_size=MAX_BODY,
+                              middlewares=[self._headers, self._host_check, self._auth])
+        r = app.router
+        r.add_get("/pair", self.pair_page)
+        r.add_post("/api/pair", self.pair_api)
+        r.add_get("/", self.index)
+        r.add_get("/static/{name}", self.static)
+        r.add_get("/ws", self.websocket)
+        r.add_get("/api/status", self.status)
+        r.add_get("/api/view.jpg", self.view)
+        r.add_get("/api/scenes", self.scenes_api)
+        r.add_post("/api/command", self.command)
+        r.add_get("/api/tokens", self.tokens_api)
+        r.add_post("/api/tokens/{token_id}/revoke", self.revoke)
+        r.add_post("/api/pairing", self.new_pairing)
+        r.add_get("/api/audit", self.audit_api)
+        r.add_get("/api/patients", self.patients)
+        r.add_get("/api/patients/{pid}", self.patient)
+        r.add_get("/api/patients/{pid}/plots/{plot}.png", self.plot)
+        r.add_post("/api/patients/{pid}/notes", self.add_note)
+        r.add_get("/api/patients/{pid}/export/{fmt}", self.export)
+        return app
+
+    @web.middleware
+    async def _headers(self, request: web.Request,
+                       handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                       ) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            response = _error(exc.status, exc.text if exc.text and not exc.text.startswith(
+                str(exc.status)) else exc.reason)
+        except VrgmiError as exc:
+            response = _error(400, str(exc))
+        if not response.prepared:
+            for key, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(key, value)
+        return response
+
+    def _host_allowed(self, host_header: str) -> bool:
+        """Host header: this port, and a loopback name, an IP literal (LAN) or our name.
+        Anything else is a DNS-rebinding attempt."""
+        host, _, port = host_header.rpartition(":")
+        if not host or port != str(self.port):
+            return False
+        host = host.strip("[]").lower()
+        if host in ("127.0.0.1", "localhost", "::1"):
+            return True
+        if not self.lan:
+            return False
+        try:
+            ipaddress.ip_address(host)
+            return True
+        except ValueError:
+            name = socket.gethostname().lower()
+            return host in (name, name + ".local")
+
+    @web.middleware
+    async def _host_check(self, request: web.Request, handler) -> web.StreamResponse:
+        if not self._host_allowed(request.host or ""):
+            return _error(421, "companion: wrong host name for this server")
+        origin = request.headers.get("Origin")
+        if origin is not None and origin != f"http://{request.host}":
+            return _error(403, "companion: requests from another site are refused")
+        return await handler(request)
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler) -> web.StreamResponse:
+        if request.path in ("/pair", "/api/pair"):
+            return await handler(request)
+        info = self.tokens.verify(self._secret(request))
+        if info is None:
+            if request.path == "/" and request.method == "GET":
+                return web.Response(text=_pair_form(""), content_type="text/html", status=401)
+            return _error(401, "companion: not paired (open the pairing link shown on the "
+                               "engine's screen)")
+        request[TOKEN_KEY] = info
+        return await handler(request)
+
+    @staticmethod
+    def _secret(request: web.Request) -> str | None:
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            return header[7:].strip()
+        return request.cookies.get(COOKIE_NAME)
+
+    # -- pairing ---------------------------------------------------------------------------
+    def _pair(self, request: web.Request, token: Any, label: str) -> tuple[str, TokenInfo]:
+        if not self._pair_limit.allow(request.remote or "?"):
+            raise web.HTTPTooManyRequests(text="pairing: too many tries; wait a minute")
+        return self.tokens.pair(token if isinstance(token, str) else "", label)
+
+    def _set_cookie(self, response: web.StreamResponse, secret: str) -> None:
+        response.set_cookie(COOKIE_NAME, secret, httponly=True, samesite="Strict", path="/",
+                            max_age=int(self.tokens.session_ttl_s))
+
+    async def pair_page(self, request: web.Request) -> web.StreamResponse:
+        """GET /pair?token=...: the QR code's link; pairs this browser and opens the app."""
+        agent = request.headers.get("User-Agent", "browser")
+        try:
+            secret, _info = self._pair(request, request.query.get("token", ""), agent[:64])
+        except AuthError as exc:
+            return web.Response(text=_pair_form(str(exc)), content_type="text/html",
+                                status=403)
+        response = web.Response(status=303, headers={"Location": "/"})
+        self._set_cookie(response, secret)
+        return response
+
+    async def pair_api(self, request: web.Request) -> web.Response:
+        """POST /api/pair {"token", "label"}: for scripts; returns the bearer token."""
+        body = await _json_body(request)
+        try:
+            secret, info = self._pair(request, body.get("token"), str(body.get("label", "api")))
+        except AuthError as exc:
+            return _error(403, str(exc))
+        response = web.json_response({"token": secret, **info.as_dict()})
+        self._set_cookie(response, secret)
+        return response
+
+    async def new_pairing(self, request: web.Request) -> web.Response:
+        """POST /api/pairing: a paired device opens pairing for another one."""
+        token, link = self.pairing()
+        return web.json_response({"token": token, "url": link, "qr_svg": qr_svg(link)})
+
+    async def tokens_api(self, request: web.Request) -> web.Response:
+        """GET /api/tokens: every paired device (public ids, no secrets)."""
+        return web.json_response({"tokens": self.tokens.tokens(),
+                                  "you": request[TOKEN_KEY].id})
+
+    async def revoke(self, request: web.Request) -> web.Response:
+        """POST /api/tokens/{id}/revoke."""
+        token_id = request.match_info["token_id"]
+        if not re.fullmatch(r"[0-9a-f]{8}", token_id) or not self.tokens.revoke(token_id):
+            return _error(404, f"companion: no paired device {token_id[:16]!r}")
+        self._audit(request, "revoke_token", {"token": token_id}, True, "")
+        return web.json_response({"revoked": token_id})
+
+    # -- pages and live --------------------------------------------------------------------
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        """GET /: the single-page app."""
+        return self._file("index.html")
+
+    async def static(self, request: web.Request) -> web.StreamResponse:
+        """GET /static/{name}: only the files shipped in the package, by exact name."""
+        return self._file(request.match_info["name"])
+
+    def _file(self, name: str) -> web.StreamResponse:
+        path = self._static.get(name)
+        if path is None:
+            return _error(404, "companion: no such file")
+        suffix = name.rsplit(".", 1)[1]
+        return web.Response(body=path.read_bytes(), content_type=CONTENT_TYPES[suffix],
+                            charset="utf-8" if suffix in ("html", "js", "css", "svg") else None)
+
+    async def status(self, request: web.Request) -> web.Response:
+        """GET /api/status: the engine's latest status."""
+        return web.Response(text=self.hub.status_message(), content_type="application/json")
+
+    async def view(self, request: web.Request) -> web.Response:
+        """GET /api/view.jpg: the latest patient's view (204 before the first)."""
+        _seq, image = self.board.image()
+        if not image:
+            return web.Response(status=204)
+        kind = "image/png" if image[:4] == b"\x89PNG" else "image/jpeg"
+        return web.Response(body=image, content_type=kind)
+
+    async def scenes_api(self, request: web.Request) -> web.Response:
+        """GET /api/scenes: every installed scene with its difficulty schema; the levels."""
+        from vrgmi.settings import LOWER_LEVELS, UPPER_LEVELS
+
+        return web.json_response({"scenes": list(self.scenes().values()),
+                                  "levels": list(UPPER_LEVELS + LOWER_LEVELS)}, dumps=dumps)
+
+    def scenes(self) -> dict[str, dict[str, Any]]:
+        """Installed scenes by name (their ``describe()``), loaded once."""
+        if self._scenes is None:
+            from vrgmi.scenes import available_scenes
+
+            try:
+                self._scenes = {n: c.describe() for n, c in available_scenes().items()}
+            except VrgmiError:
+                self._scenes = {}
+        return self._scenes
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        """GET /ws: the live feed; also takes commands as JSON text messages."""
+        if request.headers.get("Origin") is None:
+            return _error(403, "companion: a WebSocket needs the page's Origin")
+        ws = web.WebSocketResponse(max_msg_size=MAX_WS_MESSAGE, heartbeat=20.0)
+        await ws.prepare(request)
+        self.hub.clients.add(ws)
+        await ws.send_str(self.hub.status_message())
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    await ws.send_str(dumps({"type": "reply", "ok": False,
+                                             "error": "companion: send JSON text"}))
+                    continue
+                await ws.send_str(dumps(self._ws_command(request, msg.data)))
+        finally:
+            self.hub.clients.discard(ws)
+        return ws
+
+    def _ws_command(self, request: web.Request, text: str) -> dict[str, Any]:
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return {"type": "reply", "ok": False, "error": "companion: malformed JSON"}
+        ref = body.get("ref") if isinstance(body, dict) else None
+        status, out = self._submit(request, body)
+        return {"type": "reply", "ref": ref if isinstance(ref, (int, str)) else None,
+                "ok": status == 202, **out}
+
+    # -- commands --------------------------------------------------------------------------
+    async def command(self, request: web.Request) -> web.Response:
+        """POST /api/command {"command", "args"}: 202 when queued for the next frame."""
+        body = await _json_body(request)
+        status, out = self._submit(request, body)
+        return web.json_response(out, status=status, dumps=dumps)
+
+    def _submit(self, request: web.Request, body: Any) -> tuple[int, dict[str, Any]]:
+        """Check, rate-limit, audit and queue one command; (HTTP status, reply)."""
+        info = request[TOKEN_KEY]
+        name = body.get("command") if isinstance(body, dict) else None
+        args = body.get("args") if isinstance(body, dict) else None
+        name = name if isinstance(name, str) else "?"
+        args = args if isinstance(args, dict) else {}
+        if not self._command_limit.allow(info.id):
+            self._audit(request, name, args, False, "rate limited")
+            return 429, {"error": "companion: too many commands; slow down"}
+        _seq, status = self.board.status()
+        try:
+            cmd = check_command(body, status, self.scenes(), by=f"companion:{info.id}")
+        except CommandRejected as exc:
+            self._audit(request, name, args, False, str(exc))
+            return 400, {"error": str(exc)}
+        self.commands.put(cmd)
+        self._audit(request, cmd.name, cmd.args, True, "", cmd.id)
+        return 202, {"accepted": True, "id": cmd.id, "command": cmd.name}
+
+    def _audit(self, request: web.Request, command: str, args: dict[str, Any], accepted: bool,
+               reason: str, command_id: str = "") -> None:
+        _seq, status = self.board.status()
+        info = request.get(TOKEN_KEY)
+        self.audit.record({"by": f"companion:{info.id if info else '?'}",
+                           "command": command[:32], "args": _clip(args),
+                           "accepted": accepted, "reason": reason, "command_id": command_id,
+                           "patient": status.get("patient") or None,
+                           "session": status.get("session") or None,
+                           "wall": time.time()})
+
+    async def audit_api(self, request: web.Request) -> web.Response:
+        """GET /api/audit: the latest commands, newest first."""
+        return web.json_response({"entries": self.audit.recent(100)}, dumps=dumps)
+
+    # -- patients --------------------------------------------------------------------------
+    def _records(self) -> CompanionRecords:
+        if self.records is None:
+            raise RecordsUnavailable("companion: no records database is configured")
+        return self.records
+
+    @staticmethod
+    def _pid(request: web.Request) -> str:
+        pid = request.match_info["pid"]
+        if not PATIENT_ID.match(pid):
+            raise web.HTTPBadRequest(text="companion: a patient id is 1-64 letters, digits, "
+                                          "- or _")
+        return pid
+
+    async def _blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a records call off the loop; missing patients become 404, errors one line."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+        except PatientNotFound as exc:
+            raise web.HTTPNotFound(text=str(exc)) from None
+        except RecordsUnavailable as exc:
+            raise web.HTTPServiceUnavailable(text=str(exc)) from None
+        except VrgmiError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        except Exception as exc:      # a records or export bug: one line here, details logged
+            log.exception("companion: %s failed", getattr(fn, "__name__", "records call"))
+            raise web.HTTPInternalServerError(
+                text=f"companion: the records could not answer ({type(exc).__name__})") from None
+
+    async def patients(self, request: web.Request) -> web.Response:
+        """GET /api/patients."""
+        rows = await self._blocking(self._records().patients)
+        return web.json_response({"patients": rows}, dumps=dumps)
+
+    async def patient(self, request: web.Request) -> web.Response:
+        """GET /api/patients/{pid}: program, phase, gating, sessions, notes, plot names."""
+        pid = self._pid(request)
+        records = self._records()
+        page = await self._blocking(records.patient_page, pid)
+        page["plots"] = list(records.plot_names())
+        return web.json_response(page, dumps=dumps)
+
+    async def plot(self, request: web.Request) -> web.Response:
+        """GET /api/patients/{pid}/plots/{plot}.png."""
+        pid = self._pid(request)
+        records = self._records()
+        plot = request.match_info["plot"]
+        if plot not in records.plot_names():
+            return _error(404, f"companion: no plot {plot[:32]!r}")
+        png = await self._blocking(records.plot_png, pid, plot)
+        return web.Response(body=png, content_type="image/png")
+
+    async def add_note(self, request: web.Request) -> web.Response:
+        """POST /api/patients/{pid}/notes {"text"}."""
+        pid = self._pid(request)
+        body = await _json_body(request)
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE:
+            return _error(400, f"companion: a note is 1-{MAX_NOTE} characters of text")
+        author = f"companion:{request[TOKEN_KEY].id}"
+        note = await self._blocking(self._records().add_note, pid, text.strip(), author)
+        return web.json_response(note, status=201, dumps=dumps)
+
+    async def export(self, request: web.Request) -> web.Response:
+        """GET /api/patients/{pid}/export/{csv|fhir|pdf}: a download."""
+        pid = self._pid(request)
+        fmt = request.match_info["fmt"]
+        if fmt not in EXPORT_FORMATS:
+            return _error(404, f"companion: export formats are {', '.join(EXPORT_FORMATS)}")
+        body = await self._blocking(self._records().export, pid, fmt)
+        suffix, kind = EXPORT_FORMATS[fmt]
+        self._audit(request, "export", {"patient": pid, "format": fmt}, True, "")
+        return web.Response(body=body, headers={
+            "Content-Type": kind,
+            "Content-Disposition": f'attachment; filename="vrgmi-{pid}.{suffix}"'})
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body, or a one-line 400 (413 when too large)."""
+    try:
+        body = await request.json()
+    except web.HTTPRequestEntityTooLarge:
+        raise
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="companion: the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="companion: the body must be a JSON object")
+    return body
+
+
+def _clip(args: dict[str, Any]) -> dict[str, Any]:
+    """Arguments as stored in the audit log: short keys and values."""
+    out = {}
+    for key, value in list(args.items())[:8]:
+        if not isinstance(value, (int, float, bool)) or value is None:
+            value = str(value)[:200]
+        out[str(key)[:32]] = value
+    return out
+
+
+def _pair_form(message: str) -> str:
+    """The page an unpaired browser sees: how to pair, and a box to type the token."""
+    note = f'<p class="err">{_escape(message)}</p>' if message else ""
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>vrgmi companion: pair this device</title>
+<style>body{{font:18px system-ui,sans-serif;background:#eef1f3;color:#1f2a33;margin:0;
+display:flex;min-height:100vh;align-items:center;justify-content:center}}
+main{{background:#fff;border-radius:14px;padding:32px;max-width:460px;box-shadow:0 2px 12px #0002}}
+input,button{{font:inherit;padding:14px;border-radius:10px;border:1px solid #9aa7b1;width:100%;
+box-sizing:border-box;margin-top:10px}}button{{background:#2f6f6b;color:#fff;border:0}}
+.err{{color:#9b2c2c}}</style></head><body><main>
+<h1>Pair this device</h1>{note}
+<p>Scan the QR code on the engine's screen, or type the pairing token shown there.</p>
+<form method="get" action="/pair"><label for="token">Pairing token</label>
+<input id="token" name="token" autocomplete="off" placeholder="XXXX-XXXX-XXXX" required>
+<button type="submit">Pair</button></form></main></body></html>"""
+
+
+def _escape(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
