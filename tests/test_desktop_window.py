@@ -2,6 +2,7 @@
 Xvfb, installed by `make test`) with the mouse-driven intact hand, and quits cleanly."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -32,22 +33,34 @@ def x_display():
 
 def test_run_opens_the_desktop_window(x_display, tmp_path):
     env = dict(os.environ, DISPLAY=x_display)
+    out = tmp_path / "out"
     res = subprocess.run([sys.executable, "-m", "vrgmi", "run", "--seconds", "2",
-                          "--set", f"data.out_dir={tmp_path / 'out'}"],
+                          "--set", f"data.out_dir={out}",
+                          "--set", f"data.database_url=sqlite:///{tmp_path / 'r.sqlite'}",
+                          "--set", "companion.port=0"],
                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "desktop window open" in res.stderr
+    assert "companion: pairing token" in res.stderr
     assert "Traceback" not in res.stderr
-    assert not (tmp_path / "out").exists()       # not the headless demo
+    assert len(list(out.glob("events-*.jsonl"))) == 1      # a real session, recorded
+    assert not (out / "report.json").exists()              # not the headless demo
 
 
 def test_run_without_display_writes_the_headless_demo(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     out = tmp_path / "out"
-    res = subprocess.run([sys.executable, "-m", "vrgmi", "run", "--seconds", "1",
+    res = subprocess.run([sys.executable, "-m", "vrgmi", "run", "--seconds", "3",
                           "--set", f"data.out_dir={out}"],
-                         env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+                         env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert "headless demo" in res.stderr
-    assert (out / "patient_0.png").is_file() and (out / "therapist_0.png").is_file()
-    assert (out / "recording.npz").is_file() and (out / "report.json").is_file()
+    assert "headless demo" in res.stderr and "Traceback" not in res.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert list(report["sessions"]) == ["laterality", "imagery", "mirror"]
+    assert all(s["reason"] == "completed" for s in report["sessions"].values())
+    for phase, scene in [("laterality", "laterality"), ("imagery", "imagery"),
+                         ("mirror", "copy_pose")]:
+        assert list((out / phase).glob(f"*-{scene}.png")), phase
+        assert len(list((out / phase).glob("events-*.jsonl"))) == 1
+    assert (out / "records.sqlite").is_file()
+    assert (out / "progress-report.pdf").read_bytes()[:5] == b"%PDF-"

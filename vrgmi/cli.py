@@ -156,7 +156,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from vrgmi.app import format_report, run_demo
     from vrgmi.render.display import has_desktop_display
     settings = _settings(args)
     mode = settings.display.mode
@@ -171,12 +170,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         except XrUnavailableError as exc:
             _progress(f"vrgmi: no headset ({exc}); using the desktop window or headless mode")
     if mode in ("auto", "xr", "desktop") and has_desktop_display():
-        from vrgmi.app import run_desktop
-        run_desktop(settings, seconds=args.seconds, progress=_progress)
-        return 0
-    _progress(f"vrgmi: no display here; running a headless demo session into {out}/")
-    frames = int((args.seconds or 10.0) * settings.display.refresh_hz)
-    print(format_report(run_demo(settings, frames=frames, out_dir=out, progress=_progress)))
+        return _session(settings, None, None, "desktop", args.seconds, out)
+    from vrgmi.clinic import format_demo_report, run_demo_sessions
+    _progress(f"vrgmi: no display here; running a headless demo session per GMI phase "
+              f"into {out}/")
+    print(format_demo_report(run_demo_sessions(settings, out, block_seconds=args.seconds or 12.0,
+                                               progress=_progress)))
+    return 0
+
+
+def _session(settings, program_path, script_path, mode: str, seconds: float | None,
+             out: Path, block_seconds: float | None = None) -> int:
+    """One GMI session of the patient's program with the records and the companion."""
+    from vrgmi.body import get_level
+    from vrgmi.clinic import ClinicServices, load_input_script, run_session
+    from vrgmi.program import Program, default_steps, load_program
+    limb = get_level(settings.patient.amputation_level).limb
+    program = (load_program(program_path) if program_path
+               else Program(settings.patient.id, steps=default_steps(limb)))
+    script = load_input_script(script_path) if script_path else None
+    services = ClinicServices.open(settings, _progress)
+    try:
+        summary = run_session(settings, program, out, mode, script, block_seconds,
+                              max_seconds=seconds or 3600.0, progress=_progress,
+                              services=services)
+    finally:
+        services.close()
+    print(json.dumps(summary, indent=2))
     return 0
 
 
@@ -214,23 +234,13 @@ def cmd_scenes(args: argparse.Namespace) -> int:
 
 
 def cmd_session(args: argparse.Namespace) -> int:
-    from vrgmi.body import get_level
-    from vrgmi.program import Program, default_steps, load_program
     from vrgmi.render.display import has_desktop_display
-    from vrgmi.session import load_input_script, run_session
     settings = _settings(args)
     if args.block_seconds is not None and not 0.5 <= args.block_seconds <= 1800:
         raise VrgmiError("session: --block-seconds must be 0.5..1800")
-    limb = get_level(settings.patient.amputation_level).limb
-    program = (load_program(args.program) if args.program
-               else Program(settings.patient.id, steps=default_steps(limb)))
     desktop = args.desktop or (not args.headless and has_desktop_display())
-    script = load_input_script(args.script) if args.script else None
-    out = Path(args.out or settings.data.out_dir)
-    summary = run_session(settings, program, out, "desktop" if desktop else "headless",
-                          script, args.block_seconds, progress=_progress)
-    print(json.dumps(summary, indent=2))
-    return 0
+    return _session(settings, args.program, args.script, "desktop" if desktop else "headless",
+                    None, Path(args.out or settings.data.out_dir), args.block_seconds)
 
 
 def _records(args: argparse.Namespace):

@@ -27,10 +27,15 @@ from vrgmi.tracking.frame import SIDES, TRACKER_INDEX, PoseSource, TrackingFrame
 
 STAGES = ("poll", "filter", "torso", "intact_ik", "mirror", "phantom_ik")
 _REST_WRIST_CONJ = (quat_conj(LEFT_REST_WRIST_QUAT), quat_conj(REST_WRIST_QUAT))
+_warm = False          # every kernel compiled or loaded in this process
 
 
 def warmup(progress: Callable[[str], None] | None = None) -> float:
-    """Compile (first run) or load from the cache every per-frame kernel; returns seconds."""
+    """Compile (first run) or load from the cache every per-frame kernel; returns seconds.
+    Once done in a process, later calls return at once (and say nothing)."""
+    global _warm
+    if _warm:
+        return 0.0
     from vrgmi.body import warmup as body_warmup
     from vrgmi.ik.solver import warmup as ik_warmup
     from vrgmi.tracking.filters import warmup as filter_warmup
@@ -42,6 +47,7 @@ def warmup(progress: Callable[[str], None] | None = None) -> float:
         if progress:
             progress(f"preparing {name} ({i}/{len(steps)}; the first run compiles, ~1 min)")
         fn()
+    _warm = True
     return time.perf_counter() - t0
 
 

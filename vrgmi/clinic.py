@@ -1,0 +1,350 @@
+"""A clinic session end to end: the display, the engine, the session runner, the records
+database, the companion and its live view, in whichever mode the machine offers.
+
+``vrgmi run`` and ``vrgmi session`` come here. :class:`ClinicServices` is the therapist's side
+around one session (records, companion); :func:`run_session` runs a session on the desktop
+window or headless; :func:`run_demo_sessions` is the headless demo of ``make run`` on a
+machine without a headset or a screen: one short session per GMI phase with a scripted
+patient, writing screenshots, the records database, a progress report and ``report.json``.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from vrgmi.control import CommandQueue, StatusBoard
+from vrgmi.errors import VrgmiError
+from vrgmi.input import ACTIONS
+from vrgmi.program import Program, SceneStep, default_steps
+from vrgmi.scenes.base import PHASES
+from vrgmi.session import SessionError, SessionRunner, _number
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class ClinicServices:
+    """The records database (with its event sink) and the companion around one session.
+
+    Neither is required: without a database the session's events stay in its JSON Lines
+    log (one line says so); without the companion nobody can watch (one line says why).
+    """
+
+    board: StatusBoard = field(default_factory=StatusBoard)
+    commands: CommandQueue = field(default_factory=CommandQueue)
+    db: Any = None
+    sink: Any = None
+    companion: Any = None
+
+    @classmethod
+    def open(cls, settings: Any, say: Say, companion: bool = True) -> "ClinicServices":
+        """Open the database named by the settings and start the companion if enabled."""
+        from vrgmi.records import open_database, queries
+        from vrgmi.records.store import RecordSink
+
+        services = cls()
+        p = settings.patient
+        try:
+            services.db = open_database(settings.data.database_url)
+            queries.upsert_patient(services.db, p.id, side=p.amputation_side,
+                                   level=p.amputation_level, height_m=p.height_m,
+                                   skin_tone=p.skin_tone)
+            services.sink = RecordSink(services.db, patient=p.id)
+            say(f"records: {services.db.where}")
+        except VrgmiError as exc:
+            if services.db is not None:
+                services.db.close()
+            services.db = None
+            say(f"{exc} (this session's events are kept in its events-*.jsonl file)")
+        if companion and settings.companion.enabled:
+            services._start_companion(settings, say)
+        return services
+
+    def _start_companion(self, settings: Any, say: Say) -> None:
+        from vrgmi.companion.records import DatabaseRecords
+        from vrgmi.companion.server import Companion, CompanionOptions
+
+        opts = CompanionOptions.from_settings(settings)
+        try:
+            self.companion = Companion(self.board, self.commands,
+                                       DatabaseRecords(self.db) if self.db else None,
+                                       port=opts.port, lan=opts.lan)
+            self.companion.start()
+            say(self.companion.pairing_banner())
+        except VrgmiError as exc:
+            self.companion = None
+            say(f"{exc} (the session runs without the companion)")
+
+    @property
+    def sinks(self) -> list[Any]:
+        """The event sinks the session adds to its JSON Lines log."""
+        return [self.sink] if self.sink is not None else []
+
+    def runner(self, engine: Any, program: Program, out_dir: Path,
+               block_seconds: float | None = None) -> SessionRunner:
+        """A session runner on ``engine`` wired to these services."""
+        return SessionRunner(engine, program, out_dir, self.commands, self.board,
+                             max_block_s=block_seconds, sinks=self.sinks)
+
+    def live_view(self, display: Any) -> Any:
+        """The companion's small live picture of the patient's view (None without one)."""
+        if self.companion is None:
+            return None
+        from vrgmi.companion.snapshot import LiveView
+        return LiveView(display.base, self.board, wanted=lambda: self.companion.watching > 0)
+
+    def close(self) -> None:
+        """Stop the companion, write what the sink holds, close the database."""
+        if self.companion is not None:
+            self.companion.stop()
+        if self.sink is not None:
+            self.sink.close()
+        if self.db is not None:
+            self.db.close()
+
+
+class AutoPatient:
+    """A demo patient for headless runs without an input script: confirms each question
+    after ``every_s`` seconds (NRS: the start value, SSQ: "None"), declines breaks, and
+    answers the games' prompts (a laterality answer, imagery marks and ratings)."""
+
+    ANSWERS = {"pain_nrs": ("select",), "ssq": ("select",), "breathing": ("back",),
+               "laterality": ("left", "right"), "imagery": ("select",)}
+
+    def __init__(self, every_s: float = 1.2) -> None:
+        self.every_s = every_s
+        self._last = -1e9
+        self._scene: object = None
+        self._k = 0
+
+    def feed(self, runner: SessionRunner, t: float) -> None:
+        """Push the next answer for the scene running now, if it is time."""
+        scene = runner.scene
+        if scene is not self._scene:
+            self._scene, self._last = scene, t
+        answers = self.ANSWERS.get(scene.name) if scene is not None else None
+        if answers and t - self._last >= self.every_s:
+            runner.engine.inputs.push(answers[self._k % len(answers)], t, "script")
+            self._k += 1
+            self._last = t
+
+
+def load_input_script(path: str | Path) -> list[tuple[float, str]]:
+    """``[[t, action], ...]`` from a JSON file (display-clock seconds); one-line errors."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SessionError(f"session: cannot read {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise SessionError(f"session: {path} is not valid JSON: {exc.msg} "
+                           f"(line {exc.lineno})") from None
+    if not isinstance(data, list):
+        raise SessionError(f"session: {path} must hold a list of [time_s, action] pairs")
+    out = []
+    for k, item in enumerate(data):
+        if (not isinstance(item, list) or len(item) != 2 or _number(item[0]) is None
+                or item[1] not in ACTIONS):
+            raise SessionError(f"session: {path} entry {k} = {item!r} must be [time_s, action] "
+                               f"with action one of {', '.join(ACTIONS)}")
+        out.append((float(item[0]), item[1]))
+    return out
+
+
+def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str = "headless",
+                script: list[tuple[float, str]] | None = None,
+                block_seconds: float | None = None, max_seconds: float = 3600.0,
+                progress: Say | None = None, services: ClinicServices | None = None,
+                screenshots: bool = True) -> dict[str, Any]:
+    """Run one session of ``program`` and return its summary.
+
+    ``headless``: a scripted pose source, ``script`` (or an :class:`AutoPatient`) answers,
+    one patient-view screenshot per block (``<k>-<scene>.png``). ``desktop``: the window,
+    the mouse moves the intact hand, the arrow keys / Enter / Backspace answer, the pairing
+    card shows the companion's QR code. ``services`` (records, companion) are used when
+    given; the caller closes them."""
+    from vrgmi.app import DESKTOP_KEYS, Engine
+    from vrgmi.core import warmup
+    from vrgmi.input import ScriptedInput
+    from vrgmi.render.display import open_display
+
+    say = progress or (lambda _m: None)
+    services = services or ClinicServices()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    warmup(progress)
+    display = open_display("desktop" if mode == "desktop" else "headless",
+                           size=(settings.display.width, settings.display.height))
+    try:
+        engine = Engine(settings, _pose_source(settings, display, mode), display)
+        runner = services.runner(engine, program, out, block_seconds)
+        live = services.live_view(display)
+        say(f"session {runner.session}: {program.phase} for {program.patient}, "
+            f"events -> {runner.log_path}")
+        feeder = ScriptedInput(script) if script is not None else None
+        try:
+            if mode == "desktop":
+                say("vrgmi: desktop window open; the mouse moves the intact hand, the arrow "
+                    "keys, Enter and Backspace answer, Escape quits")
+                _desktop_loop(display, runner, feeder, DESKTOP_KEYS, max_seconds, live,
+                              services)
+            else:
+                auto = AutoPatient() if script is None else None
+                shots = _headless_loop(settings, runner, feeder, auto, max_seconds,
+                                       out if screenshots else None)
+                say(f"session: wrote {len(shots)} screenshots")
+        finally:
+            summary = runner.close()
+            if live is not None:
+                live.close()
+            engine.close()
+    finally:
+        display.close()
+    return summary
+
+
+def _pose_source(settings: Any, display: Any, mode: str) -> Any:
+    from vrgmi.body import get_level
+    from vrgmi.tracking.frame import SIDES
+
+    p = settings.patient
+    intact = SIDES[1 - SIDES.index(p.amputation_side)]
+    if mode == "desktop":
+        from vrgmi.tracking.desktop import DesktopSource
+        return DesktopSource(display.base, intact_side=intact, height_m=p.height_m)
+    from vrgmi.tracking.scripted import ScriptedSource
+    motion = "reach" if get_level(p.amputation_level).limb == "arm" else "foot_tap"
+    return ScriptedSource(motion, intact_side=intact, rate_hz=settings.display.refresh_hz,
+                          height_m=p.height_m)
+
+
+def _headless_loop(settings: Any, runner: SessionRunner, feeder: Any, auto: Any,
+                   max_seconds: float, shots_dir: Path | None) -> list[str]:
+    """Frames at the display rate as fast as the machine goes; a screenshot per block."""
+    rate = settings.display.refresh_hz
+    engine = runner.engine
+    shots: list[str] = []
+    last, frame = None, 0
+    while frame < max_seconds * rate:
+        t = frame / rate
+        if feeder is not None:
+            feeder.feed(engine.inputs, t)
+        if auto is not None:
+            auto.feed(runner, t)
+        if not runner.step(t, 1.0 / rate, render=False):
+            break
+        if (shots_dir is not None and runner.scene is not None and runner.scene is not last
+                and runner._block_s >= 0.7):
+            last = runner.scene
+            shots.append(str(engine.screenshot(
+                shots_dir / f"{len(shots):02d}-{runner.scene.name}.png")))
+        frame += 1
+    return shots
+
+
+def _desktop_loop(display: Any, runner: SessionRunner, feeder: Any, keys: dict[str, str],
+                  max_seconds: float, live: Any, services: ClinicServices) -> None:
+    base = display.base
+    clock = time.perf_counter
+    start = last = clock()
+    card = None
+    if services.companion is not None:
+        from vrgmi.companion.pairing_card import show_pairing_card
+        token, _link = services.companion.pairing()
+        card = show_pairing_card(base, services.companion.url, token)
+        base.accept("c", card.remove_node)          # the therapist hides the card once paired
+
+    def tick(task: Any) -> Any:
+        nonlocal last
+        now = clock()
+        t = now - start
+        if feeder is not None:
+            feeder.feed(runner.engine.inputs, t)
+        if not runner.step(t, max(now - last, 1e-4), render=False) or t >= max_seconds:
+            base.taskMgr.stop()
+        if live is not None:
+            live.after_render()
+        last = now
+        return task.cont
+
+    base.accept("escape", base.taskMgr.stop)
+    for key, action in keys.items():
+        base.accept(key, lambda a=action: runner.engine.inputs.push(a, clock() - start,
+                                                                     "keyboard"))
+    base.taskMgr.add(tick, "vrgmi-session-frame", sort=-50)
+    try:
+        base.run()
+    finally:
+        if card is not None:
+            card.remove_node()
+
+
+def demo_program(patient: str, limb: str, phase: str, block_minutes: float = 0.2) -> Program:
+    """A short program in ``phase`` for the demo: each of the phase's scenes once."""
+    steps = {name: [replace(s, minutes=block_minutes) for s in seq[:3]]
+             for name, seq in default_steps(limb).items()}
+    if phase == "laterality":
+        steps["laterality"] = [SceneStep("laterality", block_minutes)]
+    return Program(patient, phase=phase, steps=steps, breathing_between_blocks=False)
+
+
+def run_demo_sessions(settings: Any, out_dir: str | Path, block_seconds: float = 12.0,
+                      progress: Say | None = None) -> dict[str, Any]:
+    """The headless demo: one short session per GMI phase with a scripted patient.
+
+    Writes per phase ``<phase>/<k>-<scene>.png`` and ``events-*.jsonl``, the records
+    database ``records.sqlite`` (unless ``data.database_url`` names one), the patient's
+    progress report PDF, and ``report.json`` (returned)."""
+    from vrgmi.body import get_level
+    from vrgmi.export import export_patient
+
+    say = progress or (lambda _m: None)
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    if not settings.data.database_url:
+        settings = replace(settings, data=replace(settings.data,
+                                                  database_url=f"sqlite:///{out / 'records.sqlite'}"))
+    limb = get_level(settings.patient.amputation_level).limb
+    services = ClinicServices.open(settings, say, companion=False)
+    report: dict[str, Any] = {"patient": settings.patient.id, "limb": limb, "sessions": {}}
+    t0 = time.perf_counter()
+    try:
+        for phase in PHASES:
+            say(f"demo: the {phase} phase")
+            program = demo_program(settings.patient.id, limb, phase,
+                                   max(0.1, block_seconds / 60.0))
+            summary = run_session(settings, program, out / phase, "headless",
+                                  block_seconds=block_seconds, progress=progress,
+                                  services=services)
+            report["sessions"][phase] = summary
+        if services.sink is not None:
+            services.sink.flush(30.0)
+        if services.db is not None:
+            report["exports"] = [str(p) for p in export_patient(
+                services.db, settings.patient.id, "pdf", out / "progress-report.pdf",
+                progress=progress)]
+    finally:
+        services.close()
+    report["wall_s"] = round(time.perf_counter() - t0, 1)
+    report["screenshots"] = sorted(str(p) for p in out.glob("*/*.png"))
+    report["database"] = settings.data.database_url
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=str),
+                                     encoding="utf-8")
+    return report
+
+
+def format_demo_report(report: dict[str, Any]) -> str:
+    """The demo's report as a few readable lines."""
+    lines = [f"demo: patient {report['patient']} ({report['limb']}), "
+             f"{len(report['sessions'])} sessions in {report['wall_s']} s"]
+    for phase, s in report["sessions"].items():
+        lines.append(f"  {phase:<11} {s.get('reason', '?'):<10} "
+                     f"NRS {s.get('nrs_pre')} -> {s.get('nrs_post')}, "
+                     f"SSQ total {s.get('ssq_total')}")
+    lines += [f"wrote {p}" for p in report.get("exports", [])]
+    lines.append(f"wrote {len(report['screenshots'])} screenshots and "
+                 f"{report['database']}")
+    return "\n".join(lines)
