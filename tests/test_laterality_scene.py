@@ -2,13 +2,18 @@
 display time, timeouts, anticipations, feedback, events, exposure, and rendered pixels."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from vrgmi.app import Engine
+from vrgmi.app import PATIENT_VFOV_DEG, Engine
 from vrgmi.laterality.stimuli import Stimulus
 from vrgmi.render.display import grab_rgba
-from vrgmi.scenes.laterality import LateralityScene
+from vrgmi.render.ui import line_height_for
+from vrgmi.scenes.laterality import (BACKDROP_BEHIND_M, HINT_DEG, QUESTION_DEG,
+                                     STIMULUS_DISTANCE_M, STIMULUS_SPAN_DEG, TEXT_LINE_DEG,
+                                     LateralityScene)
 from vrgmi.scenes.schema import SceneParamError
 from vrgmi.settings import Settings, load_settings
 from vrgmi.tracking.scripted import ScriptedSource
@@ -206,5 +211,84 @@ def test_exposure_hides_the_stimulus(display):
         (trial,) = [e.data for e in engine.events.of_kind("trial")]
         assert trial["correct"] and trial["rt_ms"] == pytest.approx(600.0)
         assert trial["exposure_ms"] == 200.0
+    finally:
+        engine.close()
+
+
+def _skin(image):
+    """Skin pixels on the card (+-24 deg around the view's centre): red well above blue
+    (the slate card, the off-white text and the fixation cross are neutral or bluish)."""
+    h, w = image.shape[:2]
+    f = h / 2.0 / math.tan(math.radians(PATIENT_VFOV_DEG) / 2.0)
+    half = int(f * math.tan(math.radians(24.0)))
+    card = np.zeros((h, w), dtype=bool)
+    card[h // 2 - half:h // 2 + half, w // 2 - half:w // 2 + half] = True
+    return card & (image[..., 0] - image[..., 2] > 30)
+
+
+def _span_deg(mask):
+    """The vertical visual angle (deg) of ``mask``'s bounding box on the test display, whose
+    vertical field of view is PATIENT_VFOV_DEG (focal length h / 2 / tan(fov / 2) pixels)."""
+    h = mask.shape[0]
+    f = h / 2.0 / math.tan(math.radians(PATIENT_VFOV_DEG) / 2.0)
+    rows = np.flatnonzero(mask.any(axis=1))
+    top, bottom = (h / 2.0 - rows[0]), (rows[-1] + 1 - h / 2.0)
+    return math.degrees(math.atan(top / f) + math.atan(bottom / f))
+
+
+@pytest.mark.parametrize("limb, stimulus", [
+    ("hand", Stimulus("hand", "right", "open", "back")),
+    ("foot", Stimulus("foot", "left", "neutral", "top"))])
+def test_stimulus_spans_the_chosen_visual_angle(display, limb, stimulus):
+    settings = None if limb == "hand" else load_settings(
+        None, ["patient.amputation_level=transtibial"])
+    engine, scene = _engine(display, settings)
+    try:
+        engine.inputs.push("select", 0.005, "script")
+        i = _frames(engine, 0, 2)
+        _, _, image = _show(engine, scene, i, stimulus)
+        span = _span_deg(_skin(image))
+        assert 25.0 <= span <= 35.0, f"the upright {limb} spans {span:.1f} deg"
+        assert abs(span - STIMULUS_SPAN_DEG) < 3.0
+        # centred on the card: the skin's bounding box is around the middle of the view
+        rows, cols = np.nonzero(_skin(image))
+        h, w = image.shape[:2]
+        assert abs((rows.min() + rows.max()) / 2 - h / 2) < 0.06 * h
+        assert abs((cols.min() + cols.max()) / 2 - w / 2) < 0.06 * w
+    finally:
+        engine.close()
+
+
+def _text_rows(image, deg):
+    """Near-white (text) pixels in a band of rows around ``deg`` above the view's centre."""
+    h, w = image.shape[:2]
+    f = h / 2.0 / math.tan(math.radians(PATIENT_VFOV_DEG) / 2.0)
+    row = int(round(h / 2.0 - f * math.tan(math.radians(deg))))
+    half = int(f * math.tan(math.radians(20.0)))          # inside the card (+-25 deg)
+    band = image[row - 8:row + 8, w // 2 - half:w // 2 + half]
+    return (band.min(axis=2) > 170).sum()
+
+
+def test_question_and_answer_hint_show_during_a_trial_only(display):
+    engine, scene = _engine(display, exposure_ms=200, feedback=True)
+    try:
+        engine.inputs.push("select", 0.005, "script")
+        i = _frames(engine, 0, 2)
+        i, fixation, shown = _show(engine, scene, i, Stimulus("hand", "left", "fist", "back"))
+        view = scene._view
+        assert _text_rows(fixation, QUESTION_DEG) == 0 and _text_rows(fixation, HINT_DEG) == 0
+        assert _text_rows(shown, QUESTION_DEG) > 15, "no question above the stimulus"
+        assert _text_rows(shown, HINT_DEG) > 15, "no left / right hint below the stimulus"
+        assert not view.question.is_hidden()
+        i = _frames(engine, i, int(0.25 * RATE))        # exposure over: still answering
+        assert scene.task.phase == "response" and not view.question.is_hidden()
+        engine.inputs.push("left", (i - 1) / RATE, "script")
+        i = _frames(engine, i, 2)
+        assert scene.task.phase == "feedback" and view.question.is_hidden()
+        assert not view.tick.is_hidden()
+        # readable: each line subtends at least 1.5 deg (TEXT_LINE_DEG at the card)
+        assert TEXT_LINE_DEG >= 1.5
+        assert view.question_line_m == pytest.approx(
+            line_height_for(STIMULUS_DISTANCE_M + BACKDROP_BEHIND_M, TEXT_LINE_DEG))
     finally:
         engine.close()

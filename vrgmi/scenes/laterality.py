@@ -5,9 +5,11 @@ patient answers left or right as fast and accurately as they can (thumbstick lef
 either trigger mapped to a side, or the arrow keys: one hand is enough). The task logic,
 staircase and analysis are plain Python in :mod:`vrgmi.laterality`; this class only draws
 what :class:`~vrgmi.laterality.task.LateralityTask` says, world-locked in front of the
-patient: a plain backdrop card, a fixation cross, the stimulus (the engine's own limb model,
-cut at the wrist / ankle, the left being the mirrored right model), an optional everyday
-object in the hand, and a calm tick / cross as feedback.
+patient: a slate backdrop card sized to frame it, a fixation cross, the stimulus (the engine's
+own limb model, scaled to span ~30 deg, cut at the wrist / ankle and closed there by a cap,
+the left being the mirrored right model), an optional everyday object in the hand, the
+question and the left / right hint written on the card during a trial, and a calm tick /
+cross as feedback.
 """
 from __future__ import annotations
 
@@ -15,42 +17,63 @@ import math
 from typing import Any
 
 import numpy as np
-from panda3d.core import (AlphaTestAttrib, CardMaker, Geom, GeomNode, GeomTriangles,
-                          GeomVertexData, GeomVertexFormat, GeomVertexWriter, NodePath, Quat,
-                          RenderAttrib, Vec3, Vec4)
+from panda3d.core import (AlphaTestAttrib, CardMaker, CullBinEnums, CullBinManager,
+                          DepthTestAttrib, Geom, GeomNode, GeomTriangles,
+                          GeomVertexData, GeomVertexFormat, GeomVertexReader, GeomVertexWriter,
+                          LMatrix4f, NodePath, Point3, Quat, RenderAttrib, ShaderAttrib, Vec3,
+                          Vec4)
 
 from vrgmi.body.postures import posture_angles
 from vrgmi.laterality.stimuli import Stimulus
 from vrgmi.laterality.task import LateralityTask, TaskConfig
-from vrgmi.render.color import hex_to_linear
-from vrgmi.render.rig import MODEL_HEIGHT, LimbRig
+from vrgmi.render.color import hex_to_linear, linear_to_srgb
+from vrgmi.render.rig import MODEL_HEIGHT, LimbRig, RigError
 from vrgmi.render.shaders import (ROOM, SKIN, Lighting, load_shader, set_lighting,
                                   shaders_supported)
 from vrgmi.render.skin import SkinLook, StumpBlend, skin_tone
-from vrgmi.render.ui import Panel
+from vrgmi.render.ui import Panel, line_height_for
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import Param
 
-#: where the stimulus floats: metres in front of the eyes along the gaze, whose pitch is
-#: clamped (deg) so a patient looking at the floor or the ceiling still gets a comfortable view
-STIMULUS_DISTANCE_M = 0.65
+#: where the stimulus floats: metres in front of the eyes along the gaze (near enough to
+#: look large, far enough for comfortable convergence in a headset), whose pitch is clamped
+#: (deg) so a patient looking at the floor or the ceiling still gets a comfortable view
+STIMULUS_DISTANCE_M = 0.55
 STAGE_PITCH_DEG = (-30.0, 10.0)
-#: the backdrop card: distance behind the stimulus, size (m), colour (sRGB): a calm
-#: mid blue-grey that every skin tone stands out against
-BACKDROP_BEHIND_M = 0.45
-BACKDROP_SIZE_M = (2.6, 1.8)
-BACKDROP_HEX = "#6b7884"
+#: visual angle (deg) of the upright stimulus's length (cut to fingertips, heel to toes):
+#: the hand or foot fills a good part of the view, as in clinical laterality apps. Each
+#: limb model is scaled (about x1.26 for a hand, x1.1 for a foot) to reach it
+STIMULUS_SPAN_DEG = 30.0
+#: the backdrop card: distance behind the stimulus (m), half width and half height as seen
+#: from the eyes (deg), colour (sRGB): a calm slate that every skin tone stands out against
+BACKDROP_BEHIND_M = 0.35
+BACKDROP_HALF_DEG = (25.0, 27.0)
+BACKDROP_HEX = "#66727e"
+#: the card's cull bin: drawn after the opaque room (sort 20), before the transparent bin (30)
+BACKDROP_BIN, BACKDROP_BIN_SORT = "laterality_backdrop", 25
 FIXATION_HEX = "#e9e6df"
+TEXT_HEX = "#f2efe6"         # warm off-white, as vrgmi.render.ui's text
 TICK_HEX = "#7fc08f"        # calm green
 CROSS_HEX = "#e3a857"       # soft amber, never a harsh red
 #: how much forearm / shin shows beyond the wrist / ankle (m, before the height scale)
 WRIST_MARGIN_M = 0.045
 ANKLE_MARGIN_M = 0.07
-#: a frontal, soft key light for the stimulus (toward the light: behind-above the patient)
-STAGE_LIGHTING = Lighting(key_direction=(0.25, -0.80, 0.55), key_color=(0.70, 0.68, 0.64),
-                          sky=(0.50, 0.51, 0.54), ground=(0.36, 0.34, 0.31))
+#: the cut is a soft alpha step this wide (m) along the limb; a skin-coloured cap closes it
+CUT_BLEND_M = 0.008
+#: a soft key light for the stimulus from behind-above the patient's right shoulder, toward
+#: the light; sky / ground fill keeps the shaded side readable
+STAGE_LIGHTING = Lighting(key_direction=(0.30, -0.80, 0.60), key_color=(0.78, 0.75, 0.70),
+                          sky=(0.52, 0.53, 0.56), ground=(0.38, 0.36, 0.33))
 #: text line height (visual angle): larger than the panel minimum, read at a glance
-TEXT_LINE_DEG = 2.2
+TEXT_LINE_DEG = 2.6
+#: messages (intro, rest, done): a little smaller, so the longest line fits on the card
+MESSAGE_LINE_DEG = 2.2
+#: during a trial: the question's centre above the stage centre, the answer hint's below,
+#: and the hint words' distance left / right of the centre (deg, as seen from the eyes)
+QUESTION_DEG = 21.5
+HINT_DEG = -21.5
+HINT_SIDE_DEG = 17.0
+QUESTION_TEXT = "Left or right?"
 #: context props: colour (sRGB)
 PROP_HEX = {"cup": "#5c9f97", "ball": "#d98c5f", "pen": "#3f6fa8"}
 
@@ -232,6 +255,7 @@ class _StageView:
         self.root = ctx.root.attach_new_node("laterality_stage")
         set_lighting(self.root, STAGE_LIGHTING)
         self.root.set_light_off(1)    # fixed-function fallback: flat colours, no room lights
+        self.card_distance_m = STIMULUS_DISTANCE_M + BACKDROP_BEHIND_M
         self._backdrop()
         self.fixation = self._flat("fixation", FIXATION_HEX,
                                    [((-0.018, 0.0), (0.018, 0.0)), ((0.0, -0.018), (0.0, 0.018))],
@@ -244,12 +268,15 @@ class _StageView:
         self.rigs: dict[tuple[str, str], _StimulusRig] = {}
         for limb in limbs:
             for side in ("left", "right"):
-                self.rigs[(limb, side)] = _StimulusRig(self.pivot, limb, side, height, skin,
-                                                       look, self.lengths)
+                self.rigs[(limb, side)] = _StimulusRig(
+                    self.pivot, limb, side, height, skin, look, self.lengths,
+                    self._cap_style(look))
         self.props = {name: self._prop(name) for name in PROP_HEX}
-        self.panel = Panel(self.root, (0.0, -0.05, 0.0), distance_m=STIMULUS_DISTANCE_M,
-                           min_line_deg=TEXT_LINE_DEG, name="laterality_text")
+        self.panel = Panel(self.root, (0.0, BACKDROP_BEHIND_M - 0.002, 0.0),
+                           distance_m=self.card_distance_m, min_line_deg=MESSAGE_LINE_DEG,
+                           name="laterality_text", card=False)
         self.panel.root.set_bin("fixed", 45)
+        self.question = self._trial_text()
         self._hide_all()
 
     # --- placement ---
@@ -280,23 +307,31 @@ class _StageView:
         if phase == "intro":
             noun = "hand" if cfg.limbs == ("hand",) else "foot" if cfg.limbs == ("foot",) \
                 else "hand or foot"
-            self.panel.set_text(f"Left or right?\n\nIs it a left or a right {noun}?\n"
-                                "Answer as quickly and carefully as you can.\n\n"
-                                "Press left or right to start.")
-            self.panel.show()
+            self._say(f"Left or right?\n\nIs it a left or a right {noun}?\n"
+                      "Answer as quickly and\ncarefully as you can.\n\n"
+                      "Press left or right to start.")
         elif phase == "rest":
-            self.panel.set_text(f"Block {task.block} of {cfg.blocks} done. Well done.\n\n"
-                                "Rest a moment.\nPress left or right to go on.")
-            self.panel.show()
+            self._say(f"Block {task.block} of {cfg.blocks} done.\nWell done.\n\n"
+                      "Rest a moment.\nPress left or right to go on.")
         elif phase == "done":
-            self.panel.set_text("All done. Thank you!")
-            self.panel.show()
+            self._say("All done. Thank you!")
         elif phase == "fixation":
             self.fixation.show()
         elif phase == "stimulus":
             self._show_stimulus(task.stimulus)
+            self.question.show()
+        elif phase == "response":
+            self.question.show()
         elif phase == "feedback":
             (self.tick if task.feedback == "correct" else self.cross).show()
+
+    def _say(self, text: str) -> None:
+        """Show a message on the card, its lines centred on the stage centre."""
+        panel = self.panel
+        panel.set_text(text)
+        line = panel.line_height_m
+        panel.root.set_z((text.count("\n") / 2.0 - 0.33) * line)
+        panel.show()
 
     def _show_stimulus(self, stimulus: Stimulus) -> None:
         rig = self.rigs[(stimulus.limb, stimulus.side)]
@@ -312,7 +347,8 @@ class _StageView:
             prop.show()
 
     def _hide_all(self) -> None:
-        for node in (self.fixation, self.tick, self.cross, *self.props.values()):
+        for node in (self.fixation, self.tick, self.cross, self.question,
+                     *self.props.values()):
             node.hide()
         for rig in self.rigs.values():
             rig.show(False)
@@ -330,18 +366,81 @@ class _StageView:
         return Vec4(*(int(code[i:i + 2], 16) / 255.0 for i in (1, 3, 5)), 1.0)
 
     def _backdrop(self) -> None:
-        w, h = BACKDROP_SIZE_M
+        """The card behind the stimulus, sized by visual angle to frame it with a margin."""
+        d = self.card_distance_m
+        w, h = (d * math.tan(math.radians(a)) for a in BACKDROP_HALF_DEG)
         cm = CardMaker("laterality_backdrop")
-        cm.set_frame(-w / 2, w / 2, -h / 2, h / 2)
+        cm.set_frame(-w, w, -h, h)
         card = self.root.attach_new_node(cm.generate())
         card.set_pos(0.0, BACKDROP_BEHIND_M, 0.0)
         card.set_color(self._color(BACKDROP_HEX), 1)
         card.set_shader_off(1)
-        # drawn over the room wherever the room is (the table may reach past the card), and
-        # before the stimulus and its props (transparent bin), fixation and feedback (fixed)
-        card.set_bin("transparent", -10)
-        card.set_depth_test(False)
-        card.set_depth_write(False)
+        # drawn after the room, over it wherever it is (the table may reach past the card),
+        # and before the stimulus and its props (transparent bin: the skinned model's bounds
+        # are its rest pose's, so back-to-front sorting cannot order it against the card),
+        # fixation and feedback (fixed); it writes its depth, so the room never hides what
+        # is drawn on the card
+        bins = CullBinManager.get_global_ptr()
+        if bins.find_bin(BACKDROP_BIN) < 0:
+            bins.add_bin(BACKDROP_BIN, CullBinEnums.BT_fixed, BACKDROP_BIN_SORT)
+        card.set_bin(BACKDROP_BIN, 0)
+        card.set_attrib(DepthTestAttrib.make(RenderAttrib.M_always))   # (test off: no write)
+        card.set_depth_write(True)
+
+    def _trial_text(self) -> NodePath:
+        """The question above the stimulus and the one-hand answer hint below it
+        ("< left    right >" with drawn arrowheads), written on the card."""
+        node = self.root.attach_new_node("laterality_question")
+        d = self.card_distance_m
+        y = BACKDROP_BEHIND_M - 0.002                  # on the card, just in front of it
+        def at(deg: float) -> float:
+            return d * math.tan(math.radians(deg))
+        line = line_height_for(d, TEXT_LINE_DEG)
+        baseline = -0.33 * line                        # puts a line's middle on its z
+        question = Panel(node, (0.0, y, at(QUESTION_DEG) + baseline), distance_m=d,
+                         min_line_deg=TEXT_LINE_DEG, name="laterality_question_text",
+                         card=False)
+        question.set_text(QUESTION_TEXT)
+        tip, z = at(HINT_SIDE_DEG), at(HINT_DEG)      # arrowheads' tips, out to the sides
+        length, half, gap = 0.8 * line, 0.42 * line, 0.35 * line
+        for sign, word in ((-1.0, "left"), (1.0, "right")):
+            back = sign * (tip - length)
+            hint = Panel(node, (back - sign * gap, y, z + baseline), distance_m=d,
+                         min_line_deg=TEXT_LINE_DEG, name=f"laterality_hint_{word}",
+                         align="left" if sign < 0 else "right", card=False)
+            hint.set_text(word)
+            arrow = self._triangle(f"arrow_{word}", TEXT_HEX,
+                                   ((sign * tip, z), (back, z + half), (back, z - half)))
+            arrow.reparent_to(node)
+            arrow.set_y(y)
+        self.question_line_m = line
+        return node
+
+    def _triangle(self, name: str, code: str, corners) -> NodePath:
+        """A flat filled triangle (x, z corners, metres) facing the patient."""
+        vdata = GeomVertexData(name, GeomVertexFormat.get_v3(), Geom.UH_static)
+        pos = GeomVertexWriter(vdata, "vertex")
+        for x, z in corners:
+            pos.add_data3(x, 0.0, z)
+        tris = GeomTriangles(Geom.UH_static)
+        tris.add_vertices(0, 1, 2)
+        geom = Geom(vdata)
+        geom.add_primitive(tris)
+        node = GeomNode(name)
+        node.add_geom(geom)
+        path = self.root.attach_new_node(node)
+        path.set_two_sided(True)
+        path.set_color(self._color(code), 1)
+        path.set_shader_off(1)
+        path.set_light_off(1)
+        path.set_bin("fixed", 44)
+        path.set_depth_write(False)
+        return path
+
+    def _cap_style(self, look: SkinLook) -> tuple[Vec4, Any]:
+        """Colour (the framebuffer's space) and shader for the caps that close the cut."""
+        tone = look.tone if self._linear else tuple(float(c) for c in linear_to_srgb(look.tone))
+        return Vec4(*tone, 1.0), self._room_shader
 
     def _flat(self, name: str, code: str, segments: list, width: float) -> NodePath:
         """Thick line segments (x, z pairs, metres) as flat quads facing the patient."""
@@ -388,10 +487,11 @@ class _StageView:
 
 
 class _StimulusRig:
-    """One side's hand or foot model, cut at the wrist / ankle, posed by posture name."""
+    """One side's hand or foot model, cut at the wrist / ankle and closed there by a cap,
+    scaled to :data:`STIMULUS_SPAN_DEG`, posed by posture name."""
 
     def __init__(self, pivot: NodePath, limb: str, side: str, height: float, skin,
-                 look: SkinLook, lengths) -> None:
+                 look: SkinLook, lengths, cap_style: tuple[Vec4, Any]) -> None:
         from vrgmi.ik.solver import ArmSolver, LegSolver
 
         self.limb, self.side = limb, side
@@ -400,30 +500,64 @@ class _StimulusRig:
         scale = height / MODEL_HEIGHT
         if limb == "hand":
             self.solver = ArmSolver(L.upper_arm, L.forearm, L.hand)
-            cut = (L.upper_arm + L.forearm - WRIST_MARGIN_M * scale) / scale
+            self._margin = WRIST_MARGIN_M * scale
+            cut = (L.upper_arm + L.forearm) / scale - WRIST_MARGIN_M
             self._distal = slice(3, None)                   # palm and fingers
+            self._joint_at_cut, reference = "wrist", "open"
         else:
             self.solver = LegSolver(L.thigh, L.shank, L.foot, L.ankle_height)
-            cut = (L.thigh + L.shank - ANKLE_MARGIN_M * scale) / scale
+            self._margin = ANKLE_MARGIN_M * scale
+            cut = (L.thigh + L.shank) / scale - ANKLE_MARGIN_M
             self._distal = slice(2, None)                   # ankle, heel, ball, toe tip
-        self.offset = pivot.attach_new_node(f"{limb}_{side}")
+            self._joint_at_cut, reference = "ankle", "neutral"
+        self.holder = pivot.attach_new_node(f"{limb}_{side}_scaled")
+        self.offset = self.holder.attach_new_node(f"{limb}_{side}")
         self.rig = LimbRig(self.offset, "arm" if limb == "hand" else "leg", self.index,
                            height, skin, look,
-                           StumpBlend(distance=cut, width=0.02, residual_alpha=0.0))
-        # the cut-away forearm / shin writes neither colour nor depth
+                           StumpBlend(distance=cut, width=CUT_BLEND_M, residual_alpha=0.0))
+        # the cut-away forearm / shin writes neither colour nor depth (alpha < 0.5 up to
+        # half the blend width past ``cut``); the cap closes the open end there
         self.rig.model.set_attrib(AlphaTestAttrib.make(RenderAttrib.M_greater, 0.5))
         self.rig.model.set_two_sided(True)
+        self.cap = _cut_cap(self.rig, cut + CUT_BLEND_M / 2.0, *cap_style) \
+            if skin is not None else None
         self._posture: str | None = None
+        self.pose(reference)
+        self.scale = 2.0 * STIMULUS_DISTANCE_M * math.tan(math.radians(STIMULUS_SPAN_DEG / 2)) \
+            / self._length()
+        self.holder.set_scale(self.scale)
+
+    def _cut_point(self) -> np.ndarray:
+        """Where the visible forearm / shin ends (posed, the solver's frame)."""
+        joint = self._joint(self._joint_at_cut)
+        proximal = self.solver.positions[self.solver.joint_names.index(self._joint_at_cut) - 1]
+        axis = proximal - joint
+        return joint + axis / np.linalg.norm(axis) * self._margin
+
+    def _length(self) -> float:
+        """The posed stimulus's length along its pointing direction (m, unscaled): from the
+        cut to the fingertips for a hand, heel to toes for a foot (whose shin points at the
+        patient in the upright views)."""
+        if self.limb == "hand":
+            pts = np.vstack([self.solver.positions[self._distal], self._cut_point()])
+            axis = self._joint("wrist") - self._cut_point()
+        else:
+            pts = self.solver.positions[self._distal]
+            axis = self._joint("toe_tip") - self._joint("heel")
+        along = pts @ (axis / np.linalg.norm(axis))
+        return float(along.max() - along.min())
 
     def pose(self, posture: str) -> None:
-        """Pose the model (forward kinematics) and centre its hand / foot on the pivot."""
+        """Pose the model (forward kinematics) and centre what shows of it on the pivot."""
         if posture == self._posture:
             return
         self._posture = posture
         s = self.solver
         s.forward(posture_angles(self.limb, posture), self.index)
         self.rig.apply(s.positions, s.rotations, 1.0)
-        pts = s.positions[self._distal]
+        if self.cap is not None:
+            self.rig.character.node().force_update()        # the cap follows its joint now
+        pts = np.vstack([s.positions[self._distal], self._cut_point()])
         centre = 0.5 * (pts.min(axis=0) + pts.max(axis=0))
         self.offset.set_pos(*(-centre))
 
@@ -458,6 +592,82 @@ class _StimulusRig:
         if prop == "pen":
             return (0.9238795, 0.3826834, 0.0, 0.0)       # 45 deg about x
         return (0.7071068, 0.7071068, 0.0, 0.0)           # cylinder axis z -> +y (thumb side)
+
+
+#: the cap's outline: rest-pose mesh vertices this close (m) to the cut plane
+CAP_SLAB_M = 0.006
+
+
+def _cut_cap(rig: LimbRig, distance: float, color: Vec4, shader) -> NodePath:
+    """Close the cut limb: a flat skin-coloured cap at ``distance`` (model metres) along the
+    rest limb axis (-Z), outlined by the mesh's cross-section there (convex hull) and
+    parented to the joint that moves those vertices, so it stays on the open end in every
+    posture. Lit by ``shader`` (the room shader: vertex colour, hemisphere + key light)."""
+    gnode = rig.model.find("**/+GeomNode").node()
+    vdata = gnode.get_geom(0).get_vertex_data()
+    vertex = GeomVertexReader(vdata, "vertex")
+    blend = GeomVertexReader(vdata, "transform_blend")
+    table = vdata.get_transform_blend_table()
+    ring, joints = [], {}
+    while not vertex.is_at_end():
+        p = vertex.get_data3()
+        b = blend.get_data1i()
+        if abs(-p.z - distance) < CAP_SLAB_M:
+            ring.append((p.x, p.y))
+            weights = table.get_blend(b)
+            top = max(range(weights.get_num_transforms()), key=weights.get_weight)
+            name = weights.get_transform(top).get_joint().get_name()
+            joints[name] = joints.get(name, 0) + 1
+    if len(ring) < 3:
+        raise RigError(f"the limb mesh has no cross-section {distance:.3f} m along its axis")
+    bundle = rig.character.node().get_bundle(0)
+    joint = bundle.find_child(max(joints, key=joints.get))
+    rest = LMatrix4f()
+    bundle.force_update()
+    joint.get_net_transform(rest)               # not posed yet: the bind (rest) pose
+    to_joint = LMatrix4f(rest)
+    to_joint.invert_in_place()
+    outline = _convex_hull(np.array(ring))
+    centre = outline.mean(axis=0)
+    fmt = GeomVertexFormat.get_v3n3c4()
+    cap = GeomVertexData("cut_cap", fmt, Geom.UH_static)
+    pos, nrm, col = (GeomVertexWriter(cap, c) for c in ("vertex", "normal", "color"))
+    normal = to_joint.xform_vec(Vec3(0.0, 0.0, 1.0)).normalized()  # toward the limb root
+    for x, y in (centre, *outline):
+        pos.add_data3(to_joint.xform_point(Point3(float(x), float(y), -distance)))
+        nrm.add_data3(normal)
+        col.add_data4(color)
+    tris = GeomTriangles(Geom.UH_static)
+    n = len(outline)
+    for k in range(n):
+        tris.add_vertices(0, 1 + k, 1 + (k + 1) % n)
+    geom = Geom(cap)
+    geom.add_primitive(tris)
+    node = GeomNode("cut_cap")
+    node.add_geom(geom)
+    path = rig.character.attach_new_node(node)
+    joint.add_net_transform(node)
+    if shader is not None:
+        path.set_attrib(ShaderAttrib.make(shader).set_flag(ShaderAttrib.F_hardware_skinning,
+                                                           False), 10)
+        path.set_shader_input("emission", 0.0)
+    return path
+
+
+def _convex_hull(points: np.ndarray) -> np.ndarray:
+    """The convex hull (counter-clockwise, (K, 2)) of 2-D ``points`` (monotone chain)."""
+    pts = sorted(set(map(tuple, np.round(points, 6))))
+
+    def half(seq):
+        out: list = []
+        for p in seq:
+            while len(out) >= 2 and ((out[-1][0] - out[-2][0]) * (p[1] - out[-2][1])
+                                     - (out[-1][1] - out[-2][1]) * (p[0] - out[-2][0])) <= 0:
+                out.pop()
+            out.append(p)
+        return out[:-1]
+
+    return np.array(half(pts) + half(pts[::-1]))
 
 
 def _sphere(name: str, radius: float, color: Vec4, rings: int = 14,
