@@ -75,16 +75,17 @@ def _clean(rt) -> None:
     assert not bad, "\n".join(bad)
 
 
+@pytest.mark.parametrize("api", ["1.1", "1.0"])
 @pytest.mark.parametrize("profile", [p.path for p in PROFILES])
-def test_every_controller_profile_drives_the_intact_hand(tmp_path, profile):
+def test_every_controller_profile_drives_the_intact_hand(tmp_path, profile, api):
+    """On OpenXR 1.1 all seven profiles are core; on 1.0 the hp and pico ones come with
+    their extensions, which the backend enables because the runtime offers them."""
     path, replay = _replay(tmp_path)
-    with xr_test_runtime(replay=path, profile=profile) as rt:
+    with xr_test_runtime(replay=path, profile=profile, api_version=api) as rt:
         loop = Loop()
-        if profile not in {p.path for p in loop.source.profiles}:
-            loop.close()
-            pytest.skip(f"the test runtime (OpenXR 1.0) does not offer the extension "
-                        f"{profile} needs on 1.0")
         try:
+            assert loop.xrs.api_minor == int(api[-1])
+            assert {p.path for p in loop.source.profiles} == {p.path for p in PROFILES}
             for _ in range(12):
                 t = loop.step()
             want = _expected(replay, t)
@@ -94,6 +95,27 @@ def test_every_controller_profile_drives_the_intact_hand(tmp_path, profile):
             np.testing.assert_allclose(loop.frame.head, want.head, atol=1e-5)
             if "simple" not in profile:
                 assert loop.frame.trigger[1] == pytest.approx(want.trigger[1], abs=1e-5)
+        finally:
+            loop.close()
+        _clean(rt)
+
+
+def test_on_openxr_1_0_without_their_extensions_hp_and_pico_are_not_suggested(tmp_path):
+    path, _ = _replay(tmp_path)
+    hp = "/interaction_profiles/hp/mixed_reality_controller"
+    with xr_test_runtime(replay=path, profile=hp, api_version="1.0",
+                         extensions=["XR_MND_headless", "XR_EXT_hand_tracking"]) as rt:
+        loop = Loop()
+        try:
+            assert loop.xrs.api_minor == 0
+            assert "XR_EXT_hp_mixed_reality_controller" not in loop.xrs.extensions
+            assert {p.path.rsplit("/", 2)[1] for p in loop.source.profiles} == {
+                "khr", "oculus", "valve", "htc", "microsoft"}
+            for _ in range(6):
+                loop.step()
+            assert loop.source.profile[1] == ""       # the hp controller binds nothing
+            assert not loop.frame.grip_valid[1]
+            assert loop.frame.head_valid              # the headset still tracks
         finally:
             loop.close()
         _clean(rt)

@@ -16,6 +16,7 @@ from tests.xr_runtime.harness import xr_test_runtime
 from vrgmi.bench import added_latency_frames
 from vrgmi.core import warmup
 from vrgmi.settings import load_settings
+from vrgmi.spatial import stage_to_engine_pose
 from vrgmi.tracking.frame import TrackingFrame
 from vrgmi.tracking.replay import ReplaySource, load_replay, save_replay
 from vrgmi.tracking.scripted import make_scripted_replay
@@ -172,12 +173,20 @@ def test_a_runtime_that_vanishes_falls_back_and_keeps_the_recording(display, set
                                                                     tmp_path):
     with xr_test_runtime(replay=reach, view_size=VIEW, events="15 vanish\n") as rt:
         runner, report = _run(display, settings, rt, 40, out_dir=tmp_path)
+        assert rt.call_count("xrCreateInstance") == 1     # every reconnection was refused
+        heads = [rt.head_pose_at(t) for t in runner.stats.predicted_ns]   # after teardown
         _clean(rt)
     assert report["fallback"] and "\n" not in report["fallback"]
+    assert report["xr"]["frames"] == 15                   # frame 15's xrWaitFrame failed
+    assert report["xr"]["lost"] == 1 and report["xr"]["reconnects"] == 0
     recording = load_replay(tmp_path / "recording.npz")
-    assert len(recording.t) >= 38                         # XR frames, then fallback frames
-    assert np.all(np.diff(recording.t) > 0)
-    assert recording.right_valid[:10].all()               # the headset part is there
+    # Frames 0-2 are held (no focus yet: the FOCUSED event that frame 2's xrWaitFrame queues
+    # is polled before frame 3); every later frame is kept: 3-14 from the headset, then the
+    # fallback's 15-39 on the same display clock, without a gap at the vanish.
+    np.testing.assert_allclose(recording.t, np.arange(3, 40) / 90.0, atol=1e-9)
+    np.testing.assert_allclose(recording.head[:12], stage_to_engine_pose(np.array(heads[3:])),
+                               atol=1e-5)                 # the headset part is the headset's
+    assert recording.right_valid[:12].all()
 
 
 def test_the_runtime_asking_to_exit_ends_the_run(display, settings, reach):
@@ -230,3 +239,99 @@ def test_vrgmi_run_uses_the_headset_when_a_runtime_answers(reach, tmp_path):
     assert "Traceback" not in res.stderr
     assert "headset session on 'vrgmi test runtime'" in res.stdout
     assert (tmp_path / "recording.npz").exists()
+
+
+A_BUTTON = "input /user/hand/right/input/a/click"          # right A: "select"
+STICK_X = "input /user/hand/right/input/thumbstick/x"      # right / left
+PRESS = [f"{A_BUTTON} 1", f"{A_BUTTON} 0"]
+FLICK_RIGHT = [f"{STICK_X} 1.0", f"{STICK_X} 0.0"]
+
+
+class HeadsetPatient:
+    """Answers each block through the controllers: on each new block, that block's script of
+    runtime directives is played, one per frame (None: a frame without one). In free mirror
+    the patient lifts the headset for 20 frames (focus lost, then back)."""
+
+    SCRIPTS = {("pain_nrs", "pre"): FLICK_RIGHT * 2 + PRESS,          # 5 -> 7, confirm
+               ("free_mirror", "main"): [None] * 5 + ["state VISIBLE"] + [None] * 19
+               + ["state FOCUSED"],
+               ("pain_nrs", "post"): PRESS,                             # 5, confirm
+               ("ssq", "post"): PRESS * 16}                             # "none" for all 16
+
+    def __init__(self, rt) -> None:
+        self.rt, self.block, self.todo = rt, None, []
+
+    def __call__(self, runner: XrRunner, _t: int) -> None:
+        session = runner.session
+        if session.current is not self.block:
+            self.block = session.current
+            key = (self.block.scene, self.block.part) if self.block else None
+            self.todo = list(self.SCRIPTS.get(key, []))
+        if self.todo and (directive := self.todo.pop(0)) is not None:
+            self.rt.inject(directive)
+
+
+def test_a_headset_run_drives_a_whole_session(display, settings, reach, tmp_path):
+    from vrgmi.events import read_events
+    from vrgmi.program import Program, SceneStep
+    from vrgmi.session import SessionRunner
+
+    program = Program("p01", phase="mirror", steps={"mirror": [SceneStep("free_mirror", 0.1)]})
+    rate = 30.0          # a slow headset: the same session in a third of the frames
+    with xr_test_runtime(replay=reach, view_size=VIEW, rate_hz=rate) as rt:
+        runner = XrRunner(settings, display, tmp_path, session=lambda engine: SessionRunner(
+            engine, program, tmp_path, max_block_s=0.3))
+        try:
+            report = runner.run(frames=3000, on_frame=HeadsetPatient(rt))
+        finally:
+            runner.engine.close()
+        assert rt.call_count("xrRequestExitSession") == 1 and rt.call_count("xrEndSession") == 1
+        _clean(rt)
+    summary = report["session"]
+    assert report["fallback"] is None and report["xr"]["frames"] < 200   # it ended by itself
+    assert summary["reason"] == "completed" and summary["phase"] == "mirror"
+    assert (summary["nrs_pre"], summary["nrs_post"], summary["ssq_total"]) == (7, 5, 0.0)
+    events = list(read_events(runner.session.log_path))
+    kinds = [(e["kind"], e["scene"]) for e in events if e["kind"].startswith(("session_",
+                                                                               "scene_"))]
+    assert kinds == [("session_started", ""),
+                     ("scene_started", "pain_nrs"), ("scene_finished", "pain_nrs"),
+                     ("scene_started", "free_mirror"), ("session_paused", ""),
+                     ("session_resumed", ""), ("scene_finished", "free_mirror"),
+                     ("scene_started", "pain_nrs"), ("scene_finished", "pain_nrs"),
+                     ("scene_started", "ssq"), ("scene_finished", "ssq"),
+                     ("session_finished", "")]
+    by_kind = {e["kind"]: e for e in events}
+    assert by_kind["session_paused"]["data"] == {"reason": "headset focus lost"}
+    assert events[0]["t"] == pytest.approx(3 / rate)      # from the first focused frame
+    # the block clock stood still while the headset was off: 0.3 s of mirror + ~20 frames
+    mirror = [e["t"] for e in events if e["scene"] == "free_mirror"
+              and e["kind"] in ("scene_started", "scene_finished")]
+    away = by_kind["session_resumed"]["t"] - by_kind["session_paused"]["t"]
+    assert away == pytest.approx(20 / rate, abs=1.5 / rate)
+    assert mirror[1] - mirror[0] == pytest.approx(0.3 + away, abs=1.5 / rate)
+
+
+def test_a_session_goes_on_after_the_runtime_vanishes_and_its_events_are_written(
+        display, settings, reach, tmp_path):
+    from vrgmi.events import read_events
+    from vrgmi.program import Program, SceneStep
+    from vrgmi.session import SessionRunner
+
+    program = Program("p01", phase="mirror", steps={"mirror": [SceneStep("free_mirror", 0.1)]})
+    with xr_test_runtime(replay=reach, view_size=VIEW, events="15 vanish\n") as rt:
+        runner = XrRunner(settings, display, tmp_path, session=lambda engine: SessionRunner(
+            engine, program, tmp_path, max_block_s=0.3))
+        try:
+            report = runner.run(frames=40)
+        finally:
+            runner.engine.close()
+        _clean(rt)
+    assert report["fallback"] and report["xr"]["frames"] == 15
+    summary = report["session"]
+    # stepped from the first focused frame (3) through the fallback's last (39), then closed
+    assert summary["reason"] == "stopped"
+    assert summary["minutes"] == round((39 - 3) / 90.0 / 60.0, 3)
+    kinds = [(e["kind"], e["scene"]) for e in read_events(runner.session.log_path)]
+    assert kinds == [("session_started", ""), ("scene_started", "pain_nrs"),
+                     ("scene_finished", "pain_nrs"), ("session_finished", "")]

@@ -4,9 +4,13 @@ Per frame: poll the runtime's events (state machine) -> xrWaitFrame -> xrBeginFr
 xrLocateViews and every pose at this frame's predictedDisplayTime (the core polls the
 OpenXRSource at that time) -> ``Engine.frame(render=False)`` -> place the eye cameras ->
 ``render_frame()`` -> copy the eye textures into the swapchains -> xrEndFrame with the
-projection layer. Losing focus pauses the engine (the limb holds); LOSS_PENDING, instance
-loss or a dead runtime tear the session down and retry, then fall back to the desktop window
-(or the headless demo motion) with the same Engine, so the session and its recording go on.
+projection layer. Losing focus holds the engine (``Engine.focus_lost``: the limb holds);
+LOSS_PENDING, instance loss or a dead runtime tear the session down and retry, then fall back
+to the desktop window (or the headless demo motion) with the same Engine, so the session and
+its recording go on. With a ``session`` factory the frames go through a
+:class:`vrgmi.session.SessionRunner` (questionnaires, scenes, breaks) instead of the bare
+engine; when it ends, the runner asks the runtime to exit, and it is always closed (its
+events and summary written) however the run ends.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -124,11 +129,25 @@ class XrRunner:
     """Runs one patient session in the headset (see the module docstring)."""
 
     def __init__(self, settings: Settings, display: Display, out_dir: Path | None = None,
-                 say: Callable[[str], None] = lambda _m: None) -> None:
+                 say: Callable[[str], None] = lambda _m: None,
+                 session: Callable[[Engine], Any] | None = None) -> None:
+        """``session``: a factory making the session to run on the engine (a
+        :class:`vrgmi.session.SessionRunner`: ``step(t, dt, render)`` and ``close()``);
+        None runs the bare engine (free mirror) until the run ends."""
         self.settings, self.display, self.say = settings, display, say
         self.link = XrLink(display)
         self.relay = _Relay(self.link.source)
-        self.engine = Engine(settings, self.relay, display)
+        self.engine = self.session = None
+        try:
+            self.engine = Engine(settings, self.relay, display)
+            self.session = session(self.engine) if session is not None else None
+        except BaseException:
+            if self.engine is not None:
+                self.engine.close()
+            self.link.close()
+            raise
+        self.session_summary: dict | None = None
+        self._session_started = False
         self.link.source.inputs = self.engine.inputs
         self.recorder = Recorder(Path(out_dir) / "recording.npz") if out_dir else None
         self.stats = XrStats()
@@ -162,6 +181,17 @@ class XrRunner:
         """End the session at the next frame (through the runtime's exit sequence)."""
         self.stop_requested = True
 
+    def _advance(self, t: float, dt: float) -> None:
+        """The frame's work on the engine: the session's step (its end asks for a stop),
+        or the bare engine frame. The session starts at the first frame with focus (the
+        runtime's loading frames are not part of it). Rendering is the caller's."""
+        if self.session is not None and (self._session_started or not self.engine.focus_lost):
+            self._session_started = True
+            if not self.session.step(t, dt, render=False):
+                self.stop_requested = True
+        else:
+            self.engine.frame(t, dt, render=False)
+
     # -- the loop -----------------------------------------------------------------------------
     def run(self, seconds: float | None = None, frames: int | None = None,
             on_frame: Callable[["XrRunner", int], None] | None = None) -> dict:
@@ -187,12 +217,16 @@ class XrRunner:
             if self.link is None:
                 self._run_fallback(seconds, frames)
         finally:
-            if self.link is not None:
-                self.link.close()
-                self.link = None
-            self._show_main(True)
-            if self.recorder is not None:
-                self.recorder.close()
+            try:
+                if self.link is not None:
+                    self.link.close()
+                    self.link = None
+                self._show_main(True)
+                if self.recorder is not None:
+                    self.recorder.close()
+            finally:
+                if self.session is not None:           # events and summary, whatever happened
+                    self.session_summary = self.session.close()
         return self.report()
 
     def _step(self, on_frame) -> bool:
@@ -219,7 +253,7 @@ class XrRunner:
         dt = max(int(state.predicted_display_period), 1) * 1e-9
         layer = None
         self.t = xrs.to_seconds(t)
-        engine.frame(self.t, dt, render=False)
+        self._advance(self.t, dt)
         if state.should_render:
             views, ok = xrs.locate_views(t)
             if ok:
@@ -256,8 +290,9 @@ class XrRunner:
             self.relay.source = link.source
             return
         self.fallback = why
-        self.say(f"vrgmi: the headset is gone ({why}); the session goes on "
-                 f"{'in the desktop window' if self.display.mode is DisplayMode.DESKTOP else 'headless'}")
+        where = "in the desktop window" if self.display.mode is DisplayMode.DESKTOP \
+            else "headless"
+        self.say(f"vrgmi: the headset is gone ({why}); the session goes on {where}")
 
     def _run_fallback(self, seconds: float | None, frames: int | None) -> None:
         """The rest of the session on the main display, with the desktop (or scripted) hand."""
@@ -275,28 +310,31 @@ class XrRunner:
                                                                and n >= frames):
                 break
             self.t += 1.0 / rate
-            engine.frame(self.t, 1.0 / rate)
-            if self.recorder is not None:
+            self._advance(self.t, 1.0 / rate)
+            if self.recorder is not None and not engine.held:
                 self.recorder.append(engine.core.frame)
             n += 1
             if desktop:
-                display.base.taskMgr.step()
+                display.base.taskMgr.step()                # draws the window
                 time.sleep(1.0 / rate)
 
     def report(self) -> dict:
-        """What happened: frames, runtime, fallback, XR timing, engine timing."""
+        """What happened: frames, runtime, fallback, XR timing, engine timing, and the
+        session's summary (None without a session)."""
         return {"runtime": self.runtime_name, "fallback": self.fallback,
                 "display": self.display.mode.value, "xr": self.stats.summary(),
                 "recording": str(self.recorder.path) if self.recorder else None,
-                "timing_ms": timing_report(self.engine)}
+                "timing_ms": timing_report(self.engine), "session": self.session_summary}
 
 
 def run_xr(settings: Settings, progress: Callable[[str], None] | None = None,
            seconds: float | None = None, frames: int | None = None,
            out_dir: Path | None = None,
-           on_frame: Callable[[XrRunner, int], None] | None = None) -> dict:
-    """A session in the headset. Raises XrUnavailableError (one line, before any window
-    opens) when no runtime answers; the caller then falls back to the desktop or headless."""
+           on_frame: Callable[[XrRunner, int], None] | None = None,
+           session: Callable[[Engine], Any] | None = None) -> dict:
+    """A session in the headset (``session``: see :class:`XrRunner`). Raises
+    XrUnavailableError (one line, before any window opens) when no runtime answers; the
+    caller then falls back to the desktop or headless."""
     say = progress or (lambda _m: None)
     offered_extensions()                                   # no runtime: fail before a window
     warmup(progress)
@@ -304,7 +342,7 @@ def run_xr(settings: Settings, progress: Callable[[str], None] | None = None,
         else "headless"
     display = open_display(mode, size=(settings.display.width, settings.display.height))
     try:
-        runner = XrRunner(settings, display, out_dir, say)
+        runner = XrRunner(settings, display, out_dir, say, session)
         say(f"vrgmi: headset session on '{runner.runtime_name}' "
             f"({runner.link.xrs.system_name}), {display.mode.value} mirror")
         try:

@@ -198,12 +198,16 @@ def xr_test_runtime(replay: Path | None = None, events: str | None = None,
                     rate_hz: float = 90.0, view_size=(256, 256),
                     profile: str = "/interaction_profiles/oculus/touch_controller",
                     extensions: Sequence[str] | None = None,
+                    api_version: str = "1.1",
                     validation: bool = True) -> Iterator[TestRuntime]:
     """Makes the OpenXR loader use the test runtime for the duration: sets XR_RUNTIME_JSON,
     the core validation layer's variables (when ``validation``) and VRGMI_XRT_*, and restores
-    the previous environment afterwards. ``events`` is the event script's text. Instances
+    the previous environment afterwards. ``events`` is the event script's text;
+    ``api_version`` the highest OpenXR version instances may ask for ("1.1" or "1.0"). Instances
     created in one context form one run: frame indices (and XrTime), the script's progress,
     the frame log and kept images carry over when the application reconnects."""
+    if api_version not in ("1.0", "1.1"):
+        raise ValueError(f"api_version must be '1.0' or '1.1', not {api_version!r}")
     manifest = build_runtime()
     lib = _load(manifest.parent / LIBRARY)
     if lib.vrgmi_xrt_reset() != 0:  # a new run: frame count, script, log, images
@@ -218,6 +222,7 @@ def xr_test_runtime(replay: Path | None = None, events: str | None = None,
             "VRGMI_XRT_VIEW_SIZE": f"{int(view_size[0])}x{int(view_size[1])}",
             "VRGMI_XRT_PROFILE": profile,
             "VRGMI_XRT_EXTENSIONS": ",".join(extensions) if extensions is not None else None,
+            "VRGMI_XRT_API": api_version,
             "XR_ENABLE_API_LAYERS": None,
             "XR_API_LAYER_PATH": None,
             "XR_CORE_VALIDATION_EXPORT_TYPE": None,

@@ -9,36 +9,53 @@
 
 /* ---- interaction profiles --------------------------------------------------------------- */
 /* Inputs per profile: "l:"/"r:" entries exist on that hand only. A binding may also name an
- * input's parent ("input/trigger", "input/thumbstick"), as the specification allows. */
+ * input's parent ("input/trigger", "input/thumbstick"), as the specification allows. `needs`:
+ * what must be enabled for an instance to use the profile (0: core in OpenXR 1.0; the hp and
+ * pico profiles are core in 1.1, else they need their extension). On 1.1 every hand profile
+ * also has input/grip_surface/pose (the grip here). */
 static const struct {
     const char *path, *inputs;
+    unsigned needs;
 } profiles[] = {
     {"/interaction_profiles/khr/simple_controller",
-     "input/select/click input/menu/click input/grip/pose input/aim/pose output/haptic"},
+     "input/select/click input/menu/click input/grip/pose input/aim/pose output/haptic", 0},
     {"/interaction_profiles/oculus/touch_controller",
      "l:input/x/click l:input/x/touch l:input/y/click l:input/y/touch l:input/menu/click "
      "r:input/a/click r:input/a/touch r:input/b/click r:input/b/touch r:input/system/click "
      "input/squeeze/value input/trigger/value input/trigger/touch input/thumbstick/x "
      "input/thumbstick/y input/thumbstick/click input/thumbstick/touch input/thumbrest/touch "
-     "input/grip/pose input/aim/pose output/haptic"},
+     "input/grip/pose input/aim/pose output/haptic", 0},
     {"/interaction_profiles/valve/index_controller",
      "input/system/click input/system/touch input/a/click input/a/touch input/b/click "
      "input/b/touch input/squeeze/value input/squeeze/force input/trigger/click "
      "input/trigger/value input/trigger/touch input/thumbstick/x input/thumbstick/y "
      "input/thumbstick/click input/thumbstick/touch input/trackpad/x input/trackpad/y "
-     "input/trackpad/force input/trackpad/touch input/grip/pose input/aim/pose output/haptic"},
+     "input/trackpad/force input/trackpad/touch input/grip/pose input/aim/pose output/haptic", 0},
     {"/interaction_profiles/htc/vive_controller",
      "input/system/click input/squeeze/click input/menu/click input/trigger/click "
      "input/trigger/value input/trackpad/x input/trackpad/y input/trackpad/click "
-     "input/trackpad/touch input/grip/pose input/aim/pose output/haptic"},
+     "input/trackpad/touch input/grip/pose input/aim/pose output/haptic", 0},
     {"/interaction_profiles/microsoft/motion_controller",
      "input/menu/click input/squeeze/click input/trigger/value input/thumbstick/x "
      "input/thumbstick/y input/thumbstick/click input/trackpad/x input/trackpad/y "
-     "input/trackpad/click input/trackpad/touch input/grip/pose input/aim/pose output/haptic"},
+     "input/trackpad/click input/trackpad/touch input/grip/pose input/aim/pose output/haptic", 0},
+    {"/interaction_profiles/hp/mixed_reality_controller",
+     "l:input/x/click l:input/y/click r:input/a/click r:input/b/click input/menu/click "
+     "input/squeeze/value input/trigger/value input/thumbstick/x input/thumbstick/y "
+     "input/thumbstick/click input/grip/pose input/aim/pose output/haptic",
+     EXT_HP | API_1_1},
+    {"/interaction_profiles/bytedance/pico4_controller",
+     "l:input/x/click l:input/x/touch l:input/y/click l:input/y/touch l:input/menu/click "
+     "r:input/a/click r:input/a/touch r:input/b/click r:input/b/touch input/system/click "
+     "input/trigger/click input/trigger/value input/trigger/touch input/thumbstick/x "
+     "input/thumbstick/y input/thumbstick/click input/thumbstick/touch input/squeeze/click "
+     "input/squeeze/value input/grip/pose input/aim/pose output/haptic",
+     EXT_BD | API_1_1},
     {TRACKER_PROFILE,
      "input/system/click input/menu/click input/trigger/click input/squeeze/click "
      "input/trigger/value input/trackpad/x input/trackpad/y input/trackpad/click "
-     "input/trackpad/touch input/grip/pose output/haptic"},
+     "input/trackpad/touch input/grip/pose output/haptic",
+     EXT_TRACKER},
 };
 
 /* The role index of a /user/vive_tracker_htcx/role/<role>[/...] path, or -1. */
@@ -59,6 +76,14 @@ static int hand_side(const char *path) {
     return -1;
 }
 
+/* Whether the instance may use `profile` (known, and its extension or API version enabled). */
+static int profile_known(const char *profile) {
+    for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++)
+        if (!strcmp(profiles[i].path, profile))
+            return !profiles[i].needs || (rt.enabled & profiles[i].needs);
+    return 0;
+}
+
 /* Whether `binding` (a full input path) is an input of `profile`. */
 static int binding_known(const char *profile, const char *binding) {
     int side = hand_side(binding), tracker = !strcmp(profile, TRACKER_PROFILE);
@@ -67,6 +92,9 @@ static int binding_known(const char *profile, const char *binding) {
     const char *c = strchr(binding + (tracker ? sizeof TRACKER_USER : 11), '/');
     if (!c) return 0;
     size_t n = strlen(++c);
+    if (!tracker && (rt.enabled & API_1_1) &&
+        (!strcmp(c, "input/grip_surface") || !strcmp(c, "input/grip_surface/pose")))
+        return profile_known(profile);
     for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++) {
         if (strcmp(profiles[i].path, profile)) continue;
         for (const char *e = profiles[i].inputs; *e;) {
@@ -85,12 +113,6 @@ static int binding_known(const char *profile, const char *binding) {
     return 0;
 }
 
-static int profile_known(const char *profile) {
-    for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++)
-        if (!strcmp(profiles[i].path, profile))
-            return strcmp(profile, TRACKER_PROFILE) || (rt.enabled & EXT_TRACKER);
-    return 0;
-}
 
 /* A binding feeds its action when its device is there: the hands are controllers of the
  * current profile; a tracker role is connected when the replay has it. */

@@ -9,14 +9,17 @@
 
 Runtime rt;
 
-static const char *const xrt_extension_names[6] = {
+/* In the order of the EXT_* bits. */
+static const char *const xrt_extension_names[N_EXTENSIONS] = {
     XR_KHR_OPENGL_ENABLE_EXTENSION_NAME,   XR_MNDX_EGL_ENABLE_EXTENSION_NAME,
     XR_MND_HEADLESS_EXTENSION_NAME,        XR_EXT_HAND_TRACKING_EXTENSION_NAME,
-    XR_HTCX_VIVE_TRACKER_INTERACTION_EXTENSION_NAME, XR_KHR_CONVERT_TIMESPEC_TIME_EXTENSION_NAME};
-static const uint32_t extension_versions[6] = {
+    XR_HTCX_VIVE_TRACKER_INTERACTION_EXTENSION_NAME, XR_KHR_CONVERT_TIMESPEC_TIME_EXTENSION_NAME,
+    XR_EXT_HP_MIXED_REALITY_CONTROLLER_EXTENSION_NAME, XR_BD_CONTROLLER_INTERACTION_EXTENSION_NAME};
+static const uint32_t extension_versions[N_EXTENSIONS] = {
     XR_KHR_opengl_enable_SPEC_VERSION,   XR_MNDX_egl_enable_SPEC_VERSION,
     XR_MND_headless_SPEC_VERSION,        XR_EXT_hand_tracking_SPEC_VERSION,
-    XR_HTCX_vive_tracker_interaction_SPEC_VERSION, XR_KHR_convert_timespec_time_SPEC_VERSION};
+    XR_HTCX_vive_tracker_interaction_SPEC_VERSION, XR_KHR_convert_timespec_time_SPEC_VERSION,
+    XR_EXT_hp_mixed_reality_controller_SPEC_VERSION, XR_BD_controller_interaction_SPEC_VERSION};
 const char *const xrt_roles[XRT_ROLES] = {
     "handheld_object", "left_foot",  "right_foot", "left_shoulder", "right_shoulder",
     "left_elbow",      "right_elbow", "left_knee", "right_knee",    "left_wrist",
@@ -28,7 +31,7 @@ const char *const xrt_roles[XRT_ROLES] = {
 static const struct {
     const char *name;
     PFN_xrVoidFunction fn;
-    unsigned ext; /* 0: core, else the extension that must be enabled */
+    unsigned ext; /* 0: core 1.0, else the extension (or API_1_1) that must be enabled */
 } functions[] = {
     FN(xrGetInstanceProcAddr, 0), FN(xrEnumerateInstanceExtensionProperties, 0),
     FN(xrCreateInstance, 0), FN(xrDestroyInstance, 0), FN(xrGetInstanceProperties, 0),
@@ -55,7 +58,7 @@ static const struct {
     FN(xrCreateHandTrackerEXT, EXT_HAND), FN(xrDestroyHandTrackerEXT, EXT_HAND),
     FN(xrLocateHandJointsEXT, EXT_HAND), FN(xrEnumerateViveTrackerPathsHTCX, EXT_TRACKER),
     FN(xrConvertTimespecTimeToTimeKHR, EXT_TIMESPEC),
-    FN(xrConvertTimeToTimespecTimeKHR, EXT_TIMESPEC),
+    FN(xrConvertTimeToTimespecTimeKHR, EXT_TIMESPEC), FN(xrLocateSpaces, API_1_1),
 };
 #define N_FUNCTIONS (sizeof functions / sizeof functions[0])
 static uint32_t calls[N_FUNCTIONS]; /* per process, never reset */
@@ -115,16 +118,23 @@ XRT_EXPORT XrResult xrNegotiateLoaderRuntimeInterface(const XrNegotiateLoaderInf
         request->structType != XR_LOADER_INTERFACE_STRUCT_RUNTIME_REQUEST ||
         request->structVersion != 1 || request->structSize != sizeof *request ||
         info->minInterfaceVersion > 1 || info->maxInterfaceVersion < 1 ||
-        info->minApiVersion > XR_MAKE_VERSION(1, 0, 0xFFFFFFFF) ||
+        info->minApiVersion > XR_MAKE_VERSION(1, 1, 0xFFFFFFFF) ||
         info->maxApiVersion < XR_MAKE_VERSION(1, 0, 0))
         return XR_ERROR_INITIALIZATION_FAILED;
     request->runtimeInterfaceVersion = 1;
-    request->runtimeApiVersion = XR_CURRENT_API_VERSION;
+    request->runtimeApiVersion = max_api_version();
     request->getInstanceProcAddr = xrGetInstanceProcAddr;
     return XR_SUCCESS;
 }
 
 /* ---- helpers ---------------------------------------------------------------------------- */
+/* The highest API version instances may ask for: 1.1, or 1.0 with VRGMI_XRT_API=1.0. */
+XrVersion max_api_version(void) {
+    const char *env = getenv("VRGMI_XRT_API");
+    return env && !strcmp(env, "1.0") ? XR_MAKE_VERSION(1, 0, 0xFFFFFFFF)
+                                      : XR_MAKE_VERSION(1, 1, 0xFFFFFFFF);
+}
+
 void xrt_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -268,9 +278,9 @@ XrResult xrPollEvent(XrInstance instance, XrEventDataBuffer *out) {
 /* The extensions offered: all, or those named in VRGMI_XRT_EXTENSIONS (comma list). */
 static unsigned offered_extensions(void) {
     const char *env = getenv("VRGMI_XRT_EXTENSIONS");
-    if (!env) return (1u << 6) - 1;
+    if (!env) return (1u << N_EXTENSIONS) - 1;
     unsigned mask = 0;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < N_EXTENSIONS; i++) {
         size_t n = strlen(xrt_extension_names[i]);
         for (const char *p = strstr(env, xrt_extension_names[i]); p;
              p = strstr(p + 1, xrt_extension_names[i]))
@@ -287,7 +297,7 @@ XrResult xrEnumerateInstanceExtensionProperties(const char *layer, uint32_t capa
     unsigned offered = offered_extensions();
     uint32_t n = (uint32_t)__builtin_popcount(offered);
     CHECK(two_call(capacity, count_out, n));
-    for (uint32_t i = 0, k = 0; i < 6 && capacity; i++) {
+    for (uint32_t i = 0, k = 0; i < N_EXTENSIONS && capacity; i++) {
         if (!(offered & 1u << i)) continue;
         strcpy(props[k].extensionName, xrt_extension_names[i]);
         props[k++].extensionVersion = extension_versions[i];
@@ -318,6 +328,7 @@ static int configure(void) {
         return -1;
     }
     rt.realtime = rt_env && !strcmp(rt_env, "1");
+    replay_free(&rt.replay); /* the previous instance's, kept for head_pose_at */
     if (replay && *replay && replay_load(replay, &rt.replay, rt.error, sizeof rt.error)) {
         fprintf(stderr, "vrgmi test runtime: %s\n", rt.error);
         return -1;
@@ -333,11 +344,12 @@ static int configure(void) {
     return 0;
 }
 
-/* Frees everything of the previous instance; what belongs to the run (see Runtime) stays. */
+/* Frees everything of the previous instance; what belongs to the run (see Runtime) stays,
+ * and so does the replay (until the next instance or run), so the head pose hook works
+ * after the application has shut down. */
 static void instance_reset(void) {
     session_reset();
     input_reset();
-    replay_free(&rt.replay);
     for (uint32_t i = 0; i < rt.n_paths; i++) free(rt.paths[i]);
     rt.n_paths = 0;
     rt.instance = 0;
@@ -351,12 +363,12 @@ XrResult xrCreateInstance(const XrInstanceCreateInfo *info, XrInstance *instance
     ENTER();
     if (rt.instance) return XR_ERROR_LIMIT_REACHED;
     XrVersion v = info->applicationInfo.apiVersion;
-    if (XR_VERSION_MAJOR(v) != 1 || XR_VERSION_MINOR(v) != 0)
+    if (XR_VERSION_MAJOR(v) != 1 || XR_VERSION_MINOR(v) > XR_VERSION_MINOR(max_api_version()))
         return XR_ERROR_API_VERSION_UNSUPPORTED;
-    unsigned offered = offered_extensions(), enabled = 0;
+    unsigned offered = offered_extensions(), enabled = XR_VERSION_MINOR(v) ? API_1_1 : 0;
     for (uint32_t i = 0; i < info->enabledExtensionCount; i++) {
         unsigned bit = 0;
-        for (int k = 0; k < 6; k++)
+        for (int k = 0; k < N_EXTENSIONS; k++)
             if (!strcmp(info->enabledExtensionNames[i], xrt_extension_names[k])) bit = 1u << k;
         if (!(bit & offered)) return XR_ERROR_EXTENSION_NOT_PRESENT;
         enabled |= bit;
@@ -553,6 +565,7 @@ XRT_EXPORT uint32_t vrgmi_xrt_call_count(const char *name) {
  * and a vanish. Refused (-1) while an instance exists. */
 XRT_EXPORT int vrgmi_xrt_reset(void) {
     if (rt.instance) return -1;
+    replay_free(&rt.replay);
     rt.configured = rt.vanished = 0;
     rt.waited = 0;
     rt.n_directives = rt.applied = rt.n_inputs = 0;

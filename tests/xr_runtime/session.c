@@ -42,7 +42,8 @@ int device_pose(const char *binding, XrTime time, XrPosef *out) {
         const char *c = strstr(binding, "/input/");
         if (!c) return 0;
         c += 7;
-        int grip = !strcmp(c, "grip") || !strcmp(c, "grip/pose");
+        int grip = !strcmp(c, "grip") || !strcmp(c, "grip/pose") ||
+                   !strcmp(c, "grip_surface") || !strcmp(c, "grip_surface/pose");
         int aim = !strcmp(c, "aim") || !strcmp(c, "aim/pose");
         if (!grip && !aim) return 0;
         if (i < 0) { /* no replay: controllers at rest in front of the user */
@@ -66,7 +67,8 @@ int device_pose(const char *binding, XrTime time, XrPosef *out) {
 }
 
 /* ---- spaces --------------------------------------------------------------------------- */
-/* LOCAL is the same as STAGE here: the origin on the floor, no recentering. */
+/* LOCAL (and on 1.1 LOCAL_FLOOR) is the same as STAGE here: the origin on the floor, no
+ * recentering. */
 int locate_in_stage(const Space *s, XrTime time, XrPosef *out) {
     XrPosef base = POSE_IDENTITY;
     int valid = 1;
@@ -92,16 +94,23 @@ static XrResult new_space(uint64_t action, XrReferenceSpaceType ref, XrPath sub,
     return session_ok(XR_SUCCESS);
 }
 
+/* VIEW, LOCAL, STAGE, and LOCAL_FLOOR on a 1.1 instance (core there). */
+static int reference_space_known(XrReferenceSpaceType t) {
+    return t == XR_REFERENCE_SPACE_TYPE_VIEW || t == XR_REFERENCE_SPACE_TYPE_LOCAL ||
+           t == XR_REFERENCE_SPACE_TYPE_STAGE ||
+           (t == XR_REFERENCE_SPACE_TYPE_LOCAL_FLOOR && (rt.enabled & API_1_1));
+}
+
 XrResult xrEnumerateReferenceSpaces(XrSession session, uint32_t capacity,
                                     uint32_t *count_out, XrReferenceSpaceType *spaces) {
     ENTER();
     CHECK(check_session(session));
-    CHECK(two_call(capacity, count_out, 3));
-    if (capacity) {
-        spaces[0] = XR_REFERENCE_SPACE_TYPE_VIEW;
-        spaces[1] = XR_REFERENCE_SPACE_TYPE_LOCAL;
-        spaces[2] = XR_REFERENCE_SPACE_TYPE_STAGE;
-    }
+    static const XrReferenceSpaceType all[] = {
+        XR_REFERENCE_SPACE_TYPE_VIEW, XR_REFERENCE_SPACE_TYPE_LOCAL,
+        XR_REFERENCE_SPACE_TYPE_STAGE, XR_REFERENCE_SPACE_TYPE_LOCAL_FLOOR};
+    uint32_t n = (rt.enabled & API_1_1) ? 4 : 3;
+    CHECK(two_call(capacity, count_out, n));
+    for (uint32_t i = 0; i < n && capacity; i++) spaces[i] = all[i];
     return session_ok(XR_SUCCESS);
 }
 
@@ -110,9 +119,7 @@ XrResult xrCreateReferenceSpace(XrSession session, const XrReferenceSpaceCreateI
     ENTER();
     CHECK(check_session(session));
     XrReferenceSpaceType t = info->referenceSpaceType;
-    if (t != XR_REFERENCE_SPACE_TYPE_VIEW && t != XR_REFERENCE_SPACE_TYPE_LOCAL &&
-        t != XR_REFERENCE_SPACE_TYPE_STAGE)
-        return XR_ERROR_REFERENCE_SPACE_UNSUPPORTED;
+    if (!reference_space_known(t)) return XR_ERROR_REFERENCE_SPACE_UNSUPPORTED;
     return new_space(0, t, XR_NULL_PATH, info->poseInReferenceSpace, space);
 }
 
@@ -120,9 +127,7 @@ XrResult xrGetReferenceSpaceBoundsRect(XrSession session, XrReferenceSpaceType t
                                        XrExtent2Df *bounds) {
     ENTER();
     CHECK(check_session(session));
-    if (type != XR_REFERENCE_SPACE_TYPE_VIEW && type != XR_REFERENCE_SPACE_TYPE_LOCAL &&
-        type != XR_REFERENCE_SPACE_TYPE_STAGE)
-        return XR_ERROR_REFERENCE_SPACE_UNSUPPORTED;
+    if (!reference_space_known(type)) return XR_ERROR_REFERENCE_SPACE_UNSUPPORTED;
     int stage = type == XR_REFERENCE_SPACE_TYPE_STAGE; /* a 2 m x 2 m play area */
     *bounds = (XrExtent2Df){stage ? 2.0f : 0.0f, stage ? 2.0f : 0.0f};
     return session_ok(stage ? XR_SUCCESS : XR_SPACE_BOUNDS_UNAVAILABLE);
@@ -155,6 +160,29 @@ XrResult xrLocateSpace(XrSpace space, XrSpace base, XrTime time, XrSpaceLocation
     location->pose = valid ? pose_mul(pose_inv(pb), ps) : POSE_IDENTITY;
     XrSpaceVelocity *vel = struct_in_chain(location->next, XR_TYPE_SPACE_VELOCITY);
     if (vel) vel->velocityFlags = 0; /* velocities are not reported */
+    return session_ok(XR_SUCCESS);
+}
+
+/* OpenXR 1.1: several spaces at once, each as xrLocateSpace would. */
+XrResult xrLocateSpaces(XrSession session, const XrSpacesLocateInfo *info,
+                        XrSpaceLocations *locations) {
+    ENTER();
+    CHECK(check_session(session));
+    Space *b = find_space(info->baseSpace);
+    if (!b) return XR_ERROR_HANDLE_INVALID;
+    if (info->time <= 0) return XR_ERROR_TIME_INVALID;
+    if (!info->spaceCount || locations->locationCount != info->spaceCount)
+        return XR_ERROR_VALIDATION_FAILURE;
+    XrPosef pb;
+    int base_valid = locate_in_stage(b, info->time, &pb);
+    for (uint32_t i = 0; i < info->spaceCount; i++) {
+        Space *s = find_space(info->spaces[i]);
+        if (!s) return XR_ERROR_HANDLE_INVALID;
+        XrPosef ps;
+        int valid = locate_in_stage(s, info->time, &ps) & base_valid;
+        locations->locations[i].locationFlags = valid ? VALID_TRACKED : 0;
+        locations->locations[i].pose = valid ? pose_mul(pose_inv(pb), ps) : POSE_IDENTITY;
+    }
     return session_ok(XR_SUCCESS);
 }
 

@@ -37,9 +37,46 @@ enum { MAX_PATHS = 4096, MAX_SETS = 32, MAX_ACTIONS = 256, MAX_BINDINGS = 1024,
        MAX_SPACES = 256, MAX_SWAPCHAINS = 16, MAX_HAND_TRACKERS = 8, MAX_EVENTS = 64,
        MAX_INPUTS = 128, MAX_DIRECTIVES = 1024, MAX_LAYERS = 16 };
 
-/* Extensions, as bits of rt.offered / rt.enabled. */
+/* Extensions, as bits of rt.enabled (and of the offered mask); API_1_1 marks an instance of
+ * OpenXR 1.1, whose core includes what XR_EXT_hp_mixed_reality_controller,
+ * XR_BD_controller_interaction, XR_EXT_local_floor and XR_KHR_locate_spaces add to 1.0. */
 enum { EXT_OPENGL = 1, EXT_EGL = 2, EXT_HEADLESS = 4, EXT_HAND = 8, EXT_TRACKER = 16,
-       EXT_TIMESPEC = 32 };
+       EXT_TIMESPEC = 32, EXT_HP = 64, EXT_BD = 128, N_EXTENSIONS = 8, API_1_1 = 1 << 16 };
+#define XRT_API_1_1 XR_MAKE_VERSION(1, 1, 0)
+
+/* What the 1.0.20 headers lack: XR_BD_controller_interaction and the OpenXR 1.1 core
+ * additions the runtime implements (LOCAL_FLOOR, xrLocateSpaces), as the 1.1 registry
+ * defines them. */
+#ifndef XR_BD_controller_interaction
+#define XR_BD_controller_interaction 1
+#define XR_BD_controller_interaction_SPEC_VERSION 2
+#define XR_BD_CONTROLLER_INTERACTION_EXTENSION_NAME "XR_BD_controller_interaction"
+#endif
+#ifndef XR_VERSION_1_1
+#define XR_REFERENCE_SPACE_TYPE_LOCAL_FLOOR ((XrReferenceSpaceType)1000426000)
+#define XR_TYPE_SPACES_LOCATE_INFO ((XrStructureType)1000471000)
+#define XR_TYPE_SPACE_LOCATIONS ((XrStructureType)1000471001)
+typedef struct XrSpacesLocateInfo {
+    XrStructureType type;
+    const void *next;
+    XrSpace baseSpace;
+    XrTime time;
+    uint32_t spaceCount;
+    const XrSpace *spaces;
+} XrSpacesLocateInfo;
+typedef struct XrSpaceLocationData {
+    XrSpaceLocationFlags locationFlags;
+    XrPosef pose;
+} XrSpaceLocationData;
+typedef struct XrSpaceLocations {
+    XrStructureType type;
+    void *next;
+    uint32_t locationCount;
+    XrSpaceLocationData *locations;
+} XrSpaceLocations;
+XrResult xrLocateSpaces(XrSession session, const XrSpacesLocateInfo *info,
+                        XrSpaceLocations *locations);
+#endif
 extern const char *const xrt_roles[XRT_ROLES];
 
 /* ---- replay (npz.c) ------------------------------------------------------------------- */
@@ -153,7 +190,9 @@ typedef struct {
  * progress, its inputs and profile, the frame log and kept images, and a vanish belong to
  * the run; everything else to the instance. */
 typedef struct {
-    /* configuration, read from the environment by each xrCreateInstance */
+    /* configuration, read from the environment by each xrCreateInstance; the replay stays
+     * loaded after xrDestroyInstance (head_pose_at after the run) until the next instance
+     * or run */
     double rate;
     uint32_t view_w, view_h;
     int realtime;
@@ -200,6 +239,7 @@ extern Runtime rt;
 
 /* ---- runtime.c ------------------------------------------------------------------------ */
 void xrt_count(int *slot, const char *fn);
+XrVersion max_api_version(void); /* the highest API version instances may ask for */
 /* Counts the call and fails every call once the runtime has vanished. */
 #define ENTER()                                                                          \
     do {                                                                                 \
