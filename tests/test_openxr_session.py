@@ -15,6 +15,8 @@ from panda3d.core import Point2, Point3
 from tests.xr_runtime.harness import xr_test_runtime
 from vrgmi.bench import added_latency_frames
 from vrgmi.core import warmup
+from vrgmi.events import read_events
+from vrgmi.records import open_database, queries
 from vrgmi.settings import load_settings
 from vrgmi.spatial import stage_to_engine_pose
 from vrgmi.tracking.frame import TrackingFrame
@@ -232,13 +234,24 @@ def test_vrgmi_run_uses_the_headset_when_a_runtime_answers(reach, tmp_path):
     with xr_test_runtime(replay=reach, view_size=VIEW) as rt:
         env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
         res = subprocess.run([sys.executable, "-m", "vrgmi", "run", "--seconds", "0.2",
-                              "--set", f"data.out_dir={tmp_path}"], capture_output=True,
+                              "--set", f"data.out_dir={tmp_path}",
+                              "--set", f"data.database_url=sqlite:///{tmp_path / 'r.sqlite'}",
+                              "--set", "companion.port=0"], capture_output=True,
                              text=True, timeout=600, env=env)
         _clean(rt)
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr
     assert "headset session on 'vrgmi test runtime'" in res.stdout
+    assert "companion: pairing token" in res.stderr         # the therapist can pair
     assert (tmp_path / "recording.npz").exists()
+    (log,) = tmp_path.glob("events-*.jsonl")                # a GMI session ran, recorded
+    kinds = [e["kind"] for e in read_events(log)]
+    assert kinds[0] == "session_started" and kinds[-1] == "session_finished"
+    db = open_database(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    try:
+        assert [s["id"] for s in queries.list_sessions(db, "demo")] == [log.stem[7:]]
+    finally:
+        db.close()
 
 
 A_BUTTON = "input /user/hand/right/input/a/click"          # right A: "select"

@@ -161,11 +161,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     mode = settings.display.mode
     out = Path(settings.data.out_dir)
     if mode in ("auto", "xr"):
+        from vrgmi.clinic import run_xr_session
         from vrgmi.tracking.openxr import XrUnavailableError
-        from vrgmi.xr_app import format_xr_report, run_xr
+        from vrgmi.xr_app import format_xr_report
         try:
-            print(format_xr_report(run_xr(settings, progress=_progress, seconds=args.seconds,
-                                          out_dir=out)))
+            print(format_xr_report(run_xr_session(settings, _program(settings, None), out,
+                                                  args.seconds, _progress)))
             return 0
         except XrUnavailableError as exc:
             _progress(f"vrgmi: no headset ({exc}); using the desktop window or headless mode")
@@ -179,15 +180,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _program(settings, program_path):
+    """The program file given, else a new program for the patient's limb."""
+    from vrgmi.body import get_level
+    from vrgmi.program import Program, default_steps, load_program
+    if program_path:
+        return load_program(program_path)
+    limb = get_level(settings.patient.amputation_level).limb
+    return Program(settings.patient.id, steps=default_steps(limb))
+
+
 def _session(settings, program_path, script_path, mode: str, seconds: float | None,
              out: Path, block_seconds: float | None = None) -> int:
     """One GMI session of the patient's program with the records and the companion."""
-    from vrgmi.body import get_level
     from vrgmi.clinic import ClinicServices, load_input_script, run_session
-    from vrgmi.program import Program, default_steps, load_program
-    limb = get_level(settings.patient.amputation_level).limb
-    program = (load_program(program_path) if program_path
-               else Program(settings.patient.id, steps=default_steps(limb)))
+    program = _program(settings, program_path)
     script = load_input_script(script_path) if script_path else None
     services = ClinicServices.open(settings, _progress)
     try:

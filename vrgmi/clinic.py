@@ -107,6 +107,50 @@ class ClinicServices:
             self.db.close()
 
 
+class WatchedSession:
+    """A session runner whose frames also feed the companion's live view (the headset loop
+    calls ``step`` and ``close`` and knows nothing of the companion)."""
+
+    def __init__(self, runner: SessionRunner, live: Any) -> None:
+        self.runner, self.live = runner, live
+
+    def step(self, t: float, dt: float, render: bool = False) -> bool:
+        """The runner's frame, then the live view's turn."""
+        alive = self.runner.step(t, dt, render)
+        if self.live is not None:
+            self.live.after_render()
+        return alive
+
+    def close(self) -> dict[str, Any]:
+        """Close the runner (events, summary), then the live view's buffer."""
+        try:
+            return self.runner.close()
+        finally:
+            if self.live is not None:
+                self.live.close()
+
+
+def run_xr_session(settings: Any, program: Program, out_dir: str | Path,
+                   seconds: float | None = None, progress: Say | None = None) -> dict[str, Any]:
+    """A session in the headset with the records and the companion. Raises
+    :class:`~vrgmi.tracking.openxr.XrUnavailableError` (one line, before anything opens)
+    when no OpenXR runtime answers."""
+    from vrgmi.tracking.openxr import offered_extensions
+    from vrgmi.xr_app import run_xr
+
+    offered_extensions()
+    say = progress or (lambda _m: None)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    services = ClinicServices.open(settings, say)
+    try:
+        return run_xr(settings, progress, seconds, out_dir=out, session=lambda engine:
+                      WatchedSession(services.runner(engine, program, out),
+                                     services.live_view(engine.display)))
+    finally:
+        services.close()
+
+
 class AutoPatient:
     """A demo patient for headless runs without an input script: confirms each question
     after ``every_s`` seconds (NRS: the start value, SSQ: "None"), declines breaks, and
