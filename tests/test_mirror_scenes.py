@@ -11,7 +11,9 @@ from vrgmi.app import Engine
 from vrgmi.body.foot import foot_tracker_from_ankle
 from vrgmi.body.hand import REST_WRIST_QUAT, grip_from_wrist
 from vrgmi.body.mirror import mirror_points_kernel
+from vrgmi.render.display import grab_rgba
 from vrgmi.ik.solver import ArmSolver
+from vrgmi.mirror.lower import HEEL_FOOT_FRACTION, PEDAL_FROM_FOOT
 from vrgmi.mirror.copy_pose import solve_pose
 from vrgmi.scenes.ankle_circles import AnkleCircles
 from vrgmi.scenes.bilateral import Bilateral
@@ -29,7 +31,7 @@ from vrgmi.tracking.scripted import ScriptedSource
 
 RATE = 90.0
 HEAD_ARM = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(-20.0))
-HEAD_LEG = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(-35.0))
+HEAD_LEG = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(-45.0))
 PALM_DOWN = quat_mul(quat_from_axis_angle(np.array([0.0, 1.0, 0.0]), -math.pi / 2),
                      quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(80.0)))
 MIRROR_Q = np.array([1.0, -1.0, -1.0, 1.0])
@@ -270,27 +272,165 @@ def test_ankle_circles_from_the_scripted_motion(display, scene):
     engine.close()
 
 
-def test_pedal_press_and_hold(display, scene):
-    pp = PedalPress(trials=1, press_deg=15.0, hold_s=0.5)
-    engine, patient = _engine(display, pp, "leg")
-    ball_fwd = 0.5 * engine.core.lengths.foot
-    ankle_h = engine.core.lengths.ankle_height
-    rest = np.array([0.09, 0.32, ankle_h])
+def _pedal_goal(engine, pp, rest, press_deg=20.0, on_pedal=True):
+    """The intact foot rests flat at ``rest`` between trials; in a trial it goes to where
+    the mirrored heel lands behind the pedal with the toes up along it (or stays put),
+    waits 0.8 s, then pushes the toes down ``press_deg`` about the heel."""
+    core = engine.core
+    foot, ankle_h = core.lengths.foot, core.lengths.ankle_height
+    heel_to_ankle = np.array([0.0, HEEL_FOOT_FRACTION * foot, ankle_h])
 
     def goal(t):
-        if not pp.task.active:
+        task = pp.task
+        if not task.active or task.plate is None:
             return rest, np.array([0.0, 0.0, 0.0, 1.0])
-        # toes down 25 deg about the ball of the foot (the heel rises)
-        q = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(-25.0))
-        ball = rest + np.array([0.0, ball_fwd, -ankle_h])
-        offset = np.array([0.0, ball_fwd, -ankle_h])
-        return ball - quat_rotate(q, offset), q
-    patient.goal = goal
-    _run(engine, 4.0)
+        if on_pedal:
+            plate = task.plate                           # its rear edge is this far ahead
+            heel = _mirror(engine, plate.hinge - (HEEL_FOOT_FRACTION + PEDAL_FROM_FOOT)
+                           * foot * plate.forward)
+            up = task.rest_deg
+        else:
+            heel, up = rest - heel_to_ankle, 0.0
+        if t - task.onset >= 0.8:
+            up -= press_deg
+        q = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(up))
+        return heel + quat_rotate(q, heel_to_ankle), q
+    return goal
+
+
+def test_pedal_press_needs_the_mirrored_foot_on_the_pedal_and_a_hold(display, scene):
+    pp = PedalPress(trials=1, press_deg=15.0, hold_s=0.5)
+    engine, patient = _engine(display, pp, "leg")
+    rest = np.array([0.09, 0.32, engine.core.lengths.ankle_height])
+    patient.goal = _pedal_goal(engine, pp, rest)
+    states = []
+    n = int(4.0 * RATE)
+    for i in range(n):
+        engine.frame(i / RATE, 1 / RATE, render=(i % 30 == 0))
+        states.append(pp.foot_state)
+    # the pedal lies forward of the resting foot, in front of the knee
+    plate = pp.task.plate
+    assert plate.hinge[1] > engine.core.phantom.positions[1][1] + 0.2
+    # away before the trial, on the pedal (not yet pressed) while the foot settles, then
+    # pressed and held (t = 1.8 .. 2.3 s)
+    assert states[90] == "away" and states[int(1.6 * RATE)] == "on"
+    assert set(states[int(1.95 * RATE):int(2.25 * RATE)]) == {"pressed"}
     (ev,) = engine.events.of_kind("trial", "pedal_press")
     d = ev.data
-    assert d["success"] and d["outcome"] == "held" and d["peak_plantarflexion_deg"] > 15.0
+    assert d["success"] and d["outcome"] == "held" and d["pedal_rest_deg"] == 20.0
     assert d["held_s"] == pytest.approx(0.5, abs=0.02)
+    assert 0.0 < d["on_pedal_time_s"] <= d["press_time_s"] < d["time_s"]
+    engine.close()
+
+
+def test_pedal_pressed_beside_the_pedal_does_not_count(display, scene):
+    pp = PedalPress(trials=1, press_deg=15.0, hold_s=0.5, time_limit_s=2.0)
+    engine, patient = _engine(display, pp, "leg")
+    rest = np.array([0.09, 0.32, engine.core.lengths.ankle_height])
+    patient.goal = _pedal_goal(engine, pp, rest, on_pedal=False)
+    _run(engine, 3.5)
+    (ev,) = engine.events.of_kind("trial", "pedal_press")
+    d = ev.data
+    assert not d["success"] and d["outcome"] == "timeout"
+    assert d["peak_plantarflexion_deg"] > 15.0          # pressed, but not on the pedal
+    assert d["on_pedal_time_s"] is None and d["press_time_s"] is None
+    engine.close()
+
+
+def _isolate(node):
+    """Hide everything but ``node`` (the siblings along its path); the hidden nodes."""
+    hidden = []
+    path = node
+    while not path.get_parent().is_empty():
+        for sibling in path.get_parent().get_children():
+            if sibling != path and not sibling.is_hidden():
+                sibling.hide()
+                hidden.append(sibling)
+        path = path.get_parent()
+    return hidden
+
+
+def _visible_fraction(base, node) -> float:
+    """The share of ``node``'s pixels (drawn alone) that the full scene still shows: a
+    pixel is occluded when showing or hiding the node leaves it unchanged."""
+    def shot(alone, shown):
+        hidden = _isolate(node) if alone else []
+        if not shown:
+            node.hide()
+        rgb = grab_rgba(base)[..., :3].astype(np.int32)
+        node.show()
+        for h in hidden:
+            h.show()
+        return rgb
+
+    def changed(a, b):
+        return np.abs(a - b).sum(axis=-1) > 12
+
+    mask = changed(shot(True, True), shot(True, False))
+    seen = changed(shot(False, True), shot(False, False)) & mask
+    assert mask.sum() > 20, "the target is not in the patient's view at all"
+    return float(seen.sum()) / float(mask.sum())
+
+
+def _leg_engine(display, scene_obj):
+    """The scripted leg motion (its head pose: looking down at the feet)."""
+    settings = load_settings(overrides={"patient.amputation_level": "transtibial"})
+    return Engine(settings, ScriptedSource("foot_tap", intact_side="right"), display,
+                  scene=scene_obj)
+
+
+def test_pedal_is_seen_past_the_knees_and_hands(display, scene):
+    pp = PedalPress(trials=1)
+    engine = _leg_engine(display, pp)
+    _run(engine, 0.5)
+    assert pp.task.plate is not None
+    assert _visible_fraction(display.base, pp.pedal) > 0.7
+    engine.close()
+
+
+def test_foot_targets_are_seen_past_the_knees_and_hands(display, scene):
+    ft = FootTargets(trials=3)
+    engine = _leg_engine(display, ft)
+    _run(engine, 1.5)                                    # the first trial is on
+    assert ft.task.active
+    marker = ft.markers[0]
+    fractions = []
+    for k in range(5):                                   # five more discs the scene would draw
+        marker.place(ft.task.make_targets(k)[0])
+        fractions.append(_visible_fraction(display.base, marker.root))
+    assert min(fractions) > 0.7, fractions
+    engine.close()
+
+
+def test_ankle_circle_guide_is_seen_past_the_knees(display, scene):
+    ac = AnkleCircles(trials=1)
+    settings = load_settings(overrides={"patient.amputation_level": "transtibial"})
+    engine = Engine(settings, ScriptedSource("ankle_circles", intact_side="right"), display,
+                    scene=ac)
+    _run(engine, 1.5)
+    assert _visible_fraction(display.base, ac.guide) > 0.7
+    engine.close()
+
+
+def test_resting_hands_leave_the_knees_and_feet_in_view(display, scene):
+    """Leg session: the resting hands lie beside the hips, behind the knees and outside
+    the thighs; arm session: the resting legs keep their feet on the floor."""
+    engine = _leg_engine(display, FootTargets(trials=1))
+    _run(engine, 0.3)
+    core = engine.core
+    for side, solver in enumerate(engine.seated.solvers):
+        wrist, hand = solver.positions[2], solver.positions[3]
+        hip, knee = core.torso.hip(side), core.phantom.positions[1]
+        assert max(wrist[1], hand[1]) < knee[1] - 0.15          # well behind the knees
+        assert abs(wrist[0]) > abs(hip[0]) + 0.08               # outside the thigh
+        assert hip[2] - 0.1 < wrist[2] < hip[2] + 0.15          # resting at the seat
+    engine.close()
+    arm = load_settings(overrides={"patient.amputation_level": "transradial"})
+    engine = Engine(arm, ScriptedSource("reach", intact_side="right"), display,
+                    scene=ReachTargets(trials=1))
+    _run(engine, 0.3)
+    for solver in engine.seated.solvers:
+        assert solver.positions[4][2] == pytest.approx(0.03, abs=0.03)  # ball on the floor
     engine.close()
 
 

@@ -9,8 +9,10 @@ import pytest
 from vrgmi.ik.solver import ArmSolver
 from vrgmi.mirror.bilateral import BilateralTask, residual_point_index
 from vrgmi.mirror.copy_pose import POSES, CopyPoseTask, pose_sequence, solve_pose
-from vrgmi.mirror.lower import (AnkleCircleTask, FootTapTask, PedalTask, circle_metrics,
-                                foot_angles, foot_home, foot_targets)
+from vrgmi.mirror.lower import (AnkleCircleTask, FootTapTask, PedalPlate, PedalTask,
+                                circle_metrics, foot_angles, foot_home, foot_targets,
+                                forward_ankle, in_view, pedal_plate, segment_distance,
+                                sight_clearance)
 from vrgmi.mirror.reach import ReachTask, arm_reach, reach_targets
 from vrgmi.mirror.trial import HoldTimer, MirrorTaskError
 
@@ -132,6 +134,16 @@ def test_foot_targets_and_home():
     pts = foot_targets(np.random.default_rng(0), home, torso, 0, 0.2, 20, 0.06, 0.5)
     assert np.all(pts[:, 2] == 0.0) and np.all(pts[:, 1] - torso[1] >= 0.5)
     assert np.all(np.abs(np.linalg.norm(pts - home, axis=1) / 0.2 - 1) <= 0.1001)
+    # with the eye and the legs: every target's sight line clears the legs
+    eye = np.array([0.0, 0.0, 1.2])
+    legs = np.array([[hip, [-0.1, 0.32, 0.5]], [[-0.1, 0.32, 0.5], [-0.15, 0.42, 0.07]]])
+    seen = foot_targets(np.random.default_rng(0), home, torso, 0, 0.3, 20, 0.06, 0.5,
+                        eye, legs)
+    assert all(in_view(eye, p, legs, 0.06) for p in seen)
+    # none can be seen (a leg over the whole fan): the best one is still given
+    wall = np.array([[[-2.0, 0.6, 0.3], [2.0, 0.6, 0.3]]])
+    assert foot_targets(np.random.default_rng(0), home, torso, 0, 0.2, 2, 0.06, 0.5,
+                        eye, wall).shape == (2, 3)
 
 
 def test_foot_angles_of_turned_and_lifted_feet():
@@ -179,23 +191,102 @@ def test_ankle_circle_direction_size_and_timeout():
     assert not small["success"] and small["outcome"] == "too_small"
 
 
+ON = np.array([0.0, 0.7, 0.03])
+BESIDE = np.array([0.15, 0.7, 0.03])
+
+
+def _flat_pedal(**kw) -> PedalPlate:
+    return PedalPlate(np.array([0.0, 0.6, 0.0]), np.array([0.0, 1.0, 0.0]), 0.2, **kw)
+
+
 def test_pedal_press_needs_a_hold_and_a_release_between_trials():
-    task = PedalTask(15.0, 0.5, 3.0, 2, rest_s=0.0, rate_hz=RATE)
+    task = PedalTask(15.0, 0.5, 3.0, 2, rest_s=0.0, rate_hz=RATE, rest_deg=0.0)
+    task.place(_flat_pedal())
     angles = [0.0] * 20 + [20.0] * 20 + [5.0] * 10 + [20.0] * 60 + [20.0] * 50 + [0.0] * 10 \
         + [18.0] * 60
     results = []
     for i, a in enumerate(angles):
-        r = task.update(i * DT, np.zeros(3), a)
+        r = task.update(i * DT, ON, a)
         if r is not None:
             results.append(r)
     first = results[0]
     # pressed at 0.2 s, released at 0.4 s (0.2 s < hold), pressed again 0.5 s, held 0.5 s
     assert first["success"] and first["press_time_s"] == pytest.approx(0.2)
+    assert first["on_pedal_time_s"] == 0.0
     assert first["time_s"] == pytest.approx(1.0) and first["peak_plantarflexion_deg"] == 20.0
     # the second trial waits for the foot to come up (at 1.6 s), then a press at 1.7 s
     second = results[1]
     assert second["success"] and second["time_s"] == pytest.approx(0.6)
     assert task.finished
+
+
+def test_pedal_press_counts_only_with_the_ball_of_the_foot_on_the_pedal():
+    # the pedal rests inclined 20 deg toes-up: 15 deg down from there is 5 deg toes-up
+    task = PedalTask(15.0, 0.2, 2.0, 1, rest_s=0.0, rate_hz=RATE, rest_deg=20.0)
+    task.place(_flat_pedal())
+    # beside the pedal (0.15 m off its centre line: 0.055 + 0.04 allowed) nothing counts
+    feed = [(BESIDE, -5.0)] * 50 + [(ON, -20.0)] * 30 + [(ON, -5.0)] * 30
+    out = [task.update(i * DT, p, a) for i, (p, a) in enumerate(feed)]
+    (r,) = [x for x in out if x is not None]
+    assert r["success"] and r["on_pedal_time_s"] == pytest.approx(0.5)
+    assert r["press_time_s"] == pytest.approx(0.8) and r["time_s"] == pytest.approx(1.0)
+    assert r["pedal_rest_deg"] == 20.0
+    unplaced = PedalTask(15.0, 0.2, 2.0, 1, rest_s=0.0, rate_hz=RATE)  # no pedal yet
+    assert all(unplaced.update(i * DT, ON, 30.0) is None for i in range(150))
+    assert not unplaced.on_pedal and unplaced.press_time != unplaced.press_time
+
+
+def test_pedal_plate_footprint_and_tolerance():
+    plate = _flat_pedal(width_m=0.1, tolerance_m=0.02, max_ball_z=0.1)
+    assert plate.contains(np.array([0.0, 0.6, 0.0]))                   # the rear edge
+    assert plate.contains(np.array([0.069, 0.81, 0.05]))               # corner + margin
+    assert not plate.contains(np.array([0.071, 0.7, 0.0]))             # 0.05 + 0.02 out
+    assert not plate.contains(np.array([0.0, 0.83, 0.0]))              # past the front
+    assert not plate.contains(np.array([0.0, 0.7, 0.11]))              # lifted off
+    assert not plate.contains(np.full(3, np.nan))
+    # turned 90 deg (forward = +x): along x, across y
+    side = PedalPlate(np.zeros(3), np.array([1.0, 0.0, 0.0]), 0.2, 0.1, 0.0)
+    assert side.contains(np.array([0.15, 0.04, 0.0]))
+    assert not side.contains(np.array([0.04, 0.15, 0.0]))
+
+
+def test_forward_ankle_and_pedal_placement():
+    torso = np.array([0.0, -0.1, 1.05, 0.0, 0.0, 0.0, 1.0])
+    hip = np.array([-0.085, -0.1, 0.55])
+    # knee flexed 60 deg: hip-ankle = 2 * 0.4 * cos(30) = 0.6928 (law of cosines), drop
+    # 0.55 - 0.07 = 0.48 -> ahead sqrt(0.6928^2 - 0.48^2) = 0.4996
+    ankle = forward_ankle(hip, torso, 0.4, 0.4, 0.07, 60.0)
+    assert ankle == pytest.approx([-0.085, -0.1 + 0.4996, 0.07], abs=1e-4)
+    plate = pedal_plate(hip, torso, 0.4, 0.4, 0.26, 0.07)
+    base = forward_ankle(hip, torso, 0.4, 0.4, 0.07)
+    assert plate.hinge == pytest.approx([-0.085, base[1] + 0.25 * 0.26, 0.0])
+    assert plate.length_m == pytest.approx(0.7 * 0.26)
+    # a leg hiding the pedal from the eye: the knee straightens, the pedal moves forward
+    eye = np.array([0.0, 0.0, 1.2])
+    legs = np.array([[hip, [-0.1, 0.32, 0.5]], [[-0.1, 0.32, 0.5], [-0.12, 0.42, 0.07]]])
+    seen = pedal_plate(hip, torso, 0.4, 0.4, 0.26, 0.07, eye=eye, legs=legs)
+    assert seen.hinge[1] > plate.hinge[1] + 0.02
+    with pytest.raises(MirrorTaskError, match="knee_flexion_deg"):
+        forward_ankle(hip, torso, 0.4, 0.4, 0.07, 170.0)
+
+
+def test_sight_lines_past_the_legs():
+    # crossing segments 0.3 apart; parallel ones; a point and a segment
+    assert segment_distance(np.array([-1.0, 0, 0]), np.array([1.0, 0, 0]),
+                            np.array([0, -1.0, 0.3]), np.array([0, 1.0, 0.3])) == \
+        pytest.approx(0.3)
+    assert segment_distance(np.zeros(3), np.array([1.0, 0, 0]), np.array([2.0, 0, 0]),
+                            np.array([3.0, 0, 0])) == pytest.approx(1.0)
+    assert segment_distance(np.zeros(3), np.zeros(3), np.array([1.0, -1, 0]),
+                            np.array([1.0, 1, 0])) == pytest.approx(1.0)
+    eye = np.array([0.0, 0.0, 1.2])
+    knee = np.array([[[-0.1, 0.0, 0.5], [-0.1, 0.4, 0.5]]])             # a thigh at 0.5 m
+    behind = np.array([-0.2, 0.6, 0.0])                                  # in line: hidden
+    assert sight_clearance(eye, behind, knee) < 0.02
+    assert not in_view(eye, behind, knee, 0.05)
+    far = np.array([-0.45, 0.5, 0.0])                                    # well outside it
+    assert in_view(eye, far, knee, 0.05)
+    assert sight_clearance(eye, far, np.full((1, 2, 3), np.nan)) == math.inf
 
 
 def test_bilateral_symmetry_with_and_without_a_residual_tracker():

@@ -144,11 +144,12 @@ ARM_DOWN: Mapping[str, float] = MappingProxyType({
 ARM_HAND_UP: Mapping[str, float] = MappingProxyType({
     **ARM_REST, "shoulder_elevation": 25.0, "shoulder_rotation": 10.0, "elbow_flexion": 100.0,
     "forearm_pronation": -60.0, "wrist_flexion": -10.0, **_hand(0.1)})
-#: seated, thigh forward sloping a little down, foot forward of the knee (in view past
-#: it), sole flat on the floor (standard proportions: hip joint ~0.30 H above the floor)
+#: seated, thigh sloping a little down, the foot put forward (knee flexed 41 deg, shank
+#: 35 deg forward of vertical) so the seated eye sees the lower leg and foot past the knee,
+#: sole flat on the floor (standard proportions: hip joint ~0.30 H above the floor)
 LEG_SEATED: Mapping[str, float] = MappingProxyType({
-    "hip_plane": 85.0, "hip_elevation": 80.0, "hip_rotation": 0.0, "knee_flexion": 52.0,
-    "knee_rotation": 0.0, "ankle_dorsiflexion": -28.0, "subtalar_inversion": 0.0,
+    "hip_plane": 85.0, "hip_elevation": 76.0, "hip_rotation": 0.0, "knee_flexion": 41.0,
+    "knee_rotation": 0.0, "ankle_dorsiflexion": -35.0, "subtalar_inversion": 0.0,
     "toe_flexion": 0.0})
 
 #: thumb tip onto each fingertip (fitted with the model's hand; tips within ~1 cm)
@@ -321,14 +322,15 @@ LOWER: tuple[Movement, ...] = (
              "Sitting, straighten your {side} knee to lift the foot forward, then lower it.",
              "Imagine straightening your {side} knee and lowering the foot again.",
              "leg", 1, "ankle",
-             (_k(0, S), _k(1.3, _p(S, knee_flexion=10.0, ankle_dorsiflexion=0.0)),
+             (_k(0, S), _k(1.3, _p(S, knee_flexion=5.0, ankle_dorsiflexion=-5.0)),
               _k(2.6, S)), kviq="knee_extension"),
     Movement("foot_tapping", "Tap the foot",
              "Keep your {side} heel on the floor and tap the front of the foot "
              "three times.",
              "Imagine tapping your {side} foot three times, heel on the floor.",
              "leg", 1, "toe_tip",
-             _sequence(S, [_p(S, ankle_dorsiflexion=a) for a in (-6.0, -28.0, -6.0, -28.0, -6.0)],
+             _sequence(S, [_p(S, ankle_dorsiflexion=a)
+                           for a in (-13.0, -35.0, -13.0, -35.0, -13.0)],
                        0.35), kviq="foot_tapping"),
     Movement("hip_abduction", "Knee out to the side",
              "With the knee bent, move your {side} leg out to the side, away from the "
@@ -341,7 +343,7 @@ LOWER: tuple[Movement, ...] = (
              "Keep your {side} heel on the floor and turn the toes outward, then back.",
              "Imagine turning your {side} toes outward and back, heel still.",
              "leg", 1, "toe_tip",
-             (_k(0, S), _k(1.1, _p(S, knee_rotation=-16.0, hip_rotation=-15.0)), _k(2.2, S)),
+             (_k(0, S), _k(1.1, _p(S, knee_rotation=-13.0, hip_rotation=-18.0)), _k(2.2, S)),
              kviq="foot_external_rotation"),
     Movement("knee_lift", "Lift the knee",
              "Lift your {side} knee up toward your chest, then put the foot down.",
@@ -355,9 +357,9 @@ LOWER: tuple[Movement, ...] = (
              "then put the foot down.",
              "Imagine lifting your {side} foot and drawing a circle with the toes.",
              "leg", 2, "toe_tip",
-             _sequence(S, [_p(S, knee_flexion=45.0, ankle_dorsiflexion=a, subtalar_inversion=i)
-                           for a, i in ((-15.0, 0.0), (12.0, 0.0), (-5.0, 30.0), (-40.0, 0.0),
-                                        (-5.0, -12.0), (12.0, 0.0), (-15.0, 0.0))], 0.5)),
+             _sequence(S, [_p(S, knee_flexion=30.0, ankle_dorsiflexion=a, subtalar_inversion=i)
+                           for a, i in ((-26.0, 0.0), (-1.0, 0.0), (-16.0, 30.0), (-44.0, 0.0),
+                                        (-16.0, -12.0), (-1.0, 0.0), (-26.0, 0.0))], 0.5)),
     Movement("straight_leg_raise", "Lift the straight leg",
              "Straighten your {side} knee, lift the straight leg a little, lower it "
              "and bend the knee again.",
@@ -399,10 +401,10 @@ LOWER: tuple[Movement, ...] = (
              "and move the foot back.",
              "Imagine moving your {side} foot onto the pedal, pressing and releasing it.",
              "leg", 3, "toe_tip",
-             (_k(0, S), _k(1.0, _p(S, hip_plane=80.0, knee_flexion=40.0,
-                                   ankle_dorsiflexion=-5.0)),
-              _k(2.0, _p(S, hip_plane=80.0, knee_flexion=40.0, ankle_dorsiflexion=-35.0)),
-              _k(3.0, _p(S, hip_plane=80.0, knee_flexion=40.0, ankle_dorsiflexion=-5.0)),
+             (_k(0, S), _k(1.0, _p(S, hip_plane=80.0, knee_flexion=30.0,
+                                   ankle_dorsiflexion=-16.0)),
+              _k(2.0, _p(S, hip_plane=80.0, knee_flexion=30.0, ankle_dorsiflexion=-44.0)),
+              _k(3.0, _p(S, hip_plane=80.0, knee_flexion=30.0, ankle_dorsiflexion=-16.0)),
               _k(4.0, S))),
 )
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from vrgmi.mirror.lower import AnkleCircleTask, foot_angles, foot_home
+from vrgmi.mirror.lower import (TOE_FOOT_FRACTION, AnkleCircleTask, foot_angles,
+                                forward_ankle)
 from vrgmi.mirror.trial import lateral_sign, yaw_axes
 from vrgmi.scenes.base import SceneContext, SceneFrame
 from vrgmi.scenes.foot_targets import BALL
@@ -18,11 +19,15 @@ ANKLE = 2
 #: progress beads around the circle guide in front of the foot
 BEADS = 16
 GUIDE_RADIUS_M = 0.08
+#: the ring's centre: this far (m) beyond the forward foot's toe tip, this high (m)
+GUIDE_GAP_M = 0.10
+GUIDE_HEIGHT_M = 0.16
 
 
 class AnkleCircles(MirrorTaskScene):
-    """The patient circles the intact foot at the ankle and watches the mirrored foot
-    circle; a ring of beads in front of the foot fills as each circle completes."""
+    """The patient lifts the intact foot a little forward, circles it at the ankle and
+    watches the mirrored foot circle; a ring of beads in front of the forward foot (in
+    view past the knee) fills as each circle completes."""
 
     name = "ankle_circles"
     description = "slow circles with the mirrored foot's toes"
@@ -62,7 +67,8 @@ class AnkleCircles(MirrorTaskScene):
 
     def build(self, ctx: SceneContext) -> None:
         super().build(ctx)
-        self.beads = [TargetMarker(ctx.root, ctx.base, 0.012, name=f"bead{k}")
+        self.guide = ctx.root.attach_new_node("ankle-guide")
+        self.beads = [TargetMarker(self.guide, ctx.base, 0.012, name=f"bead{k}")
                       for k in range(BEADS)]
         self._placed = False
 
@@ -75,13 +81,16 @@ class AnkleCircles(MirrorTaskScene):
         return self.task.update(frame.t, self.effector(frame, BALL), right, up)
 
     def _place_beads(self) -> None:
-        """A vertical ring facing the patient, in front of the phantom foot's toes."""
+        """A vertical ring facing the patient, just beyond the toes of the phantom foot put
+        forward (:func:`vrgmi.mirror.lower.forward_ankle`), a little above the floor."""
         core = self.ctx.core
         L = core.lengths
         side = core.amputated
         right, fwd = yaw_axes(core.torso.pose)
-        centre = foot_home(core.torso.hip(side), core.torso.pose, L.thigh, L.foot)
-        centre = centre + 0.22 * L.foot * fwd + np.array([0.0, 0.0, 0.10])
+        ankle = forward_ankle(core.torso.hip(side), core.torso.pose, L.thigh, L.shank,
+                              L.ankle_height)
+        centre = ankle + (TOE_FOOT_FRACTION * L.foot + GUIDE_GAP_M) * fwd
+        centre[2] = GUIDE_HEIGHT_M
         for k, bead in enumerate(self.beads):
             a = 2.0 * math.pi * k / BEADS
             bead.place(centre + GUIDE_RADIUS_M * (math.cos(a) * lateral_sign(1) * right

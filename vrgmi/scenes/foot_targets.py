@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from vrgmi.mirror.lower import FootTapTask, foot_home, foot_targets
 from vrgmi.scenes.base import SceneContext, SceneFrame
 from vrgmi.scenes.mirror_common import (COMMON_TRIAL_FIELDS, MirrorTaskScene, TargetMarker,
-                                        draw_sequence)
+                                        draw_sequence, seated_legs)
 from vrgmi.scenes.schema import Param
 
 #: LEG_JOINT_NAMES index of the ball of the foot, the point that taps
@@ -18,13 +20,14 @@ MIN_FORWARD_M = 0.50
 
 class FootTargets(MirrorTaskScene):
     """Discs light up on the floor around the missing foot; the patient moves the intact
-    foot and watches the mirrored foot tap them, in order."""
+    foot and watches the mirrored foot tap them, in order. A disc is only placed where the
+    patient's eye sees it past both seated legs (as they are when the trial starts)."""
 
     name = "foot_targets"
     description = "tap glowing discs on the floor with the mirrored foot"
     limbs = ("leg",)
     params = (
-        Param("distance_m", "float", 0.2, "how far the discs are from the resting foot",
+        Param("distance_m", "float", 0.3, "how far the discs are from the resting foot",
               0.05, 0.4, unit="m"),
         Param("target_radius_m", "float", 0.07, "disc size (radius)", 0.03, 0.15, unit="m"),
         Param("time_limit_s", "float", 8.0, "seconds allowed for each disc", 2.0, 60.0,
@@ -44,12 +47,15 @@ class FootTargets(MirrorTaskScene):
     def make_task(self, ctx: SceneContext, rate_hz: float) -> FootTapTask:
         core = ctx.core
         side, L = core.amputated, core.lengths
+        legs = np.zeros((4, 2, 3))
 
         def targets(_index: int):
             d = self.difficulty
             home = foot_home(core.torso.hip(side), core.torso.pose, L.thigh, L.foot)
+            eye = core.frame.head[:3] if core.frame.head_valid else None
             return foot_targets(self.rng, home, core.torso.pose, side, d["distance_m"],
-                                d["sequence_length"], d["target_radius_m"], MIN_FORWARD_M)
+                                d["sequence_length"], d["target_radius_m"], MIN_FORWARD_M,
+                                eye, seated_legs(core, legs))
 
         d = self.difficulty
         return FootTapTask(targets, d["target_radius_m"], d["dwell_s"], d["time_limit_s"],

@@ -26,7 +26,7 @@ from vrgmi.tracking.frame import SIDES
 #: where the panels float: further than the default so the limb in front stays in view,
 #: a little above eye level for the arm and below it for the leg (where the patient looks)
 VIEW_DISTANCE_M = 1.4
-VIEW_DROP_M = {"arm": -0.22, "leg": 0.05}
+VIEW_DROP_M = {"arm": -0.22, "leg": 0.30}
 PART = {"arm": "arm", "leg": "leg"}
 INTACT_PART = {"arm": "hand", "leg": "foot"}
 HINT_RATE = "Left / right to choose  -  select to confirm  -  back to skip"

@@ -30,6 +30,12 @@ PANEL_DISTANCE_M = 1.4
 PANEL_DROP_M = {"arm": 0.0, "leg": 0.3}
 #: seconds of the success pulse
 PULSE_S = 0.6
+#: floor markers lie on the exercise mat (top 12 mm, vrgmi/render/environment.py) + 2 mm
+FLOOR_Z_M = 0.014
+#: the halo around a target: this fraction of its radius wider, at most HALO_MAX_M, so
+#: a target close to the eyes does not swell into a large blob
+HALO_FRACTION = 0.35
+HALO_MAX_M = 0.025
 
 #: the keys every mirror scene's ``trial`` events carry (plus each task's own)
 COMMON_TRIAL_FIELDS: dict[str, str] = {
@@ -123,6 +129,31 @@ def disc_node(name: str, segments: int = 40, thickness: float = 0.05) -> GeomNod
     return _mesh(name, verts, np.where(verts[:, 2] > 0.0, 1.0, 0.8), np.array(tris))
 
 
+def seated_legs(core: Any, out: np.ndarray) -> np.ndarray:
+    """Fill ``out`` (4, 2, 3) with the thigh and shank segments (hip-knee, knee-ankle) of
+    the phantom and the intact leg as solved now: what hides the floor from the seated
+    eye (:func:`vrgmi.mirror.lower.in_view`)."""
+    for k, limb in enumerate((core.phantom, core.intact)):
+        out[2 * k] = limb.positions[0:2]
+        out[2 * k + 1] = limb.positions[1:3]
+    return out
+
+
+def box_node(name: str) -> GeomNode:
+    """A box x, y in -1..1 standing on z = 0..1, its top lighter than its sides."""
+    corners = np.array([(x, y, z) for z in (0.0, 1.0) for y in (-1.0, 1.0)
+                        for x in (-1.0, 1.0)])
+    faces = ((4, 5, 7, 6), (0, 2, 3, 1), (0, 1, 5, 4), (2, 6, 7, 3), (0, 4, 6, 2),
+             (1, 3, 7, 5))
+    verts, shades, tris = [], [], []
+    for k, face in enumerate(faces):
+        start = len(verts)
+        verts += [corners[i] for i in face]
+        shades += [1.0 if k == 0 else 0.75 if k == 1 else 0.85] * 4
+        tris += [(start, start + 1, start + 2), (start, start + 2, start + 3)]
+    return _mesh(name, np.array(verts), np.array(shades), np.array(tris))
+
+
 class TargetMarker:
     """A soft glowing target (sphere or floor disc) with a halo and a success pulse."""
 
@@ -149,12 +180,14 @@ class TargetMarker:
         """Resize the target."""
         self.radius = radius
         self.core.set_scale(radius, radius, 1.0 if self.floor else radius)
-        self.halo.set_scale(radius * 1.35, radius * 1.35, 0.6 if self.floor else radius * 1.35)
+        halo = radius + min(HALO_FRACTION * radius, HALO_MAX_M)
+        self.halo.set_scale(halo, halo, 0.6 if self.floor else halo)
 
     def place(self, position: np.ndarray) -> None:
         """Move the target's centre to ``position`` (3,)."""
         self.root.set_pos(float(position[0]), float(position[1]),
-                          float(position[2]) + (0.002 if self.floor else 0.0))
+                          max(float(position[2]), FLOOR_Z_M) if self.floor
+                          else float(position[2]))
 
     def set_state(self, state: str, t: float = 0.0) -> None:
         """``current`` (teal), ``waiting`` (soft amber), ``done`` (pulse, then hidden),

@@ -6,40 +6,55 @@ from typing import Any
 import numpy as np
 from panda3d.core import TransparencyAttrib
 
-from vrgmi.mirror.lower import PedalTask, foot_angles, foot_home
-from vrgmi.mirror.trial import yaw_axes
+from vrgmi.mirror.lower import (HEEL_FOOT_FRACTION, PEDAL_FROM_FOOT, PEDAL_TOLERANCE_M,
+                                PedalTask, foot_angles, pedal_plate)
 from vrgmi.scenes.ankle_circles import ANKLE
 from vrgmi.scenes.base import SceneContext, SceneFrame
 from vrgmi.scenes.foot_targets import BALL
-from vrgmi.scenes.mirror_common import (AMBER, COMMON_TRIAL_FIELDS, TEAL, MirrorTaskScene,
-                                        disc_node, display_rgba)
+from vrgmi.scenes.mirror_common import (AMBER, COMMON_TRIAL_FIELDS, FLOOR_Z_M, TEAL,
+                                        MirrorTaskScene, box_node, disc_node, display_rgba,
+                                        seated_legs)
 from vrgmi.scenes.schema import Param
 
-#: pedal plate size (m): long, wide, thick; its hinge is under the heel
-PEDAL_SIZE = (0.24, 0.11, 0.02)
+#: plate thickness (m); the plate turns about the heel's point on the floor, inclined
+#: toes-up (vrgmi.mirror.lower.PEDAL_REST_DEG) until pressed, over a low dark base
+PLATE_THICKNESS_M = 0.015
+#: the glow around the plate: this much wider than the plate (m)
+HALO_MARGIN_M = 0.025
 
 
 class PedalPress(MirrorTaskScene):
-    """A pedal lies under the missing foot; the patient points the intact foot's toes down
-    and watches the mirrored foot press the pedal and hold it down."""
+    """A pedal on the floor under the missing foot put forward (the knee straighter than
+    at rest), where the patient sees it past the knees, inclined toes-up like a car's. The patient puts the
+    mirrored foot on it (the plate turns from amber to teal), points the intact foot's
+    toes down and watches the mirrored foot press the pedal and hold it down."""
 
     name = "pedal_press"
     description = "press a pedal under the mirrored foot and hold it"
     limbs = ("leg",)
     params = (
-        Param("press_deg", "float", 15.0, "toes-down angle that presses the pedal", 5.0,
-              40.0, unit="deg"),
+        Param("press_deg", "float", 15.0, "how far the toes push the pedal down from its "
+              "incline", 5.0, 40.0, unit="deg"),
         Param("hold_s", "float", 1.0, "seconds to hold the pedal down", 0.0, 5.0, unit="s"),
         Param("time_limit_s", "float", 8.0, "seconds allowed per press", 2.0, 60.0,
               unit="s"),
         Param("trials", "int", 10, "presses in this scene", 1, 100),
+        Param("tolerance_m", "float", PEDAL_TOLERANCE_M, "how far outside the pedal's "
+              "outline the ball of the foot still counts as on it", 0.0, 0.1, unit="m"),
     )
     trial_fields = {**COMMON_TRIAL_FIELDS,
+                    "on_pedal_time_s": "time the foot was first on the pedal (s), null if "
+                                       "never",
                     "press_time_s": "time the pedal first went down (s), null if never",
                     "peak_plantarflexion_deg": "largest toes-down angle (deg)",
                     "held_s": "seconds held at the end",
-                    "press_deg": "press threshold (deg)", "hold_s": "hold required (s)"}
+                    "press_deg": "press threshold: toes down from the incline (deg)",
+                    "pedal_rest_deg": "the pedal's toes-up incline at rest (deg)",
+                    "hold_s": "hold required (s)"}
     instruction = "Press the pedal with your mirrored foot and hold it"
+    #: panel line per foot state while a trial runs
+    STATE_TEXT = {"away": "Put your mirrored foot on the pedal",
+                  "on": "Foot on the pedal - now press it down with your toes"}
 
     def make_task(self, ctx: SceneContext, rate_hz: float) -> PedalTask:
         d = self.difficulty
@@ -52,21 +67,51 @@ class PedalPress(MirrorTaskScene):
         task.hold.hold_s = d["hold_s"]
         task.time_limit_s = d["time_limit_s"]
         task.trials = max(d["trials"], len(task.results))
+        if task.plate is not None:
+            task.plate.tolerance_m = float(d["tolerance_m"])
 
     def build(self, ctx: SceneContext) -> None:
         super().build(ctx)
-        self.hinge = ctx.root.attach_new_node("pedal-hinge")
-        self.plate = self.hinge.attach_new_node(disc_node("pedal", segments=32,
+        self.pedal = ctx.root.attach_new_node("pedal")
+        self.pedal.set_light_off(1)
+        self.pedal.set_shader_off(1)
+        self.base = self.pedal.attach_new_node(box_node("pedal-base"))
+        self.base.set_color(display_rgba(ctx.base, "#5b6770", 1.0), 1)
+        self.pivot = self.pedal.attach_new_node("pedal-hinge")
+        self.plate = self.pivot.attach_new_node(disc_node("pedal-plate", segments=40,
                                                           thickness=1.0))
-        length, width, thick = PEDAL_SIZE
-        # an oval plate from the hinge forward
-        self.plate.set_scale(width / 2.0, length / 2.0, thick)
-        self.plate.set_pos(0.0, length / 2.0, 0.0)
-        self.hinge.set_light_off(1)
-        self.hinge.set_shader_off(1)
-        self.hinge.set_transparency(TransparencyAttrib.M_alpha)
-        self.hinge.hide()
-        self._placed = False
+        self.halo = self.pedal.attach_new_node(disc_node("pedal-halo", segments=40,
+                                                         thickness=1.0))
+        self.halo.set_transparency(TransparencyAttrib.M_alpha)
+        self.halo.set_depth_write(False)
+        self.halo.set_bin("transparent", 10)
+        self.pedal.hide()
+        self._state = ""
+
+    def _place(self) -> None:
+        """Put the pedal under the forward foot and size it to the foot."""
+        core, task = self.ctx.core, self.task
+        L = core.lengths
+        legs = seated_legs(core, np.zeros((4, 2, 3)))
+        plate = pedal_plate(core.torso.hip(core.amputated), core.torso.pose, L.thigh,
+                            L.shank, L.foot, L.ankle_height, float(self.difficulty["tolerance_m"]),
+                            core.frame.head[:3] if core.frame.head_valid else None, legs)
+        task.place(plate)
+        length, width = plate.length_m, plate.width_m
+        h = plate.hinge
+        f = plate.forward
+        self.pedal.set_pos(float(h[0]), float(h[1]), 0.0)
+        self.pedal.set_h(float(np.degrees(np.arctan2(-f[0], f[1]))))
+        # the plate along the sole's line from the heel, a low base under it, the glow
+        heel_gap = (HEEL_FOOT_FRACTION + PEDAL_FROM_FOOT) * core.lengths.foot
+        self.base.set_pos(0.0, 0.5 * length, 0.0)
+        self.base.set_scale(0.45 * width, 0.45 * length, 0.01)
+        self.pivot.set_pos(0.0, -heel_gap, 0.0)
+        self.plate.set_pos(0.0, heel_gap + 0.5 * length, -PLATE_THICKNESS_M)  # top = sole
+        self.plate.set_scale(0.5 * width, 0.5 * length, PLATE_THICKNESS_M)
+        self.halo.set_pos(0.0, 0.5 * length, FLOOR_Z_M)
+        self.halo.set_scale(0.5 * width + HALO_MARGIN_M, 0.5 * length + HALO_MARGIN_M, 0.002)
+        self.pedal.show()
 
     def step_task(self, frame: SceneFrame) -> dict[str, Any] | None:
         if frame.phantom_visibility > 0.0:
@@ -76,26 +121,38 @@ class PedalPress(MirrorTaskScene):
             down = float("nan")
         return self.task.update(frame.t, self.effector(frame, BALL), down)
 
+    @property
+    def foot_state(self) -> str:
+        """``away`` (the foot is not on the pedal), ``on`` or ``pressed``."""
+        task = self.task
+        return "pressed" if task.pressed else "on" if task.on_pedal else "away"
+
     def draw(self, frame: SceneFrame) -> None:
-        core, task = self.ctx.core, self.task
-        if not self._placed and core.torso.initialized:
-            L, side = core.lengths, core.amputated
-            right, fwd = yaw_axes(core.torso.pose)
-            ball = foot_home(core.torso.hip(side), core.torso.pose, L.thigh, L.foot)
-            hinge = ball - 0.72 * L.foot * fwd + np.array([0.0, 0.0, 0.03])
-            self.hinge.set_pos(*map(float, hinge))
-            self.hinge.set_h(float(np.degrees(np.arctan2(-fwd[0], fwd[1]))))
-            self._placed = True
-            self.hinge.show()
-        p = task.plantarflexion
-        tilt = min(max(p if p == p else 0.0, 0.0), task.press_deg)
-        self.hinge.set_p(-tilt)
-        self.plate.set_color(display_rgba(self.ctx.base, TEAL if task.pressed else AMBER,
-                                          0.85), 1)
+        task = self.task
+        if task.plate is None:
+            if not self.ctx.core.torso.initialized:
+                return
+            self._place()
+        state = self.foot_state
+        # the plate goes down with the toes (to flat) while the foot is on it, else rests
+        down = task.depression
+        down = min(max(down, 0.0), task.rest_deg) if state != "away" and down == down else 0.0
+        self.pivot.set_p(task.rest_deg - down)
+        if state != self._state:
+            self._state = state
+            colour = AMBER if state == "away" else TEAL
+            self.plate.set_color(display_rgba(self.ctx.base, colour, 1.0), 1)
+            self.halo.set_color(display_rgba(self.ctx.base, colour, 1.0), 1)
+        # a slow breathing glow invites the foot; a steady brighter one while on it
+        glow = (0.25 + 0.12 * np.sin(2.0 * np.pi * 0.8 * frame.t) if state == "away"
+                else 0.45 if state == "on" else 0.6)
+        self.halo.set_alpha_scale(float(glow))
 
     def panel_text(self, frame: SceneFrame) -> str:
         task = self.task
-        if task.active and task.pressed:
-            return (f"Hold it... {task.hold.held_s(frame.t):.1f} of {task.hold.hold_s:.1f} s\n"
-                    f"Trial {task.index + 1} of {task.trials}")
+        if task.active and frame.t >= self._feedback_until:
+            state = self.foot_state
+            line = (f"Hold it... {task.hold.held_s(frame.t):.1f} of {task.hold.hold_s:.1f} s"
+                    if state == "pressed" else self.STATE_TEXT[state])
+            return f"{line}\nTrial {task.index + 1} of {task.trials}"
         return super().panel_text(frame)

@@ -7,7 +7,8 @@ well under 2 m/s); the amputated side's controller is not tracked. Hand motions 
 ``fist_open``, ``pinch``) also give the intact hand's 26 XR hand joints, with trigger = index
 curl (or pinch) and squeeze = mean curl of the other three fingers. Leg motions
 (``foot_tap``, ``ankle_circles``) move ``tracker_<intact>_foot`` (orientation: the foot's,
-identity = flat, toes forward) and track no hand. The head sways a few millimetres.
+identity = flat, toes forward) and track no hand. The head sways a few millimetres and
+looks down 20 deg (arm motions, at the hands) or 45 deg (leg motions, at the feet).
 
 Every motion is periodic; one cycle is built vectorised and tiled, so a long replay is cheap
 and :class:`ScriptedSource` (a looping replay of one cycle) matches
@@ -190,7 +191,7 @@ def _head(u: np.ndarray, b: SeatedBody, v: dict, period: float, leg: bool) -> np
     pos = b.head + np.stack([0.004 * np.sin(2 * np.pi * k(0.2) * u + ph[2]),
                              0.004 * np.sin(2 * np.pi * k(0.27) * u + ph[3]),
                              0.002 * np.sin(2 * np.pi * k(0.25) * u + ph[0])], axis=-1)
-    pitch = (-35.0 if leg else -20.0) * _D + 0.017 * np.sin(2 * np.pi * k(0.27) * u + ph[1])
+    pitch = (-45.0 if leg else -20.0) * _D + 0.017 * np.sin(2 * np.pi * k(0.27) * u + ph[1])
     yaw = 0.026 * np.sin(2 * np.pi * k(0.2) * u + ph[3])
     return np.concatenate([pos, _qmul(_qaxis(_Z, yaw), _qaxis(_X, pitch))], axis=-1)
 
