@@ -229,7 +229,8 @@ def _param_line(p: dict) -> str:
 
 def cmd_scenes(args: argparse.Namespace) -> int:
     from vrgmi.scenes import available_scenes
-    scenes = available_scenes()
+    problems: list[str] = []
+    scenes = available_scenes(problems)
     if args.json:
         print(json.dumps([dict(c.describe(), name=n) for n, c in scenes.items()]))
     else:
@@ -237,7 +238,9 @@ def cmd_scenes(args: argparse.Namespace) -> int:
             print(f"{name:<16} {cls.phase:<13} {cls.description}")
             for p in cls.describe()["params"]:
                 print(_param_line(p))
-    return 0
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 2 if problems else 0
 
 
 def cmd_session(args: argparse.Namespace) -> int:
