@@ -39,7 +39,7 @@ def _store(db, tmp_path, pid="P01", n=4):
 
 
 def test_migrations_reach_head_and_match_the_models(db):
-    assert current_revision(db) == head_revision() == "0001"
+    assert current_revision(db) == head_revision() == "0002"
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                 Base.metadata)

@@ -23,6 +23,7 @@ from vrgmi.scenes.schema import Param
 from vrgmi.scenes.ssq import SSQ
 from vrgmi.session import SessionError, SessionRunner, resolve_scene, session_summary
 from vrgmi.settings import Settings
+from vrgmi.tracking.frame import PoseSource
 from vrgmi.tracking.scripted import ScriptedSource
 
 DT = 1.0 / 30.0
@@ -64,18 +65,36 @@ class BadSetup(Scene):
         pass
 
 
+class ArmOnly(Tiny):
+    """A test scene that only works with arms."""
+
+    name = "arm_only"
+    limbs = ("arm",)
+
+
+class HeadStill(PoseSource):
+    """A patient sitting still, looking ahead; no controller tracked."""
+
+    def poll(self, display_time, frame):
+        frame.t = display_time
+        frame.head[:] = (0.0, 0.0, 1.2, 0.0, 0.0, 0.0, 1.0)
+        frame.head_valid = True
+        return True
+
+
 REGISTRY = {c.name: c for c in (PainNRS, SSQ, Breathing, CalmView, FreeMirror, Tiny, Boom,
-                                BadSetup)}
+                                BadSetup, ArmOnly)}
 
 
 @pytest.fixture
 def make(display, tmp_path):
     made = []
 
-    def _make(steps, breathing=False, **kw):
+    def _make(steps, breathing=False, source=None, **kw):
         program = Program("p01", phase="mirror", breathing_between_blocks=breathing,
                           steps={"mirror": steps}, **kw)
-        engine = Engine(Settings(), ScriptedSource("reach", intact_side="right"), display)
+        engine = Engine(Settings(), source or ScriptedSource("reach", intact_side="right"),
+                        display)
         runner = SessionRunner(engine, program, tmp_path, CommandQueue(), StatusBoard(),
                                registry=REGISTRY)
         made.append((runner, engine))
@@ -267,7 +286,10 @@ def test_breaks_switch_recenter_and_unsupported(make):
     q.put(Command("skin_tone", {"tone": "IV"}))
     runner.step(t, DT, render=False)
     assert runner.scene.name == "free_mirror"
-    assert runner.board.status()[1]["message"] == "skin_tone: not supported yet"
+    assert runner.board.status()[1]["message"] == "skin tone IV"
+    assert engine.settings.patient.skin_tone == "IV"
+    assert runner.events.of_kind("param_changed")[-1].data == {
+        "name": "patient.skin_tone", "old": "III", "new": "IV", "by": "therapist"}
     q.put(Command("switch_scene", {"scene": "nowhere"}))
     runner.step(t + DT, DT, render=False)
     assert "no scene named 'nowhere'" in runner.board.status()[1]["message"]
@@ -352,3 +374,100 @@ def test_headset_focus_loss_is_recorded_and_stops_the_block_clock(make):
     started = next(e.t for e in h if e.kind == "scene_started" and e.scene == "tiny")
     ended = next(e.t for e in h if e.kind == "scene_finished" and e.scene == "tiny")
     assert ended - started == pytest.approx(10.0 + 6.0, abs=3 * DT)
+
+
+def test_set_patient_restarts_the_scene_or_skips_it_for_the_wrong_limb(make):
+    runner, engine = make([SceneStep("tiny", 0.2), SceneStep("arm_only", 0.2),
+                           SceneStep("arm_only", 0.2), SceneStep("tiny", 0.2)])
+    q, board = runner.commands, runner.board
+    runner.start(0.0)
+    answer(runner, 0.1, ["select"])
+    t = run_until(runner, 0.0, at(runner, "tiny"))
+    old = runner.scene
+    q.put(Command("set_param", {"name": "speed", "value": 3}))
+    runner.step(t, DT, render=False)
+    q.put(Command("set_patient", {"side": "right"}, by="th1"))
+    runner.step(t + DT, DT, render=False)
+    t += 2 * DT
+    status = board.status()[1]
+    assert (status["side"], status["level"]) == ("right", "transradial")
+    assert status["message"] == "patient: side right; tiny restarted for the arm"
+    assert runner.scene is not old and runner.scene.inner.difficulty["speed"] == 3
+    assert engine.core.amputated == 1 and engine.scene is runner.scene
+    h = runner.events.history
+    tail = [(e.kind, e.scene, e.data.get("reason")) for e in h[-3:]]
+    assert tail == [("scene_finished", "tiny", "stopped"), ("scene_started", "tiny", None),
+                    ("param_changed", "", None)]
+    assert h[-1].data == {"name": "patient.side", "old": "left", "new": "right", "by": "th1"}
+    t = run_until(runner, t, at(runner, "arm_only"))
+    q.put(Command("set_patient", {"level": "transtibial", "height_m": 1.6}))
+    runner.step(t, DT, render=False)
+    status = board.status()[1]
+    assert (status["side"], status["level"]) == ("right", "transtibial")
+    assert engine.core.limb == "leg" and runner.scene.name == "tiny"
+    assert status["message"] == ("patient: level transtibial, height 1.6 m; "
+                                 "arm_only is for the arm; this patient trains the leg, "
+                                 "so it was skipped")
+    ends = [(e.scene, e.data["reason"], e.data["summary"].get("skipped"))
+            for e in runner.events.of_kind("scene_finished")][-2:]
+    assert ends == [("arm_only", "skipped", "arm_only is for the arm; this patient trains "
+                                            "the leg")] * 2    # the running and the next one
+    changed = [(e.data["name"], e.data["new"]) for e in runner.events.of_kind("param_changed")]
+    assert changed[-2:] == [("patient.amputation_level", "transtibial"),
+                            ("patient.height_m", 1.6)]
+    for bad, message in (({"side": "middle"}, "is not one of left, right"),
+                         ({"level": "transtibial"}, "set_patient: nothing changed")):
+        n = len(runner.events.history)
+        q.put(Command("set_patient", bad))
+        runner.step(t + DT, DT, render=False)
+        assert message in board.status()[1]["message"]
+        assert len(runner.events.history) == n and runner.scene.name == "tiny"
+
+
+def test_calibrate_command_records_a_calibration_or_says_why_not(make):
+    runner, engine = make([SceneStep("tiny", 0.5)], source=HeadStill())
+    runner.start(0.0)
+    answer(runner, 0.1, ["select"])
+    t = run_until(runner, 0.0, at(runner, "tiny"))
+    runner.commands.put(Command("calibrate", by="th1"))
+    runner.step(t, DT, render=False)
+    assert runner.board.status()[1]["message"].startswith("calibrating: the patient sits "
+                                                          "upright, arms hanging relaxed")
+    t = run_until(runner, t + DT, lambda: not engine.calibrating)
+    runner.step(t, DT, render=False)
+    assert runner.board.status()[1]["message"].startswith("calibrated: shoulders")
+    (event,) = runner.events.of_kind("param_changed")
+    assert event.data["name"] == "patient.calibration" and event.data["by"] == "th1"
+    assert event.data["old"] is None and event.data["new"]["ok"] is True
+    assert engine.core.torso.calibrated
+
+    failing, engine2 = make([SceneStep("tiny", 0.5)])        # reaching: no arm hangs
+    failing.start(0.0)
+    failing.commands.put(Command("calibrate"))
+    run_until(failing, 0.0, lambda: engine2.calibration is not None)
+    failing.step(10.0, DT, render=False)
+    message = failing.board.status()[1]["message"]
+    assert message.startswith("calibration failed: the right controller") and "\n" not in message
+    assert not failing.events.of_kind("param_changed")
+
+
+def test_a_gate_override_reaches_the_program_hook(make):
+    runner, _ = make([SceneStep("tiny", 0.5)])
+    saved = []
+    runner.on_program_change = saved.append
+    runner.start(0.0)
+    runner.commands.put(Command("gate_override", {"phase": "mirror", "advance": False,
+                                                  "reason": "stay"}, by="th1"))
+    runner.step(0.0, DT, render=False)
+    assert saved == [runner.program] and saved[0].overrides[-1]["reason"] == "stay"
+
+    def broken(program):
+        raise OSError("disk full")
+
+    runner.on_program_change = broken
+    runner.commands.put(Command("gate_override", {"phase": "mirror", "advance": False,
+                                                  "reason": "again"}, by="th1"))
+    runner.step(DT, DT, render=False)
+    message = runner.board.status()[1]["message"]
+    assert message == "gate override recorded: now in mirror; NOT saved: OSError: disk full"
+    assert len(runner.program.overrides) == 2

@@ -7,10 +7,13 @@ intact hand. ``vrgmi run`` picks headset > desktop > headless demo.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from panda3d.core import PerspectiveLens, Quat
@@ -22,15 +25,16 @@ from vrgmi.render.display import Display, grab_rgba, open_display, save_png
 from vrgmi.render.environment import build_clinic_room
 from vrgmi.render.rig import MODEL_HEIGHT, LimbRig
 from vrgmi.render.shaders import ROOM, SKIN, load_shader
-from vrgmi.render.skin import SkinLook, StumpBlend, skin_tone
+from vrgmi.render.color import linear_to_srgb
+from vrgmi.render.skin import SkinLook, StumpBlend, set_skin_look, skin_tone
 from vrgmi.events import EventBus
 from vrgmi.input import InputQueue
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.free_mirror import FreeMirror
-from vrgmi.settings import Settings
+from vrgmi.settings import PatientSettings, Settings, load_settings
 from vrgmi.spatial import quat_from_axis_angle, quat_mul, quat_rotate
 from vrgmi.timing import StageTimer
-from vrgmi.tracking.frame import SIDES, PoseSource
+from vrgmi.tracking.frame import SIDES, PoseSource, TrackingFrame
 
 ENGINE_STAGES = ("core", "rig", "scene", "render")
 #: the therapist's third-person view: in front of the patient, to the side, looking back
@@ -42,6 +46,46 @@ DESKTOP_KEYS = {"arrow_left": "left", "arrow_right": "right", "arrow_up": "up",
                 "m": "menu", "p": "pause"}
 #: vertical field of view of the first-person view (headsets show about 90-100 deg)
 PATIENT_VFOV_DEG = 90.0
+#: seconds of still, upright sitting a torso calibration records (TorsoTracker.calibrate
+#: wants about 1-2 s)
+CALIBRATION_S = 1.5
+#: the calibration posture per limb: the arm's root is the shoulder (arms hanging give the
+#: shoulders), the leg's the hip (hands on the knees give the hip spacing)
+CALIBRATION_POSTURES = {"arm": "arms_down", "leg": "hands_on_knees"}
+#: Engine.set_patient argument -> the settings key it changes
+PATIENT_KEYS = {"side": "amputation_side", "level": "amputation_level", "height_m": "height_m"}
+
+
+class EngineError(VrgmiError, ValueError):
+    """A request to the running engine cannot be done (one line, safe to show a therapist)."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The outcome of :meth:`Engine.calibrate`: ``ok`` and a one-line ``message``; when ok,
+    the measured shoulder and hip joint spacing (m) and the torso yaw (deg)."""
+
+    ok: bool
+    posture: str
+    message: str
+    shoulder_spacing_m: float | None = None
+    hip_spacing_m: float | None = None
+    yaw_deg: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+class _Recording:
+    """Frames collected for a calibration (allocated once, when it starts)."""
+
+    def __init__(self, posture: str, n: int,
+                 on_done: Callable[[Calibration], None] | None) -> None:
+        self.posture = posture
+        self.frames = [TrackingFrame() for _ in range(n)]
+        self.count = 0
+        self.on_done = on_done
 
 
 def stump_blend(core: CorePipeline, height_m: float,
@@ -69,8 +113,21 @@ _FORWARD = np.array([0.0, 1.0, 0.0])
 
 
 class SeatedLimbs:
-    """The limbs the session does not mirror, resting as a seated patient's would (legs bent
-    at the knee, feet on the floor; or hands on the thighs), so the body looks whole."""
+    """The limbs the session does not mirror, resting as a seated patient's would, so the
+    body looks whole: in arm sessions the legs bent at the knee, feet on the floor; in leg
+    sessions the hands rest beside the hips on the outside of the thighs at the seat's
+    edge, elbows a little out, so the patient looking down sees past them to the knees,
+    the lower legs and the feet (the hands on the lap would hide them)."""
+
+    #: resting wrist in leg sessions, from the hip joint in the torso frame (m, for a
+    #: 0.43 m thigh): out to the side, forward, up
+    HAND_REST_M = (0.14, 0.05, 0.04)
+    #: resting hand in leg sessions (right; the left is its mirror image): the palm-down
+    #: forward hand pitched fingers-down and rolled palm-in, on the outer thigh
+    HAND_TILT = quat_mul(quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), np.radians(-35.0)),
+                         quat_from_axis_angle(np.array([0.0, 1.0, 0.0]), np.radians(45.0)))
+    #: elbow swivel (deg, + = out to the side) of the resting arms in leg sessions
+    ELBOW_OUT_DEG = 20.0
 
     def __init__(self, parent, core: CorePipeline, height_m: float, shader,
                  look: SkinLook) -> None:
@@ -84,6 +141,9 @@ class SeatedLimbs:
         self.solvers = (make(), make())
         self.rigs = tuple(LimbRig(parent, self.limb, side, height_m, shader, look)
                           for side in (0, 1))
+        tilt = (self.HAND_TILT * np.array([1.0, -1.0, -1.0, 1.0]), self.HAND_TILT)
+        self._hand_q = tuple(quat_mul(tilt[k], _PALM_DOWN[k]) for k in (0, 1))
+        self._right = np.zeros(3)
 
     def apply(self) -> None:
         """Re-pose both resting limbs in the current torso frame."""
@@ -91,6 +151,8 @@ class SeatedLimbs:
         yaw = torso.pose[3:]
         fwd = quat_rotate(yaw, _FORWARD)
         L = self.core.lengths
+        right = self._right
+        right[0], right[1] = fwd[1], -fwd[0]
         for side, (solver, rig) in enumerate(zip(self.solvers, self.rigs)):
             solver.torso[:] = torso.pose
             if self.limb == "leg":
@@ -99,13 +161,15 @@ class SeatedLimbs:
                 solver.target[:3] = root + 0.97 * L.thigh * fwd
                 solver.target[2] = L.ankle_height
                 solver.target[3:] = yaw
+                solver.solve(side)
             else:
-                root = torso.shoulder(side)
-                solver.root[:] = root
-                solver.target[:3] = root + 0.9 * L.upper_arm * fwd
-                solver.target[2] = torso.hip(side)[2] + 0.11 * L.thigh / 0.43  # on the thigh
-                solver.target[3:] = quat_mul(yaw, _PALM_DOWN[side])
-            solver.solve(side)
+                hip, scale = torso.hip(side), L.thigh / 0.43
+                out, ahead, up = self.HAND_REST_M
+                solver.root[:] = torso.shoulder(side)
+                solver.target[:3] = hip + scale * ((out if side else -out) * right + ahead * fwd)
+                solver.target[2] = hip[2] + scale * up
+                solver.target[3:] = quat_mul(yaw, self._hand_q[side])
+                solver.solve(side, np.radians(self.ELBOW_OUT_DEG))
             rig.apply(solver.positions, solver.rotations, 1.0)
 
 
@@ -137,14 +201,12 @@ class Engine:
         self.world = base.render.attach_new_node("vrgmi_world")
         self.room = build_clinic_room(self.world, room)
         self.room.set_focus("upper" if self.core.limb == "arm" else "lower")
-        height = settings.patient.height_m
-        look = SkinLook(tone=skin_tone(settings.patient.skin_tone))
-        self.intact_rig = LimbRig(self.world, self.core.limb, self.core.intact_side, height,
-                                  skin, look)
-        blend, root, axis = stump_blend(self.core, height, settings.display.phantom_alpha)
-        self.phantom_rig = LimbRig(self.world, self.core.limb, self.core.amputated, height,
-                                   skin, look, blend, root, axis)
-        self.seated = SeatedLimbs(self.world, self.core, height, skin, look)
+        self._skin = skin
+        self._look = SkinLook(tone=skin_tone(settings.patient.skin_tone))
+        self.intact_rig, self.phantom_rig, self.seated = self._build_limbs(self.core)
+        self._calibrating: _Recording | None = None
+        #: the latest finished torso calibration (None before the first)
+        self.calibration: Calibration | None = None
         lens = PerspectiveLens()
         aspect = display.win.get_x_size() / display.win.get_y_size()
         v = np.radians(PATIENT_VFOV_DEG)
@@ -178,6 +240,165 @@ class Engine:
                                  self.events, self.settings, self.intact_rig,
                                  self.phantom_rig, self.display.base))
 
+    # -- the patient: limb, skin, calibration (therapist controls) -------------------------
+    def _build_limbs(self, core: CorePipeline) -> tuple[LimbRig, LimbRig, SeatedLimbs]:
+        """The intact and phantom rigs and the resting limbs for ``core`` and the current
+        settings; on failure nothing built is left in the scene."""
+        height, look, skin = self.settings.patient.height_m, self._look, self._skin
+        built: list[LimbRig] = []
+        try:
+            built.append(LimbRig(self.world, core.limb, core.intact_side, height, skin, look))
+            blend, root, axis = stump_blend(core, height, self.settings.display.phantom_alpha)
+            built.append(LimbRig(self.world, core.limb, core.amputated, height, skin, look,
+                                 blend, root, axis))
+            seated = SeatedLimbs(self.world, core, height, skin, look)
+        except Exception:
+            for rig in built:
+                rig.remove()
+            raise
+        return built[0], built[1], seated
+
+    def _rigs(self) -> tuple[LimbRig, ...]:
+        return (self.intact_rig, self.phantom_rig, *self.seated.rigs)
+
+    def check_patient(self, side: str | None = None, level: str | None = None,
+                      height_m: float | None = None) -> PatientSettings:
+        """The patient settings after the change, every value checked against the settings'
+        own choices and ranges; a one-line :class:`~vrgmi.errors.SettingsError` if one is
+        wrong, :class:`EngineError` if none is given. Changes nothing."""
+        given = {key: value for key, value in (("side", side), ("level", level),
+                                               ("height_m", height_m)) if value is not None}
+        if not given:
+            raise EngineError("set_patient: give side, level or height_m")
+        checked = load_settings(None, {f"patient.{PATIENT_KEYS[k]}": v
+                                       for k, v in given.items()}).patient
+        return dataclasses.replace(self.settings.patient, **{
+            PATIENT_KEYS[k]: getattr(checked, PATIENT_KEYS[k]) for k in given})
+
+    def set_patient(self, side: str | None = None, level: str | None = None,
+                    height_m: float | None = None,
+                    scene: Scene | None = None) -> dict[str, tuple[Any, Any]]:
+        """Change the missing limb's side, the amputation level or the height: rebuild the
+        core, both rigs, the stump blend and the resting limbs, keeping the display, the
+        room, the pose source (and the torso calibration while the height stays).
+
+        The scene running now was built for the old limb: it is torn down, and ``scene`` is
+        set up in its place (without one no scene runs until :meth:`set_scene`). Returns
+        ``{"side" | "level" | "height_m": (old, new)}`` for what changed. A bad value is a
+        one-line error and changes nothing.
+        """
+        patient = self.check_patient(side, level, height_m)
+        old = self.settings.patient
+        changes = {k: (getattr(old, f), getattr(patient, f)) for k, f in PATIENT_KEYS.items()
+                   if getattr(old, f) != getattr(patient, f)}
+        old_settings, old_core = self.settings, self.core
+        self.settings = dataclasses.replace(old_settings, patient=patient)
+        try:
+            core = CorePipeline(self.settings, old_core.source)
+            limbs = self._build_limbs(core)
+        except Exception as exc:
+            self.settings = old_settings
+            message = str(exc).strip().splitlines()
+            raise EngineError(f"set_patient: cannot build the new limb: "
+                              f"{message[0] if message else type(exc).__name__}") from None
+        core.frame, core.filter = old_core.frame, old_core.filter   # the latest tracking
+        if patient.height_m == old.height_m:
+            core.torso = old_core.torso           # keep the calibration and the torso's yaw
+        self._cancel_calibration("calibration cancelled: the patient's limb changed; "
+                                 "calibrate again")
+        if self.scene is not None:
+            self.scene.teardown()
+            self.scene = None
+        for rig in self._rigs():
+            rig.remove()
+        self.core = core
+        self.intact_rig, self.phantom_rig, self.seated = limbs
+        self.room.set_focus("upper" if core.limb == "arm" else "lower")
+        sf = self._scene_frame
+        self._scene_frame = SceneFrame(sf.t, sf.index, [], core.frame.head, False, core.intact,
+                                       core.phantom, 0.0, core.frame)
+        if scene is not None:
+            self.set_scene(scene)
+        return changes
+
+    def set_skin_tone(self, tone: str) -> tuple[float, float, float]:
+        """Re-colour every limb (intact, phantom, resting) in ``tone`` (a Fitzpatrick type
+        I-VI, a plain name, a palette name or #rrggbb; a one-line error otherwise).
+        Returns the tone's linear RGB."""
+        if not isinstance(tone, str):
+            raise EngineError(f"skin_tone: {tone!r} must be text, e.g. 'IV' or '#8d5524'")
+        rgb = skin_tone(tone)
+        self._look = dataclasses.replace(self._look, tone=rgb)
+        srgb = linear_to_srgb(rgb)
+        for rig in self._rigs():
+            if self._skin is not None:
+                set_skin_look(rig.character, self._look)
+            else:                                 # software renderer: the flat tone
+                rig.character.set_color(float(srgb[0]), float(srgb[1]), float(srgb[2]), 1.0, 1)
+        self.settings = dataclasses.replace(
+            self.settings, patient=dataclasses.replace(self.settings.patient,
+                                                       skin_tone=tone.strip()))
+        return rgb
+
+    @property
+    def calibrating(self) -> bool:
+        """True while a torso calibration is recording frames."""
+        return self._calibrating is not None
+
+    def calibrate(self, posture: str | None = None, seconds: float = CALIBRATION_S,
+                  on_done: Callable[[Calibration], None] | None = None) -> str:
+        """Start the seated torso calibration (:meth:`TorsoTracker.calibrate`) over the
+        next ``seconds`` of tracked frames (frames while held do not count); returns what
+        to ask the patient. ``posture`` defaults to arms hanging for arm sessions and hands
+        on the knees for leg sessions. When done (or it fails: the head moved, a controller
+        is implausible), :attr:`calibration` holds the outcome and ``on_done`` gets it."""
+        posture = posture or CALIBRATION_POSTURES[self.core.limb]
+        if posture not in CALIBRATION_POSTURES.values():
+            raise EngineError(f"calibrate: posture {posture!r} is not "
+                              f"{' or '.join(CALIBRATION_POSTURES.values())}")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+                or not 0.2 <= seconds <= 5.0:
+            raise EngineError(f"calibrate: seconds = {seconds!r} must be 0.2..5")
+        self._cancel_calibration("calibration restarted")
+        n = max(10, round(seconds * self.settings.display.refresh_hz))
+        self._calibrating = _Recording(posture, n, on_done)
+        pose = ("arms hanging relaxed" if posture == "arms_down"
+                else "hands resting on the knees")
+        return (f"calibrating: the patient sits upright, {pose}, looking ahead, still for "
+                f"{seconds:g} s")
+
+    def _record_calibration_frame(self) -> None:
+        rec = self._calibrating
+        rec.frames[rec.count].copy_from(self.core.frame)
+        rec.count += 1
+        if rec.count < len(rec.frames):
+            return
+        self._calibrating = None
+        torso = self.core.torso
+        try:
+            torso.calibrate(rec.frames, rec.posture)
+        except VrgmiError as exc:
+            self._finish_calibration(rec, Calibration(False, rec.posture,
+                                                      f"calibration failed: {exc}"))
+            return
+        shoulders = float(np.linalg.norm(torso.shoulder(1) - torso.shoulder(0)))
+        hips = float(np.linalg.norm(torso.hip(1) - torso.hip(0)))
+        yaw = float(np.degrees(torso.yaw))
+        self._finish_calibration(rec, Calibration(
+            True, rec.posture, f"calibrated: shoulders {shoulders:.2f} m apart, hips "
+            f"{hips:.2f} m, facing {yaw:+.0f} deg", round(shoulders, 4), round(hips, 4),
+            round(yaw, 2)))
+
+    def _finish_calibration(self, rec: _Recording, result: Calibration) -> None:
+        self.calibration = result
+        if rec.on_done is not None:
+            rec.on_done(result)
+
+    def _cancel_calibration(self, why: str) -> None:
+        rec, self._calibrating = self._calibrating, None
+        if rec is not None:
+            self._finish_calibration(rec, Calibration(False, rec.posture, why))
+
     def frame(self, display_time: float, dt: float, render: bool = True) -> bool:
         """One frame at ``display_time``; False once the pose source has ended."""
         timer, core = self.timer, self.core
@@ -186,6 +407,8 @@ class Engine:
         held = self.held
         if not held:
             alive = core.step(display_time, dt)
+            if self._calibrating is not None:
+                self._record_calibration_frame()
         timer.mark(0)
         self.intact_rig.apply(core.intact.positions, core.intact.rotations,
                               core.phantom_visibility)
@@ -194,7 +417,7 @@ class Engine:
         self.seated.apply()
         self._place_camera()
         timer.mark(1)
-        if not held:
+        if not held and self.scene is not None:
             sf = self._scene_frame
             sf.t, sf.index = display_time, self.frame_index
             sf.inputs = self.inputs.drain(display_time)

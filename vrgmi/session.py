@@ -20,7 +20,7 @@ import logging
 import statistics
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import entry_points
@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from vrgmi.body import get_level
 from vrgmi.control import CommandQueue, EngineStatus, StatusBoard
 from vrgmi.errors import VrgmiError
 from vrgmi.events import Event, EventBus, EventSink, JsonlEventLog
@@ -128,6 +129,20 @@ class GuardedScene(Scene):
         """The inner scene's :meth:`Scene.set_param` (bounds checked there)."""
         self.inner.set_param(name, value, by)
 
+    def end_skipped(self, why: str) -> None:
+        """Tear the scene down, its ``scene_finished`` saying reason ``skipped`` and ``why``
+        (in the summary, beside the scene's own figures)."""
+        ctx = self.ctx
+        if ctx is None or self.error is not None:
+            self.teardown()
+            return
+        bus = ctx.events
+        ctx.events = _Skipping(bus, why)
+        try:
+            self.teardown()
+        finally:
+            ctx.events = bus
+
     def _fail(self, where: str, exc: Exception) -> None:
         self.error = f"scene {self.name!r} failed in {where}: {_one_line(exc)}"
         log.warning("vrgmi: %s; the session goes on", self.error)
@@ -139,6 +154,20 @@ class GuardedScene(Scene):
                 ctx.root.remove_node()
         self.inner.ctx = None
         self.finished = True
+
+
+class _Skipping:
+    """In front of the session's event bus while a scene ends as skipped."""
+
+    def __init__(self, bus: EventBus, why: str) -> None:
+        self.bus, self.why = bus, why
+
+    def emit(self, kind: str, t: float, data: dict[str, Any], scene: str = "") -> Event:
+        """Forward the event; a ``scene_finished`` becomes reason ``skipped``."""
+        if kind == "scene_finished":
+            data = dict(data, reason="skipped",
+                        summary={**(data.get("summary") or {}), "skipped": self.why})
+        return self.bus.emit(kind, t, data, scene)
 
 
 @dataclass
@@ -179,14 +208,20 @@ class SessionRunner:
     (a ``gate_override`` command); save :attr:`program` afterwards. ``max_block_s`` caps
     every timed block (quick demos and tests). ``sinks`` (the records database's
     :class:`~vrgmi.records.store.RecordSink`) receive every event besides the JSONL log.
+    ``on_program_change(program)`` is called (on the frame thread) whenever a command
+    changed :attr:`program`, e.g. with :func:`vrgmi.records.programs.save_program`, so a
+    therapist's gate override is kept even if the session never closes.
     """
 
     def __init__(self, engine: Any, program: Program, out_dir: str | Path,
                  commands: CommandQueue | None = None, board: StatusBoard | None = None,
                  registry: Mapping[str, type[Scene]] | None = None,
                  session_id: str | None = None, max_block_s: float | None = None,
-                 sinks: Iterable[EventSink] = ()) -> None:
+                 sinks: Iterable[EventSink] = (),
+                 on_program_change: Callable[[Program], None] | None = None) -> None:
         self.engine = engine
+        self.on_program_change = on_program_change
+        self._calibration: dict[str, Any] | None = None
         self.max_block_s = max_block_s
         self.program = program
         self.commands = commands or CommandQueue()
@@ -357,6 +392,10 @@ class SessionRunner:
                                                    "reason": "error"}, block.scene)
             self.message = message
             return False
+        limb = self.engine.core.limb
+        if limb not in cls.limbs:
+            self._skip(block, t, _wrong_limb(block.scene, cls.limbs, limb))
+            return False
         inner._t = t
         self.scene = GuardedScene(inner)
         self._block_s = 0.0
@@ -450,6 +489,16 @@ class SessionRunner:
                 self.message = str(exc)
         elif name == "gate_override":
             self._gate_override(args, command.by, t)
+        elif name == "set_patient":
+            self._set_patient(args, command.by, t)
+        elif name == "skin_tone":
+            self._skin_tone(args.get("tone"), command.by, t)
+        elif name == "calibrate":
+            try:
+                self.message = self.engine.calibrate(
+                    on_done=lambda result: self._calibrated(result, command.by))
+            except VrgmiError as exc:
+                self.message = str(exc)
         elif name == "start":
             self.message = "start: the session is already running" if not self.done else \
                 "start: this session has ended; start a new one"
@@ -491,6 +540,99 @@ class SessionRunner:
             self.message = f"gate override recorded: now in {self.program.phase}"
         except VrgmiError as exc:
             self.message = str(exc)
+            return
+        if self.on_program_change is not None:
+            try:
+                self.on_program_change(self.program)
+            except Exception as exc:      # the override stands; say that it was not saved
+                why = str(exc) if isinstance(exc, VrgmiError) else _one_line(exc)
+                log.warning("vrgmi: the changed program was not saved: %s", why)
+                self.message += f"; NOT saved: {why}"
+
+    def _set_patient(self, args: dict[str, Any], by: str, t: float) -> None:
+        """Change side / level / height: the engine rebuilds the limbs; the running scene
+        restarts for the new limb, or ends as skipped when it does not support it."""
+        engine = self.engine
+        try:
+            patient = engine.check_patient(args.get("side"), args.get("level"),
+                                           args.get("height_m"))
+        except VrgmiError as exc:
+            self.message = str(exc)
+            return
+        old = engine.settings.patient
+        if all(getattr(old, f) == getattr(patient, f) for f in _PATIENT_FIELDS.values()):
+            self.message = "set_patient: nothing changed"
+            return
+        limb = get_level(patient.amputation_level).limb
+        guarded, block = self.scene, self.current
+        fresh: GuardedScene | None = None
+        if guarded is not None:
+            guarded._t = guarded.inner._t = t
+            if guarded.error is None and limb in guarded.inner.limbs and block is not None:
+                fresh = self._restarted(guarded, block, t)
+            if fresh is None:
+                why = (_wrong_limb(guarded.name, guarded.inner.limbs, limb)
+                       if limb not in guarded.inner.limbs else
+                       f"{guarded.name} could not restart for the new limb")
+                guarded.end_skipped(why)
+                self.scene = None
+        try:
+            changes = engine.set_patient(patient.amputation_side, patient.amputation_level,
+                                         patient.height_m, scene=fresh)
+        except VrgmiError as exc:     # the engine is as it was
+            self.message = str(exc)
+            if self.scene is None and guarded is not None:
+                self._next_block(t, offer_break=False)
+            return
+        for key, (was, now) in changes.items():
+            self.events.emit("param_changed", t, {"name": f"patient.{_PATIENT_EVENT[key]}",
+                                                  "old": was, "new": now, "by": by})
+        said = ", ".join(f"height {now:g} m" if k == "height_m" else f"{k} {now}"
+                         for k, (_, now) in changes.items())
+        if fresh is not None:
+            self.scene = fresh
+            self.message = f"patient: {said}; {fresh.name} restarted for the {limb}"
+        elif guarded is not None:
+            self._next_block(t, offer_break=False)
+            self.message = f"patient: {said}; {why}, so it was skipped"
+        else:
+            self.message = f"patient: {said}"
+
+    def _restarted(self, guarded: GuardedScene, block: Block, t: float) -> GuardedScene | None:
+        """A new instance of the running scene with its difficulty values now (None if it
+        cannot be made again)."""
+        try:
+            inner = type(guarded.inner)(**block.params)
+            for name, value in guarded.inner.difficulty.as_dict().items():
+                if inner.difficulty[name] != value:
+                    inner.difficulty.set(name, value)
+        except (VrgmiError, TypeError, KeyError) as exc:
+            log.warning("vrgmi: %s cannot restart (%s)", guarded.name, _one_line(exc))
+            return None
+        inner._t = t
+        return GuardedScene(inner)
+
+    def _skin_tone(self, tone: Any, by: str, t: float) -> None:
+        old = self.engine.settings.patient.skin_tone
+        try:
+            self.engine.set_skin_tone(tone)
+        except VrgmiError as exc:
+            self.message = str(exc)
+            return
+        new = self.engine.settings.patient.skin_tone
+        self.events.emit("param_changed", t, {"name": "patient.skin_tone", "old": old,
+                                              "new": new, "by": by})
+        self.message = f"skin tone {new}"
+
+    def _calibrated(self, result: Any, by: str) -> None:
+        """The engine finished (or cancelled) a calibration: say so; record a success."""
+        self.message = result.message
+        if result.ok:
+            new = result.as_dict()
+            self.events.emit("param_changed", self.t, {"name": "patient.calibration",
+                                                       "old": self._calibration, "new": new,
+                                                       "by": by})
+            self._calibration = new
 
     def _emergency(self, t: float) -> None:
         """Within this frame: hide the room, limbs and scene, show the calm view, end."""
@@ -533,6 +675,16 @@ class SessionRunner:
                       "residual": bool(engine.core.residual_tracked)},
             recent_trials=list(self._watch.trials),
             message=self.message or str(getattr(inner, "message", "") or "")))
+
+
+#: set_patient argument -> PatientSettings field, and -> the ``patient.*`` event name
+_PATIENT_FIELDS = {"side": "amputation_side", "level": "amputation_level",
+                   "height_m": "height_m"}
+_PATIENT_EVENT = {"side": "side", "level": "amputation_level", "height_m": "height_m"}
+
+
+def _wrong_limb(scene: str, limbs: Iterable[str], limb: str) -> str:
+    return f"{scene} is for the {' and '.join(limbs)}; this patient trains the {limb}"
 
 
 # --- summaries for gating -----------------------------------------------------------------

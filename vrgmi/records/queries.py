@@ -257,11 +257,14 @@ def questionnaires(db: Database, patient_id: str) -> list[dict[str, Any]]:
 
 
 def gate_history(db: Database, patient_id: str) -> list[dict[str, Any]]:
-    """The patient's gate decisions, oldest first: phase, advance, override, criteria, decided."""
+    """The patient's gate decisions, oldest first: session, phase, advance, override,
+    criteria, decided, next_phase, reasons, by and reason (an override's who and why)."""
     with db.session() as s:
         _patient(s, patient_id)
         return [{"session": g.session_id, "phase": g.phase, "advance": g.advance,
-                 "override": g.override, "criteria": g.criteria, "decided": iso(g.decided)}
+                 "override": g.override, "criteria": g.criteria, "decided": iso(g.decided),
+                 "next_phase": g.next_phase, "reasons": g.reasons, "by": g.by,
+                 "reason": g.reason}
                 for g in s.scalars(select(GateDecision)
                                    .where(GateDecision.patient_id == patient_id)
                                    .order_by(GateDecision.decided, GateDecision.id))]

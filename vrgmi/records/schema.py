@@ -6,8 +6,8 @@ belongs to that patient in one statement. Wall-clock times are timezone-aware UT
 ``DateTime`` columns (SQLite hands them back naive: :func:`vrgmi.records.queries` treats
 those as UTC); ``t`` columns are display-clock seconds of the session. Rows that come from a
 session event carry ``event_uid`` (unique), so replaying a spilled event is harmless.
-The migration in ``migrations/versions/0001_initial.py`` matches these models (a test checks
-that autogenerate finds no difference).
+The migrations in ``migrations/versions/`` (0001 initial, 0002 the full program and gate
+details) match these models (a test checks that autogenerate finds no difference).
 """
 from __future__ import annotations
 
@@ -103,6 +103,9 @@ class Program(Base):
     gating: Mapped[dict[str, Any]] = mapped_column(default=dict)       # criteria settings
     phase_started: Mapped[datetime] = mapped_column(default=utcnow)
     created: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the whole vrgmi.program.Program (steps, gates, overrides) as JSON; None for rows
+    #: written by queries.set_program (then the columns above are the program)
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     patient: Mapped[Patient] = relationship(back_populates="programs")
 
@@ -225,6 +228,10 @@ class GateDecision(Base):
     override: Mapped[bool] = mapped_column(Boolean, default=False)
     criteria: Mapped[dict[str, Any]] = mapped_column(default=dict)
     decided: Mapped[datetime] = mapped_column(default=utcnow)
+    next_phase: Mapped[str | None] = mapped_column(String(16))
+    reasons: Mapped[list[Any] | None] = mapped_column(JSON)           # plain-language lines
+    by: Mapped[str | None] = mapped_column(String(64))                # who decided (override)
+    reason: Mapped[str | None] = mapped_column(Text)                  # an override's why
 
 
 class CommandLog(Base):

@@ -41,6 +41,10 @@ from vrgmi.records.schema import (GateDecision, Patient, QuestionnaireAnswer, Sc
 
 #: the events that become a SessionEvent row
 SESSION_EVENT_KINDS = ("block_finished", "param_changed", "session_paused", "session_resumed")
+#: ``param_changed`` names that change the patient row (vrgmi.session's therapist controls)
+PATIENT_PARAMS = {"patient.side": "amputation_side", "patient.amputation_level":
+                  "amputation_level", "patient.height_m": "height_m",
+                  "patient.skin_tone": "skin_tone"}
 _BACKOFF_S = (0.5, 30.0)
 
 
@@ -155,15 +159,19 @@ class EventWriter:
 
     # --- scene runs ---------------------------------------------------------------------
     @staticmethod
-    def _open_run(s: OrmSession, session_id: str, scene: str) -> SceneRun | None:
-        return s.scalars(select(SceneRun).where(SceneRun.session_id == session_id,
-                                                SceneRun.scene == scene)
-                         .order_by(SceneRun.id.desc()).limit(1)).first()
+    def _open_run(s: OrmSession, session_id: str, scene: str,
+                  unfinished: bool = False) -> SceneRun | None:
+        q = select(SceneRun).where(SceneRun.session_id == session_id, SceneRun.scene == scene)
+        if unfinished:
+            q = q.where(SceneRun.ended.is_(None))
+        return s.scalars(q.order_by(SceneRun.id.desc()).limit(1)).first()
 
-    def _run(self, s: OrmSession, event: Event, uid: str) -> SceneRun:
+    def _run(self, s: OrmSession, event: Event, uid: str, unfinished: bool = False) -> SceneRun:
+        """The scene's latest run (``unfinished``: the latest still open), else a new one (a
+        trial with no scene_started, a block skipped before it started)."""
         session = self._session(s, event)
-        run = self._open_run(s, session.id, event.scene)
-        if run is None:                     # a trial with no scene_started: open a run for it
+        run = self._open_run(s, session.id, event.scene, unfinished)
+        if run is None:
             run = SceneRun(session_id=session.id, event_uid=_derived(uid, "run"),
                            scene=event.scene, phase=session.phase, started=_wall(event),
                            t_start=event.t)
@@ -180,7 +188,11 @@ class EventWriter:
                        started=_wall(event), t_start=event.t))
 
     def _on_scene_finished(self, s: OrmSession, event: Event, uid: str, d: dict) -> None:
-        run = self._run(s, event, uid)
+        if s.scalar(select(SceneRun.id).where(            # a replayed end: stored already
+                SceneRun.session_id == event.session, SceneRun.scene == event.scene,
+                SceneRun.t_end == event.t, SceneRun.ended == _wall(event))) is not None:
+            return
+        run = self._run(s, event, uid, unfinished=True)
         run.ended = _wall(event)
         run.t_end = event.t
         run.summary = d.get("summary") or {}
@@ -213,11 +225,32 @@ class EventWriter:
         if _exists(s, GateDecision, uid):
             return
         session = self._session(s, event)
+        reasons = d.get("reasons")
         s.add(GateDecision(patient_id=session.patient_id, session_id=session.id,
                            event_uid=uid, phase=str(d.get("phase", "")),
                            advance=bool(d.get("advance")), override=bool(d.get("override")),
                            criteria=d.get("criteria") if isinstance(d.get("criteria"), dict)
-                           else {}, decided=_wall(event)))
+                           else {}, decided=_wall(event),
+                           next_phase=_text(d.get("next_phase"), 16),
+                           reasons=[str(r) for r in reasons] if isinstance(reasons, list)
+                           else None, by=_text(d.get("by"), 64),
+                           reason=_text(d.get("reason"), 2000)))
+
+    def _on_param_changed(self, s: OrmSession, event: Event, uid: str, d: dict) -> None:
+        """A difficulty change (a SessionEvent row); a ``patient.*`` change (side, level,
+        height, skin tone) also updates the patient row and the session's side / level."""
+        if _exists(s, SessionEvent, uid):
+            return
+        self._on_session_event(s, event, uid, d)
+        column = PATIENT_PARAMS.get(str(d.get("name")))
+        new = d.get("new")
+        if column is None or new is None:
+            return
+        session = self._session(s, event)
+        setattr(s.get(Patient, session.patient_id), column,
+                _number(new) if column == "height_m" else str(new))
+        if column in ("amputation_side", "amputation_level"):
+            setattr(session, "side" if column == "amputation_side" else "level", str(new))
 
     def _on_session_event(self, s: OrmSession, event: Event, uid: str, d: dict) -> None:
         if _exists(s, SessionEvent, uid):
@@ -227,6 +260,10 @@ class EventWriter:
         s.add(SessionEvent(session_id=session.id, scene_run_id=run.id if run else None,
                            event_uid=uid, kind=event.kind, scene=event.scene, t=event.t,
                            wall=_wall(event), data=d))
+
+
+def _text(value: Any, limit: int) -> str | None:
+    return None if value is None else str(value)[:limit]
 
 
 def _exists(s: OrmSession, model: Any, uid: str) -> bool:
