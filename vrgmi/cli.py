@@ -165,8 +165,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from vrgmi.tracking.openxr import XrUnavailableError
         from vrgmi.xr_app import format_xr_report
         try:
-            print(format_xr_report(run_xr_session(settings, _program(settings, None), out,
-                                                  args.seconds, _progress)))
+            print(format_xr_report(run_xr_session(settings, None, out, args.seconds,
+                                                  _progress)))
             return 0
         except XrUnavailableError as exc:
             _progress(f"vrgmi: no headset ({exc}); using the desktop window or headless mode")
@@ -180,24 +180,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _program(settings, program_path):
-    """The program file given, else a new program for the patient's limb."""
-    from vrgmi.body import get_level
-    from vrgmi.program import Program, default_steps, load_program
-    if program_path:
-        return load_program(program_path)
-    limb = get_level(settings.patient.amputation_level).limb
-    return Program(settings.patient.id, steps=default_steps(limb))
-
-
 def _session(settings, program_path, script_path, mode: str, seconds: float | None,
              out: Path, block_seconds: float | None = None) -> int:
     """One GMI session of the patient's program with the records and the companion."""
     from vrgmi.clinic import ClinicServices, load_input_script, run_session
-    program = _program(settings, program_path)
     script = load_input_script(script_path) if script_path else None
     services = ClinicServices.open(settings, _progress)
     try:
+        program = services.program(settings, program_path)
         summary = run_session(settings, program, out, mode, script, block_seconds,
                               max_seconds=seconds or 3600.0, progress=_progress,
                               services=services)

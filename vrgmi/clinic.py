@@ -37,14 +37,12 @@ class ClinicServices:
     board: StatusBoard = field(default_factory=StatusBoard)
     commands: CommandQueue = field(default_factory=CommandQueue)
     db: Any = None
-    sink: Any = None
     companion: Any = None
 
     @classmethod
     def open(cls, settings: Any, say: Say, companion: bool = True) -> "ClinicServices":
         """Open the database named by the settings and start the companion if enabled."""
         from vrgmi.records import open_database, queries
-        from vrgmi.records.store import RecordSink
 
         services = cls()
         p = settings.patient
@@ -53,7 +51,6 @@ class ClinicServices:
             queries.upsert_patient(services.db, p.id, side=p.amputation_side,
                                    level=p.amputation_level, height_m=p.height_m,
                                    skin_tone=p.skin_tone)
-            services.sink = RecordSink(services.db, patient=p.id)
             say(f"records: {services.db.where}")
         except VrgmiError as exc:
             if services.db is not None:
@@ -79,16 +76,45 @@ class ClinicServices:
             self.companion = None
             say(f"{exc} (the session runs without the companion)")
 
-    @property
-    def sinks(self) -> list[Any]:
-        """The event sinks the session adds to its JSON Lines log."""
-        return [self.sink] if self.sink is not None else []
+    def program(self, settings: Any, path: str | Path | None = None) -> Program:
+        """The program file given, else the patient's program in the records, else a new
+        one for the patient's limb (saved, so the next session continues it)."""
+        from vrgmi.body import get_level
+        from vrgmi.program import load_program
+
+        if path:
+            return load_program(path)
+        if self.db is not None:
+            from vrgmi.records.programs import load_program as stored, save_program
+            program = stored(self.db, settings.patient.id)
+            if program is None:
+                limb = get_level(settings.patient.amputation_level).limb
+                program = Program(settings.patient.id, steps=default_steps(limb))
+                save_program(self.db, program)
+            return program
+        limb = get_level(settings.patient.amputation_level).limb
+        return Program(settings.patient.id, steps=default_steps(limb))
 
     def runner(self, engine: Any, program: Program, out_dir: Path,
                block_seconds: float | None = None) -> SessionRunner:
-        """A session runner on ``engine`` wired to these services."""
+        """A session runner on ``engine`` wired to these services: its events also go to
+        a records sink of its own (closed with the session), a therapist's gate override
+        is saved at once."""
+        sinks, on_change = [], None
+        if self.db is not None:
+            from vrgmi.records.programs import save_program
+            from vrgmi.records.store import RecordSink
+            sinks = [RecordSink(self.db, patient=program.patient)]
+            on_change = lambda p: save_program(self.db, p)  # noqa: E731
         return SessionRunner(engine, program, out_dir, self.commands, self.board,
-                             max_block_s=block_seconds, sinks=self.sinks)
+                             max_block_s=block_seconds, sinks=sinks,
+                             on_program_change=on_change)
+
+    def session(self, engine: Any, program: Program, out_dir: Path,
+                block_seconds: float | None = None, live: bool = True) -> "ClinicSession":
+        """A session runner with these services, the live view and the gate at its end."""
+        return ClinicSession(self.runner(engine, program, out_dir, block_seconds),
+                             self.live_view(engine.display) if live else None, self.db)
 
     def live_view(self, display: Any) -> Any:
         """The companion's small live picture of the patient's view (None without one)."""
@@ -98,21 +124,20 @@ class ClinicServices:
         return LiveView(display.base, self.board, wanted=lambda: self.companion.watching > 0)
 
     def close(self) -> None:
-        """Stop the companion, write what the sink holds, close the database."""
+        """Stop the companion, close the database."""
         if self.companion is not None:
             self.companion.stop()
-        if self.sink is not None:
-            self.sink.close()
         if self.db is not None:
             self.db.close()
 
 
-class WatchedSession:
-    """A session runner whose frames also feed the companion's live view (the headset loop
-    calls ``step`` and ``close`` and knows nothing of the companion)."""
+class ClinicSession:
+    """One session as the loops drive it (``step`` each frame, ``close`` at the end): the
+    runner, the companion's live view after each frame, and the program's gate after the
+    session (recorded, and the phase advanced when its criteria are met)."""
 
-    def __init__(self, runner: SessionRunner, live: Any) -> None:
-        self.runner, self.live = runner, live
+    def __init__(self, runner: SessionRunner, live: Any, db: Any) -> None:
+        self.runner, self.live, self.db = runner, live, db
 
     def step(self, t: float, dt: float, render: bool = False) -> bool:
         """The runner's frame, then the live view's turn."""
@@ -122,15 +147,23 @@ class WatchedSession:
         return alive
 
     def close(self) -> dict[str, Any]:
-        """Close the runner (events, summary), then the live view's buffer."""
+        """Close the runner (events, records, summary), gate the program, close the view."""
         try:
-            return self.runner.close()
+            summary = self.runner.close()
+            if self.db is not None and self.runner.state != "idle":
+                from vrgmi.records.programs import close_session
+                try:
+                    summary["gate"] = close_session(self.db, self.runner.program,
+                                                    summary).as_dict()
+                except VrgmiError as exc:
+                    summary["gate"] = {"error": str(exc)}
+            return summary
         finally:
             if self.live is not None:
                 self.live.close()
 
 
-def run_xr_session(settings: Any, program: Program, out_dir: str | Path,
+def run_xr_session(settings: Any, program_path: str | Path | None, out_dir: str | Path,
                    seconds: float | None = None, progress: Say | None = None) -> dict[str, Any]:
     """A session in the headset with the records and the companion. Raises
     :class:`~vrgmi.tracking.openxr.XrUnavailableError` (one line, before anything opens)
@@ -144,9 +177,9 @@ def run_xr_session(settings: Any, program: Program, out_dir: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     services = ClinicServices.open(settings, say)
     try:
-        return run_xr(settings, progress, seconds, out_dir=out, session=lambda engine:
-                      WatchedSession(services.runner(engine, program, out),
-                                     services.live_view(engine.display)))
+        program = services.program(settings, program_path)
+        return run_xr(settings, progress, seconds, out_dir=out,
+                      session=lambda engine: services.session(engine, program, out))
     finally:
         services.close()
 
@@ -224,26 +257,23 @@ def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str 
                            size=(settings.display.width, settings.display.height))
     try:
         engine = Engine(settings, _pose_source(settings, display, mode), display)
-        runner = services.runner(engine, program, out, block_seconds)
-        live = services.live_view(display)
-        say(f"session {runner.session}: {program.phase} for {program.patient}, "
-            f"events -> {runner.log_path}")
+        session = services.session(engine, program, out, block_seconds,
+                                   live=mode == "desktop")
+        say(f"session {session.runner.session}: {program.phase} for {program.patient}, "
+            f"events -> {session.runner.log_path}")
         feeder = ScriptedInput(script) if script is not None else None
         try:
             if mode == "desktop":
                 say("vrgmi: desktop window open; the mouse moves the intact hand, the arrow "
                     "keys, Enter and Backspace answer, Escape quits")
-                _desktop_loop(display, runner, feeder, DESKTOP_KEYS, max_seconds, live,
-                              services)
+                _desktop_loop(display, session, feeder, DESKTOP_KEYS, max_seconds, services)
             else:
                 auto = AutoPatient() if script is None else None
-                shots = _headless_loop(settings, runner, feeder, auto, max_seconds,
+                shots = _headless_loop(settings, session, feeder, auto, max_seconds,
                                        out if screenshots else None)
                 say(f"session: wrote {len(shots)} screenshots")
         finally:
-            summary = runner.close()
-            if live is not None:
-                live.close()
+            summary = session.close()
             engine.close()
     finally:
         display.close()
@@ -265,10 +295,11 @@ def _pose_source(settings: Any, display: Any, mode: str) -> Any:
                           height_m=p.height_m)
 
 
-def _headless_loop(settings: Any, runner: SessionRunner, feeder: Any, auto: Any,
+def _headless_loop(settings: Any, session: ClinicSession, feeder: Any, auto: Any,
                    max_seconds: float, shots_dir: Path | None) -> list[str]:
     """Frames at the display rate as fast as the machine goes; a screenshot per block."""
     rate = settings.display.refresh_hz
+    runner = session.runner
     engine = runner.engine
     shots: list[str] = []
     last, frame = None, 0
@@ -278,7 +309,7 @@ def _headless_loop(settings: Any, runner: SessionRunner, feeder: Any, auto: Any,
             feeder.feed(engine.inputs, t)
         if auto is not None:
             auto.feed(runner, t)
-        if not runner.step(t, 1.0 / rate, render=False):
+        if not session.step(t, 1.0 / rate, render=False):
             break
         if (shots_dir is not None and runner.scene is not None and runner.scene is not last
                 and runner._block_s >= 0.7):
@@ -289,9 +320,10 @@ def _headless_loop(settings: Any, runner: SessionRunner, feeder: Any, auto: Any,
     return shots
 
 
-def _desktop_loop(display: Any, runner: SessionRunner, feeder: Any, keys: dict[str, str],
-                  max_seconds: float, live: Any, services: ClinicServices) -> None:
+def _desktop_loop(display: Any, session: ClinicSession, feeder: Any, keys: dict[str, str],
+                  max_seconds: float, services: ClinicServices) -> None:
     base = display.base
+    inputs = session.runner.engine.inputs
     clock = time.perf_counter
     start = last = clock()
     card = None
@@ -306,18 +338,15 @@ def _desktop_loop(display: Any, runner: SessionRunner, feeder: Any, keys: dict[s
         now = clock()
         t = now - start
         if feeder is not None:
-            feeder.feed(runner.engine.inputs, t)
-        if not runner.step(t, max(now - last, 1e-4), render=False) or t >= max_seconds:
+            feeder.feed(inputs, t)
+        if not session.step(t, max(now - last, 1e-4), render=False) or t >= max_seconds:
             base.taskMgr.stop()
-        if live is not None:
-            live.after_render()
         last = now
         return task.cont
 
     base.accept("escape", base.taskMgr.stop)
     for key, action in keys.items():
-        base.accept(key, lambda a=action: runner.engine.inputs.push(a, clock() - start,
-                                                                     "keyboard"))
+        base.accept(key, lambda a=action: inputs.push(a, clock() - start, "keyboard"))
     base.taskMgr.add(tick, "vrgmi-session-frame", sort=-50)
     try:
         base.run()
@@ -364,8 +393,6 @@ def run_demo_sessions(settings: Any, out_dir: str | Path, block_seconds: float =
                                   block_seconds=block_seconds, progress=progress,
                                   services=services)
             report["sessions"][phase] = summary
-        if services.sink is not None:
-            services.sink.flush(30.0)
         if services.db is not None:
             report["exports"] = [str(p) for p in export_patient(
                 services.db, settings.patient.id, "pdf", out / "progress-report.pdf",
