@@ -3,6 +3,11 @@ llvmpipe when there is no GPU), and a clean scene root per test."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
+
+# property tests explore the same examples on every run: CI is repeatable, not a lottery
+settings.register_profile("vrgmi", derandomize=True)
+settings.load_profile("vrgmi")
 
 
 @pytest.fixture(scope="session")

@@ -410,11 +410,14 @@ def test_soft_reach_never_snaps(arm):
 # ------------------------------------------------------------------ mirror symmetry
 @settings(max_examples=60, **SETTINGS)
 @given(fr=fractions, torso=torsos, k=st.sampled_from([1, 2, 3, 4]),
-       offset=st.tuples(*[st.floats(-0.7, 0.7)] * 3), seed=st.integers(0, 2 ** 16),
+       offset=st.tuples(*[st.floats(-0.7, 0.7)] * 3).filter(
+           lambda o: math.hypot(*o) > 0.01),
+       seed=st.integers(0, 2 ** 16),
        swivel=st.one_of(st.just(math.nan), st.floats(-4.0, 4.0)))
 def test_left_solve_is_the_mirror_of_the_right(arm, leg, fr, torso, k, offset, seed, swivel):
     """The same inputs mirrored across the torso's sagittal plane give the mirrored pose,
-    the same joint angles and the same (canonical-frame) swivel."""
+    the same joint angles and the same (canonical-frame) swivel. (A target within 1 cm of
+    the limb's root is left out: there the pose is the same but its angles are not unique.)"""
     rng = np.random.default_rng(seed)
     for solver, n, h in ((arm, 27, 0.5), (leg, 8, 0.0)):
         is_arm = solver is arm

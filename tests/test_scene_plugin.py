@@ -88,5 +88,5 @@ def test_a_broken_plugin_gives_one_line(tmp_path):
             "resolve_scene('broken')")
     out = run([sys.executable, "-c", code], site)
     assert out.stdout.strip() == "FreeMirror"
-    assert "session: scene 'broken' (broken_scene:Broken) failed to load: " \
+    assert "session: scene plug-in 'broken' (broken_scene:Broken) failed to load: " \
            "ModuleNotFoundError" in out.stderr

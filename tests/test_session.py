@@ -316,9 +316,10 @@ def test_break_reminder_offers_breathing_when_due(make, reminder_min, second):
 
 
 def test_resolve_scene():
-    assert resolve_scene("pain_nrs") is PainNRS           # built in, even without its entry point
+    assert resolve_scene("pain_nrs") is PainNRS           # by its entry point
     assert resolve_scene("free_mirror") is FreeMirror
-    with pytest.raises(SessionError):
+    assert resolve_scene("tiny", REGISTRY) is Tiny        # a registry first
+    with pytest.raises(SessionError, match="no scene named 'no_such_scene' is installed"):
         resolve_scene("no_such_scene")
 
 

@@ -14,7 +14,6 @@ drives the engine it is given and finds scenes by name (:func:`resolve_scene`).
 """
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import statistics
@@ -23,7 +22,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -35,17 +33,12 @@ from vrgmi.errors import VrgmiError
 from vrgmi.events import Event, EventBus, EventSink, JsonlEventLog
 from vrgmi.measures.questionnaires import pain_flare
 from vrgmi.program import Program, override
-from vrgmi.scenes import GROUP
+from vrgmi.scenes import SceneLoadError, load_scene
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import SceneParamError
 
 log = logging.getLogger("vrgmi.session")
 
-#: the runner's own scenes, used when their entry points are not installed
-BUILTIN_SCENES = {"pain_nrs": "vrgmi.scenes.nrs:PainNRS", "ssq": "vrgmi.scenes.ssq:SSQ",
-                  "breathing": "vrgmi.scenes.breathing:Breathing",
-                  "calm": "vrgmi.scenes.breathing:CalmView",
-                  "free_mirror": "vrgmi.scenes.free_mirror:FreeMirror"}
 #: a breathing break offered between blocks lasts this long once accepted
 BREAK_MINUTES = 1.0
 #: frames between frame-time percentile updates in the status (a percentile sorts 4096 values)
@@ -60,22 +53,13 @@ class SessionError(VrgmiError):
 def resolve_scene(name: str, registry: Mapping[str, type[Scene]] | None = None) -> type[Scene]:
     """The scene class called ``name``: from ``registry`` when given, else its ``vrgmi.scenes``
     entry point (only that one is loaded, so a broken unrelated plug-in cannot stop a
-    session), else the runner's built-in questionnaire and rest scenes."""
+    session). One-line :class:`SessionError` when it is missing or broken."""
     if registry is not None and name in registry:
         return registry[name]
-    target = next((ep.value for ep in entry_points(group=GROUP, name=name)), None)
-    target = target or BUILTIN_SCENES.get(name)
-    if target is None:
-        raise SessionError(f"session: no scene named {name!r} is installed (see `vrgmi scenes`)")
-    module, _, attr = target.partition(":")
     try:
-        cls = getattr(importlib.import_module(module), attr)
-    except Exception as exc:      # a plug-in's own failure: one line
-        raise SessionError(f"session: scene {name!r} ({target}) failed to load: "
-                           f"{type(exc).__name__}: {exc}") from None
-    if not (isinstance(cls, type) and issubclass(cls, Scene)):
-        raise SessionError(f"session: scene {name!r} ({target}) is not a Scene class")
-    return cls
+        return load_scene(name)
+    except SceneLoadError as exc:
+        raise SessionError(f"session: {exc}") from None
 
 
 def _one_line(exc: BaseException) -> str:
