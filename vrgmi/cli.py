@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "else a desktop window, else a headless scripted demo")
     _settings_args(p)
     p.add_argument("--seconds", type=float, default=None,
-                   help="stop after this many seconds (default: until the source ends)")
+                   help="stop after this many seconds (the headless demo: each block's length)")
 
     p = sub.add_parser("demo", help="play a scripted session headless and write its outputs")
     _settings_args(p)

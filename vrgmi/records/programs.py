@@ -40,7 +40,7 @@ def _require_patient(s: Any, patient_id: str) -> None:
     check_patient_id(patient_id)
     if s.get(Patient, patient_id) is None:
         raise UnknownPatient(f"records: no patient {patient_id!r} in the records (a session "
-                             "of theirs, or `vrgmi patients add`, creates them)")
+                             "of theirs creates them)")
 
 
 def _plain(value: Any) -> Any:
