@@ -12,7 +12,7 @@ from __future__ import annotations
 import gltf
 import numpy as np
 from numba import njit
-from panda3d.core import NodePath, OmniBoundingVolume, Quat
+from panda3d.core import CullFaceAttrib, NodePath, OmniBoundingVolume, Quat
 
 from vrgmi.body.skeleton import ARM_JOINT_NAMES, LEG_JOINT_NAMES
 from vrgmi.errors import VrgmiError
@@ -94,6 +94,8 @@ class LimbRig:
         self.root = parent.attach_new_node(f"{limb}_{'left' if side == 0 else 'right'}")
         scale = height_m / MODEL_HEIGHT
         self.root.set_scale(-scale if side == 0 else scale, scale, scale)
+        if side == 0:       # the mirror turns the triangles' winding around: cull the other way
+            self.root.set_attrib(CullFaceAttrib.make_reverse())
         path = model_file(f"limbs/{limb}_right.glb")
         self.model = NodePath(gltf.load_model(str(path)))
         self.model.reparent_to(self.root)
