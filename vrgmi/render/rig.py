@@ -29,6 +29,18 @@ class RigError(VrgmiError, ValueError):
     """A limb model does not have the joints the engine drives."""
 
 
+_LOADED: dict[str, NodePath] = {}
+
+
+def _load_limb(path) -> NodePath:
+    """The limb model at ``path``, parsed once per process (about 0.3 s each); every rig
+    takes a deep copy, with joints of its own."""
+    key = str(path)
+    if key not in _LOADED:
+        _LOADED[key] = NodePath(gltf.load_model(key))
+    return _LOADED[key]
+
+
 @njit(cache=True)
 def _local_rotations(solver_rot, source, parent, twist, mirror, world, out):
     """Gather world deltas (twist joint: elbow delta * half the elbow->wrist twist about the
@@ -97,8 +109,7 @@ class LimbRig:
         if side == 0:       # the mirror turns the triangles' winding around: cull the other way
             self.root.set_attrib(CullFaceAttrib.make_reverse())
         path = model_file(f"limbs/{limb}_right.glb")
-        self.model = NodePath(gltf.load_model(str(path)))
-        self.model.reparent_to(self.root)
+        self.model = _load_limb(path).copy_to(self.root)
         # the skinned mesh moves far from its bind-pose bounds: never frustum-cull it
         self.model.node().set_bounds(OmniBoundingVolume())
         self.model.node().set_final(True)
