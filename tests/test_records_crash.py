@@ -5,9 +5,14 @@ A child process runs a scripted scene at 90 frames a second through the real eve
 and the child prints each trial's index right after emitting it. The parent SIGKILLs the
 child mid-session and then finds every trial that was emitted before the last printed one in
 the database, on SQLite (WAL, synchronous=FULL) and on PostgreSQL.
+
+The second test kills the real engine: ``vrgmi session --headless`` with a scripted patient
+answering the laterality task, SIGKILLed once its events-*.jsonl log (fsync'ed per event)
+holds 20 trials; every logged trial but the last is then in the database, none twice.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from pg_server import pg_url  # noqa: F401  (fixture)
+from vrgmi.events import read_events
 from vrgmi.records import open_database
 from vrgmi.records import queries as q
 
@@ -97,3 +103,75 @@ def test_sigkill_mid_session_loses_at_most_the_trial_in_flight(url, tmp_path):
     assert set(range(last)) <= set(stored), sorted(set(range(last)) - set(stored))
     assert len(stored) == len(set(stored)) and max(stored) <= last + 2
     assert not (tmp_path / "spill.jsonl").exists()
+
+
+# --- the real engine, killed mid-session ---------------------------------------------------
+
+#: trials in the session's JSONL log before the kill: the first 30 s laterality block gives
+#: ~15, so the kill lands in the second block while trials are still being completed
+KILL_AFTER_TRIALS = 20
+
+
+def _answer_script(path: Path) -> Path:
+    """Confirms the pre-session NRS, then answers "left"/"right" every 0.3 s of display time
+    (answers during a stimulus's fixation count as anticipations; each stimulus gets one)."""
+    script: list[list] = [[0.5, "select"]]
+    script += [[round(1.5 + 0.3 * k, 2), "left" if k % 2 else "right"] for k in range(2000)]
+    path.write_text(json.dumps(script))
+    return path
+
+
+def _logged_trials(out: Path) -> list[dict]:
+    """The trial events in the session's JSON Lines log (a torn last line is skipped)."""
+    logs = list(out.glob("events-*.jsonl"))
+    return [e for e in read_events(logs[0]) if e["kind"] == "trial"] if logs else []
+
+
+def _trial_key(session: str, scene: str, index: int, t: float) -> tuple:
+    """A trial's identity: its session, scene, index in the scene and display time."""
+    return session, scene, int(index), round(float(t), 6)
+
+
+def test_sigkill_of_a_real_engine_session_loses_no_logged_trial(url, tmp_path):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "vrgmi", "session", "--headless", "--block-seconds", "30",
+           "--out", str(out), "--script", str(_answer_script(tmp_path / "answers.json")),
+           "--set", f"data.database_url={url}", "--set", "companion.port=0",
+           "--set", "patient.id=P7"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("DISPLAY", None)
+    err = tmp_path / "stderr.txt"
+    with open(err, "w") as stderr:
+        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+                                 cwd=tmp_path)
+    deadline = time.monotonic() + 50
+    try:
+        while len(_logged_trials(out)) < KILL_AFTER_TRIALS:
+            assert child.poll() is None, err.read_text()[-2000:]
+            assert time.monotonic() < deadline, "the session logged too few trials in 50 s"
+            time.sleep(0.02)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+    assert child.returncode == -signal.SIGKILL
+    logged = _logged_trials(out)                       # every line was fsync'ed when written
+    assert len(logged) >= KILL_AFTER_TRIALS
+
+    db = open_database(url)
+    try:
+        stored = q.patient_trials(db, "P7")
+    finally:
+        db.close()
+    stored_keys = [_trial_key(t["session"], t["scene"], t["index"], t["t"]) for t in stored]
+    logged_keys = [_trial_key(e["session"], e["scene"], e["data"]["index"], e["t"])
+                   for e in logged]
+    assert len(stored_keys) == len(set(stored_keys)), "a trial is stored twice"
+    missing = [k for k in logged_keys[:-1] if k not in set(stored_keys)]
+    assert not missing, f"{len(missing)} logged trials are not in the database: {missing}"
+    by_key = dict(zip(stored_keys, stored))
+    for k, e in zip(logged_keys[:-1], logged):         # the stored values are the logged ones
+        assert by_key[k]["correct"] == e["data"]["correct"]
+        assert by_key[k]["block"] == e["data"]["block"]

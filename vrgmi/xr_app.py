@@ -63,7 +63,7 @@ class XrLink:
     """One connection to the runtime: session, pose source and eye swapchains."""
 
     def __init__(self, display: Display) -> None:
-        from vrgmi.render.xr_binding import GL, opengl_binding
+        from vrgmi.render.xr_binding import GL, binding_name, opengl_binding
         from vrgmi.render.xr_display import XrEyes
         from vrgmi.tracking.xr_input import OpenXRSource
 
@@ -74,6 +74,7 @@ class XrLink:
                                      "renderer is working here")
         self.xrs = XrSession(kind)
         self.source = self.eyes = None
+        self.binding = ""                              # "EGL", "GLX" or "WGL" once created
         try:
             (lo, _hi) = self.xrs.opengl_requirements()
             gsg = display.win.get_gsg()
@@ -82,7 +83,9 @@ class XrLink:
                 raise XrUnavailableError(f"the OpenXR runtime needs OpenGL {lo[0]}.{lo[1]}, "
                                          f"this machine has {have[0]}.{have[1]}")
             display.base.graphicsEngine.render_frame()        # the context is current now
-            self.xrs.create(opengl_binding(kind))
+            binding = opengl_binding(kind)
+            self.binding = binding_name(binding)
+            self.xrs.create(binding)
             self.source = OpenXRSource(self.xrs)
             self.eyes = XrEyes(self.xrs, display, GL(kind))
         except BaseException:
@@ -152,6 +155,7 @@ class XrRunner:
         self.recorder = Recorder(Path(out_dir) / "recording.npz") if out_dir else None
         self.stats = XrStats()
         self.runtime_name = self.link.xrs.runtime_name
+        self.binding = self.link.binding
         self.t = 0.0                                   # display time of the last frame (s)
         self.fallback: str | None = None
         self.stop_requested = False
@@ -319,10 +323,12 @@ class XrRunner:
                 time.sleep(1.0 / rate)
 
     def report(self) -> dict:
-        """What happened: frames, runtime, fallback, XR timing, engine timing, and the
-        session's summary (None without a session)."""
-        return {"runtime": self.runtime_name, "fallback": self.fallback,
-                "display": self.display.mode.value, "xr": self.stats.summary(),
+        """What happened: frames, runtime, graphics binding ("EGL", "GLX" or "WGL"),
+        fallback, XR timing, engine timing, and the session's summary (None without a
+        session)."""
+        return {"runtime": self.runtime_name, "binding": self.binding,
+                "fallback": self.fallback, "display": self.display.mode.value,
+                "xr": self.stats.summary(),
                 "recording": str(self.recorder.path) if self.recorder else None,
                 "timing_ms": timing_report(self.engine), "session": self.session_summary}
 
@@ -344,7 +350,8 @@ def run_xr(settings: Settings, progress: Callable[[str], None] | None = None,
     try:
         runner = XrRunner(settings, display, out_dir, say, session)
         say(f"vrgmi: headset session on '{runner.runtime_name}' "
-            f"({runner.link.xrs.system_name}), {display.mode.value} mirror")
+            f"({runner.link.xrs.system_name}), {runner.binding} binding, "
+            f"{display.mode.value} mirror")
         try:
             return runner.run(seconds, frames, on_frame)
         finally:
@@ -356,8 +363,9 @@ def run_xr(settings: Settings, progress: Callable[[str], None] | None = None,
 def format_xr_report(report: dict) -> str:
     """The headset session's report as a few readable lines."""
     xr = report["xr"]
-    lines = [f"headset session on '{report['runtime']}': {xr['frames']} frames, XR frame CPU "
-             f"median {xr['cpu_ms_median']:.3f} ms, p99 {xr['cpu_ms_p99']:.3f} ms"]
+    lines = [f"headset session on '{report['runtime']}' ({report['binding']} binding): "
+             f"{xr['frames']} frames, XR frame CPU median {xr['cpu_ms_median']:.3f} ms, "
+             f"p99 {xr['cpu_ms_p99']:.3f} ms"]
     if report["fallback"]:
         lines.append(f"the headset was lost ({report['fallback']}); the session went on "
                      f"{report['display']}")

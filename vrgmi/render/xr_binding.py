@@ -113,6 +113,16 @@ def opengl_binding(kind: str):
     return _wgl_binding(xr) if sys.platform == "win32" else _glx_binding(xr)
 
 
+#: binding structure -> the short name reports and log lines use
+BINDING_NAMES = {"GraphicsBindingEGLMNDX": "EGL", "GraphicsBindingOpenGLXlibKHR": "GLX",
+                 "GraphicsBindingOpenGLWin32KHR": "WGL"}
+
+
+def binding_name(binding: object) -> str:
+    """"EGL", "GLX" or "WGL": which binding structure :func:`opengl_binding` made."""
+    return BINDING_NAMES[type(binding).__name__]
+
+
 class GL:
     """The GL entry points the XR display path calls, from the current context's API."""
 
