@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default: data.out_dir)")
     p.add_argument("--block-seconds", type=float, default=None, metavar="S",
                    help="cap every timed block at S seconds (quick demos)")
+    p.add_argument("--realtime", action="store_true", help="headless: pace the frames at the "
+                   "display rate, as a headset would (default: as fast as the machine goes)")
 
     p = sub.add_parser("export", help="export a patient's records (CSV, FHIR R4 JSON, PDF)")
     _settings_args(p, patient=False)
@@ -181,7 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _session(settings, program_path, script_path, mode: str, seconds: float | None,
-             out: Path, block_seconds: float | None = None) -> int:
+             out: Path, block_seconds: float | None = None, realtime: bool = False) -> int:
     """One GMI session of the patient's program with the records and the companion."""
     from vrgmi.clinic import ClinicServices, load_input_script, run_session
     script = load_input_script(script_path) if script_path else None
@@ -190,7 +192,7 @@ def _session(settings, program_path, script_path, mode: str, seconds: float | No
         program = services.program(settings, program_path)
         summary = run_session(settings, program, out, mode, script, block_seconds,
                               max_seconds=seconds or 3600.0, progress=_progress,
-                              services=services)
+                              services=services, realtime=realtime)
     finally:
         services.close()
     print(json.dumps(summary, indent=2))
@@ -240,7 +242,8 @@ def cmd_session(args: argparse.Namespace) -> int:
         raise VrgmiError("session: --block-seconds must be 0.5..1800")
     desktop = args.desktop or (not args.headless and has_desktop_display())
     return _session(settings, args.program, args.script, "desktop" if desktop else "headless",
-                    None, Path(args.out or settings.data.out_dir), args.block_seconds)
+                    None, Path(args.out or settings.data.out_dir), args.block_seconds,
+                    args.realtime)
 
 
 def _records(args: argparse.Namespace):

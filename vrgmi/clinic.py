@@ -235,14 +235,14 @@ def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str 
                 script: list[tuple[float, str]] | None = None,
                 block_seconds: float | None = None, max_seconds: float = 3600.0,
                 progress: Say | None = None, services: ClinicServices | None = None,
-                screenshots: bool = True) -> dict[str, Any]:
+                screenshots: bool = True, realtime: bool = False) -> dict[str, Any]:
     """Run one session of ``program`` and return its summary.
 
     ``headless``: a scripted pose source, ``script`` (or an :class:`AutoPatient`) answers,
     one patient-view screenshot per block (``<k>-<scene>.png``). ``desktop``: the window,
     the mouse moves the intact hand, the arrow keys / Enter / Backspace answer, the pairing
     card shows the companion's QR code. ``services`` (records, companion) are used when
-    given; the caller closes them."""
+    given; the caller closes them. ``realtime`` paces headless frames at the display rate."""
     from vrgmi.app import DESKTOP_KEYS, Engine
     from vrgmi.core import warmup
     from vrgmi.input import ScriptedInput
@@ -270,7 +270,7 @@ def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str 
             else:
                 auto = AutoPatient() if script is None else None
                 shots = _headless_loop(settings, session, feeder, auto, max_seconds,
-                                       out if screenshots else None)
+                                       out if screenshots else None, realtime)
                 say(f"session: wrote {len(shots)} screenshots")
         finally:
             summary = session.close()
@@ -296,15 +296,20 @@ def _pose_source(settings: Any, display: Any, mode: str) -> Any:
 
 
 def _headless_loop(settings: Any, session: ClinicSession, feeder: Any, auto: Any,
-                   max_seconds: float, shots_dir: Path | None) -> list[str]:
-    """Frames at the display rate as fast as the machine goes; a screenshot per block."""
+                   max_seconds: float, shots_dir: Path | None,
+                   realtime: bool = False) -> list[str]:
+    """Frames at the display rate (as fast as the machine goes, or paced in real time);
+    a screenshot per block."""
     rate = settings.display.refresh_hz
     runner = session.runner
     engine = runner.engine
     shots: list[str] = []
     last, frame = None, 0
+    start = time.perf_counter()
     while frame < max_seconds * rate:
         t = frame / rate
+        if realtime and (ahead := start + t - time.perf_counter()) > 0:
+            time.sleep(ahead)
         if feeder is not None:
             feeder.feed(engine.inputs, t)
         if auto is not None:
