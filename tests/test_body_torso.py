@@ -250,6 +250,15 @@ def test_bad_calibration_says_what_to_do_in_one_line(mutate, words):
         t.calibrate(seated_patient(0.0, NECK), posture="standing")
 
 
+def test_a_failed_calibration_keeps_the_previous_one():
+    t = TorsoTracker(LENGTHS)
+    t.calibrate(seated_patient(0.0, NECK, shoulder_lat=0.22))
+    good = t.params.copy()
+    with pytest.raises(CalibrationError, match="right controller"):
+        t.calibrate(seated_patient(0.0, NECK, shoulder_lat=0.45))
+    np.testing.assert_array_equal(t.params, good)
+
+
 def test_settings_are_validated():
     with pytest.raises(ValueError, match="deadband_deg = 1.0"):
         TorsoTracker(LENGTHS, deadband_deg=1.0)

@@ -243,8 +243,17 @@ class TorsoTracker:
         the shoulder height and depth below the neck. 'hands_on_knees': each tracked
         controller marks a knee, hence the hip spacing and depth (thigh level). Knee
         trackers, where present, mark the knees in either posture; a waist or chest tracker
-        present throughout becomes the yaw reference. Raises CalibrationError (one line).
+        present throughout becomes the yaw reference. Raises CalibrationError (one line);
+        a failed calibration leaves the previous one in force.
         """
+        kept = self.params.copy(), self._ref_index
+        try:
+            self._calibrate(frames, posture)
+        except CalibrationError:
+            self.params[:], self._ref_index = kept
+            raise
+
+    def _calibrate(self, frames: Sequence[TrackingFrame], posture: str) -> None:
         if posture not in ("arms_down", "hands_on_knees"):
             raise CalibrationError(
                 f"posture {posture!r} is not 'arms_down' or 'hands_on_knees'")
