@@ -35,6 +35,8 @@ def test_axes_map_as_documented():
     assert np.allclose(stage_to_engine_point([0, 1, 0]), [0, 0, 1])     # up
     assert np.allclose(stage_to_engine_point([0, 0, -1]), [0, 1, 0])    # forward
     assert np.allclose(stage_to_engine_point([1, 0, 0]), [1, 0, 0])     # right
+    p = np.array([0.3, -1.2, 2.5])
+    assert np.allclose(engine_to_stage_point(stage_to_engine_point(p)), p)  # round trip
 
 
 @settings(max_examples=200, deadline=None)

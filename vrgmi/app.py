@@ -1,9 +1,10 @@
 """The engine loop: core (poll -> filters -> torso -> IK -> mirror) -> rigs -> scene -> render.
 
-``Engine`` owns one patient's session on an open display. ``run_demo`` plays a scripted
-session headless and writes screenshots (patient and therapist views), the recording, the
-joint dump and a timing report; ``run_desktop`` opens the desktop window with the mouse-driven
-intact hand. ``vrgmi run`` picks headset > desktop > headless demo.
+``Engine`` owns one patient's session on an open display: every mode (the headset loop in
+``vrgmi.xr_app``, the desktop window and the headless sessions in ``vrgmi.clinic``, the
+benchmarks, the tests) calls :meth:`Engine.frame`. ``run_demo`` (``vrgmi demo``) plays a
+scripted free-mirror session headless and writes screenshots (patient and therapist views),
+the recording and a timing report.
 """
 from __future__ import annotations
 
@@ -531,42 +532,3 @@ def format_report(report: dict) -> str:
         lines.append(f"{name:<12}{v['median']:>10.3f}{v['p99']:>10.3f}")
     lines += [f"wrote {s}" for s in report["screenshots"]]
     return "\n".join(lines)
-
-
-def run_desktop(settings: Settings, seconds: float | None = None,
-                progress: Callable[[str], None] | None = None) -> None:
-    """The desktop window: the mouse moves the intact hand (wheel: nearer / farther, left
-    button: trigger, right button: squeeze); Escape quits."""
-    from vrgmi.tracking.desktop import DesktopSource
-
-    warmup(progress)
-    p = settings.patient
-    display = open_display("desktop", size=(settings.display.width, settings.display.height))
-    base = display.base
-    intact = SIDES[1 - SIDES.index(p.amputation_side)]
-    engine = Engine(settings, DesktopSource(base, intact_side=intact, height_m=p.height_m),
-                    display)
-    clock = time.perf_counter
-    start = last = clock()
-
-    def tick(task):
-        nonlocal last
-        now = clock()
-        engine.frame(now - start, max(now - last, 1e-4), render=False)
-        last = now
-        if seconds is not None and now - start >= seconds:
-            base.taskMgr.stop()
-        return task.cont
-
-    base.accept("escape", base.taskMgr.stop)
-    for key, action in DESKTOP_KEYS.items():
-        base.accept(key, lambda a=action: engine.inputs.push(a, clock() - start, "keyboard"))
-    base.taskMgr.add(tick, "vrgmi-engine-frame", sort=-50)
-    if progress:
-        progress("vrgmi: desktop window open; move the mouse to move the intact hand, "
-                 "Escape quits")
-    try:
-        base.run()
-    finally:
-        engine.close()
-        display.close()
