@@ -38,3 +38,17 @@ def test_installed_wheel_runs_the_demo(tmp_path):
     shots = sorted(p.name for p in out.glob("*.png"))
     assert "patient_0.png" in shots and "therapist_0.png" in shots
     assert (out / "recording.npz").is_file() and (out / "report.json").is_file()
+    # the wheel carries the records' migrations and the companion's page; its scenes are
+    # registered: a session from the installed package records into a fresh database
+    check = subprocess.run(
+        [str(python), "-c",
+         "from importlib.resources import files; from vrgmi.records import open_database; "
+         "from vrgmi.scenes import available_scenes; "
+         "db = open_database('sqlite:///' + __import__('sys').argv[1]); db.close(); "
+         "print(sorted(p.name for p in (files('vrgmi.companion') / 'static').iterdir())); "
+         "print(len(available_scenes()))", str(tmp_path / "records.sqlite")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert check.returncode == 0, check.stderr[-2000:]
+    static, scenes = check.stdout.split("\n")[:2]
+    assert "index.html" in static and "app.js" in static
+    assert int(scenes) >= 13
