@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages vrgmi needs that pip cannot provide (Mesa EGL/GL for
-# offscreen rendering; Xvfb for the desktop-window test; Node.js for the glTF validator). Idempotent; quiet when all present.
+# Installs the Debian packages vrgmi needs that pip cannot provide. Idempotent; quiet when
+# all are present.
+#   Mesa EGL/GL: offscreen rendering;  Xvfb: the desktop-window and GLX tests;
+#   Node.js + npm: the glTF validator;  Chromium: the companion's browser tests (Playwright);
+#   PostgreSQL: the records tests' real server;  poppler: report pages as images;
+#   gcc + OpenXR/EGL/GL/zlib headers: the scripted OpenXR test runtime (tests/xr_runtime/).
 set -euo pipefail
-packages=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libglx-mesa0 xvfb nodejs npm chromium postgresql poppler-utils
+packages=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libglx-mesa0 xvfb nodejs npm
+          chromium postgresql poppler-utils
           gcc libopenxr-dev libegl-dev libgl-dev zlib1g-dev)
 missing=()
 for p in "${packages[@]}"; do
