@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "vrgmi-scene-example"
@@ -90,3 +91,31 @@ def test_a_broken_plugin_gives_one_line(tmp_path):
     assert out.stdout.strip() == "FreeMirror"
     assert "session: scene plug-in 'broken' (broken_scene:Broken) failed to load: " \
            "ModuleNotFoundError" in out.stderr
+
+
+def test_the_example_places_its_balloons_within_reach(display, scene, monkeypatch):
+    """Started straight away (before the torso is tracked), the first balloon still appears
+    in front of the missing arm's shoulder, above the table, not at the origin."""
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    from vrgmi_scene_example.balloon_pop import BalloonPop
+
+    from vrgmi.app import Engine
+    from vrgmi.settings import Settings
+    from vrgmi.tracking.scripted import ScriptedSource
+
+    balloons = BalloonPop(time_limit_s=2.0, balloons=2)
+    engine = Engine(Settings(), ScriptedSource("reach", intact_side="right"), display,
+                    scene=balloons)
+    try:
+        targets = []
+        for i in range(5 * 90):
+            engine.frame(i / 90, 1 / 90, render=False)
+            if not targets or not np.array_equal(targets[-1], balloons.target):
+                targets.append(balloons.target.copy())
+        shoulder = engine.core.torso.shoulder(engine.core.amputated)
+        trials = engine.events.of_kind("trial", "balloon_pop")
+    finally:
+        engine.close()
+    assert len(trials) == 2 and balloons.finished
+    for target in targets[1:]:                 # [0] is the unplaced zero vector
+        assert 0.3 < target[1] - shoulder[1] < 0.7 and target[2] > shoulder[2] - 0.35

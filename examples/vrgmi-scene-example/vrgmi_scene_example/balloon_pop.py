@@ -30,7 +30,8 @@ class BalloonPop(Scene):
                     "reach_s": "seconds from appearing to popped (None if missed)"}
 
     def setup(self, ctx: SceneContext) -> None:
-        """Load the balloon model and place the first balloon."""
+        """Load the balloon model (the first balloon is placed at the first frame, once the
+        torso is tracked)."""
         super().setup(ctx)
         self.rng = np.random.default_rng(ctx.seed)
         self.index = 0
@@ -43,26 +44,27 @@ class BalloonPop(Scene):
             self.balloon.reparent_to(ctx.root)
             self.balloon.set_color(0.92, 0.55, 0.45, 1.0)
             self.balloon.set_shader_off(1)
-        self._next_balloon()
+            self.balloon.hide()
 
     def _next_balloon(self) -> None:
-        """A new target in front of the missing arm's shoulder, within reach."""
+        """A new target in front of the missing arm's shoulder (as tracked now), within reach."""
         core = self.ctx.core
         shoulder = core.torso.shoulder(core.amputated)
         reach = core.lengths.upper_arm + core.lengths.forearm
         # metres from the shoulder: sideways, forward (55-85 % of the reach), down
         offset = self.rng.uniform([-0.12, 0.55 * reach, -0.30], [0.12, 0.85 * reach, 0.0])
         self.target[:] = shoulder + offset
-        self.onset = None
         if self.balloon is not None:
             self.balloon.set_pos(*self.target)
             self.balloon.set_scale(self.difficulty["radius_m"])
+            self.balloon.show()
 
     def update(self, frame: SceneFrame, dt: float) -> None:
         """Pop the balloon when the mirrored wrist is inside it; time out otherwise."""
         if self.finished:
             return
-        if self.onset is None:
+        if self.onset is None:                     # a new balloon, seen from this frame on
+            self._next_balloon()
             self.onset = frame.t
         hand = frame.phantom.positions[2]          # the wrist of the mirrored arm
         age = frame.t - self.onset
@@ -74,12 +76,11 @@ class BalloonPop(Scene):
                                 "reach_s": round(age, 3) if hit else None})
             self.popped += int(hit)
             self.index += 1
+            self.onset = None
             if self.index >= self.difficulty["balloons"]:
                 self.finished = True
                 if self.balloon is not None:
                     self.balloon.hide()
-            else:
-                self._next_balloon()
 
     def summary(self) -> dict[str, Any]:
         """Balloons shown and popped."""
