@@ -2,28 +2,32 @@
 database, the companion and its live view, in whichever mode the machine offers.
 
 ``vrgmi run`` and ``vrgmi session`` come here. :class:`ClinicServices` is the therapist's side
-around one session (records, companion); :func:`run_session` runs a session on the desktop
-window or headless; :func:`run_demo_sessions` is the headless demo of ``make run`` on a
+around the sessions (records, companion); :class:`ClinicDay` runs one session after another
+(idle between them until the therapist presses Start on the companion); :func:`run_session`
+runs a day on the desktop window or headless; :func:`run_demo_sessions` is the headless demo of ``make run`` on a
 machine without a headset or a screen: one short session per GMI phase with a scripted
 patient, writing screenshots, the records database, a progress report and ``report.json``.
 """
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from vrgmi.control import CommandQueue, StatusBoard
+from vrgmi.control import CommandQueue, EngineStatus, StatusBoard
 from vrgmi.errors import VrgmiError
+from vrgmi.events import EventBus
 from vrgmi.input import ACTIONS
 from vrgmi.program import Program, SceneStep, default_steps
 from vrgmi.scenes.base import PHASES
 from vrgmi.session import SessionError, SessionRunner, _number
 
 Say = Callable[[str], None]
+log = logging.getLogger("vrgmi.clinic")
 
 
 @dataclass
@@ -110,11 +114,15 @@ class ClinicServices:
                              max_block_s=block_seconds, sinks=sinks,
                              on_program_change=on_change)
 
-    def session(self, engine: Any, program: Program, out_dir: Path,
-                block_seconds: float | None = None, live: bool = True) -> "ClinicSession":
-        """A session runner with these services, the live view and the gate at its end."""
-        return ClinicSession(self.runner(engine, program, out_dir, block_seconds),
-                             self.live_view(engine.display) if live else None, self.db)
+    def day(self, engine: Any, program: Program, out_dir: Path,
+            block_seconds: float | None = None, live: bool = True,
+            stay_open: bool | None = None) -> "ClinicDay":
+        """A day of sessions on ``engine``, starting with ``program``; it stays open between
+        sessions (idle, the therapist presses Start) when ``stay_open``, by default when the
+        companion runs (without it nobody could start the next one)."""
+        return ClinicDay(self, engine, program, out_dir, block_seconds,
+                         self.live_view(engine.display) if live else None,
+                         self.companion is not None if stay_open is None else stay_open)
 
     def live_view(self, display: Any) -> Any:
         """The companion's small live picture of the patient's view (None without one)."""
@@ -132,35 +140,194 @@ class ClinicServices:
 
 
 class ClinicSession:
-    """One session as the loops drive it (``step`` each frame, ``close`` at the end): the
-    runner, the companion's live view after each frame, and the program's gate after the
-    session (recorded, and the phase advanced when its criteria are met)."""
+    """One session as :class:`ClinicDay` drives it (``step`` each frame, ``close`` at the
+    end): the runner, and the program's gate after the session (recorded, and the phase
+    advanced when its criteria are met)."""
 
-    def __init__(self, runner: SessionRunner, live: Any, db: Any) -> None:
-        self.runner, self.live, self.db = runner, live, db
+    def __init__(self, runner: SessionRunner, db: Any) -> None:
+        self.runner, self.db = runner, db
 
     def step(self, t: float, dt: float, render: bool = False) -> bool:
-        """The runner's frame, then the live view's turn."""
-        alive = self.runner.step(t, dt, render)
-        if self.live is not None:
-            self.live.after_render()
-        return alive
+        """The runner's frame; False once the session has ended."""
+        return self.runner.step(t, dt, render)
 
     def close(self) -> dict[str, Any]:
-        """Close the runner (events, records, summary), gate the program, close the view."""
+        """Close the runner (events, records, summary), then gate the program."""
+        summary = self.runner.close()
+        if self.db is not None and self.runner.state != "idle":
+            from vrgmi.records.programs import close_session
+            try:
+                summary["gate"] = close_session(self.db, self.runner.program,
+                                                summary).as_dict()
+            except VrgmiError as exc:
+                summary["gate"] = {"error": str(exc)}
+        return summary
+
+
+IDLE_MESSAGE = "no session is running; press Start"
+
+
+class ClinicDay:
+    """A day of sessions as the loops drive it (``step`` each frame, ``close`` at the end).
+
+    It runs the current :class:`ClinicSession`. When that session ends the session is
+    closed (summary, records, the program's gate) and, with ``stay_open`` (a companion is
+    there to press Start), the day goes idle: the patient sees the calm view ("Session
+    finished - thank you"), the status board says ``idle`` with the last session's id, and
+    the day takes the therapist's commands itself: ``start`` (optionally for a patient id)
+    begins the next session, anything else gets a one-line message. Without ``stay_open``
+    :meth:`step` returns False once the session has ended, as a single session did.
+    ``live`` (the companion's live view) lasts the whole day.
+    """
+
+    def __init__(self, services: ClinicServices, engine: Any, program: Program,
+                 out_dir: str | Path, block_seconds: float | None = None, live: Any = None,
+                 stay_open: bool = False) -> None:
+        self.services, self.engine, self.live = services, engine, live
+        self.out_dir = Path(out_dir)
+        self.block_seconds = block_seconds
+        self.stay_open = stay_open
+        #: the session running now (None while idle)
+        self.session: ClinicSession | None = self._open(program)
+        #: the closed sessions' summaries, oldest first
+        self.summaries: list[dict[str, Any]] = []
+        self.message = ""
+        self._last: SessionRunner = self.session.runner
+
+    @property
+    def runner(self) -> SessionRunner:
+        """The running session's runner, or the last one's while idle."""
+        return self.session.runner if self.session is not None else self._last
+
+    @property
+    def idle(self) -> bool:
+        """True between sessions."""
+        return self.session is None
+
+    def _open(self, program: Program) -> ClinicSession:
+        runner = self.services.runner(self.engine, program, self.out_dir, self.block_seconds)
+        return ClinicSession(runner, self.services.db)
+
+    def step(self, t: float, dt: float, render: bool = False) -> bool:
+        """One frame of the session, or of the idle calm view; False once the day is over
+        (the session ended and nobody can start another)."""
         try:
-            summary = self.runner.close()
-            if self.db is not None and self.runner.state != "idle":
-                from vrgmi.records.programs import close_session
-                try:
-                    summary["gate"] = close_session(self.db, self.runner.program,
-                                                    summary).as_dict()
-                except VrgmiError as exc:
-                    summary["gate"] = {"error": str(exc)}
-            return summary
+            if self.session is not None:
+                if not self.session.step(t, dt, render):
+                    self._session_ended(t)
+                    if not self.stay_open:
+                        return False
+            else:
+                for command in self.services.commands.drain():
+                    self._idle_command(command, t)
+                if self.session is not None:      # Start: its first frame is the next one
+                    return True
+                self.engine.frame(t, dt, render)
+                self._publish_idle(t)
+            return True
+        finally:
+            if self.live is not None:
+                self.live.after_render()
+
+    def _session_ended(self, t: float) -> None:
+        """Close the session; the patient sees the calm view, the board says idle."""
+        session, self.session = self.session, None
+        runner = self._last = session.runner
+        if self.stay_open:
+            # the calm view's events go to a bus of the day's own, not the closed session's
+            self.engine.events = EventBus()
+            self._show_calm("stopped" if runner.reason == "emergency_stop" else "finished")
+        self.summaries.append(session.close())
+        self.message = f"session {runner.session} ended ({runner.reason}); press Start " \
+                       "for the next session"
+        if self.stay_open:
+            self._publish_idle(t)
+
+    def _show_calm(self, text: str) -> None:
+        from vrgmi.session import resolve_scene
+
+        self.engine.world.hide()
+        self.engine.paused = False
+        try:
+            self.engine.set_scene(resolve_scene("calm", self._last.registry)(text=text))
+        except Exception as exc:          # the calm view is a nicety; idling must go on
+            log.warning("vrgmi: calm view unavailable: %s", exc)
+
+    def _idle_command(self, command: Any, t: float) -> None:
+        if command.name != "start":
+            self.message = f"{command.name}: {IDLE_MESSAGE}"
+            return
+        try:
+            program = self._next_program(command.args.get("patient"))
+            self.engine.world.show()
+            self.engine.paused = False
+            self.session = self._open(program)
+        except VrgmiError as exc:
+            self.message = f"start: {exc}"
+            return
+        self.message = ""
+
+    def _next_program(self, patient: str | None) -> Program:
+        """Switch the engine to ``patient`` (from the records when known, else a new
+        patient with the current settings) and return the program to run."""
+        from vrgmi.records.schema import check_patient_id
+
+        settings = self.engine.settings
+        same = patient is None or patient == settings.patient.id
+        if not same:
+            self._switch_patient(check_patient_id(patient))
+        if same and self.services.db is None:
+            return self._last.program           # kept from the last session (overrides too)
+        return self.services.program(self.engine.settings)
+
+    def _switch_patient(self, patient: str) -> None:
+        from vrgmi.records import queries
+
+        engine, db = self.engine, self.services.db
+        record = None
+        if db is not None:
+            try:
+                record = queries.get_patient(db, patient)
+            except queries.UnknownPatient:
+                p = engine.settings.patient
+                queries.upsert_patient(db, patient, side=p.amputation_side,
+                                       level=p.amputation_level, height_m=p.height_m,
+                                       skin_tone=p.skin_tone)
+        if record is not None:
+            engine.check_patient(record["amputation_side"], record["amputation_level"],
+                                 record["height_m"])      # a bad record changes nothing
+            old = engine.settings.patient
+            if (old.amputation_side, old.amputation_level, old.height_m) != (
+                    record["amputation_side"], record["amputation_level"],
+                    record["height_m"] or old.height_m):
+                engine.set_patient(record["amputation_side"], record["amputation_level"],
+                                   record["height_m"])
+            if record.get("skin_tone"):
+                engine.set_skin_tone(record["skin_tone"])
+        engine.settings = replace(engine.settings,
+                                  patient=replace(engine.settings.patient, id=patient))
+
+    def _publish_idle(self, t: float) -> None:
+        engine, last = self.engine, self._last
+        p = engine.settings.patient
+        self.services.board.publish(EngineStatus(
+            t=t, frame=engine.frame_index, state="idle", session=last.session,
+            patient=p.id, side=p.amputation_side, level=p.amputation_level,
+            phase=last.program.phase if p.id == last.program.patient else "",
+            message=self.message or f"session {last.session} ended; press Start"))
+
+    def close(self) -> dict[str, Any]:
+        """Close the session still running (if any) and the live view; the last session's
+        summary."""
+        try:
+            if self.session is not None:
+                session, self.session = self.session, None
+                self.summaries.append(session.close())
+            return self.summaries[-1]
         finally:
             if self.live is not None:
                 self.live.close()
+                self.live = None
 
 
 def run_xr_session(settings: Any, program_path: str | Path | None, out_dir: str | Path,
@@ -179,7 +346,7 @@ def run_xr_session(settings: Any, program_path: str | Path | None, out_dir: str 
     try:
         program = services.program(settings, program_path)
         return run_xr(settings, progress, seconds, out_dir=out,
-                      session=lambda engine: services.session(engine, program, out))
+                      session=lambda engine: services.day(engine, program, out))
     finally:
         services.close()
 
@@ -236,7 +403,9 @@ def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str 
                 block_seconds: float | None = None, max_seconds: float = 3600.0,
                 progress: Say | None = None, services: ClinicServices | None = None,
                 screenshots: bool = True, realtime: bool = False) -> dict[str, Any]:
-    """Run one session of ``program`` and return its summary.
+    """Run a session of ``program`` and return its summary; with the companion the day
+    goes on (:class:`ClinicDay`: idle between sessions, the therapist starts the next one)
+    until Escape or ``max_seconds``, and the summary is the last session's.
 
     ``headless``: a scripted pose source, ``script`` (or an :class:`AutoPatient`) answers,
     one patient-view screenshot per block (``<k>-<scene>.png``). ``desktop``: the window,
@@ -257,23 +426,22 @@ def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str 
                            size=(settings.display.width, settings.display.height))
     try:
         engine = Engine(settings, _pose_source(settings, display, mode), display)
-        session = services.session(engine, program, out, block_seconds,
-                                   live=mode == "desktop")
-        say(f"session {session.runner.session}: {program.phase} for {program.patient}, "
-            f"events -> {session.runner.log_path}")
+        day = services.day(engine, program, out, block_seconds, live=mode == "desktop")
+        say(f"session {day.runner.session}: {program.phase} for {program.patient}, "
+            f"events -> {day.runner.log_path}")
         feeder = ScriptedInput(script) if script is not None else None
         try:
             if mode == "desktop":
                 say("vrgmi: desktop window open; the mouse moves the intact hand, the arrow "
                     "keys, Enter and Backspace answer, Escape quits")
-                _desktop_loop(display, session, feeder, DESKTOP_KEYS, max_seconds, services)
+                _desktop_loop(display, day, feeder, DESKTOP_KEYS, max_seconds, services)
             else:
                 auto = AutoPatient() if script is None else None
-                shots = _headless_loop(settings, session, feeder, auto, max_seconds,
+                shots = _headless_loop(settings, day, feeder, auto, max_seconds,
                                        out if screenshots else None, realtime)
                 say(f"session: wrote {len(shots)} screenshots")
         finally:
-            summary = session.close()
+            summary = day.close()
             engine.close()
     finally:
         display.close()
@@ -295,14 +463,13 @@ def _pose_source(settings: Any, display: Any, mode: str) -> Any:
                           height_m=p.height_m)
 
 
-def _headless_loop(settings: Any, session: ClinicSession, feeder: Any, auto: Any,
+def _headless_loop(settings: Any, day: ClinicDay, feeder: Any, auto: Any,
                    max_seconds: float, shots_dir: Path | None,
                    realtime: bool = False) -> list[str]:
-    """Frames at the display rate (as fast as the machine goes, or paced in real time);
-    a screenshot per block."""
+    """Frames at the display rate (as fast as the machine goes, or paced in real time)
+    until the day is over or ``max_seconds``; a screenshot per block."""
     rate = settings.display.refresh_hz
-    runner = session.runner
-    engine = runner.engine
+    engine = day.engine
     shots: list[str] = []
     last, frame = None, 0
     start = time.perf_counter()
@@ -313,9 +480,10 @@ def _headless_loop(settings: Any, session: ClinicSession, feeder: Any, auto: Any
         if feeder is not None:
             feeder.feed(engine.inputs, t)
         if auto is not None:
-            auto.feed(runner, t)
-        if not session.step(t, 1.0 / rate, render=False):
+            auto.feed(day.runner, t)
+        if not day.step(t, 1.0 / rate, render=False):
             break
+        runner = day.runner
         if (shots_dir is not None and runner.scene is not None and runner.scene is not last
                 and runner._block_s >= 0.7):
             last = runner.scene
@@ -325,10 +493,10 @@ def _headless_loop(settings: Any, session: ClinicSession, feeder: Any, auto: Any
     return shots
 
 
-def _desktop_loop(display: Any, session: ClinicSession, feeder: Any, keys: dict[str, str],
+def _desktop_loop(display: Any, day: ClinicDay, feeder: Any, keys: dict[str, str],
                   max_seconds: float, services: ClinicServices) -> None:
     base = display.base
-    inputs = session.runner.engine.inputs
+    inputs = day.engine.inputs
     clock = time.perf_counter
     start = last = clock()
     card = None
@@ -344,7 +512,7 @@ def _desktop_loop(display: Any, session: ClinicSession, feeder: Any, keys: dict[
         t = now - start
         if feeder is not None:
             feeder.feed(inputs, t)
-        if not session.step(t, max(now - last, 1e-4), render=False) or t >= max_seconds:
+        if not day.step(t, max(now - last, 1e-4), render=False) or t >= max_seconds:
             base.taskMgr.stop()
         last = now
         return task.cont

@@ -19,7 +19,7 @@ from vrgmi.errors import VrgmiError
 
 #: command name -> the argument names it takes
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "start": ("scene",),            # start the session (or a given scene)
+    "start": ("scene", "patient"),  # start a session (for a patient id; or a given scene)
     "pause": (),
     "resume": (),
     "stop": (),                     # end the session calmly (post questionnaires still run)

@@ -3,7 +3,8 @@
 A request is ``{"command": name, "args": {...}}``. It must name a command of
 :data:`vrgmi.control.COMMANDS` with the arguments it takes, and every value must be in
 bounds: difficulty values against the running scene's schema (:meth:`Param.check`), scenes
-against the installed ones, patient side/level/height against the settings' own checks.
+against the installed ones, patient side/level/height against the settings' own checks, a
+``start``'s patient against the records' pseudonymous-id rule.
 Anything else is a one-line :class:`CommandRejected`. No Panda3D here.
 """
 from __future__ import annotations
@@ -84,6 +85,19 @@ def _scene_name(name: str, args: dict, _status: dict, scenes: dict) -> dict[str,
     return {"scene": scene}
 
 
+def _start(name: str, args: dict, status: dict, scenes: dict) -> dict[str, Any]:
+    from vrgmi.records.schema import PATIENT_ID
+
+    checked = _scene_name(name, args, status, scenes)
+    if "patient" in args:
+        patient = args["patient"]
+        if not isinstance(patient, str) or not PATIENT_ID.match(patient):
+            raise CommandRejected(f"{name}: patient id {str(patient)[:MAX_NAME]!r} must be 1-64 "
+                                  "letters, digits, - or _ (a pseudonym, never a name)")
+        checked["patient"] = patient
+    return checked
+
+
 def _set_param(name: str, args: dict, status: dict, scenes: dict) -> dict[str, Any]:
     param_name = _text(name, "name", args["name"])
     schema = status.get("schema") or scenes.get(status.get("scene", ""), {}).get("params", [])
@@ -138,7 +152,7 @@ def _gate_override(name: str, args: dict, _status: dict, _scenes: dict) -> dict[
 
 
 _CHECKS: dict[str, Callable[[str, dict, dict, dict], dict[str, Any]]] = {
-    "start": _scene_name, "switch_scene": _scene_name, "set_param": _set_param,
+    "start": _start, "switch_scene": _scene_name, "set_param": _set_param,
     "set_patient": _set_patient, "skin_tone": _skin_tone, "gate_override": _gate_override}
 
 

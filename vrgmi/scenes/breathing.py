@@ -129,9 +129,10 @@ class CalmView(Scene):
     description = "the calm view after an emergency stop (dim, nothing moving)"
     phase = "rest"
     params = (Param("text", "choice", "stopped", "which calm message to show",
-                    choices=("stopped", "paused")),)
+                    choices=("stopped", "paused", "finished")),)
     MESSAGES = {"stopped": "We have stopped.\nTake your time,\nyour therapist is with you.",
-                "paused": "Paused.\nRest for a moment,\nyour therapist will continue."}
+                "paused": "Paused.\nRest for a moment,\nyour therapist will continue.",
+                "finished": "Session finished - thank you.\nPlease wait for\nyour therapist."}
 
     def __init__(self, **difficulty: Any) -> None:
         super().__init__(**difficulty)

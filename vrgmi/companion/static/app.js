@@ -91,7 +91,8 @@ function showStatus(s) {
   const state = $("state");
   state.textContent = s.state.replace("_", " ");
   state.className = "pill " + s.state;
-  $("scene").textContent = s.scene || "no scene";
+  $("scene").textContent = s.state === "idle" && s.session ? `idle - last session ${s.session}`
+    : (s.scene || "no scene");
   $("phase").textContent = s.phase ? `${s.phase} phase` : "";
   $("message").textContent = s.message || "";
   $("p99").textContent = s.frame_ms_p99 ? `${fmt(s.frame_ms_p99, 1)} ms` : "-";
@@ -216,8 +217,41 @@ function wireControls() {
   $("switch").addEventListener("click", () => send("switch_scene", {scene: $("scene-select").value}, $("setup-error")));
   $("set-patient").addEventListener("click", () => send("set_patient", {side: $("side").value, level: $("level").value}, $("setup-error")));
   $("set-tone").addEventListener("click", () => send("skin_tone", {tone: $("tone").value}, $("setup-error")));
+  $("start").addEventListener("click", openChooser);
+  $("chooser-cancel").addEventListener("click", () => $("chooser").close());
+  $("chooser-new").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const id = $("new-patient").value.trim();
+    if (!PATIENT_ID.test(id)) {
+      $("chooser-error").textContent = "Use 1-64 letters, digits, - or _ (a pseudonym, never a name).";
+      return;
+    }
+    startFor(id);
+  });
   $("note-form").addEventListener("submit", saveNote);
   $("new-pairing").addEventListener("click", newPairing);
+}
+
+// -- the next session: choose the patient, then start ------------------------------------
+const PATIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;     // the records' pseudonymous-id rule
+
+async function openChooser() {
+  const current = lastStatus && lastStatus.patient;
+  $("chooser-error").textContent = "";
+  $("new-patient").value = "";
+  let rows = [];
+  try { rows = (await api("/api/patients")).patients; } catch (e) { /* no records: new id only */ }
+  if (current && !rows.some((p) => p.id === current)) rows.unshift({id: current});
+  $("chooser-list").replaceChildren(...rows.map((p) => el("button", {type: "button",
+    class: p.id === current ? "current" : "", onclick: () => startFor(p.id)}, p.id,
+    el("span", {class: "muted"}, p.amputation_side
+      ? `${p.amputation_side} ${p.amputation_level.replace(/_/g, " ")}` : "now"))));
+  $("chooser").showModal();
+}
+
+function startFor(id) {
+  send("start", {patient: id}, $("setup-error"));
+  $("chooser").close();
 }
 
 // -- patients ---------------------------------------------------------------------------
