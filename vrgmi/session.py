@@ -79,6 +79,8 @@ class GuardedScene(Scene):
         self.name = inner.name
         self.phase = inner.phase
         self.params = inner.params
+        #: the parameters' descriptions for the status (fixed per scene class)
+        self.schema = [q.describe() for q in inner.params]
         self.error: str | None = None
 
     def setup(self, ctx: SceneContext) -> None:
@@ -652,7 +654,7 @@ class SessionRunner:
             patient=self.program.patient, side=p.amputation_side, level=p.amputation_level,
             phase=self.program.phase, scene=scene.name if scene else "",
             params=inner.difficulty.as_dict() if inner else {},
-            schema=[q.describe() for q in inner.params] if inner else [],
+            schema=scene.schema if scene else [],
             frame_ms_p99=round(self._p99, 3), dropped_frames=self._dropped,
             tracking={"head": bool(frame.head_valid), "left": bool(frame.grip_valid[0]),
                       "right": bool(frame.grip_valid[1]), "hand": bool(frame.hand_valid.any()),
