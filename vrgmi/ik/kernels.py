@@ -604,6 +604,15 @@ def _finger_root(geom, f, a0, a1):
 
 
 @njit(cache=True)
+def _finger_link(P, p, d, lo, hi, length):
+    """The finger hinge below frame P aimed along d: (angle, its frame, the next joint
+    from the joint at p)."""
+    a = _aim_finger_hinge(P, d, lo, hi)
+    F = _qmul(P, _ry(a))
+    return a, F, _add(p, _mul(_qrot(F, _DOWN), length))
+
+
+@njit(cache=True)
 def _finger_retarget(geom, f, t0, t1, t2, t3, lim, ang):
     """FABRIK of one finger (hand-local, patient proportions) toward the tracked tip
     scaled to the patient's finger, started from the tracked bone directions."""
@@ -611,6 +620,7 @@ def _finger_retarget(geom, f, t0, t1, t2, t3, lim, ang):
     c = FINGER_CHAINS[f]
     p0 = _v3(geom, G_REST + 3 * c[0])
     l0, l1, l2 = geom[G_BONE + 3 * f], geom[G_BONE + 3 * f + 1], geom[G_BONE + 3 * f + 2]
+    lo2, hi2, lo3, hi3 = lim[r + 2, 0], lim[r + 2, 1], lim[r + 3, 0], lim[r + 3, 1]
     ltrk = _norm(_sub(t1, t0)) + _norm(_sub(t2, t1)) + _norm(_sub(t3, t2))
     if ltrk < 1e-6:
         for i in range(4):
@@ -620,11 +630,8 @@ def _finger_retarget(geom, f, t0, t1, t2, t3, lim, ang):
     a0, a1 = _aim_finger_root(geom, f, _unit(_sub(t1, t0), _DOWN), lim)
     F1 = _finger_root(geom, f, a0, a1)
     p1 = _add(p0, _mul(_qrot(F1, _DOWN), l0))
-    a2 = _aim_finger_hinge(F1, _unit(_sub(t2, t1), _DOWN), lim[r + 2, 0], lim[r + 2, 1])
-    F2 = _qmul(F1, _ry(a2))
-    p2 = _add(p1, _mul(_qrot(F2, _DOWN), l1))
-    a3 = _aim_finger_hinge(F2, _unit(_sub(t3, t2), _DOWN), lim[r + 3, 0], lim[r + 3, 1])
-    p3 = _add(p2, _mul(_qrot(_qmul(F2, _ry(a3)), _DOWN), l2))
+    a2, F2, p2 = _finger_link(F1, p1, _unit(_sub(t2, t1), _DOWN), lo2, hi2, l1)
+    a3, F3, p3 = _finger_link(F2, p2, _unit(_sub(t3, t2), _DOWN), lo3, hi3, l2)
     err = _norm(_sub(p3, T))
     best = (a0, a1, a2, a3)
     for _ in range(FABRIK_ITERATIONS):
@@ -635,11 +642,8 @@ def _finger_retarget(geom, f, t0, t1, t2, t3, lim, ang):
         a0, a1 = _aim_finger_root(geom, f, _unit(_sub(b1, p0), _DOWN), lim)  # forward pass
         F1 = _finger_root(geom, f, a0, a1)
         p1 = _add(p0, _mul(_qrot(F1, _DOWN), l0))
-        a2 = _aim_finger_hinge(F1, _unit(_sub(b2, p1), _DOWN), lim[r + 2, 0], lim[r + 2, 1])
-        F2 = _qmul(F1, _ry(a2))
-        p2 = _add(p1, _mul(_qrot(F2, _DOWN), l1))
-        a3 = _aim_finger_hinge(F2, _unit(_sub(T, p2), _DOWN), lim[r + 3, 0], lim[r + 3, 1])
-        p3 = _add(p2, _mul(_qrot(_qmul(F2, _ry(a3)), _DOWN), l2))
+        a2, F2, p2 = _finger_link(F1, p1, _unit(_sub(b2, p1), _DOWN), lo2, hi2, l1)
+        a3, F3, p3 = _finger_link(F2, p2, _unit(_sub(T, p2), _DOWN), lo3, hi3, l2)
         e = _norm(_sub(p3, T))
         gain = err - e
         if gain > 0.0:
