@@ -375,11 +375,7 @@ def program_from_dict(data: dict[str, Any], where: str = "program") -> Program:
     """Build a :class:`Program` from a parsed TOML/JSON table; one-line errors."""
     if not isinstance(data, dict):
         raise ProgramError(f"{where}: must be a table of program settings")
-    known = {f.name for f in dataclasses.fields(Program)}
-    unknown = set(data) - known
-    if unknown:
-        raise ProgramError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} "
-                           f"(keys: {', '.join(sorted(known))})")
+    _check_keys(Program, data, where)
     kw = dict(data)
     if "phase_started" in kw:
         try:
@@ -403,22 +399,27 @@ def program_from_dict(data: dict[str, Any], where: str = "program") -> Program:
         raise ProgramError(f"{where}: overrides must be a list")
     if "patient" not in kw:
         raise ProgramError(f"{where}: patient (a pseudonymous id) is required")
-    try:
-        return Program(**kw)
-    except TypeError as exc:
-        raise ProgramError(f"{where}: {exc}") from None
+    return _construct(Program, kw, where)
 
 
 def _build(cls: type, data: Any, where: str) -> Any:
     if not isinstance(data, dict):
         raise ProgramError(f"{where} must be a table")
+    _check_keys(cls, data, where)
+    return _construct(cls, data, where)
+
+
+def _check_keys(cls: type, data: dict[str, Any], where: str) -> None:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - known
     if unknown:
         raise ProgramError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} "
                            f"(keys: {', '.join(sorted(known))})")
+
+
+def _construct(cls: type, kw: dict[str, Any], where: str) -> Any:
     try:
-        return cls(**data)
+        return cls(**kw)
     except TypeError as exc:
         raise ProgramError(f"{where}: {exc}") from None
 
