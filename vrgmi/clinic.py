@@ -88,16 +88,17 @@ class ClinicServices:
 
         if path:
             return load_program(path)
+        pid = settings.patient.id
         if self.db is not None:
             from vrgmi.records.programs import load_program as stored, save_program
-            program = stored(self.db, settings.patient.id)
-            if program is None:
-                limb = get_level(settings.patient.amputation_level).limb
-                program = Program(settings.patient.id, steps=default_steps(limb))
-                save_program(self.db, program)
-            return program
+            program = stored(self.db, pid)
+            if program is not None:
+                return program
         limb = get_level(settings.patient.amputation_level).limb
-        return Program(settings.patient.id, steps=default_steps(limb))
+        program = Program(pid, steps=default_steps(limb))
+        if self.db is not None:
+            save_program(self.db, program)
+        return program
 
     def runner(self, engine: Any, program: Program, out_dir: Path,
                block_seconds: float | None = None) -> SessionRunner:
