@@ -58,12 +58,11 @@ class AnkleCircles(MirrorTaskScene):
                                d["trials"], d["direction"], rest_s=1.0, rate_hz=rate_hz)
 
     def configure(self) -> None:
+        super().configure()
         d, task = self.difficulty, self.task
         task.min_amplitude_deg = d["min_amplitude_deg"]
         task.min_roundness = d["min_roundness"]
         task.direction = d["direction"]
-        task.time_limit_s = d["time_limit_s"]
-        task.trials = max(d["trials"], len(task.results))
 
     def build(self, ctx: SceneContext) -> None:
         super().build(ctx)

@@ -7,16 +7,13 @@ import numpy as np
 
 from vrgmi.body.mirror import mirror_points_kernel
 from vrgmi.mirror.bilateral import BilateralTask, residual_point_index
-from vrgmi.mirror.reach import arm_reach, reach_targets
-from vrgmi.render.environment import TABLE_TOP_Z
 from vrgmi.scenes.base import SceneContext, SceneFrame
-from vrgmi.scenes.mirror_common import (COMMON_TRIAL_FIELDS, MirrorTaskScene, TargetMarker,
-                                        draw_sequence)
-from vrgmi.scenes.reach_targets import PALM, TABLE_CLEARANCE_M
+from vrgmi.scenes.mirror_common import COMMON_TRIAL_FIELDS, TargetTaskScene
+from vrgmi.scenes.reach_targets import PALM, table_targets
 from vrgmi.scenes.schema import Param
 
 
-class Bilateral(MirrorTaskScene):
+class Bilateral(TargetTaskScene):
     """A target for each hand, mirror images of each other: the patient moves both arms
     together, the intact one and the residual one, while watching the mirrored hand."""
 
@@ -47,40 +44,22 @@ class Bilateral(MirrorTaskScene):
     instruction = "Move both hands together to the two targets"
 
     def make_task(self, ctx: SceneContext, rate_hz: float) -> BilateralTask:
-        core = ctx.core
-        side, L = core.amputated, core.lengths
-        reach = arm_reach(L.upper_arm, L.forearm, L.hand)
-        self._index = residual_point_index(core.level.stump_segment)
+        self._index = residual_point_index(ctx.core.level.stump_segment)
         self._pair = np.zeros((2, 3))
         self._mirrored = np.zeros((2, 3))
-
-        def targets(_index: int):
-            d = self.difficulty
-            return reach_targets(self.rng, core.torso.shoulder(side).copy(), core.torso.pose,
-                                 side, reach, d["distance"], 1, d["target_radius_m"],
-                                 TABLE_TOP_Z + TABLE_CLEARANCE_M + d["target_radius_m"])
-
         d = self.difficulty
-        return BilateralTask(targets, d["target_radius_m"], d["dwell_s"], d["time_limit_s"],
-                             d["trials"], d["pace_s"], rest_s=1.0, rate_hz=rate_hz)
+        return BilateralTask(table_targets(self, ctx, count=1), d["target_radius_m"],
+                             d["dwell_s"], d["time_limit_s"], d["trials"], d["pace_s"],
+                             rest_s=1.0, rate_hz=rate_hz)
 
     def configure(self) -> None:
-        d, task = self.difficulty, self.task
-        task.radius_m = d["target_radius_m"]
-        task.dwell.hold_s = d["dwell_s"]
-        task.time_limit_s = d["time_limit_s"]
-        task.pace_s = d["pace_s"]
-        task.trials = max(d["trials"], len(task.results))
-        for marker in getattr(self, "markers", ()):
-            marker.set_radius(task.radius_m)
+        super().configure()
+        self.task.pace_s = self.difficulty["pace_s"]
 
     def build(self, ctx: SceneContext) -> None:
         super().build(ctx)
-        self.markers = [TargetMarker(ctx.root, ctx.base, self.task.radius_m, name="phantom")]
-        self.intact_marker = TargetMarker(ctx.root, ctx.base, self.task.radius_m,
-                                          name="intact")
-        for m in self.markers + [self.intact_marker]:
-            m.set_state("hidden")
+        self.markers = self.build_markers(ctx, ["phantom"])
+        self.intact_marker = self.build_markers(ctx, ["intact"])[0]
 
     def step_task(self, frame: SceneFrame) -> dict[str, Any] | None:
         core = self.ctx.core
@@ -96,7 +75,7 @@ class Bilateral(MirrorTaskScene):
         return self.task.update(frame.t, effector, palm, mirrored, residual)
 
     def draw(self, frame: SceneFrame) -> None:
-        draw_sequence(self.markers, self.task, frame.t, self.last_success)
+        super().draw(frame)
         intact = self.intact_marker
         if self.task.active:
             self._pair[0] = self.task.targets[0]

@@ -63,11 +63,10 @@ class CopyPose(MirrorTaskScene):
                             d["trials"], rest_s=1.5, rate_hz=rate_hz)
 
     def configure(self) -> None:
+        super().configure()
         d, task = self.difficulty, self.task
         task.tolerance_deg = d["tolerance_deg"]
         task.hold.hold_s = d["hold_s"]
-        task.time_limit_s = d["time_limit_s"]
-        task.trials = max(d["trials"], len(task.results))
         done = len(task.results) + int(task.active)
         self._poses[done:] = pose_sequence(d["pose_set"], max(task.trials - done, 0), self.rng)
 

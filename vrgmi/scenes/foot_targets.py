@@ -7,8 +7,7 @@ import numpy as np
 
 from vrgmi.mirror.lower import FootTapTask, foot_home, foot_targets
 from vrgmi.scenes.base import SceneContext, SceneFrame
-from vrgmi.scenes.mirror_common import (COMMON_TRIAL_FIELDS, MirrorTaskScene, TargetMarker,
-                                        draw_sequence, seated_legs)
+from vrgmi.scenes.mirror_common import COMMON_TRIAL_FIELDS, TargetTaskScene, seated_legs
 from vrgmi.scenes.schema import Param
 
 #: LEG_JOINT_NAMES index of the ball of the foot, the point that taps
@@ -18,7 +17,7 @@ BALL = 4
 MIN_FORWARD_M = 0.50
 
 
-class FootTargets(MirrorTaskScene):
+class FootTargets(TargetTaskScene):
     """Discs light up on the floor around the missing foot; the patient moves the intact
     foot and watches the mirrored foot tap them, in order. A disc is only placed where the
     patient's eye sees it past both seated legs (as they are when the trial starts)."""
@@ -61,24 +60,9 @@ class FootTargets(MirrorTaskScene):
         return FootTapTask(targets, d["target_radius_m"], d["dwell_s"], d["time_limit_s"],
                            d["trials"], rest_s=1.0, rate_hz=rate_hz)
 
-    def configure(self) -> None:
-        d, task = self.difficulty, self.task
-        task.radius_m = d["target_radius_m"]
-        task.dwell.hold_s = d["dwell_s"]
-        task.time_limit_s = d["time_limit_s"]
-        task.trials = max(d["trials"], len(task.results))
-        for marker in getattr(self, "markers", ()):
-            marker.set_radius(task.radius_m)
-
     def build(self, ctx: SceneContext) -> None:
         super().build(ctx)
-        self.markers = [TargetMarker(ctx.root, ctx.base, self.task.radius_m, floor=True,
-                                     name=f"disc{k}") for k in range(6)]
-        for m in self.markers:
-            m.set_state("hidden")
+        self.markers = self.build_markers(ctx, [f"disc{k}" for k in range(6)], floor=True)
 
     def step_task(self, frame: SceneFrame) -> dict[str, Any] | None:
         return self.task.update(frame.t, self.effector(frame, BALL))
-
-    def draw(self, frame: SceneFrame) -> None:
-        draw_sequence(self.markers, self.task, frame.t, self.last_success)

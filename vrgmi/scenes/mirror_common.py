@@ -300,7 +300,11 @@ class MirrorTaskScene(Scene):
 
     def configure(self) -> None:
         """Copy the difficulty values in force into the task (after setup and after each
-        therapist change; target placement reads them at each trial's start)."""
+        therapist change; target placement reads them at each trial's start). Here the
+        ``time_limit_s`` and ``trials`` every mirror task has; subclasses add their own."""
+        d, task = self.difficulty, self.task
+        task.time_limit_s = d["time_limit_s"]
+        task.trials = max(d["trials"], len(task.results))
 
     def set_param(self, name: str, value: Any, by: str = "therapist") -> None:
         super().set_param(name, value, by)
@@ -350,3 +354,29 @@ def draw_sequence(markers: list[TargetMarker], task: Any, t: float, success: boo
         elif marker.state in ("current", "waiting"):
             marker.set_state("done" if success else "hidden", t)
         marker.animate(t)
+
+
+class TargetTaskScene(MirrorTaskScene):
+    """A mirror scene around a :class:`vrgmi.mirror.reach.ReachTask` (or a subclass):
+    targets of ``target_radius_m`` held for ``dwell_s``, shown by the ``markers`` a
+    subclass's ``build`` makes with :meth:`build_markers`, drawn by :func:`draw_sequence`."""
+
+    def configure(self) -> None:
+        super().configure()
+        d, task = self.difficulty, self.task
+        task.radius_m = d["target_radius_m"]
+        task.dwell.hold_s = d["dwell_s"]
+        for marker in getattr(self, "markers", ()):
+            marker.set_radius(task.radius_m)
+
+    def build_markers(self, ctx: SceneContext, names: list[str],
+                      floor: bool = False) -> list[TargetMarker]:
+        """One hidden :class:`TargetMarker` per name, sized to the task's radius."""
+        markers = [TargetMarker(ctx.root, ctx.base, self.task.radius_m, floor=floor, name=n)
+                   for n in names]
+        for m in markers:
+            m.set_state("hidden")
+        return markers
+
+    def draw(self, frame: SceneFrame) -> None:
+        draw_sequence(self.markers, self.task, frame.t, self.last_success)

@@ -62,11 +62,10 @@ class PedalPress(MirrorTaskScene):
                          rest_s=1.0, rate_hz=rate_hz)
 
     def configure(self) -> None:
+        super().configure()
         d, task = self.difficulty, self.task
         task.press_deg = d["press_deg"]
         task.hold.hold_s = d["hold_s"]
-        task.time_limit_s = d["time_limit_s"]
-        task.trials = max(d["trials"], len(task.results))
         if task.plate is not None:
             task.plate.tolerance_m = float(d["tolerance_m"])
 

@@ -1,13 +1,14 @@
 """Reach targets: touch glowing targets with the mirrored hand, in order (mirror therapy)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 from vrgmi.mirror.reach import ReachTask, arm_reach, reach_targets
 from vrgmi.render.environment import TABLE_TOP_Z
 from vrgmi.scenes.base import SceneContext, SceneFrame
-from vrgmi.scenes.mirror_common import (COMMON_TRIAL_FIELDS, MirrorTaskScene, TargetMarker,
-                                        draw_sequence)
+from vrgmi.scenes.mirror_common import COMMON_TRIAL_FIELDS, TargetTaskScene
 from vrgmi.scenes.schema import Param
 
 #: ARM_JOINT_NAMES index of the palm centre, the point that touches targets
@@ -16,7 +17,27 @@ PALM = 3
 TABLE_CLEARANCE_M = 0.05
 
 
-class ReachTargets(MirrorTaskScene):
+def table_targets(scene: TargetTaskScene, ctx: SceneContext,
+                  count: int | None = None) -> Callable[[int], np.ndarray]:
+    """The ``make_targets`` of a reach task: each trial's targets around the phantom
+    shoulder, clear of the table, from the scene's difficulty values at the trial's start
+    (``distance``, ``target_radius_m``); ``count`` of them, or ``sequence_length``."""
+    core = ctx.core
+    side, L = core.amputated, core.lengths
+    reach = arm_reach(L.upper_arm, L.forearm, L.hand)
+
+    def targets(_index: int) -> np.ndarray:
+        d = scene.difficulty
+        return reach_targets(scene.rng, core.torso.shoulder(side).copy(), core.torso.pose,
+                             side, reach, d["distance"],
+                             d["sequence_length"] if count is None else count,
+                             d["target_radius_m"],
+                             TABLE_TOP_Z + TABLE_CLEARANCE_M + d["target_radius_m"])
+
+    return targets
+
+
+class ReachTargets(TargetTaskScene):
     """Targets appear where the missing arm would reach; the patient moves the intact arm
     and watches the mirrored hand touch them, one after the other."""
 
@@ -42,42 +63,16 @@ class ReachTargets(MirrorTaskScene):
     instruction = "Touch the glowing target with your mirrored hand"
 
     def make_task(self, ctx: SceneContext, rate_hz: float) -> ReachTask:
-        core = ctx.core
-        side, L = core.amputated, core.lengths
-        reach = arm_reach(L.upper_arm, L.forearm, L.hand)
-
-        def targets(_index: int):
-            d = self.difficulty
-            return reach_targets(self.rng, core.torso.shoulder(side).copy(), core.torso.pose,
-                                 side, reach, d["distance"], d["sequence_length"],
-                                 d["target_radius_m"],
-                                 TABLE_TOP_Z + TABLE_CLEARANCE_M + d["target_radius_m"])
-
         d = self.difficulty
-        return ReachTask(targets, d["target_radius_m"], d["dwell_s"], d["time_limit_s"],
-                         d["trials"], rest_s=1.0, rate_hz=rate_hz)
-
-    def configure(self) -> None:
-        d, task = self.difficulty, self.task
-        task.radius_m = d["target_radius_m"]
-        task.dwell.hold_s = d["dwell_s"]
-        task.time_limit_s = d["time_limit_s"]
-        task.trials = max(d["trials"], len(task.results))
-        for marker in getattr(self, "markers", ()):
-            marker.set_radius(task.radius_m)
+        return ReachTask(table_targets(self, ctx), d["target_radius_m"], d["dwell_s"],
+                         d["time_limit_s"], d["trials"], rest_s=1.0, rate_hz=rate_hz)
 
     def build(self, ctx: SceneContext) -> None:
         super().build(ctx)
-        self.markers = [TargetMarker(ctx.root, ctx.base, self.task.radius_m, name=f"target{k}")
-                        for k in range(6)]
-        for m in self.markers:
-            m.set_state("hidden")
+        self.markers = self.build_markers(ctx, [f"target{k}" for k in range(6)])
 
     def step_task(self, frame: SceneFrame) -> dict[str, Any] | None:
         return self.task.update(frame.t, self.effector(frame, PALM))
-
-    def draw(self, frame: SceneFrame) -> None:
-        draw_sequence(self.markers, self.task, frame.t, self.last_success)
 
     def panel_text(self, frame: SceneFrame) -> str:
         text = super().panel_text(frame)
