@@ -416,14 +416,16 @@ class _StageView:
         self.question_line_m = line
         return node
 
-    def _triangle(self, name: str, code: str, corners) -> NodePath:
-        """A flat filled triangle (x, z corners, metres) facing the patient."""
+    def _flat_mesh(self, name: str, code: str, corners, y: float, triangles) -> NodePath:
+        """Flat ``code``-coloured triangles on (x, z) ``corners`` (metres) at depth ``y``,
+        facing the patient, unshaded."""
         vdata = GeomVertexData(name, GeomVertexFormat.get_v3(), Geom.UH_static)
         pos = GeomVertexWriter(vdata, "vertex")
         for x, z in corners:
-            pos.add_data3(x, 0.0, z)
+            pos.add_data3(x, y, z)
         tris = GeomTriangles(Geom.UH_static)
-        tris.add_vertices(0, 1, 2)
+        for a, b, c in triangles:
+            tris.add_vertices(a, b, c)
         geom = Geom(vdata)
         geom.add_primitive(tris)
         node = GeomNode(name)
@@ -432,6 +434,11 @@ class _StageView:
         path.set_two_sided(True)
         path.set_color(self._color(code), 1)
         path.set_shader_off(1)
+        return path
+
+    def _triangle(self, name: str, code: str, corners) -> NodePath:
+        """A flat filled triangle (x, z corners, metres) facing the patient."""
+        path = self._flat_mesh(name, code, corners, 0.0, [(0, 1, 2)])
         path.set_light_off(1)
         path.set_bin("fixed", 44)
         path.set_depth_write(False)
@@ -444,29 +451,18 @@ class _StageView:
 
     def _flat(self, name: str, code: str, segments: list, width: float) -> NodePath:
         """Thick line segments (x, z pairs, metres) as flat quads facing the patient."""
-        vdata = GeomVertexData(name, GeomVertexFormat.get_v3(), Geom.UH_static)
-        pos = GeomVertexWriter(vdata, "vertex")
-        tris = GeomTriangles(Geom.UH_static)
+        corners, tris = [], []
         for (x0, z0), (x1, z1) in segments:
             dx, dz = x1 - x0, z1 - z0
             n = math.hypot(dx, dz)
             # square caps: extend half a width at both ends, offset half a width sideways
             ux, uz = dx / n * width / 2, dz / n * width / 2
             px, pz = -uz, ux
-            start = vdata.get_num_rows()
-            for cx, cz in ((x0 - ux - px, z0 - uz - pz), (x1 + ux - px, z1 + uz - pz),
-                           (x1 + ux + px, z1 + uz + pz), (x0 - ux + px, z0 - uz + pz)):
-                pos.add_data3(cx, -0.01, cz)
-            tris.add_vertices(start, start + 1, start + 2)
-            tris.add_vertices(start, start + 2, start + 3)
-        geom = Geom(vdata)
-        geom.add_primitive(tris)
-        node = GeomNode(name)
-        node.add_geom(geom)
-        path = self.root.attach_new_node(node)
-        path.set_two_sided(True)
-        path.set_color(self._color(code), 1)
-        path.set_shader_off(1)
+            start = len(corners)
+            corners += [(x0 - ux - px, z0 - uz - pz), (x1 + ux - px, z1 + uz - pz),
+                        (x1 + ux + px, z1 + uz + pz), (x0 - ux + px, z0 - uz + pz)]
+            tris += [(start, start + 1, start + 2), (start, start + 2, start + 3)]
+        path = self._flat_mesh(name, code, corners, -0.01, tris)
         path.set_bin("fixed", 0)
         return path
 
