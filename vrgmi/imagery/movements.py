@@ -191,6 +191,17 @@ def _sequence(base: Mapping[str, float], poses: list[Mapping[str, float]],
 
 R, D, U, S = ARM_REST, ARM_DOWN, ARM_HAND_UP, LEG_SEATED
 _OPEN_UP = _p(U, **_hand(0.0))
+#: poses a movement passes through twice (a hold, or the way back): named once
+_AT_CUP = _p(R, shoulder_elevation=55.0, shoulder_rotation=5.0, elbow_flexion=45.0,
+             forearm_pronation=10.0, wrist_flexion=-15.0)
+_JUG_LIFTED = _p(R, shoulder_elevation=40.0, elbow_flexion=70.0, forearm_pronation=0.0,
+                 **_hand(0.55))
+_JUG_TIPPED = _p(R, shoulder_elevation=50.0, shoulder_rotation=25.0, elbow_flexion=80.0,
+                 forearm_pronation=65.0, **_hand(0.55))
+_KNEE_STRAIGHT = _p(S, knee_flexion=5.0)
+_FOOT_LIFTED = _p(S, hip_elevation=110.0, knee_flexion=100.0, ankle_dorsiflexion=10.0)
+_ON_STEP = _p(S, hip_elevation=100.0, knee_flexion=60.0, ankle_dorsiflexion=-5.0)
+_ON_PEDAL = _p(S, hip_plane=80.0, knee_flexion=30.0, ankle_dorsiflexion=-16.0)
 
 UPPER: tuple[Movement, ...] = (
     # -- level 1: one joint ------------------------------------------------------------
@@ -277,29 +288,15 @@ UPPER: tuple[Movement, ...] = (
              "fingers around it, then let go and bring the hand back.",
              "Imagine reaching for the cup with your {side} hand, grasping it and letting go.",
              "arm", 3, "wrist",
-             (_k(0, R),
-              _k(1.3, _p(R, shoulder_elevation=55.0, shoulder_rotation=5.0, elbow_flexion=45.0,
-                         forearm_pronation=10.0, wrist_flexion=-15.0, **_hand(0.0))),
-              _k(2.1, _p(R, shoulder_elevation=55.0, shoulder_rotation=5.0, elbow_flexion=45.0,
-                         forearm_pronation=10.0, wrist_flexion=-15.0, **_hand(0.55))),
-              _k(2.9, _p(R, shoulder_elevation=55.0, shoulder_rotation=5.0, elbow_flexion=45.0,
-                         forearm_pronation=10.0, wrist_flexion=-15.0, **_hand(0.0))),
-              _k(4.2, R))),
+             (_k(0, R), _k(1.3, _p(_AT_CUP, **_hand(0.0))), _k(2.1, _p(_AT_CUP, **_hand(0.55))),
+              _k(2.9, _p(_AT_CUP, **_hand(0.0))), _k(4.2, R))),
     Movement("pour", "Pour from a jug",
              "Take hold of a jug with your {side} hand, lift it, tip it to pour a glass, "
              "set it upright and put it down.",
              "Imagine lifting the jug with your {side} hand, pouring, and setting it down.",
              "arm", 3, "thumb_tip",
-             (_k(0, R),
-              _k(1.0, _p(R, shoulder_elevation=40.0, elbow_flexion=70.0, forearm_pronation=0.0,
-                         **_hand(0.55))),
-              _k(2.0, _p(R, shoulder_elevation=50.0, shoulder_rotation=25.0,
-                         elbow_flexion=80.0, forearm_pronation=65.0, **_hand(0.55))),
-              _k(2.8, _p(R, shoulder_elevation=50.0, shoulder_rotation=25.0,
-                         elbow_flexion=80.0, forearm_pronation=65.0, **_hand(0.55))),
-              _k(3.8, _p(R, shoulder_elevation=40.0, elbow_flexion=70.0, forearm_pronation=0.0,
-                         **_hand(0.55))),
-              _k(4.8, R))),
+             (_k(0, R), _k(1.0, _JUG_LIFTED), _k(2.0, _JUG_TIPPED), _k(2.8, _JUG_TIPPED),
+              _k(3.8, _JUG_LIFTED), _k(4.8, R))),
     Movement("wipe_table", "Wipe the table",
              "Rest your {side} hand flat on the table and wipe it in a wide circle, "
              "out and back.",
@@ -365,9 +362,9 @@ LOWER: tuple[Movement, ...] = (
              "and bend the knee again.",
              "Imagine straightening your {side} leg, lifting it, and lowering it.",
              "leg", 2, "ankle",
-             (_k(0, S), _k(1.0, _p(S, knee_flexion=5.0)),
-              _k(1.8, _p(S, hip_elevation=105.0, knee_flexion=5.0, ankle_dorsiflexion=10.0)),
-              _k(2.6, _p(S, knee_flexion=5.0)), _k(3.6, S))),
+             (_k(0, S), _k(1.0, _KNEE_STRAIGHT),
+              _k(1.8, _p(_KNEE_STRAIGHT, hip_elevation=105.0, ankle_dorsiflexion=10.0)),
+              _k(2.6, _KNEE_STRAIGHT), _k(3.6, S))),
     Movement("heel_slide", "Slide the foot back and forward",
              "Slide your {side} foot back under the chair along the floor, "
              "then forward again.",
@@ -390,22 +387,15 @@ LOWER: tuple[Movement, ...] = (
              "then bring it back to the floor.",
              "Imagine lifting your {side} foot onto the step and back down.",
              "leg", 3, "ankle",
-             (_k(0, S), _k(0.9, _p(S, hip_elevation=110.0, knee_flexion=100.0,
-                                   ankle_dorsiflexion=10.0)),
-              _k(1.7, _p(S, hip_elevation=100.0, knee_flexion=60.0, ankle_dorsiflexion=-5.0)),
-              _k(2.5, _p(S, hip_elevation=100.0, knee_flexion=60.0, ankle_dorsiflexion=-5.0)),
-              _k(3.3, _p(S, hip_elevation=110.0, knee_flexion=100.0, ankle_dorsiflexion=10.0)),
-              _k(4.2, S))),
+             (_k(0, S), _k(0.9, _FOOT_LIFTED), _k(1.7, _ON_STEP), _k(2.5, _ON_STEP),
+              _k(3.3, _FOOT_LIFTED), _k(4.2, S))),
     Movement("press_pedal", "Press a pedal",
              "Move your {side} foot onto a car pedal, press it down slowly, release it "
              "and move the foot back.",
              "Imagine moving your {side} foot onto the pedal, pressing and releasing it.",
              "leg", 3, "toe_tip",
-             (_k(0, S), _k(1.0, _p(S, hip_plane=80.0, knee_flexion=30.0,
-                                   ankle_dorsiflexion=-16.0)),
-              _k(2.0, _p(S, hip_plane=80.0, knee_flexion=30.0, ankle_dorsiflexion=-44.0)),
-              _k(3.0, _p(S, hip_plane=80.0, knee_flexion=30.0, ankle_dorsiflexion=-16.0)),
-              _k(4.0, S))),
+             (_k(0, S), _k(1.0, _ON_PEDAL), _k(2.0, _p(_ON_PEDAL, ankle_dorsiflexion=-44.0)),
+              _k(3.0, _ON_PEDAL), _k(4.0, S))),
 )
 
 LIBRARY: dict[str, Movement] = {m.id: m for m in UPPER + LOWER}
