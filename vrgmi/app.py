@@ -214,6 +214,7 @@ class Engine:
         lens.set_fov(float(np.degrees(2 * np.arctan(np.tan(v / 2) * aspect))), PATIENT_VFOV_DEG)
         lens.set_near_far(0.03, 30.0)
         base.cam.node().set_lens(lens)
+        base.cam.set_pos_hpr(0, 0, 0, 0, 0, 0)   # the eye is the camera node: the head pose
         self.timer = StageTimer(ENGINE_STAGES)
         self._quat = Quat()
         self.scene: Scene | None = None
