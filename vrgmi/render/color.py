@@ -27,9 +27,20 @@ def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1.0 / 2.4) - 0.055)
 
 
-def hex_to_linear(code: str) -> tuple[float, float, float]:
-    """``"#rrggbb"`` (sRGB, as colour pickers give it) -> linear RGB."""
+def hex_to_srgb(code: str) -> tuple[float, float, float]:
+    """``"#rrggbb"`` -> its sRGB-encoded components in 0..1."""
     if not _HEX.fullmatch(code):
         raise ColorError(f"colour {code!r} is not written #rrggbb")
-    srgb = np.array([int(code[i:i + 2], 16) for i in (1, 3, 5)]) / 255.0
-    return tuple(float(v) for v in srgb_to_linear(srgb))
+    return tuple(int(code[i:i + 2], 16) / 255.0 for i in (1, 3, 5))
+
+
+def hex_to_linear(code: str) -> tuple[float, float, float]:
+    """``"#rrggbb"`` (sRGB, as colour pickers give it) -> linear RGB."""
+    return tuple(float(v) for v in srgb_to_linear(np.array(hex_to_srgb(code))))
+
+
+def hex_for_framebuffer(code: str, linear: bool) -> tuple[float, float, float]:
+    """A ``"#rrggbb"`` colour for unshaded geometry: linear where the framebuffer encodes
+    sRGB itself (``linear``), else as given (the software renderer draws values as they
+    are)."""
+    return hex_to_linear(code) if linear else hex_to_srgb(code)

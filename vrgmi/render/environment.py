@@ -10,7 +10,7 @@ from panda3d.core import (AmbientLight, DirectionalLight, Geom, GeomNode, GeomTr
                           TransparencyAttrib, Vec3, Vec4)
 
 from vrgmi.errors import VrgmiError
-from vrgmi.render.color import hex_to_linear
+from vrgmi.render.color import hex_for_framebuffer
 from vrgmi.render.shaders import Lighting, set_lighting
 
 #: room extent: x (left..right), y (behind..in front of the patient), height
@@ -58,11 +58,7 @@ class _Mesh:
         self.linear = linear
 
     def rgba(self, name: str, shade: float = 1.0) -> Vec4:
-        if self.linear:
-            r, g, b = hex_to_linear(PALETTE[name])
-        else:  # the software renderer draws vertex colours as they are (sRGB)
-            code = PALETTE[name]
-            r, g, b = (int(code[i:i + 2], 16) / 255.0 for i in (1, 3, 5))
+        r, g, b = hex_for_framebuffer(PALETTE[name], self.linear)
         return Vec4(r * shade, g * shade, b * shade, 1.0)
 
     def quad(self, corners: list[Vec3], normal: Vec3, colors: list[Vec4]) -> None:

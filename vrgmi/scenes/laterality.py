@@ -26,7 +26,7 @@ from panda3d.core import (AlphaTestAttrib, CardMaker, CullBinEnums, CullBinManag
 from vrgmi.body.postures import posture_angles
 from vrgmi.laterality.stimuli import Stimulus
 from vrgmi.laterality.task import LateralityTask, TaskConfig
-from vrgmi.render.color import hex_to_linear, linear_to_srgb
+from vrgmi.render.color import hex_for_framebuffer, linear_to_srgb
 from vrgmi.render.rig import MODEL_HEIGHT, LimbRig, RigError
 from vrgmi.render.shaders import (ROOM, SKIN, Lighting, load_shader, set_lighting,
                                   shaders_supported)
@@ -361,9 +361,7 @@ class _StageView:
     # --- geometry ---
 
     def _color(self, code: str) -> Vec4:
-        if self._linear:
-            return Vec4(*hex_to_linear(code), 1.0)
-        return Vec4(*(int(code[i:i + 2], 16) / 255.0 for i in (1, 3, 5)), 1.0)
+        return Vec4(*hex_for_framebuffer(code, self._linear), 1.0)
 
     def _backdrop(self) -> None:
         """The card behind the stimulus, sized by visual angle to frame it with a margin."""

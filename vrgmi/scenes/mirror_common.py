@@ -16,7 +16,7 @@ from panda3d.core import (Geom, GeomNode, GeomTriangles, GeomVertexData, GeomVer
                           GeomVertexWriter, NodePath, TransparencyAttrib)
 
 from vrgmi.mirror.trial import TrialTask
-from vrgmi.render.color import hex_to_linear
+from vrgmi.render.color import hex_for_framebuffer
 from vrgmi.render.ui import Panel, place_facing_patient
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import SceneParamError
@@ -59,11 +59,8 @@ COMMON_TRIAL_FIELDS: dict[str, str] = {
 def display_rgba(base: Any, code: str, alpha: float) -> tuple[float, float, float, float]:
     """A ``#rrggbb`` colour for unshaded geometry: linear where the framebuffer encodes
     sRGB itself, else as given."""
-    if base is not None and base.win.get_fb_properties().get_srgb_color():
-        r, g, b = hex_to_linear(code)
-    else:
-        r, g, b = (int(code[i:i + 2], 16) / 255.0 for i in (1, 3, 5))
-    return (r, g, b, alpha)
+    linear = base is not None and base.win.get_fb_properties().get_srgb_color()
+    return (*hex_for_framebuffer(code, linear), alpha)
 
 
 def _mesh(name: str, vertices: np.ndarray, shades: np.ndarray,
