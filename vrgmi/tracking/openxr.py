@@ -52,17 +52,11 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def runtime_manifest() -> str | None:
-    """The runtime manifest the loader will use (XR_RUNTIME_JSON or the system's active one)."""
-    from vrgmi.doctor import openxr_manifest
-    found = openxr_manifest()
-    return None if found is None else os.fspath(found)
-
-
 def offered_extensions() -> dict[str, int]:
     """Extension name -> version, as the runtime (and enabled layers) offer them."""
+    from vrgmi.doctor import openxr_manifest
     xr = _xr()
-    if runtime_manifest() is None:
+    if openxr_manifest() is None:
         raise XrUnavailableError("no OpenXR runtime is installed")
     try:
         props = xr.enumerate_instance_extension_properties()
@@ -78,7 +72,6 @@ class RuntimeInfo:
 
     name: str
     version: str
-    manifest: str
     extensions: dict[str, int]
     system: str
 
@@ -98,8 +91,8 @@ def probe_runtime() -> RuntimeInfo:
             system = xr.get_system_properties(instance, sys_id).system_name.decode()
         except xr.XrException:
             system = "no headset connected"
-        return RuntimeInfo(props.runtime_name.decode(), str(props.runtime_version),
-                           runtime_manifest() or "", offered, system)
+        return RuntimeInfo(props.runtime_name.decode(), str(props.runtime_version), offered,
+                           system)
     finally:
         xr.destroy_instance(instance)
 
@@ -239,7 +232,6 @@ class XrSession:
             self.destroy()
             raise XrUnavailableError(f"the OpenXR session could not start ({_one_line(exc)})") \
                 from None
-        self._view_info.space = self.app_space
 
     def _space(self, kind, position, orientation):
         xr = self.xr
@@ -269,7 +261,7 @@ class XrSession:
             if kind == st.EVENT_DATA_SESSION_STATE_CHANGED:
                 changed = ctypes.cast(ctypes.byref(event), ctypes.POINTER(
                     xr.EventDataSessionStateChanged)).contents
-                self._on_state(xr.SessionState(changed.state), changed.time)
+                self._on_state(xr.SessionState(changed.state))
                 happened.add("state")
             elif kind == st.EVENT_DATA_INSTANCE_LOSS_PENDING:
                 self.lost = True
@@ -279,7 +271,7 @@ class XrSession:
             elif kind == st.EVENT_DATA_REFERENCE_SPACE_CHANGE_PENDING:
                 happened.add("space")
 
-    def _on_state(self, state, _time: int) -> None:
+    def _on_state(self, state) -> None:
         xr = self.xr
         S = xr.SessionState
         self.state = state
