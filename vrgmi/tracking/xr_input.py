@@ -147,7 +147,7 @@ class OpenXRSource(PoseSource):
                                                  joint_locations=joints)
             info = xr.HandJointsLocateInfoEXT(base_space=self.xrs.app_space)
             view = np.frombuffer(joints, dtype=_JOINT_DTYPE)
-            hands.append((tracker, info, locations, joints, view))
+            hands.append((tracker, info, locations, view))
         return hands
 
     # -- per frame ----------------------------------------------------------------------------
@@ -220,12 +220,12 @@ class OpenXRSource(PoseSource):
             y_axis.update(float(v.current_state.y), at, queue, device)
 
     def _poll_hands(self, t: int, frame: TrackingFrame) -> None:
-        for s, (tracker, info, locations, _joints, view) in enumerate(self._hands):
+        for s, (tracker, info, locations, view) in enumerate(self._hands):
             info.time = t
             info.base_space = self.xrs.app_space
             res = self._locate_joints(tracker, ctypes.byref(info), ctypes.byref(locations))
             if res < 0:
-                self.xrs.call("xrLocateHandJointsEXT", None)   # raises with the right message
+                self.xrs.check(res, "xrLocateHandJointsEXT")
             valid = bool(locations.is_active) and bool(np.all(view["flags"] & _VALID == _VALID))
             frame.hand_valid[s] = valid
             if valid:
