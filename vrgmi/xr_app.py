@@ -210,9 +210,7 @@ class XrRunner:
                 except XrLostError as exc:
                     self._on_lost(str(exc))
                     continue
-                n = len(self.stats.cpu_ms)
-                over = ((seconds is not None and self.t >= seconds)
-                        or (frames is not None and n >= frames) or self.stop_requested)
+                over = self._over(seconds, frames, len(self.stats.cpu_ms)) or self.stop_requested
                 if over and t_stop is None:
                     t_stop = time.monotonic()
                     self.link.xrs.request_exit()
@@ -232,6 +230,17 @@ class XrRunner:
                 if self.session is not None:           # events and summary, whatever happened
                     self.session_summary = self.session.close()
         return self.report()
+
+    def _over(self, seconds: float | None, frames: int | None, n: int) -> bool:
+        """Whether the run has reached ``seconds`` of display time or ``frames`` frames
+        (``n`` run so far)."""
+        return ((seconds is not None and self.t >= seconds)
+                or (frames is not None and n >= frames))
+
+    def _record(self) -> None:
+        """Append the engine's tracking frame to the recording (not while it is held)."""
+        if self.recorder is not None and not self.engine.held:
+            self.recorder.append(self.engine.core.frame)
 
     def _step(self, on_frame) -> bool:
         """One pass: events, and a frame while the session runs. True once it has exited."""
@@ -268,8 +277,7 @@ class XrRunner:
         self.stats.cpu_ms.append((time.perf_counter_ns() - t0) * 1e-6)
         self.stats.predicted_ns.append(t)
         self.stats.located_ns.append(link.source.located_ns if not engine.held else t)
-        if self.recorder is not None and not engine.held:
-            self.recorder.append(engine.core.frame)
+        self._record()
         if on_frame is not None:
             on_frame(self, t)
         return False
@@ -309,14 +317,10 @@ class XrRunner:
         desktop = display.mode is DisplayMode.DESKTOP
         if not desktop and seconds is None and frames is None:
             return                                     # headless and open-ended: stop here
-        while not self.stop_requested:
-            if (seconds is not None and self.t >= seconds) or (frames is not None
-                                                               and n >= frames):
-                break
+        while not self.stop_requested and not self._over(seconds, frames, n):
             self.t += 1.0 / rate
             self._advance(self.t, 1.0 / rate)
-            if self.recorder is not None and not engine.held:
-                self.recorder.append(engine.core.frame)
+            self._record()
             n += 1
             if desktop:
                 display.base.taskMgr.step()                # draws the window
