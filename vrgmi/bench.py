@@ -28,6 +28,16 @@ TARGETS = {  # key: (comparison, bound) from the core issue
 #: the scripted OpenXR test runtime of a checkout (absent from an installed wheel)
 XR_RUNTIME_DIR = Path(__file__).resolve().parents[1] / "tests" / "xr_runtime"
 
+#: the patient every timed run plays: a left transradial amputee reaching with the right hand
+_PATIENT = {"patient.amputation_side": "left", "patient.amputation_level": "transradial"}
+
+
+def _reach(seconds: float, rate_hz: float):
+    """The scripted right-hand reach every timed run replays."""
+    from vrgmi.tracking.scripted import make_scripted_replay
+    return make_scripted_replay("reach", seconds=seconds, rate_hz=rate_hz, intact_side="right")
+
+
 _START_PROBE = r"""
 import time
 t0 = time.perf_counter()
@@ -57,13 +67,10 @@ def bench_core(minutes: float, rate_hz: float = 120.0) -> dict[str, float]:
     from vrgmi.core import CorePipeline, warmup
     from vrgmi.settings import load_settings
     from vrgmi.tracking.replay import ReplaySource
-    from vrgmi.tracking.scripted import make_scripted_replay
 
     warmup()
-    replay = make_scripted_replay("reach", seconds=minutes * 60.0, rate_hz=rate_hz,
-                                  intact_side="right")
-    settings = load_settings(overrides={"patient.amputation_side": "left",
-                                        "patient.amputation_level": "transradial"})
+    replay = _reach(minutes * 60.0, rate_hz)
+    settings = load_settings(overrides=_PATIENT)
     pipeline = CorePipeline(settings, ReplaySource(replay))
     n = len(replay.t)
     frame_ms = np.empty(n)
@@ -89,13 +96,10 @@ def bench_engine(minutes: float, rate_hz: float = 120.0,
     from vrgmi.render.display import open_display
     from vrgmi.settings import load_settings
     from vrgmi.tracking.replay import ReplaySource
-    from vrgmi.tracking.scripted import make_scripted_replay
 
     warmup()
-    replay = make_scripted_replay("reach", seconds=minutes * 60.0, rate_hz=rate_hz,
-                                  intact_side="right")
-    settings = load_settings(overrides={"patient.amputation_side": "left",
-                                        "patient.amputation_level": "transradial"})
+    replay = _reach(minutes * 60.0, rate_hz)
+    settings = load_settings(overrides=_PATIENT)
     display = open_display("headless", size=(1280, 720))
     try:
         engine = Engine(settings, ReplaySource(replay), display)
@@ -139,7 +143,7 @@ def added_latency_frames(log: np.ndarray, head_pose_at: Callable[[int], np.ndarr
     for lag in range(max_frames + 1):
         errors = [np.linalg.norm(m - head_pose_at(int(predicted[index[int(f) - lag]]))[:3])
                   for m, f in zip(mid, rows["frame"]) if int(f) - lag in index
-                  and int(f) - lag >= 0 and not np.isnan(log["left_pose"][index[int(f) - lag], 0])]
+                  and not np.isnan(log["left_pose"][index[int(f) - lag], 0])]
         if errors and max(errors) < tol_m:
             return lag
     return None
@@ -152,7 +156,6 @@ def bench_xr(seconds: float) -> dict:
 
     from vrgmi.settings import load_settings
     from vrgmi.tracking.replay import save_replay
-    from vrgmi.tracking.scripted import make_scripted_replay
     from vrgmi.xr_app import run_xr
 
     harness_path = XR_RUNTIME_DIR / "harness.py"
@@ -163,13 +166,10 @@ def bench_xr(seconds: float) -> dict:
     harness = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(harness)
     rate = 90.0
-    settings = load_settings(overrides={"patient.amputation_side": "left",
-                                        "patient.amputation_level": "transradial",
-                                        "display.mode": "headless"})
+    settings = load_settings(overrides={**_PATIENT, "display.mode": "headless"})
     with tempfile.TemporaryDirectory(prefix="vrgmi-xr-bench-") as tmp:
         replay = Path(tmp) / "reach.npz"
-        save_replay(replay, make_scripted_replay("reach", seconds=max(seconds, 2.0),
-                                                 rate_hz=rate, intact_side="right"))
+        save_replay(replay, _reach(max(seconds, 2.0), rate))
         with harness.xr_test_runtime(replay=replay, rate_hz=rate, view_size=(256, 256),
                                      validation=False) as rt:
             heads: dict[int, np.ndarray] = {}
