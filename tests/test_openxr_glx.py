@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from test_desktop_window import x_display  # noqa: F401  (fixture: Xvfb)
-from tests.xr_runtime.harness import xr_test_runtime
+from tests.xr_runtime.harness import validation_problems, xr_test_runtime
 from vrgmi.events import read_events
 from vrgmi.tracking.replay import save_replay
 from vrgmi.tracking.scripted import make_scripted_replay
@@ -94,12 +94,6 @@ def reach(tmp_path_factory):
     return path
 
 
-def _problems(messages: list[str]) -> list[str]:
-    """The validation layer's errors and warnings (its own init/teardown notes are fine)."""
-    return [m for m in messages if "VALID_ERROR" in m or "VALID_WARNING" in m
-            or "VUID-" in m and "VUID-CoreValidation" not in m]
-
-
 def _skin(px: np.ndarray) -> bool:
     r, g, b = (int(v) for v in px[:3])
     return r > g > b and r - b > 45
@@ -127,7 +121,8 @@ def test_the_headset_loop_renders_both_eyes_through_the_glx_binding(x_display, r
     assert result["fallback"] is None and result["sessions"] == 1
     assert result["frames"] == FRAMES and result["end_frames"] >= FRAMES
     assert result["validation"], "the core validation layer did not run"
-    assert not _problems(result["validation"]), "\n".join(_problems(result["validation"]))
+    bad = validation_problems(result["validation"])
+    assert not bad, "\n".join(bad)
 
     data = np.load(tmp_path / "eyes.npz")
     log = data["log"]
@@ -161,7 +156,8 @@ def test_vrgmi_run_opens_the_headset_session_with_the_glx_binding(x_display, rea
     found = re.search(r"headset session on 'vrgmi test runtime' \(GLX binding\): (\d+) frames",
                       res.stdout)
     assert found and int(found[1]) >= 20, res.stdout           # 0.3 s at 90 Hz: submitted
-    assert messages and not _problems(messages), "\n".join(_problems(messages))
+    bad = validation_problems(messages)
+    assert messages and not bad, "\n".join(bad)
     (log,) = out.glob("events-*.jsonl")                          # a GMI session ran, recorded
     kinds = [e["kind"] for e in read_events(log)]
     assert kinds[0] == "session_started" and kinds[-1] == "session_finished"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.xr_runtime.harness import xr_test_runtime
+from tests.xr_runtime.harness import validation_problems, xr_test_runtime
 from vrgmi.core import CorePipeline, warmup
 from vrgmi.input import InputQueue
 from vrgmi.settings import load_settings
@@ -70,8 +70,7 @@ def _expected(replay: Replay, t_ns: int) -> TrackingFrame:
 
 
 def _clean(rt) -> None:
-    bad = [m for m in rt.validation_messages() if "VALID_ERROR" in m or "VALID_WARNING" in m
-           or "VUID-" in m and "VUID-CoreValidation" not in m]
+    bad = validation_problems(rt.validation_messages())
     assert not bad, "\n".join(bad)
 
 

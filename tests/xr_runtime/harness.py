@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -97,6 +97,13 @@ def validation_layer_dir() -> Path:
     import xr
 
     return Path(xr.__file__).resolve().parent / "api_layer" / "linux_x86_64"
+
+
+def validation_problems(messages: Iterable[str]) -> list[str]:
+    """The core validation layer's errors and warnings among ``messages`` (its own
+    init/teardown notes are fine)."""
+    return [m for m in messages if "VALID_ERROR" in m or "VALID_WARNING" in m
+            or "VUID-" in m and "VUID-CoreValidation" not in m]
 
 
 def _load(path: Path) -> ctypes.CDLL:
@@ -242,17 +249,18 @@ def xr_test_runtime(replay: Path | None = None, events: str | None = None,
                         "XR_CORE_VALIDATION_FILE_NAME": str(validation_file)})
         saved = {k: os.environ.get(k) for k in env}
         try:
-            for k, v in env.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+            _set_env(env)
             runtime = TestRuntime(manifest, lib, validation_file)
             runtime._snapshot_calls()
             yield runtime
         finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+            _set_env(saved)
+
+
+def _set_env(values: dict[str, str | None]) -> None:
+    """Sets each variable to its value, or unsets it where the value is None."""
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
