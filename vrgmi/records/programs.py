@@ -28,19 +28,15 @@ from sqlalchemy import select
 from vrgmi.program import GateDecision, Program, ProgramError, advance_phase, \
     check_program, gate, program_from_dict
 from vrgmi.records.db import Database
-from vrgmi.records.queries import UnknownPatient
+from vrgmi.records.queries import as_utc, patient_sessions, require_patient
 from vrgmi.records.schema import GateDecision as GateDecisionRow
-from vrgmi.records.schema import Patient, QuestionnaireAnswer, SceneRun, Session, Trial, \
-    check_patient_id
+from vrgmi.records.schema import QuestionnaireAnswer, SceneRun, Session, Trial, check_patient_id
 from vrgmi.records.schema import Program as ProgramRow
 from vrgmi.session import session_summary
 
 
 def _require_patient(s: Any, patient_id: str) -> None:
-    check_patient_id(patient_id)
-    if s.get(Patient, patient_id) is None:
-        raise UnknownPatient(f"records: no patient {patient_id!r} in the records (a session "
-                             "of theirs creates them)")
+    require_patient(s, patient_id, " (a session of theirs creates them)")
 
 
 def _plain(value: Any) -> Any:
@@ -79,11 +75,8 @@ def save_program(db: Database, program: Program) -> None:
 def _from_columns(row: ProgramRow) -> dict[str, Any]:
     """A program written by ``queries.set_program`` (no ``spec``): its columns, and the
     gate criteria found in ``gating``."""
-    started = row.phase_started
-    if started.tzinfo is not None:
-        started = started.astimezone(timezone.utc)
     data: dict[str, Any] = {"patient": row.patient_id, "phase": row.phase,
-                            "phase_started": started.date().isoformat(),
+                            "phase_started": as_utc(row.phase_started).date().isoformat(),
                             "sessions_per_day": row.sessions_per_day,
                             "minutes_per_session": row.minutes_per_session}
     for name in ("laterality", "imagery"):
@@ -111,11 +104,7 @@ def load_program(db: Database, patient_id: str) -> Program | None:
 
 # --- per-session summaries --------------------------------------------------------------------
 def _wall(dt: datetime | None) -> float | None:
-    if dt is None:
-        return None
-    if dt.tzinfo is None:                   # SQLite hands UTC back naive
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
+    return None if dt is None else as_utc(dt).timestamp()
 
 
 def _event(kind: str, t: float, data: dict[str, Any], session: str, wall: float | None,
@@ -131,8 +120,7 @@ def session_summaries(db: Database, patient_id: str) -> list[dict[str, Any]]:
     trials, the questionnaires, the end). ``[]`` for a patient not in the records."""
     check_patient_id(patient_id)
     with db.session() as s:
-        sessions = s.scalars(select(Session).where(Session.patient_id == patient_id)
-                             .order_by(Session.started, Session.id)).all()
+        sessions = patient_sessions(s, patient_id)
         if not sessions:
             return []
         ids = [r.id for r in sessions]

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import selectinload
 
 from vrgmi.records.db import Database, RecordsError
 from vrgmi.records.schema import (TABLES, CommandLog, GateDecision, Patient, Program,
@@ -38,21 +39,36 @@ class UnknownPatient(RecordsError, LookupError):
     """No patient with that id in the records."""
 
 
-def iso(dt: datetime | None) -> str | None:
-    """ISO 8601 in UTC (SQLite hands datetimes back naive: they are UTC)."""
-    if dt is None:
-        return None
+def as_utc(dt: datetime) -> datetime:
+    """``dt`` as timezone-aware UTC (SQLite hands datetimes back naive: they are UTC)."""
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
+        return dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
 
 
-def _patient(s: Any, patient_id: str) -> Patient:
+def iso(dt: datetime | None) -> str | None:
+    """ISO 8601 in UTC (see :func:`as_utc`)."""
+    return None if dt is None else as_utc(dt).isoformat(timespec="seconds")
+
+
+def require_patient(s: Any, patient_id: str, hint: str = "") -> Patient:
+    """The patient row in ORM session ``s``; :class:`UnknownPatient` (``hint`` appended to
+    its message) when there is none, :class:`PatientIdError` for an invalid id."""
     check_patient_id(patient_id)
     row = s.get(Patient, patient_id)
     if row is None:
-        raise UnknownPatient(f"records: no patient {patient_id!r} in the records")
+        raise UnknownPatient(f"records: no patient {patient_id!r} in the records{hint}")
     return row
+
+
+def patient_sessions(s: Any, patient_id: str) -> list[Session]:
+    """The patient's session rows in ORM session ``s``, oldest first."""
+    return list(s.scalars(select(Session).where(Session.patient_id == patient_id)
+                          .order_by(Session.started, Session.id)))
+
+
+def _in_force(p: Patient) -> Program | None:
+    return p.programs[-1] if p.programs else None
 
 
 # --- patients --------------------------------------------------------------------------------
@@ -78,9 +94,10 @@ def list_patients(db: Database) -> list[dict[str, Any]]:
             select(Session.patient_id, func.count(Session.id), func.max(Session.started))
             .group_by(Session.patient_id))}
         out = []
-        for p in s.scalars(select(Patient).order_by(Patient.id)):
+        for p in s.scalars(select(Patient).options(selectinload(Patient.programs))
+                           .order_by(Patient.id)):
             n, last = counts.get(p.id, (0, None))
-            program = p.programs[-1] if p.programs else None
+            program = _in_force(p)
             out.append({"id": p.id, "amputation_side": p.amputation_side,
                         "amputation_level": p.amputation_level, "sessions": n,
                         "last_session": iso(last), "phase": program.phase if program else None})
@@ -91,9 +108,9 @@ def get_patient(db: Database, patient_id: str) -> dict[str, Any]:
     """One patient: their fields, ``program`` (the one in force, or None), ``sessions`` (count),
     ``trials`` (count) and ``last_session`` (ISO)."""
     with db.session() as s:
-        p = _patient(s, patient_id)
+        p = require_patient(s, patient_id)
         out = _patient_dict(p)
-        out["program"] = _program_dict(p.programs[-1] if p.programs else None)
+        out["program"] = _program_dict(_in_force(p))
         out["sessions"] = s.scalar(select(func.count(Session.id))
                                    .where(Session.patient_id == patient_id))
         out["trials"] = s.scalar(select(func.count(Trial.id)).join(Session)
@@ -145,7 +162,7 @@ def set_program(db: Database, patient_id: str, phase: str, *, sessions_per_day: 
         raise RecordsError("records: sessions_per_day must be 1..12 and minutes_per_session "
                            "1..60")
     with db.session() as s:
-        _patient(s, patient_id)
+        require_patient(s, patient_id)
         pr = Program(patient_id=patient_id, phase=phase, sessions_per_day=int(sessions_per_day),
                      minutes_per_session=float(minutes_per_session), gating=gating or {})
         s.add(pr)
@@ -160,7 +177,7 @@ def delete_patient(db: Database, patient_id: str, by: str = "therapist") -> dict
     audit log without the pseudonym (only who, when and how many rows).
     """
     with db.session() as s:
-        _patient(s, patient_id)
+        require_patient(s, patient_id)
         counts = _row_counts(s, patient_id)
         s.execute(delete(Patient).where(Patient.id == patient_id))
         s.add(CommandLog(by=by, command="delete_patient", args={"rows": sum(counts.values())},
@@ -202,9 +219,8 @@ def list_sessions(db: Database, patient_id: str) -> list[dict[str, Any]]:
     reason_ended, minutes, ``scenes`` (names in order), ``trials`` (count), ``nrs_pre``,
     ``nrs_post``."""
     with db.session() as s:
-        _patient(s, patient_id)
-        rows = s.scalars(select(Session).where(Session.patient_id == patient_id)
-                         .order_by(Session.started, Session.id)).all()
+        require_patient(s, patient_id)
+        rows = patient_sessions(s, patient_id)
         counts = dict(s.execute(select(Trial.session_id, func.count(Trial.id))
                                 .join(Session).where(Session.patient_id == patient_id)
                                 .group_by(Trial.session_id)).all())
@@ -231,7 +247,7 @@ def session_trials(db: Database, session_id: str) -> list[dict[str, Any]]:
 def patient_trials(db: Database, patient_id: str) -> list[dict[str, Any]]:
     """Every trial of the patient, oldest first, with its ``session`` id."""
     with db.session() as s:
-        _patient(s, patient_id)
+        require_patient(s, patient_id)
         rows = s.scalars(select(Trial).join(Session).where(Session.patient_id == patient_id)
                          .order_by(Session.started, Trial.id))
         return [_trial_dict(t) for t in rows]
@@ -247,7 +263,7 @@ def questionnaires(db: Database, patient_id: str) -> list[dict[str, Any]]:
     """Every questionnaire answered by the patient, oldest first: session, instrument,
     moment, answered (ISO), answers, scores."""
     with db.session() as s:
-        _patient(s, patient_id)
+        require_patient(s, patient_id)
         rows = s.scalars(select(QuestionnaireAnswer)
                          .where(QuestionnaireAnswer.patient_id == patient_id)
                          .order_by(QuestionnaireAnswer.answered, QuestionnaireAnswer.id))
@@ -260,7 +276,7 @@ def gate_history(db: Database, patient_id: str) -> list[dict[str, Any]]:
     """The patient's gate decisions, oldest first: session, phase, advance, override,
     criteria, decided, next_phase, reasons, by and reason (an override's who and why)."""
     with db.session() as s:
-        _patient(s, patient_id)
+        require_patient(s, patient_id)
         return [{"session": g.session_id, "phase": g.phase, "advance": g.advance,
                  "override": g.override, "criteria": g.criteria, "decided": iso(g.decided),
                  "next_phase": g.next_phase, "reasons": g.reasons, "by": g.by,
@@ -274,10 +290,8 @@ def gate_history(db: Database, patient_id: str) -> list[dict[str, Any]]:
 def nrs_score(scores: dict[str, Any], answers: list[Any]) -> float | None:
     """The 0-10 pain score of an NRS answer (``scores['nrs']``, ``['score']``, ``['total']``
     or the single answer)."""
-    for key in ("nrs", "score", "total", "pain"):
-        value = scores.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+    if (value := _first_num(scores, ("nrs", "score", "total", "pain"))) is not None:
+        return value
     if len(answers) == 1 and isinstance(answers[0], (int, float)):
         return float(answers[0])
     return None
@@ -314,11 +328,7 @@ def imagery_ratio(data: dict[str, Any]) -> float | None:
 
 def mirror_score(data: dict[str, Any]) -> float | None:
     """The score of one mirror-task trial (``score``, else ``accuracy``), or None."""
-    for key in ("score", "accuracy"):
-        value = data.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    return None
+    return _first_num(data, ("score", "accuracy"))
 
 
 def progress(db: Database, patient_id: str,
@@ -333,10 +343,9 @@ def progress(db: Database, patient_id: str,
     disorientation}]}``.
     """
     with db.session() as s:
-        p = _patient(s, patient_id)
-        program = p.programs[-1] if p.programs else None
-        sessions = s.scalars(select(Session).where(Session.patient_id == patient_id)
-                             .order_by(Session.started, Session.id)).all()
+        p = require_patient(s, patient_id)
+        program = _in_force(p)
+        sessions = patient_sessions(s, patient_id)
         started = {r.id: iso(r.started) for r in sessions}
         phase_of_run = dict(s.execute(select(SceneRun.id, SceneRun.phase)
                                       .join(Session).where(Session.patient_id == patient_id))
@@ -396,16 +405,19 @@ def progress(db: Database, patient_id: str,
 def kviq_total(scores: dict[str, Any], subscale: str) -> float | None:
     """A KVIQ subscale total: the KVIQ-20 total (10-50) if complete, else the KVIQ-10 total
     (5-25), else the sum of the ratings given (``visual_sum``), else ``scores[subscale]``."""
-    for key in (f"kviq20_{subscale}", f"kviq10_{subscale}", f"{subscale}_sum", subscale):
-        if (value := _num(scores, key)) is not None:
-            return value
-    return None
+    return _first_num(scores, (f"kviq20_{subscale}", f"kviq10_{subscale}", f"{subscale}_sum",
+                               subscale))
 
 
 def _num(scores: dict[str, Any], key: str) -> float | None:
     value = scores.get(key)
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
         else None
+
+
+def _first_num(scores: dict[str, Any], keys: tuple[str, ...]) -> float | None:
+    """The first of ``keys`` whose value is a number (not a bool), as a float."""
+    return next((v for key in keys if (v := _num(scores, key)) is not None), None)
 
 
 # --- notes ---------------------------------------------------------------------------------
@@ -415,7 +427,7 @@ def add_note(db: Database, patient_id: str, text: str, author: str = "therapist"
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE_CHARS:
         raise RecordsError(f"records: a note must be 1..{MAX_NOTE_CHARS} characters of text")
     with db.session() as s:
-        _patient(s, patient_id)
+        require_patient(s, patient_id)
         if session_id is not None and s.get(Session, session_id) is None:
             raise RecordsError(f"records: no session {session_id!r} in the records")
         note = TherapistNote(patient_id=patient_id, session_id=session_id,
@@ -428,7 +440,7 @@ def add_note(db: Database, patient_id: str, text: str, author: str = "therapist"
 def list_notes(db: Database, patient_id: str) -> list[dict[str, Any]]:
     """The patient's notes, newest first: id, written, author, session, text."""
     with db.session() as s:
-        _patient(s, patient_id)
+        require_patient(s, patient_id)
         return [_note_dict(n) for n in s.scalars(
             select(TherapistNote).where(TherapistNote.patient_id == patient_id)
             .order_by(TherapistNote.written.desc(), TherapistNote.id.desc()))]
