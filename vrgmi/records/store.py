@@ -39,8 +39,6 @@ from vrgmi.records.db import Database, RecordsError
 from vrgmi.records.schema import (GateDecision, Patient, QuestionnaireAnswer, SceneRun, Session,
                                   SessionEvent, Trial, check_patient_id)
 
-#: the events that become a SessionEvent row
-SESSION_EVENT_KINDS = ("block_finished", "param_changed", "session_paused", "session_resumed")
 #: ``param_changed`` names that change the patient row (vrgmi.session's therapist controls)
 PATIENT_PARAMS = {"patient.side": "amputation_side", "patient.amputation_level":
                   "amputation_level", "patient.height_m": "height_m",
@@ -239,27 +237,28 @@ class EventWriter:
     def _on_param_changed(self, s: OrmSession, event: Event, uid: str, d: dict) -> None:
         """A difficulty change (a SessionEvent row); a ``patient.*`` change (side, level,
         height, skin tone) also updates the patient row and the session's side / level."""
-        if _exists(s, SessionEvent, uid):
-            return
-        self._on_session_event(s, event, uid, d)
+        session = self._on_session_event(s, event, uid, d)
         column = PATIENT_PARAMS.get(str(d.get("name")))
         new = d.get("new")
-        if column is None or new is None:
+        if session is None or column is None or new is None:
             return
-        session = self._session(s, event)
         setattr(s.get(Patient, session.patient_id), column,
                 _number(new) if column == "height_m" else str(new))
         if column in ("amputation_side", "amputation_level"):
             setattr(session, "side" if column == "amputation_side" else "level", str(new))
 
-    def _on_session_event(self, s: OrmSession, event: Event, uid: str, d: dict) -> None:
+    def _on_session_event(self, s: OrmSession, event: Event, uid: str,
+                          d: dict) -> Session | None:
+        """A SessionEvent row (any kind without its own handler); returns the session, or
+        None when the event is stored already."""
         if _exists(s, SessionEvent, uid):
-            return
+            return None
         session = self._session(s, event)
         run = self._open_run(s, session.id, event.scene) if event.scene else None
         s.add(SessionEvent(session_id=session.id, scene_run_id=run.id if run else None,
                            event_uid=uid, kind=event.kind, scene=event.scene, t=event.t,
                            wall=_wall(event), data=d))
+        return session
 
 
 def _text(value: Any, limit: int) -> str | None:
