@@ -7,9 +7,11 @@ records (off the asyncio loop: database writes block). No Panda3D here.
 from __future__ import annotations
 
 import collections
+import contextlib
 import io
 import threading
 import zipfile
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from vrgmi.errors import VrgmiError
@@ -165,13 +167,12 @@ class DatabaseRecords:
         with _not_found():
             queries.get_patient(self.db, patient_id)
             if fmt == "csv":
-                from vrgmi.export import csv_export as c
+                from vrgmi.export.csv_export import csv_files
 
                 buffer = io.BytesIO()
                 with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
-                    for name, table in (("trials", c.trials_csv), ("sessions", c.sessions_csv),
-                                        ("questionnaires", c.questionnaires_csv)):
-                        z.writestr(f"{patient_id}-{name}.csv", table(self.db, patient_id))
+                    for name, text in csv_files(self.db, patient_id).items():
+                        z.writestr(name, text)
                 return buffer.getvalue()
             if fmt == "fhir":
                 from vrgmi.export.fhir import bundle_json
@@ -194,15 +195,12 @@ class DatabaseRecords:
                             patient_id=entry.get("patient"), session_id=entry.get("session"))
 
 
-class _not_found:
+@contextlib.contextmanager
+def _not_found() -> Iterator[None]:
     """Turn the records' unknown-patient error into :class:`PatientNotFound`."""
+    from vrgmi.records.queries import UnknownPatient
 
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: Any, _tb: Any) -> bool:
-        from vrgmi.records.queries import UnknownPatient
-
-        if isinstance(exc, UnknownPatient):
-            raise PatientNotFound(str(exc)) from None
-        return False
+    try:
+        yield
+    except UnknownPatient as exc:
+        raise PatientNotFound(str(exc)) from None

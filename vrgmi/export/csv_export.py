@@ -63,16 +63,21 @@ def questionnaires_csv(db: Database, patient_id: str) -> str:
                                           for q in questionnaires(db, patient_id)))
 
 
+def csv_files(db: Database, patient_id: str) -> dict[str, str]:
+    """The three tables as file name (``PATIENT-trials.csv``, ``PATIENT-sessions.csv``,
+    ``PATIENT-questionnaires.csv``) -> CSV text."""
+    return {f"{patient_id}-{name}.csv": table(db, patient_id) for name, table in (
+        ("trials", trials_csv), ("sessions", sessions_csv),
+        ("questionnaires", questionnaires_csv))}
+
+
 def export_csv(db: Database, patient_id: str, folder: Path) -> list[Path]:
-    """Write ``PATIENT-trials.csv``, ``PATIENT-sessions.csv`` and
-    ``PATIENT-questionnaires.csv`` into ``folder``; returns their paths."""
+    """Write :func:`csv_files` into ``folder``; returns their paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = []
-    for name, text in (("trials", trials_csv(db, patient_id)),
-                       ("sessions", sessions_csv(db, patient_id)),
-                       ("questionnaires", questionnaires_csv(db, patient_id))):
-        path = folder / f"{patient_id}-{name}.csv"
+    for name, text in csv_files(db, patient_id).items():
+        path = folder / name
         path.write_text(text, encoding="utf-8", newline="")
         out.append(path)
     return out

@@ -31,7 +31,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 
 from vrgmi.records.db import Database
-from vrgmi.records.queries import get_patient, nrs_score, progress, questionnaires
+from vrgmi.records.queries import nrs_score, progress, questionnaires
 
 LOINC = "http://loinc.org"
 NRS_LOINC = "72514-3"
@@ -83,9 +83,8 @@ def _quantity(value: float, unit: str, code: str) -> dict[str, Any]:
 
 def bundle_dict(db: Database, patient_id: str) -> dict[str, Any]:
     """The Bundle as plain JSON-ready data (validated by :func:`build_bundle`)."""
-    patient = get_patient(db, patient_id)
-    prog = progress(db, patient_id)
-    pid = patient["id"]
+    prog = progress(db, patient_id)         # an unknown patient's one-line error, too
+    pid = prog["patient"]
     resources: list[dict[str, Any]] = [{
         "resourceType": "Patient", "id": _uid(pid, "patient"),
         "identifier": [{"system": PATIENT_SYSTEM, "value": pid}]}]
