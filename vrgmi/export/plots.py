@@ -61,6 +61,16 @@ def _style(ax: Axes, title: str, ylabel: str) -> None:
     ax.spines[["top", "right"]].set_visible(False)
 
 
+def _line(ax: Axes, num: dict[str, int], rows: list[dict[str, Any]], key: str,
+          scale: float = 1.0, **style: Any) -> list[float]:
+    """Plot ``scale * row[key]`` against the session number for the rows where it is known;
+    returns the values plotted."""
+    pts = [(num[p["session"]], scale * p[key]) for p in rows if p[key] is not None]
+    if pts:
+        ax.plot(*zip(*pts), **style)
+    return [y for _, y in pts]
+
+
 def _finish(ax: Axes, n_sessions: int, has_data: bool, legend: bool = True) -> None:
     ax.set_xlim(0.5, max(n_sessions, 1) + 0.5)
     ax.xaxis.get_major_locator().set_params(integer=True)
@@ -80,10 +90,8 @@ def figure_laterality_accuracy(progress: dict[str, Any],
     floor = 100.0 * progress["norms"]["accuracy_min"]
     ax.axhspan(floor, 100.0, **BAND, label=f"norm (>= {floor:.0f} %)")
     for side, style in SIDE_STYLE.items():
-        pts = [(num[p["session"]], 100.0 * p["accuracy"]) for p in progress["laterality"]
-               if p["side"] == side]
-        if pts:
-            ax.plot(*zip(*pts), **style, linewidth=1.5)
+        _line(ax, num, [p for p in progress["laterality"] if p["side"] == side], "accuracy",
+              100.0, **style, linewidth=1.5)
     ax.set_ylim(0, 102)
     _finish(ax, len(num), bool(progress["laterality"]))
     return fig
@@ -99,11 +107,9 @@ def figure_laterality_rt(progress: dict[str, Any],
     ax.axhspan(mean - sd, mean + sd, **BAND, label=f"norm ({mean:.1f} ± {sd:.1f} s)")
     top = mean + sd
     for side, style in SIDE_STYLE.items():
-        pts = [(num[p["session"]], p["rt_s"]) for p in progress["laterality"]
-               if p["side"] == side and p["rt_s"] is not None]
-        if pts:
-            ax.plot(*zip(*pts), **style, linewidth=1.5)
-            top = max(top, max(y for _, y in pts))
+        ys = _line(ax, num, [p for p in progress["laterality"] if p["side"] == side], "rt_s",
+                   **style, linewidth=1.5)
+        top = max([top, *ys])
     ax.set_ylim(0, top * 1.15)
     _finish(ax, len(num), bool(progress["laterality"]))
     return fig
@@ -118,19 +124,14 @@ def figure_imagery(progress: dict[str, Any],
     ax1, ax2 = fig.subplots(2, 1)
     _style(ax1, "Imagery: mental chronometry", "imagined / executed")
     ax1.axhline(1.0, color=BAND["color"], linewidth=1.2, linestyle="--", label="ratio 1")
-    pts = [(num[p["session"]], p["ratio"]) for p in progress["imagery"]]
-    if pts:
-        ax1.plot(*zip(*pts), color="#0072B2", marker="o", linewidth=1.5, label="median ratio")
-        ax1.set_ylim(0, max(2.0, max(y for _, y in pts) * 1.15))
-    else:
-        ax1.set_ylim(0, 2.0)
-    _finish(ax1, len(num), bool(pts))
+    ys = _line(ax1, num, progress["imagery"], "ratio", color="#0072B2", marker="o",
+               linewidth=1.5, label="median ratio")
+    ax1.set_ylim(0, max(2.0, max(ys) * 1.15) if ys else 2.0)
+    _finish(ax1, len(num), bool(ys))
     _style(ax2, "Imagery: KVIQ", "KVIQ total")
     kviq = [p for p in progress["kviq"] if p["session"] in num]
     for key, color, marker in (("visual", "#0072B2", "o"), ("kinesthetic", "#D55E00", "s")):
-        pts2 = [(num[p["session"]], p[key]) for p in kviq if p[key] is not None]
-        if pts2:
-            ax2.plot(*zip(*pts2), color=color, marker=marker, linewidth=1.5, label=key)
+        _line(ax2, num, kviq, key, color=color, marker=marker, linewidth=1.5, label=key)
     ax2.set_ylim(bottom=0)
     _finish(ax2, len(num), bool(kviq))
     return fig
@@ -144,9 +145,9 @@ def figure_mirror(progress: dict[str, Any],
     palette = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
     scenes = sorted({p["scene"] for p in progress["mirror"]})
     for i, scene in enumerate(scenes):
-        pts = [(num[p["session"]], p["score"]) for p in progress["mirror"] if p["scene"] == scene]
-        ax.plot(*zip(*pts), color=palette[i % len(palette)], marker="os^Dv<"[i % 6],
-                linewidth=1.5, label=scene.replace("_", " "))
+        _line(ax, num, [p for p in progress["mirror"] if p["scene"] == scene], "score",
+              color=palette[i % len(palette)], marker="os^Dv<"[i % 6], linewidth=1.5,
+              label=scene.replace("_", " "))
     ax.set_ylim(bottom=0)
     _finish(ax, len(num), bool(scenes))
     return fig
@@ -158,9 +159,7 @@ def figure_nrs(progress: dict[str, Any],
     num = _numbering(progress)
     fig, ax = _axes("Pain (NRS 0-10) before and after each session", "NRS", fig)
     for moment, style in PRE_POST.items():
-        pts = [(num[p["session"]], p[moment]) for p in progress["nrs"] if p[moment] is not None]
-        if pts:
-            ax.plot(*zip(*pts), **style, linewidth=1.2)
+        _line(ax, num, progress["nrs"], moment, **style, linewidth=1.2)
     for p in progress["nrs"]:
         if p["pre"] is not None and p["post"] is not None:
             x = num[p["session"]]
@@ -179,10 +178,8 @@ def figure_ssq(progress: dict[str, Any],
     for key, color, marker in (("total", "#000000", "o"), ("nausea", "#009E73", "^"),
                                ("oculomotor", "#0072B2", "s"),
                                ("disorientation", "#D55E00", "D")):
-        pts = [(num[p["session"]], p[key]) for p in rows if p[key] is not None]
-        if pts:
-            ax.plot(*zip(*pts), color=color, marker=marker, linewidth=1.8 if key == "total"
-                    else 0.9, label=key)
+        _line(ax, num, rows, key, color=color, marker=marker,
+              linewidth=1.8 if key == "total" else 0.9, label=key)
     ax.set_ylim(bottom=0)
     _finish(ax, len(num), bool(rows))
     return fig
