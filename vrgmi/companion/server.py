@@ -9,6 +9,7 @@ command, accepted or not, goes to the audit trail. See docs/companion.md.
 from __future__ import annotations
 
 import asyncio
+import html
 import ipaddress
 import json
 import logging
@@ -546,7 +547,7 @@ def _clip(args: dict[str, Any]) -> dict[str, Any]:
     """Arguments as stored in the audit log: short keys and values."""
     out = {}
     for key, value in list(args.items())[:8]:
-        if not isinstance(value, (int, float, bool)) or value is None:
+        if not isinstance(value, (int, float)):         # bool is an int
             value = str(value)[:200]
         out[str(key)[:32]] = value
     return out
@@ -554,7 +555,7 @@ def _clip(args: dict[str, Any]) -> dict[str, Any]:
 
 def _pair_form(message: str) -> str:
     """The page an unpaired browser sees: how to pair, and a box to type the token."""
-    note = f'<p class="err">{_escape(message)}</p>' if message else ""
+    note = f'<p class="err">{html.escape(message)}</p>' if message else ""
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>vrgmi companion: pair this device</title>
@@ -569,8 +570,3 @@ box-sizing:border-box;margin-top:10px}}button{{background:#2f6f6b;color:#fff;bor
 <form method="get" action="/pair"><label for="token">Pairing token</label>
 <input id="token" name="token" autocomplete="off" placeholder="XXXX-XXXX-XXXX" required>
 <button type="submit">Pair</button></form></main></body></html>"""
-
-
-def _escape(text: str) -> str:
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
