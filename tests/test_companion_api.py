@@ -254,6 +254,13 @@ def test_patient_pages_plots_notes_and_exports(server, token, records):
     assert status == 200 and data[:5] == b"%PDF-"
 
 
+def reply_closed(out) -> bool:
+    """True when the last reply was the server closing the socket."""
+    last = out[-1]
+    return isinstance(last, aiohttp.WSMessage) and last.type in (
+        aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
+
+
 def _ws(server, token, origin, messages):
     """Connect, read the first status, send ``messages``; returns what came back."""
     async def run():
@@ -262,16 +269,22 @@ def _ws(server, token, origin, messages):
         if origin:
             headers["Origin"] = origin
         async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(f"ws://127.0.0.1:{server.port}/ws", headers=headers,
-                                          max_msg_size=0) as ws:
-                out.append(json.loads((await ws.receive(timeout=5)).data))
-                for m in messages:
-                    if isinstance(m, bytes):
-                        await ws.send_bytes(m)
-                    else:
-                        await ws.send_str(m)
-                    reply = await ws.receive(timeout=5)
-                    out.append(reply)
+            ws = await session.ws_connect(f"ws://127.0.0.1:{server.port}/ws", headers=headers,
+                                          max_msg_size=0)
+            out.append(json.loads((await ws.receive(timeout=5)).data))
+            for m in messages:
+                if isinstance(m, bytes):
+                    await ws.send_bytes(m)
+                else:
+                    await ws.send_str(m)
+                reply = await ws.receive(timeout=5)
+                while reply.type == aiohttp.WSMsgType.TEXT and '"ref"' not in reply.data \
+                        and json.loads(reply.data).get("type") == "status":
+                    reply = await ws.receive(timeout=5)      # a live status push, not the reply
+                out.append(reply)
+            if reply_closed(out):
+                return out                  # the server closed it: nothing left to close
+            await ws.close()
         return out
     return asyncio.run(run())
 
