@@ -22,7 +22,7 @@ from panda3d.core import PerspectiveLens, Quat
 from vrgmi.body import get_level
 from vrgmi.core import CorePipeline, warmup
 from vrgmi.errors import VrgmiError
-from vrgmi.render.display import Display, grab_rgba, open_display, save_png
+from vrgmi.render.display import Display, DisplayMode, grab_rgba, open_display, save_png
 from vrgmi.render.environment import build_clinic_room
 from vrgmi.render.rig import MODEL_HEIGHT, LimbRig
 from vrgmi.render.shaders import ROOM, SKIN, load_shader
@@ -36,6 +36,7 @@ from vrgmi.settings import PatientSettings, Settings, load_settings
 from vrgmi.spatial import quat_from_axis_angle, quat_mul, quat_rotate
 from vrgmi.timing import StageTimer
 from vrgmi.tracking.frame import SIDES, PoseSource, TrackingFrame
+from vrgmi.tracking.scripted import ScriptedSource
 
 ENGINE_STAGES = ("core", "rig", "scene", "render")
 #: the therapist's third-person view: in front of the patient, to the side, looking back
@@ -471,6 +472,27 @@ def timing_report(engine: Engine) -> dict:
     return {"engine": engine.timer.summary(), "core": engine.core.timer.summary()}
 
 
+def scripted_source(settings: Settings, motion: str | None = None) -> ScriptedSource:
+    """The patient's intact limb played by a scripted motion (default: the limb's own, a
+    reach for an arm, foot taps for a leg) at the display rate."""
+    p = settings.patient
+    motion = motion or ("reach" if get_level(p.amputation_level).limb == "arm" else "foot_tap")
+    return ScriptedSource(motion, intact_side=SIDES[1 - SIDES.index(p.amputation_side)],
+                          rate_hz=settings.display.refresh_hz, height_m=p.height_m)
+
+
+def local_pose_source(settings: Settings, display: Display) -> PoseSource:
+    """The pose source without a headset: the mouse-driven intact hand in a desktop window,
+    else the scripted one."""
+    if display.mode is DisplayMode.DESKTOP:
+        from vrgmi.tracking.desktop import DesktopSource
+
+        p = settings.patient
+        return DesktopSource(display.base, intact_side=SIDES[1 - SIDES.index(p.amputation_side)],
+                             height_m=p.height_m)
+    return scripted_source(settings)
+
+
 def run_demo(settings: Settings, frames: int, out_dir: Path, motion: str | None = None,
              progress: Callable[[str], None] | None = None, shots: int = 3) -> dict:
     """Play a scripted session through "free mirror" offscreen; write its outputs.
@@ -479,7 +501,6 @@ def run_demo(settings: Settings, frames: int, out_dir: Path, motion: str | None 
     ``recording.npz`` (the session in the replay format), ``timing.json``, and returns the
     report (also ``report.json``)."""
     from vrgmi.tracking.record import Recorder
-    from vrgmi.tracking.scripted import ScriptedSource
 
     if not 1 <= frames <= 1_000_000:
         raise VrgmiError(f"demo: --frames {frames} must be 1..1000000")
@@ -488,10 +509,9 @@ def run_demo(settings: Settings, frames: int, out_dir: Path, motion: str | None 
     say = progress or (lambda _m: None)
     warmup(progress)
     p = settings.patient
-    motion = motion or ("reach" if get_level(p.amputation_level).limb == "arm" else "foot_tap")
     rate = settings.display.refresh_hz
-    intact = SIDES[1 - SIDES.index(p.amputation_side)]
-    source = ScriptedSource(motion, intact_side=intact, rate_hz=rate, height_m=p.height_m)
+    source = scripted_source(settings, motion)
+    motion = source.motion
     display = open_display(settings.display.mode if settings.display.mode != "xr" else "auto",
                            size=(settings.display.width, settings.display.height))
     written = []

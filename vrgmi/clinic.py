@@ -413,7 +413,7 @@ def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str 
     the mouse moves the intact hand, the arrow keys / Enter / Backspace answer, the pairing
     card shows the companion's QR code. ``services`` (records, companion) are used when
     given; the caller closes them. ``realtime`` paces headless frames at the display rate."""
-    from vrgmi.app import DESKTOP_KEYS, Engine
+    from vrgmi.app import DESKTOP_KEYS, Engine, local_pose_source
     from vrgmi.core import warmup
     from vrgmi.input import ScriptedInput
     from vrgmi.render.display import open_display
@@ -426,7 +426,7 @@ def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str 
     display = open_display("desktop" if mode == "desktop" else "headless",
                            size=(settings.display.width, settings.display.height))
     try:
-        engine = Engine(settings, _pose_source(settings, display, mode), display)
+        engine = Engine(settings, local_pose_source(settings, display), display)
         day = services.day(engine, program, out, block_seconds, live=mode == "desktop")
         say(f"session {day.runner.session}: {program.phase} for {program.patient}, "
             f"events -> {day.runner.log_path}")
@@ -447,21 +447,6 @@ def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str 
     finally:
         display.close()
     return summary
-
-
-def _pose_source(settings: Any, display: Any, mode: str) -> Any:
-    from vrgmi.body import get_level
-    from vrgmi.tracking.frame import SIDES
-
-    p = settings.patient
-    intact = SIDES[1 - SIDES.index(p.amputation_side)]
-    if mode == "desktop":
-        from vrgmi.tracking.desktop import DesktopSource
-        return DesktopSource(display.base, intact_side=intact, height_m=p.height_m)
-    from vrgmi.tracking.scripted import ScriptedSource
-    motion = "reach" if get_level(p.amputation_level).limb == "arm" else "foot_tap"
-    return ScriptedSource(motion, intact_side=intact, rate_hz=settings.display.refresh_hz,
-                          height_m=p.height_m)
 
 
 def _headless_loop(settings: Any, day: ClinicDay, feeder: Any, auto: Any,

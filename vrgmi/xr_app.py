@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from vrgmi.app import DESKTOP_KEYS, Engine, timing_report
+from vrgmi.app import DESKTOP_KEYS, Engine, local_pose_source, timing_report
 from vrgmi.core import warmup
 from vrgmi.render.display import Display, DisplayMode, has_desktop_display, open_display
 from vrgmi.settings import Settings
-from vrgmi.tracking.frame import SIDES, PoseSource
+from vrgmi.tracking.frame import PoseSource
 from vrgmi.tracking.openxr import XrLostError, XrSession, XrUnavailableError, offered_extensions
 from vrgmi.tracking.record import Recorder
 
@@ -113,19 +113,6 @@ class _Relay(PoseSource):
 
     def poll(self, display_time, frame) -> bool:
         return self.source.poll(display_time, frame)
-
-
-def _fallback_source(display: Display, settings: Settings) -> PoseSource:
-    p = settings.patient
-    intact = SIDES[1 - SIDES.index(p.amputation_side)]
-    if display.mode is DisplayMode.DESKTOP:
-        from vrgmi.tracking.desktop import DesktopSource
-        return DesktopSource(display.base, intact_side=intact, height_m=p.height_m)
-    from vrgmi.body import get_level
-    from vrgmi.tracking.scripted import ScriptedSource
-    motion = "reach" if get_level(p.amputation_level).limb == "arm" else "foot_tap"
-    return ScriptedSource(motion, intact_side=intact, rate_hz=settings.display.refresh_hz,
-                          height_m=p.height_m)
 
 
 class XrRunner:
@@ -311,7 +298,7 @@ class XrRunner:
         engine, display = self.engine, self.display
         engine.focus_lost = False
         self._show_main(True)
-        self.relay.source = _fallback_source(display, self.settings)
+        self.relay.source = local_pose_source(self.settings, display)
         rate = self.settings.display.refresh_hz
         n = len(self.stats.cpu_ms)
         desktop = display.mode is DisplayMode.DESKTOP
