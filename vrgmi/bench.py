@@ -29,10 +29,10 @@ TARGETS = {  # key: (comparison, bound) from the core issue
 XR_RUNTIME_DIR = Path(__file__).resolve().parents[1] / "tests" / "xr_runtime"
 
 #: the patient every timed run plays: a left transradial amputee reaching with the right hand
-_PATIENT = {"patient.amputation_side": "left", "patient.amputation_level": "transradial"}
+BENCH_PATIENT = {"patient.amputation_side": "left", "patient.amputation_level": "transradial"}
 
 
-def _reach(seconds: float, rate_hz: float):
+def reach_replay(seconds: float, rate_hz: float):
     """The scripted right-hand reach every timed run replays."""
     from vrgmi.tracking.scripted import make_scripted_replay
     return make_scripted_replay("reach", seconds=seconds, rate_hz=rate_hz, intact_side="right")
@@ -69,8 +69,8 @@ def bench_core(minutes: float, rate_hz: float = 120.0) -> dict[str, float]:
     from vrgmi.tracking.replay import ReplaySource
 
     warmup()
-    replay = _reach(minutes * 60.0, rate_hz)
-    settings = load_settings(overrides=_PATIENT)
+    replay = reach_replay(minutes * 60.0, rate_hz)
+    settings = load_settings(overrides=BENCH_PATIENT)
     pipeline = CorePipeline(settings, ReplaySource(replay))
     n = len(replay.t)
     frame_ms = np.empty(n)
@@ -98,8 +98,8 @@ def bench_engine(minutes: float, rate_hz: float = 120.0,
     from vrgmi.tracking.replay import ReplaySource
 
     warmup()
-    replay = _reach(minutes * 60.0, rate_hz)
-    settings = load_settings(overrides=_PATIENT)
+    replay = reach_replay(minutes * 60.0, rate_hz)
+    settings = load_settings(overrides=BENCH_PATIENT)
     display = open_display("headless", size=(1280, 720))
     try:
         engine = Engine(settings, ReplaySource(replay), display)
@@ -166,10 +166,10 @@ def bench_xr(seconds: float) -> dict:
     harness = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(harness)
     rate = 90.0
-    settings = load_settings(overrides={**_PATIENT, "display.mode": "headless"})
+    settings = load_settings(overrides={**BENCH_PATIENT, "display.mode": "headless"})
     with tempfile.TemporaryDirectory(prefix="vrgmi-xr-bench-") as tmp:
         replay = Path(tmp) / "reach.npz"
-        save_replay(replay, _reach(max(seconds, 2.0), rate))
+        save_replay(replay, reach_replay(max(seconds, 2.0), rate))
         with harness.xr_test_runtime(replay=replay, rate_hz=rate, view_size=(256, 256),
                                      validation=False) as rt:
             heads: dict[int, np.ndarray] = {}

@@ -87,13 +87,11 @@ def bench_companion(clients: int = 8, seconds: float = 60.0, rate_hz: float = 90
     from vrgmi.render.display import open_display
     from vrgmi.settings import load_settings
     from vrgmi.tracking.replay import ReplaySource
-    from vrgmi.tracking.scripted import make_scripted_replay
+    from vrgmi.bench import BENCH_PATIENT, reach_replay
 
     warmup()
-    replay = make_scripted_replay("reach", seconds=seconds + 5.0, rate_hz=rate_hz,
-                                  intact_side="right")
-    settings = load_settings(overrides={"patient.amputation_side": "left",
-                                        "patient.amputation_level": "transradial"})
+    replay = reach_replay(seconds + 5.0, rate_hz)
+    settings = load_settings(overrides=BENCH_PATIENT)
     display = open_display("headless", size=size)
     board, commands = StatusBoard(), CommandQueue()
     companion = Companion(board, commands, port=0)
