@@ -73,9 +73,10 @@ def test_trial_event_durations_ratio_and_phantom(display):
     trials = engine.events.of_kind("trial", "imagery")
     assert len(trials) == 1
     r = trials[0].data
-    # minimum-jerk speed 30 s^2 (1 - s)^2 / T exceeds 5 % of its peak (1.875 / T) for
-    # s in 0.0594..0.9406: 0.881 s of the 1.0 s reach
-    assert r["executed_s"] == pytest.approx(0.881, abs=0.08)   # measured 0.833 (filters)
+    # the 1.0 s reach, timed whole: the 5 % threshold crossings are extrapolated to zero
+    # speed (a threshold alone read 0.833 s); measured 0.968 s, the tracking filters' lag at
+    # low speed trimming the rest
+    assert r["executed_s"] == pytest.approx(1.0, abs=0.05)
     assert r["imagined_s"] == pytest.approx(0.9)
     assert r["ratio"] == pytest.approx(0.9 / r["executed_s"], abs=1e-3)
     assert (r["visual"], r["kinesthetic"]) == (3, 4)

@@ -6,9 +6,13 @@ Executed duration, offline on the trace of one execution (:func:`movement_bounds
 the threshold is ``fraction`` (default 5 %) of the peak speed, but never below ``floor_mps``
 (tracking jitter); the movement is the supra-threshold stretch that holds the peak, where
 stretches separated by less than ``merge_gap_s`` (a turnaround, e.g. the top of a raise) are
-one movement. Onset and offset are the threshold crossings, linearly interpolated between
-samples. A trace whose peak stays below ``min_peak_mps`` holds no movement: None, never a
-made-up number.
+one movement. A threshold cuts off the slow start and end of every movement (0.881 of a
+minimum-jerk movement at 5 %, less under the floor), which made perfect imagery read a
+ratio of 1.13-1.5; so each edge is extrapolated to where the speed leaves (returns to) zero,
+taking it to be the start (end) of a minimum-jerk stroke timed at the threshold and at half
+the stroke's peak (:func:`vrgmi.measures.movement.extrapolated_bounds`; docs/imagery.md).
+A trace whose peak stays below ``min_peak_mps`` holds no movement: None, never a made-up
+number.
 
 Online, during the execute phase (:class:`OnlineMovementDetector`), a fixed threshold with
 hysteresis decides when the patient has started (speed above ``start_mps``) and finished
@@ -21,8 +25,11 @@ import math
 
 import numpy as np
 
+from vrgmi.measures.movement import extrapolated_bounds
+
 #: defaults (docs/imagery.md): 5 % of peak speed is a common onset/offset criterion in
-#: reaching kinematics; the floors sit above the jitter of filtered tracking
+#: reaching kinematics (then extrapolated to zero speed); the floors sit above the jitter
+#: of filtered tracking
 ONSET_FRACTION = 0.05
 FLOOR_MPS = 0.02
 MIN_PEAK_MPS = 0.06
@@ -32,21 +39,14 @@ STOP_MPS = 0.03
 SETTLE_S = 0.6
 
 
-def _crossing(t0: float, s0: float, t1: float, s1: float, level: float) -> float:
-    """Time where the segment (t0, s0) -> (t1, s1) crosses ``level``."""
-    if s1 == s0:
-        return t1
-    return t0 + (level - s0) / (s1 - s0) * (t1 - t0)
-
-
 def movement_bounds(t: np.ndarray, speed: np.ndarray, fraction: float = ONSET_FRACTION,
                     floor_mps: float = FLOOR_MPS, min_peak_mps: float = MIN_PEAK_MPS,
                     merge_gap_s: float = MERGE_GAP_S) -> tuple[float, float] | None:
-    """(onset, offset) times of the movement in a speed trace, or None when there is none.
+    """(start, end) times of the movement in a speed trace, or None when there is none.
 
     ``t`` (N,) increasing seconds, ``speed`` (N,) m/s; non-finite speeds count as still.
     A movement already under way at the first sample starts there; one still under way at
-    the last sample has no offset (None).
+    the last sample has no end (None).
     """
     t = np.asarray(t, dtype=np.float64)
     s = np.nan_to_num(np.asarray(speed, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
@@ -80,10 +80,7 @@ def movement_bounds(t: np.ndarray, speed: np.ndarray, fraction: float = ONSET_FR
         i += 1
     if last == n - 1:
         return None                      # still moving when the trace ended
-    onset = float(t[0]) if first == 0 else _crossing(t[first - 1], s[first - 1], t[first],
-                                                     s[first], level)
-    offset = _crossing(t[last], s[last], t[last + 1], s[last + 1], level)
-    return onset, offset
+    return extrapolated_bounds(t, s, first, last, level)
 
 
 def imagined_duration(start: float | None, end: float | None) -> float | None:

@@ -4,8 +4,9 @@ Everything takes plain NumPy arrays sampled at known times, so the same function
 live trial, a replay and a hand-computed test case (docs/mirror-tasks.md has the formulas):
 
 * :func:`path_length` - the distance travelled along a trace (m);
-* :func:`movement_bounds` - onset and offset of the movement (speed above a fraction of
-  its peak), hence movement time and reaction time;
+* :func:`movement_bounds` - start and end of the movement: the crossings of a fraction of
+  the peak speed, extrapolated to where the speed leaves and returns to zero
+  (:func:`extrapolated_bounds`), hence an unbiased movement time and the reaction time;
 * :func:`sparc` - spectral arc length (Balasubramanian et al. 2012, 2015), the smoothness
   measure robust to tracking noise and independent of duration and amplitude;
 * :func:`ldlj` - log dimensionless jerk, normalised by peak speed (Hogan & Sternad 2009;
@@ -67,18 +68,85 @@ def speed_profile(t: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.linalg.norm(np.gradient(p, t, axis=0), axis=1)
 
 
+#: fraction of a stroke's peak speed where its rising (falling) edge is timed a second time,
+#: after the threshold: the steepest part of the bell, where noise moves the crossing least
+#: (higher pairs of levels read 2-4 % shorter behind the tracking filters, whose lag grows as
+#: the speed falls)
+HALF_PEAK = 0.5
+
+
+def min_jerk_phase(fraction: float) -> float:
+    """Where (as a fraction of its duration) the speed of a minimum-jerk stroke first reaches
+    ``fraction`` of its peak: speed / peak = 16 s^2 (1 - s)^2, so
+    s = (1 - sqrt(1 - sqrt(fraction))) / 2 (0.0594 at 5 %, 0.2294 at 50 %)."""
+    if not 0.0 <= fraction <= 1.0:
+        raise MeasureError(f"speed fraction {fraction!r} must be in 0..1")
+    return 0.5 * (1.0 - math.sqrt(1.0 - math.sqrt(fraction)))
+
+
+def _crossing(t0: float, s0: float, t1: float, s1: float, level: float) -> float:
+    """Time where the segment (t0, s0) -> (t1, s1) crosses ``level``."""
+    if s1 == s0:
+        return t1
+    return t0 + (level - s0) / (s1 - s0) * (t1 - t0)
+
+
+def _stroke_start(t: np.ndarray, v: np.ndarray, first: int, last: int, level: float) -> float:
+    """Start of the stroke whose rising edge crosses ``level`` between samples ``first - 1``
+    and ``first``; ``last`` is the movement's last supra-threshold sample."""
+    on = _crossing(t[first - 1], v[first - 1], t[first], v[first], level)
+    edge = v[first:last + 1]
+    running = np.maximum.accumulate(edge)
+    dip = np.flatnonzero(edge < HALF_PEAK * running)  # fell below half: past the first stroke
+    peak = float(running[dip[0] - 1] if len(dip) else running[-1])
+    half = HALF_PEAK * peak
+    if level >= half:
+        return on
+    k = first + int(np.argmax(edge >= half))
+    t_half = _crossing(t[k - 1], v[k - 1], t[k], v[k], half)
+    s_on, s_half = min_jerk_phase(level / peak), min_jerk_phase(HALF_PEAK)
+    duration = (t_half - on) / (s_half - s_on)
+    return on - s_on * duration
+
+
+def extrapolated_bounds(t: np.ndarray, speed: np.ndarray, first: int, last: int,
+                        level: float) -> tuple[float, float]:
+    """Start and end (s) of a movement whose speed is above ``level`` from sample ``first``
+    to sample ``last``, corrected for what the threshold cuts off.
+
+    A threshold misses the slow start and end of every movement: a minimum-jerk stroke
+    (Flash & Hogan 1985) is below 5 % of its peak speed for 5.9 % of its duration at each
+    end, so onset-to-offset at 5 % reads 0.881 of it, less when a floor lifts the threshold.
+    Each edge is taken to be the start (end) of a minimum-jerk stroke: the first (last)
+    stroke's peak is the largest speed before the speed falls below half of it, the edge is
+    timed where it crosses ``level`` and half that peak, and the two crossings give the
+    stroke's duration, hence where its speed left (returns to) zero. A movement under way at
+    the first (last) sample keeps that sample as its start (end)."""
+    t = np.asarray(t, dtype=np.float64)
+    v = np.asarray(speed, dtype=np.float64)
+    start = float(t[0]) if first == 0 else _stroke_start(t, v, first, last, level)
+    n = len(v)
+    if last == n - 1:
+        end = float(t[-1])
+    else:                                 # the falling edge is a rising edge backwards
+        end = -_stroke_start(-t[::-1], v[::-1], n - 1 - last, n - 1 - first, level)
+    return start, end
+
+
 def movement_bounds(t: np.ndarray, speed: np.ndarray,
                     fraction: float = 0.05) -> tuple[float, float]:
-    """(onset, offset) times: the first and last sample whose speed reaches ``fraction`` of
-    the peak speed (a common 5 % criterion). (nan, nan) when nothing moved."""
+    """(start, end) times of the movement: the first and last sample whose speed reaches
+    ``fraction`` of the peak speed (a common 5 % criterion), extrapolated to where the speed
+    leaves and returns to zero (:func:`extrapolated_bounds`). (nan, nan) when nothing moved."""
     if not 0.0 < fraction < 1.0:
         raise MeasureError(f"movement threshold fraction {fraction!r} must be in 0..1")
-    v = np.asarray(speed, dtype=np.float64)
+    v = np.nan_to_num(np.asarray(speed, dtype=np.float64), nan=0.0)
     t = _times(t, len(v))
     if len(v) == 0 or not np.any(v > 0.0):
         return math.nan, math.nan
-    above = np.flatnonzero(v >= fraction * np.max(v))
-    return float(t[above[0]]), float(t[above[-1]])
+    level = fraction * float(np.max(v))
+    above = np.flatnonzero(v >= level)
+    return extrapolated_bounds(t, v, int(above[0]), int(above[-1]), level)
 
 
 def sparc(speed: np.ndarray, rate_hz: float, pad_level: int = 4, cutoff_hz: float = 10.0,
@@ -114,22 +182,41 @@ def sparc(speed: np.ndarray, rate_hz: float, pad_level: int = 4, cutoff_hz: floa
     return float(-np.sum(np.sqrt((np.diff(freq) / span) ** 2 + np.diff(mag) ** 2)))
 
 
-def ldlj(t: np.ndarray, velocity: np.ndarray) -> float:
-    """Log dimensionless jerk of a velocity trace (N, D) (<= about -5.3 for real movements;
-    closer to 0 is smoother; a minimum-jerk reach gives -ln(204.8) = -5.32):
-    ``-ln( (t_N - t_1)**3 / v_peak**2 * integral |d2v/dt2|**2 dt )``. NaN when it never
-    moves. Jerk amplifies noise: prefer :func:`sparc` on raw tracking."""
+#: samples beyond each end of the movement over which jerk is still integrated: numerical
+#: differentiation spreads the jump in jerk at a movement's start and end over the
+#: neighbouring samples
+JERK_MARGIN = 2
+
+
+def ldlj(t: np.ndarray, velocity: np.ndarray,
+         bounds: tuple[float, float] | None = None) -> float:
+    """Log dimensionless jerk of a velocity trace (N, D) over the movement from
+    ``bounds = (start, end)`` (default: the whole trace):
+    ``-ln( (end - start)**3 / v_peak**2 * integral |d2v/dt2|**2 dt )`` (Hogan & Sternad 2009;
+    Balasubramanian, Melendez-Calderon, Roby-Brami & Burdet 2015). Closer to 0 is smoother;
+    a minimum-jerk movement gives -ln(720 / 1.875**2) = -ln(204.8) = -5.32, and only over
+    its whole duration: cut at 5 % of the peak speed it reads -4.2, as the jerk is largest
+    at the very start and end. Jerk is differentiated on the whole trace and integrated over
+    the movement plus ``JERK_MARGIN`` samples each side. NaN when it never moves. Jerk
+    amplifies noise: prefer :func:`sparc` on raw tracking."""
     v = _points(velocity, "velocity")
     t = _times(t, len(v))
-    if len(v) < 5:
+    n = len(v)
+    if n < 5:
         return math.nan
-    peak = float(np.max(np.linalg.norm(v, axis=1)))
-    if peak <= 0.0:
+    if bounds is None:
+        lo, hi, duration = 0, n - 1, float(t[-1] - t[0])
+    else:
+        start, end = bounds
+        lo = max(int(np.searchsorted(t, start, "right")) - 1 - JERK_MARGIN, 0)
+        hi = min(int(np.searchsorted(t, end, "left")) + JERK_MARGIN, n - 1)
+        duration = float(end - start)
+    jerk = np.gradient(np.gradient(v, t, axis=0), t, axis=0)[lo:hi + 1]
+    peak = float(np.max(np.linalg.norm(v[lo:hi + 1], axis=1)))
+    if peak <= 0.0 or hi - lo < 2 or not duration > 0.0:
         return math.nan
-    jerk = np.gradient(np.gradient(v, t, axis=0), t, axis=0)
     squared = np.sum(jerk * jerk, axis=1)
-    integral = float(np.sum(0.5 * (squared[1:] + squared[:-1]) * np.diff(t)))
-    duration = float(t[-1] - t[0])
+    integral = float(np.sum(0.5 * (squared[1:] + squared[:-1]) * np.diff(t[lo:hi + 1])))
     dimensionless = duration ** 3 / peak ** 2 * integral
     return -math.log(dimensionless) if dimensionless > 0.0 else math.nan
 
@@ -219,8 +306,8 @@ class MovementSummary:
     """The movement figures of one trial's end-effector trace."""
 
     path_length_m: float
-    movement_time_s: float       # onset to offset (speed >= 5 % of peak)
-    onset_s: float               # movement onset, seconds after the trace began
+    movement_time_s: float       # start to end (movement_bounds: 5 % of peak, extrapolated)
+    onset_s: float               # movement start, seconds after the trace began
     peak_speed_mps: float
     sparc: float
     ldlj: float
@@ -237,7 +324,8 @@ class MovementSummary:
 
 def summarize_movement(t: np.ndarray, points: np.ndarray, rate_hz: float) -> MovementSummary:
     """Path length, movement time, onset, peak speed, SPARC and LDLJ of one trace; the
-    smoothness measures cover the movement from onset to offset."""
+    smoothness measures cover the whole movement, from its start to its end
+    (:func:`movement_bounds`)."""
     p = _points(points)
     t = _times(t, len(p))
     ok = np.all(np.isfinite(p), axis=1)
@@ -253,4 +341,4 @@ def summarize_movement(t: np.ndarray, points: np.ndarray, rate_hz: float) -> Mov
     velocity = np.gradient(p, t, axis=0)
     return MovementSummary(path_length(p), offset - onset, onset - float(t[0]),
                            float(np.max(speed)), sparc(speed[moving], rate_hz),
-                           ldlj(t[moving], velocity[moving]))
+                           ldlj(t, velocity, (onset, offset)))

@@ -45,7 +45,7 @@ COMMON_TRIAL_FIELDS: dict[str, str] = {
     "success": "the trial was completed within its limits",
     "time_s": "seconds from trial onset to completion (or to the time limit)",
     "path_length_m": "distance travelled by the phantom end effector (m)",
-    "movement_time_s": "movement onset to offset, speed >= 5 % of peak (s)",
+    "movement_time_s": "movement start to end, 5 % of peak speed extrapolated to 0 (s)",
     "movement_onset_s": "reaction: seconds from onset to movement onset",
     "peak_speed_mps": "peak end-effector speed (m/s)",
     "smoothness_sparc": "spectral arc length of the speed (Balasubramanian 2015; 0 = smooth)",
