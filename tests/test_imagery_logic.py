@@ -133,7 +133,7 @@ def test_plan_block():
     level1 = plan_block("arm", 1, 4, seed=1)
     assert [m.kviq is not None for m in level1] == [True, True, True, False]
     assert all(m.level == 1 and m.limb == "arm" for m in level1)
-    assert len(plan_block("leg", 3, 14)) == 3
+    assert len(plan_block("leg", 3, 14)) == 5
     assert [m.id for m in plan_block("arm", 3, 10, kviq_block=True)] == [
         "shoulder_shrug", "shoulder_flexion", "elbow_flex_ext", "thumb_opposition"]
     assert [m.id for m in plan_block("leg", 1, 2, seed=5)] == [

@@ -20,10 +20,10 @@ def test_steps_follow_the_weighted_rule():
 
 
 def test_level_is_bounded():
-    s = WeightedUpDown(level=0.05)
+    s = WeightedUpDown(level=0.01)
     s.update(False)
     assert s.level == 0.0
-    s = WeightedUpDown(level=0.99)
+    s = WeightedUpDown(level=0.999)
     s.update(True)
     assert s.level == 1.0
 
@@ -52,13 +52,13 @@ def test_staircase_converges_on_the_target_accuracy(target):
         rng = np.random.default_rng(seed)
         s = WeightedUpDown(target=target)
         answers = []
-        for _ in range(300):
+        for _ in range(800):                          # the default (small) step
             correct = bool(rng.random() < _observer(s.level))
             answers.append(correct)
             s.update(correct)
-        last = answers[-150:]
+        last = answers[-400:]
         accuracies.append(sum(last) / len(last))
-        levels.append(np.mean(s.history[-150:]))
+        levels.append(np.mean(s.history[-400:]))
         assert abs(accuracies[-1] - target) < 0.08           # every run near the target
     assert abs(np.mean(accuracies) - target) < 0.02          # and on it on average
     if target == 0.8:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from vrgmi.input import InputEvent
+from vrgmi.laterality.staircase import STEP_UP
 from vrgmi.laterality.task import MIN_REST_S, LateralityTask, TaskConfig, TaskError
 
 
@@ -162,8 +163,8 @@ def test_adaptive_staircase_sets_the_next_trials_range():
     _start(task)
     assert task.rotation_max_deg == 30.0 and task.level == 0.0
     task.update(1.5, [InputEvent(task.stimulus.side, 1.4)])
-    assert task.level == pytest.approx(0.025)
-    assert task.rotation_max_deg == pytest.approx(30.0 + 0.05 * 150.0)
+    assert task.level == pytest.approx(STEP_UP)
+    assert task.rotation_max_deg == pytest.approx(30.0 + STEP_UP / 0.5 * 150.0)
     assert trials[0]["level"] == 0.0 and trials[0]["rotation_max_deg"] == 30.0
 
 

@@ -32,6 +32,9 @@ from typing import Any
 
 from vrgmi.errors import VrgmiError
 from vrgmi.events import EventBus
+from vrgmi.mirror.progression import mirror_levels
+from vrgmi.progress import MIRROR, check_progress
+from vrgmi.progress import level as progress_level
 from vrgmi.scenes.schema import Difficulty
 from vrgmi.scenes.base import PHASES
 
@@ -47,6 +50,9 @@ class SceneStep:
     scene: str
     minutes: float = 5.0
     params: dict[str, Any] = field(default_factory=dict)
+    #: mirror phase: the mirror level (vrgmi.mirror.progression) this block belongs to;
+    #: None = every level
+    level: int | None = None
 
 
 @dataclass
@@ -76,11 +82,11 @@ class ImageryGate:
 
 def default_steps(limb: str = "arm") -> dict[str, list[SceneStep]]:
     """The scenes of each phase for an arm or leg program."""
-    mirror = (["copy_pose", "reach_targets", "bilateral"] if limb == "arm"
-              else ["foot_targets", "ankle_circles", "pedal_press"])
+    mirror = [SceneStep(b.scene, b.minutes, dict(b.params), lv.level)
+              for lv in mirror_levels(limb) for b in lv.blocks]
     return {"laterality": [SceneStep("laterality", 6.0), SceneStep("laterality", 6.0)],
             "imagery": [SceneStep("imagery", 6.0), SceneStep("imagery", 6.0)],
-            "mirror": [SceneStep(name, 4.0) for name in mirror]}
+            "mirror": mirror}
 
 
 @dataclass
@@ -98,13 +104,28 @@ class Program:
     laterality: LateralityGate = field(default_factory=LateralityGate)
     imagery: ImageryGate = field(default_factory=ImageryGate)
     overrides: list[dict[str, Any]] = field(default_factory=list)
+    #: levels carried between sessions (vrgmi.progress: imagery, laterality, mirror)
+    progress: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_program(self)
 
     def session_steps(self) -> list[SceneStep]:
-        """The blocks of a session in the current phase."""
-        return list(self.steps.get(self.phase, []))
+        """The blocks of a session in the current phase; in the mirror phase those of the
+        patient's mirror level (the highest level the program has at or below it) and the
+        blocks without a level."""
+        steps = list(self.steps.get(self.phase, []))
+        levels = sorted({s.level for s in steps if s.level is not None})
+        if self.phase != "mirror" or not levels:
+            return steps
+        want = int(progress_level(self.progress, MIRROR))
+        at = max((lv for lv in levels if lv <= want), default=levels[0])
+        return [s for s in steps if s.level is None or s.level == at]
+
+    def top_mirror_level(self) -> int:
+        """The highest mirror level among the program's mirror blocks (1 without levels)."""
+        return max((s.level for s in self.steps.get("mirror", []) if s.level is not None),
+                   default=1)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict (dates as ISO strings)."""
@@ -143,6 +164,13 @@ def check_program(p: Program) -> None:
                                    "must be 0.1..30")
             if not isinstance(s.params, dict):
                 raise ProgramError(f"program: steps.{phase}[{k}].params must be a table")
+            if s.level is not None and (isinstance(s.level, bool) or not isinstance(
+                    s.level, int) or not 1 <= s.level <= 20):
+                raise ProgramError(f"program: steps.{phase}[{k}].level = {s.level!r} must "
+                                   "be a whole number 1..20")
+    problem = check_progress(p.progress)
+    if problem is not None:
+        raise ProgramError(f"program: {problem}")
     g = p.laterality
     _check_gate("laterality", g, {"min_accuracy": (0.5, 1.0), "rt_norm_s": (0.5, 5.0),
                                   "rt_tolerance_s": (0.0, 3.0), "max_side_rt_diff_s": (0.0, 3.0),

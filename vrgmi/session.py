@@ -20,7 +20,7 @@ import statistics
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from vrgmi.errors import VrgmiError
 from vrgmi.events import Event, EventBus, EventSink, JsonlEventLog
 from vrgmi.measures.questionnaires import pain_flare
 from vrgmi.program import Program, override
+from vrgmi.progress import after_scene, after_session, carried_params
 from vrgmi.scenes import SceneLoadError, load_scene
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import SceneParamError
@@ -210,6 +211,7 @@ class SessionRunner:
         self._calibration: dict[str, Any] | None = None
         self.max_block_s = max_block_s
         self.program = program
+        self._progress_started: dict[str, Any] = dict(program.progress)
         self.commands = commands or CommandQueue()
         self.board = board or StatusBoard()
         self.registry = registry
@@ -269,6 +271,7 @@ class SessionRunner:
         p = self.engine.settings.patient
         self.t = self._t0 = t
         self.plan = self._build_plan()
+        self._progress_started = dict(self.program.progress)
         self.state = "running"
         self.events.emit("session_started", t, {
             "patient": self.program.patient, "phase": self.program.phase,
@@ -370,7 +373,7 @@ class SessionRunner:
     def _start_scene(self, block: Block, t: float) -> bool:
         try:
             cls = resolve_scene(block.scene, self.registry)
-            inner = cls(**block.params)
+            inner = cls(**{**carried_params(cls, self.program.progress), **block.params})
         except (VrgmiError, TypeError) as exc:
             message = str(exc) if isinstance(exc, VrgmiError) else _one_line(exc)
             log.warning("vrgmi: %s; skipping it", message)
@@ -404,6 +407,8 @@ class SessionRunner:
         scene._t = scene.inner._t = t
         scene.teardown()
         self.scene = None
+        if scene.error is None:
+            self._set_progress(after_scene(self.program.progress, scene.inner.summary()))
 
     def _skip(self, block: Block, t: float, why: str) -> None:
         self.events.emit("scene_finished", t, {"summary": {"skipped": why},
@@ -435,9 +440,28 @@ class SessionRunner:
                 self.message = (f"pain flare: NRS {pre} -> {post} in this session; "
                                 "please check on the patient")
                 log.warning("vrgmi: %s", self.message)
+        self._carry_over(t)
         self.events.emit("session_finished", t, data)
         self.reason = reason
         self.state = "emergency_stopped" if reason == "emergency_stop" else "finished"
+
+    # -- progression ----------------------------------------------------------------------
+    def _set_progress(self, progress: dict[str, Any]) -> None:
+        if progress != self.program.progress:
+            self.program = replace(self.program, progress=progress)
+
+    def _carry_over(self, t: float) -> None:
+        """At the session's end: the mirror level from this session's trials (a pain flare
+        holds every level), a ``progression`` event, and the program kept (vrgmi.progress)."""
+        progress, mirror = after_session(self.program.progress, self._progress_started,
+                                         self.events.history, self.program.phase,
+                                         self.program.top_mirror_level(), self._flare)
+        self._set_progress(progress)
+        self.events.emit("progression", t, {"before": dict(self._progress_started),
+                                            "after": dict(self.program.progress),
+                                            "mirror": mirror, "pain_flare": self._flare})
+        if self.on_program_change is not None and progress != self._progress_started:
+            self.on_program_change(self.program)
 
     # -- commands -------------------------------------------------------------------------
     def _apply(self, command: Any, t: float) -> None:

@@ -202,6 +202,16 @@ _KNEE_STRAIGHT = _p(S, knee_flexion=5.0)
 _FOOT_LIFTED = _p(S, hip_elevation=110.0, knee_flexion=100.0, ankle_dorsiflexion=10.0)
 _ON_STEP = _p(S, hip_elevation=100.0, knee_flexion=60.0, ankle_dorsiflexion=-5.0)
 _ON_PEDAL = _p(S, hip_plane=80.0, knee_flexion=30.0, ankle_dorsiflexion=-16.0)
+_CUP_HELD = _p(_AT_CUP, **_hand(0.55))
+_AT_MOUTH = _p(R, shoulder_plane=110.0, shoulder_elevation=45.0, shoulder_rotation=35.0,
+               elbow_flexion=135.0, forearm_pronation=-20.0, wrist_flexion=0.0, **_hand(0.55))
+#: the hand at a door lock at chest height, thumb up, key pinched between thumb and index
+_AT_LOCK = _p(R, shoulder_elevation=60.0, shoulder_rotation=5.0, elbow_flexion=50.0,
+              forearm_pronation=0.0, wrist_flexion=0.0, **_hand(0.5))
+#: the forefoot resting on a ball (about 5 cm high), the heel on the floor
+_ON_BALL = _p(S, hip_elevation=76.0, knee_flexion=36.0, ankle_dorsiflexion=-28.0)
+#: the foot lifted a little, toes just above the floor, for drawing with the toes
+_TOES_DOWN = _p(S, hip_elevation=78.0, ankle_dorsiflexion=-34.0)
 
 UPPER: tuple[Movement, ...] = (
     # -- level 1: one joint ------------------------------------------------------------
@@ -282,6 +292,14 @@ UPPER: tuple[Movement, ...] = (
                               shoulder_rotation=-30.0, elbow_flexion=110.0,
                               forearm_pronation=-10.0, wrist_ulnar_deviation=w, **_hand(0.05))
                            for w in (-15.0, 25.0, -15.0, 25.0, -15.0)], 0.55)),
+    Movement("touch_opposite_shoulder", "Touch the other shoulder",
+             "Lift your {side} hand across your chest and touch the other shoulder, "
+             "then lower it.",
+             "Imagine reaching your {side} hand across to the other shoulder and back.",
+             "arm", 2, "wrist",
+             (_k(0, R), _k(1.4, _p(R, shoulder_plane=135.0, shoulder_elevation=75.0,
+                                   shoulder_rotation=20.0, elbow_flexion=135.0,
+                                   forearm_pronation=20.0, **_hand(0.1))), _k(2.8, R))),
     # -- level 3: functional ----------------------------------------------------------
     Movement("reach_grasp_cup", "Reach for a cup and grasp it",
              "Reach your {side} hand to a cup on the table in front of you, wrap your "
@@ -311,6 +329,23 @@ UPPER: tuple[Movement, ...] = (
                     shoulder_rotation=30.0, **_hand(0.0)),
                  _p(R, shoulder_plane=90.0, shoulder_elevation=30.0, elbow_flexion=70.0,
                     shoulder_rotation=15.0, **_hand(0.0))], 0.9)),
+    Movement("drink_from_cup", "Drink from a cup",
+             "Reach your {side} hand to a cup, grasp it, bring it to your mouth as if to "
+             "drink, put it back and let go.",
+             "Imagine picking up the cup with your {side} hand, drinking and putting it back.",
+             "arm", 3, "wrist",
+             (_k(0, R), _k(1.3, _p(_AT_CUP, **_hand(0.0))), _k(2.0, _CUP_HELD),
+              _k(3.4, _AT_MOUTH), _k(4.2, _AT_MOUTH), _k(5.6, _CUP_HELD),
+              _k(6.3, _p(_AT_CUP, **_hand(0.0))), _k(7.6, R))),
+    Movement("turn_key", "Turn a key",
+             "Reach your {side} hand to a key in a door lock, pinch it between thumb and "
+             "finger, turn it, turn it back and bring the hand down.",
+             "Imagine pinching the key with your {side} hand, turning it and turning it back.",
+             "arm", 3, "thumb_tip",
+             (_k(0, R), _k(1.3, _p(_AT_LOCK, **_hand(0.2))), _k(1.9, _AT_LOCK),
+              _k(2.8, _p(_AT_LOCK, forearm_pronation=70.0)),
+              _k(3.4, _p(_AT_LOCK, forearm_pronation=70.0)), _k(4.3, _AT_LOCK),
+              _k(4.9, _p(_AT_LOCK, **_hand(0.2))), _k(6.2, R))),
 )
 
 LOWER: tuple[Movement, ...] = (
@@ -372,6 +407,27 @@ LOWER: tuple[Movement, ...] = (
              "leg", 2, "ankle",
              (_k(0, S), _k(1.2, _p(S, hip_elevation=84.0, knee_flexion=100.0,
                                    ankle_dorsiflexion=14.0)), _k(2.4, S))),
+    Movement("straighten_and_point", "Straighten the knee, toes up, toes down",
+             "Straighten your {side} knee, pull the toes up toward you, point them away, "
+             "then bend the knee and put the foot down.",
+             "Imagine straightening your {side} knee, pulling the toes up, pointing them "
+             "and putting the foot down.",
+             "leg", 2, "toe_tip",
+             (_k(0, S), _k(1.2, _KNEE_STRAIGHT),
+              _k(2.0, _p(_KNEE_STRAIGHT, ankle_dorsiflexion=15.0)),
+              _k(3.0, _p(_KNEE_STRAIGHT, ankle_dorsiflexion=-40.0)),
+              _k(3.8, _KNEE_STRAIGHT), _k(5.0, S))),
+    Movement("foot_out_to_side", "Foot out to the side and back",
+             "Lift your {side} foot a little, move it out to the side with the knee "
+             "half straight, put it down there, then bring it back.",
+             "Imagine moving your {side} foot out to the side and back again.",
+             "leg", 2, "ankle",
+             (_k(0, S), _k(0.8, _p(S, hip_elevation=82.0, knee_flexion=35.0)),
+              _k(1.8, _p(S, hip_plane=60.0, hip_rotation=-20.0, knee_flexion=25.0,
+                         ankle_dorsiflexion=-25.0)),
+              _k(2.6, _p(S, hip_plane=60.0, hip_rotation=-20.0, knee_flexion=25.0,
+                         ankle_dorsiflexion=-25.0)),
+              _k(3.6, _p(S, hip_elevation=82.0, knee_flexion=35.0)), _k(4.4, S))),
     # -- level 3 ----------------------------------------------------------------------
     Movement("kick_ball", "Kick a ball",
              "Swing your {side} foot back, then kick a ball in front of you, "
@@ -396,6 +452,25 @@ LOWER: tuple[Movement, ...] = (
              "leg", 3, "toe_tip",
              (_k(0, S), _k(1.0, _ON_PEDAL), _k(2.0, _p(_ON_PEDAL, ankle_dorsiflexion=-44.0)),
               _k(3.0, _ON_PEDAL), _k(4.0, S))),
+    Movement("roll_ball_under_foot", "Roll a ball under the foot",
+             "Put the front of your {side} foot on a ball, roll it forward and back under "
+             "the foot, then put the foot down.",
+             "Imagine rolling the ball forward and back under your {side} foot.",
+             "leg", 3, "ball",
+             (_k(0, S), _k(1.0, _ON_BALL),
+              _k(2.0, _p(S, hip_elevation=70.0, knee_flexion=22.0, ankle_dorsiflexion=-24.0)),
+              _k(3.2, _p(S, hip_elevation=80.0, knee_flexion=45.0, ankle_dorsiflexion=-35.0)),
+              _k(4.2, _ON_BALL), _k(5.2, S))),
+    Movement("draw_circle_with_toes", "Draw a circle on the floor with the toes",
+             "Lift your {side} heel a little and draw a big circle on the floor with your "
+             "toes: out, forward, in, back; then put the foot down.",
+             "Imagine drawing a circle on the floor with the toes of your {side} foot.",
+             "leg", 3, "toe_tip",
+             _sequence(S, [_TOES_DOWN] + [
+                 _p(_TOES_DOWN, hip_plane=hp, knee_flexion=kn, hip_rotation=rot)
+                 for hp, kn, rot in ((78.0, 38.0, -10.0), (85.0, 30.0, 0.0),
+                                     (92.0, 38.0, 10.0), (85.0, 48.0, 0.0))]
+                 + [_TOES_DOWN], 0.8)),
 )
 
 LIBRARY: dict[str, Movement] = {m.id: m for m in UPPER + LOWER}

@@ -10,8 +10,12 @@ both KVIQ ratings:
 * **down** (level - 1, at least 1) when either mean rating is below 2;
 * **stay** otherwise, or while fewer than ``window`` such trials exist.
 
-It is a suggestion for the therapist, reported in the scene summary; nothing changes by
-itself. No Panda3D here.
+The suggestion is reported in the scene summary and carried over (:mod:`vrgmi.progress`): the
+next imagery block, in this session or the next, starts at the suggested level unless the
+program's step fixes the level (the therapist may always set it). A block of the default
+size (:data:`WINDOW` movements, the scene's ``movements`` default) decides on its own, and
+every level of each limb has at least :data:`WINDOW` movements (tests check both). No
+Panda3D here.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+#: trials a decision needs: also the default number of movements in an imagery block
 WINDOW = 5
 RATIO_BAND = 1.25
 MIN_RATING_UP = 3.0

@@ -281,6 +281,7 @@ class BlockResults:
         ratios = [r["ratio"] for r in trials if r["ratio"] is not None]
         vis = [r["visual"] for r in trials if r["visual"] is not None]
         kin = [r["kinesthetic"] for r in trials if r["kinesthetic"] is not None]
+        progression = suggest_level(trials, self.level)
         return {
             "trials": len(trials),
             "mean_ratio": round(sum(ratios) / len(ratios), 4) if ratios else None,
@@ -289,5 +290,7 @@ class BlockResults:
             "missing_imagined": sum(r["imagined_s"] is None for r in trials),
             "mean_visual": round(sum(vis) / len(vis), 3) if vis else None,
             "mean_kinesthetic": round(sum(kin) / len(kin), 3) if kin else None,
-            "progression": suggest_level(trials, self.level),
+            "progression": progression,
+            # the level the next block / session starts at (vrgmi.progress)
+            "carry_over": {"imagery.level": progression["suggested_level"]},
         }

@@ -21,13 +21,30 @@ Difficulty map (:class:`DifficultyMap`): level 0..``split`` widens the rotation 
 ``rotation_easy_deg`` to ``rotation_hard_deg`` with the exposure at its easiest; level
 ``split``..1 keeps the widest range and shortens the exposure from ``exposure_easy_ms``
 to ``exposure_hard_ms`` (0 = shown until the answer, taken as ``time_limit_ms`` in the ramp).
-Both levers are monotonic in the level. No Panda3D here.
+Both levers are monotonic in the level.
+
+Step size (:data:`STEP_UP`, docs/laterality.md): 0.005 a correct answer (0.02 back after an
+error at p = 0.80). The rotation range is full (+-180 deg) at level ``split`` = 0.5, so a
+patient who is always right gets there after 100 answers, one at 90 % after about 200
+(net drift 0.9 x 0.005 - 0.1 x 0.02 = 0.0025 a trial), one at 85 % after about 500: the
+first day or two of a program at 120 answers a session, as the graded protocol intends
+(Moseley 2004, 2006), where the earlier 0.025 reached it after 20 correct answers.
+
+Carry-over (:func:`next_session_start`): the next session starts two error-steps below the
+level the last one ended at (0.04, 12 deg of rotation range): a short easier warm-up, and
+the staircase is back at the patient's level within a few correct answers. No Panda3D here.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from vrgmi.errors import VrgmiError
+
+
+#: the level gained after a correct answer (see the module docstring)
+STEP_UP = 0.005
+#: the next session starts this many error-steps (``step_down``) below the last level
+CARRY_OVER_STEPS_DOWN = 2
 
 
 class StaircaseError(VrgmiError, ValueError):
@@ -39,7 +56,7 @@ class WeightedUpDown:
     """Weighted up-down staircase on a level in 0..1 (1 = hardest)."""
 
     target: float = 0.80
-    step_up: float = 0.025
+    step_up: float = STEP_UP
     level: float = 0.0
     history: list[float] = field(default_factory=list)
     reversals: int = 0
@@ -69,6 +86,13 @@ class WeightedUpDown:
         self.history.append(self.level)
         self.level = min(1.0, max(0.0, self.level + step))
         return self.level
+
+
+def next_session_start(level: float, target: float = 0.80, step_up: float = STEP_UP) -> float:
+    """Where the next session's staircase starts after one that ended at ``level``:
+    :data:`CARRY_OVER_STEPS_DOWN` error-steps lower, at least 0."""
+    down = WeightedUpDown(target, step_up).step_down
+    return round(max(0.0, float(level) - CARRY_OVER_STEPS_DOWN * down), 4)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from vrgmi.ik.solver import ArmSolver, LegSolver
 from vrgmi.imagery.chronometry import SpeedMeter, SpeedTrace
 from vrgmi.imagery.kviq import ANCHORS, QUESTIONS
 from vrgmi.imagery.movements import MovementPlayer, joint_names
+from vrgmi.imagery.progression import WINDOW
 from vrgmi.imagery.session_logic import BlockResults, TrialConfig, TrialLogic, plan_block
 from vrgmi.imagery.tones import tone_file
 from vrgmi.render.ui import DIM_RGBA, HIGHLIGHT_RGBA, FacingView, OptionRow, Panel, backdrop
@@ -68,7 +69,8 @@ class ImageryScene(Scene):
     params = (
         Param("level", "int", 1, "movement complexity: 1 one joint, 2 several joints, "
               "3 functional tasks", lo=1, hi=3),
-        Param("movements", "int", 4, "movements in the block", lo=1, hi=14),
+        Param("movements", "int", WINDOW, "movements in the block (the default is what the "
+              "level progression needs)", lo=1, hi=14),
         Param("repetitions", "int", 2, "times each movement is shown", lo=1, hi=5),
         Param("limb_during_imagery", "choice", "hidden", "the missing limb while imagining",
               choices=("hidden", "frozen")),
@@ -88,6 +90,8 @@ class ImageryScene(Scene):
               lo=10.0, hi=300.0, unit="s"),
     )
     emits = ("trial", "questionnaire", "block_finished")
+    #: the level carried between blocks and sessions (vrgmi.progress)
+    carry_over = {"imagery.level": "level"}
     trial_fields = {
         "movement": "library id of the movement", "name": "its name",
         "level": "complexity 1-3", "kviq_item": "KVIQ item id, or null",

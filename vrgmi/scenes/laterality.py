@@ -24,6 +24,7 @@ from panda3d.core import (AlphaTestAttrib, CardMaker, CullBinEnums, CullBinManag
                           Vec4)
 
 from vrgmi.body.postures import posture_angles
+from vrgmi.laterality.staircase import next_session_start
 from vrgmi.laterality.stimuli import Stimulus
 from vrgmi.laterality.task import LateralityTask, TaskConfig
 from vrgmi.render.color import hex_for_framebuffer, linear_to_srgb
@@ -116,6 +117,8 @@ class LateralityScene(Scene):
               unit="ms"),
     )
     emits = ("trial", "block_finished")
+    #: the staircase level carried to the next session (vrgmi.progress)
+    carry_over = {"laterality.level": "start_level"}
     trial_fields = {
         "index": "trial number in the session (from 0)",
         "block": "block number (from 0)",
@@ -191,7 +194,13 @@ class LateralityScene(Scene):
 
     def summary(self) -> dict[str, Any]:
         """The session's laterality figures (vrgmi.laterality.analysis.session_figures)."""
-        return {} if self.task is None else self.task.summary()
+        if self.task is None:
+            return {}
+        out = self.task.summary()
+        if self.difficulty["adaptive"] and self.task.trials:
+            out["carry_over"] = {"laterality.level": next_session_start(
+                out["level"], float(self.difficulty["target_accuracy"]))}
+        return out
 
     # --- helpers -------------------------------------------------------------------------
 
