@@ -426,8 +426,7 @@ class Engine:
             sf.inputs = self.inputs.drain(display_time)
             sf.head_valid = core.frame.head_valid
             sf.phantom_visibility = core.phantom_visibility
-            self.scene._begin_frame(sf)
-            self.scene.update(sf, dt)
+            self.scene.step(sf, dt)
         self.frame_index += 1
         timer.mark(2)
         if render:

@@ -97,8 +97,7 @@ class GuardedScene(Scene):
         """Forward the frame; an exception ends the scene."""
         if self.error is None:
             try:
-                self.inner._begin_frame(frame)
-                self.inner.update(frame, dt)
+                self.inner.step(frame, dt)
             except Exception as exc:
                 self._fail("update", exc)
         self.finished = self.error is not None or bool(self.inner.finished)
@@ -754,6 +753,8 @@ def session_summary(events: Iterable[Event | dict[str, Any]]) -> dict[str, Any]:
     kviq = None
     for e in evs:
         kind, d, scene = e.get("kind"), e.get("data") or {}, e.get("scene", "")
+        if kind == "trial" and d.get("practice"):
+            continue                          # practice trials are never scored
         if out["date"] is None and _number(e.get("wall")) is not None:
             out["date"] = datetime.fromtimestamp(e["wall"]).date().isoformat()
         if kind == "session_started":

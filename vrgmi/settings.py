@@ -88,6 +88,49 @@ class CompanionSettings:
     lan: bool = _opt(False, "listen on the local network too (default: this PC only)")
 
 
+#: the languages with a shipped catalog (vrgmi/locale/); English is the source language
+LANGUAGES = ("en", "de")
+
+
+@dataclass
+class UiSettings:
+    """What the patient reads and hears: language, text size and contrast, instructions,
+    speech (docs/accessibility.md)."""
+
+    language: str = _opt("en", "language of every patient-facing text and spoken "
+                         "instruction", choices=LANGUAGES)
+    text_scale: float = _opt(1.0, "enlarges every text panel (1 = the scenes' sizes)", 1.0, 3.0)
+    min_x_height_deg: float = _opt(0.65, "smallest height of a lower-case x (visual angle, "
+                                   "deg); no panel text is drawn smaller", 0.35, 3.0)
+    high_contrast: bool = _opt(False, "low-vision mode: white and yellow text on black cards")
+    instructions: bool = _opt(True, "show each task's instruction screen before it starts")
+    instruction_timeout_s: float = _opt(45.0, "an instruction screen the patient does not "
+                                        "dismiss (select) closes after this long", 5.0, 600.0)
+    speak_instructions: bool = _opt(True, "read instruction screens aloud (espeak-ng)")
+    speak_cues: bool = _opt(False, "read short in-trial cues aloud too")
+
+
+@dataclass
+class PracticeSettings:
+    """Practice trials with feedback before the scored ones; never scored, never fed to a
+    staircase, a progression or the gate (docs/laterality.md, docs/imagery.md)."""
+
+    laterality_trials: int = _opt(4, "practice trials before a laterality session", 0, 20)
+    imagery_trials: int = _opt(1, "practice movements before an imagery block", 0, 5)
+    mirror_trials: int = _opt(1, "practice trials before a mirror task", 0, 5)
+
+
+@dataclass
+class ImagerySettings:
+    """Explicit motor imagery checks (docs/imagery.md)."""
+
+    intact_moved_m: float = _opt(0.03, "the intact hand / foot moving further than this "
+                                 "(m) from where it was at the go tone flags the trial", 0.005,
+                                 0.5)
+    intact_moved_mps: float = _opt(0.10, "the intact hand / foot moving faster than this "
+                                   "(m/s) while imagining flags the trial", 0.02, 2.0)
+
+
 @dataclass
 class Settings:
     """All settings, grouped by section as in the TOML file."""
@@ -97,6 +140,9 @@ class Settings:
     display: DisplaySettings = field(default_factory=DisplaySettings)
     data: DataSettings = field(default_factory=DataSettings)
     companion: CompanionSettings = field(default_factory=CompanionSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
+    practice: PracticeSettings = field(default_factory=PracticeSettings)
+    imagery: ImagerySettings = field(default_factory=ImagerySettings)
 
 
 def _coerce(key: str, f: dataclasses.Field, value: Any) -> Any:

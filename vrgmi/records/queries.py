@@ -39,6 +39,11 @@ class UnknownPatient(RecordsError, LookupError):
     """No patient with that id in the records."""
 
 
+#: scored trials only: practice trials are stored in block -1 (vrgmi.records.store) and
+#: never counted, charted or judged
+SCORED = Trial.block >= 0
+
+
 def as_utc(dt: datetime) -> datetime:
     """``dt`` as timezone-aware UTC (SQLite hands datetimes back naive: they are UTC)."""
     if dt.tzinfo is None:
@@ -114,7 +119,7 @@ def get_patient(db: Database, patient_id: str) -> dict[str, Any]:
         out["sessions"] = s.scalar(select(func.count(Session.id))
                                    .where(Session.patient_id == patient_id))
         out["trials"] = s.scalar(select(func.count(Trial.id)).join(Session)
-                                 .where(Session.patient_id == patient_id))
+                                 .where(Session.patient_id == patient_id, SCORED))
         out["last_session"] = iso(s.scalar(select(func.max(Session.started))
                                            .where(Session.patient_id == patient_id)))
         return out
@@ -222,7 +227,7 @@ def list_sessions(db: Database, patient_id: str) -> list[dict[str, Any]]:
         require_patient(s, patient_id)
         rows = patient_sessions(s, patient_id)
         counts = dict(s.execute(select(Trial.session_id, func.count(Trial.id))
-                                .join(Session).where(Session.patient_id == patient_id)
+                                .join(Session).where(Session.patient_id == patient_id, SCORED)
                                 .group_by(Trial.session_id)).all())
         nrs = _nrs_by_session(s, patient_id)
         return [{"id": r.id, "started": iso(r.started), "ended": iso(r.ended),
@@ -353,8 +358,8 @@ def progress(db: Database, patient_id: str,
         lat: dict[tuple[str, str], list[Trial]] = defaultdict(list)
         img: dict[str, list[float]] = defaultdict(list)
         mir: dict[tuple[str, str], list[float]] = defaultdict(list)
-        for t in s.scalars(select(Trial).join(Session).where(Session.patient_id == patient_id)
-                           .order_by(Trial.id)):
+        for t in s.scalars(select(Trial).join(Session)
+                           .where(Session.patient_id == patient_id, SCORED).order_by(Trial.id)):
             phase = phase_of_run.get(t.scene_run_id, "")
             if phase == "laterality" and t.side is not None and t.correct is not None:
                 lat[(t.session_id, t.side)].append(t)

@@ -204,7 +204,8 @@ class EventWriter:
         index = d.get("index")
         s.add(Trial(scene_run_id=run.id, session_id=run.session_id, event_uid=uid,
                     scene=event.scene, index=int(index) if _number(index) is not None else -1,
-                    block=int(d["block"]) if _number(d.get("block")) is not None else 0,
+                    block=-1 if d.get("practice") else
+                    int(d["block"]) if _number(d.get("block")) is not None else 0,
                     t=event.t, completed=_wall(event), data=d, **trial_columns(d)))
 
     def _on_questionnaire(self, s: OrmSession, event: Event, uid: str, d: dict) -> None:

@@ -1,16 +1,21 @@
 """Readable world-locked text panels for patients in a headset.
 
-Text is sized by visual angle, not pixels: each line subtends at least ``min_line_deg``
-(default 1.5 degrees) at the panel's distance, so it stays readable at headset resolution.
-Panels are placed in front of the seated patient's torso (world-locked; never following the
-head, which is uncomfortable in VR) and use calm, low-contrast-glare colours.
+Text is sized by visual angle, not pixels: each line subtends ``min_line_deg`` (default
+1.5 degrees) times the ``ui.text_scale`` setting at the panel's distance, and never less than
+makes a lower-case x ``ui.min_x_height_deg`` high (docs/accessibility.md), so it stays readable
+at headset resolution. Panels are placed in front of the seated patient's torso (world-locked;
+never following the head, which is uncomfortable in VR) and use calm, low-glare colours, or
+white and yellow on black in the ``ui.high_contrast`` low-vision mode.
 """
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import dataclass
 
 from panda3d.core import (Geom, GeomNode, GeomTriangles, GeomVertexData, GeomVertexFormat,
-                          GeomVertexWriter, NodePath, TextNode, TransparencyAttrib)
+                          GeomVertexWriter, LColor, NodePath, TextNode, TextProperties,
+                          TransparencyAttrib)
 
 #: calm palette (sRGB): a soft slate card, warm off-white text, a muted teal highlight
 CARD_RGBA = (0.16, 0.20, 0.24, 0.92)
@@ -24,6 +29,80 @@ CALM_CLEAR_RGBA = (0.015, 0.02, 0.025, 1.0)
 #: where panels sit: this far in front of the eyes, this far below eye level (m)
 PANEL_DISTANCE_M = 1.0
 PANEL_DROP_M = 0.08
+#: the low-vision palette: each calm colour's high-contrast stand-in (white and yellow on
+#: opaque black: contrast ratios of 21:1 and 19.6:1, WCAG 2 level AAA asks for 7:1)
+HIGH_CONTRAST = {
+    CARD_RGBA: (0.0, 0.0, 0.0, 1.0),
+    BACKDROP_RGBA: (0.0, 0.0, 0.0, 1.0),
+    TEXT_RGBA: (1.0, 1.0, 1.0, 1.0),
+    HIGHLIGHT_RGBA: (1.0, 0.92, 0.0, 1.0),
+    DIM_RGBA: (1.0, 1.0, 1.0, 1.0),
+    ON_HIGHLIGHT_RGBA: (0.0, 0.0, 0.0, 1.0),
+}
+
+
+@dataclass
+class TextStyle:
+    """How large and in which colours panels draw text (the ``ui`` settings)."""
+
+    scale: float = 1.0
+    min_x_height_deg: float = 0.65
+    high_contrast: bool = False
+
+
+_style = TextStyle()
+
+
+def configure_text(ui) -> None:
+    """Use the ``ui`` settings section (text_scale, min_x_height_deg, high_contrast) for the
+    panels built from now on."""
+    global _style
+    _style = TextStyle(ui.text_scale, ui.min_x_height_deg, ui.high_contrast)
+
+
+def text_style() -> TextStyle:
+    """The text style in force."""
+    return _style
+
+
+def style_color(rgba: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """``rgba`` as drawn in the style in force (its high-contrast stand-in in that mode)."""
+    return HIGH_CONTRAST.get(tuple(rgba), rgba) if _style.high_contrast else rgba
+
+
+def ink_extent(char: str, font=None) -> tuple[float, float]:
+    """(bottom, top) of the drawn pixels of ``char`` in ``font`` (default: Panda3D's), in
+    text units (the baseline is 0): read from the glyph's texture, alpha > 0.5."""
+    font = font or TextProperties.get_default_font()
+    glyph = font.get_glyph(ord(char))
+    tex = glyph.get_page()
+    peek = tex.peek()
+    w, h = tex.get_x_size(), tex.get_y_size()
+    u0, u1 = glyph.get_uv_left(), glyph.get_uv_right()
+    v0, v1 = glyph.get_uv_bottom(), glyph.get_uv_top()
+    bottom, top = glyph.get_bottom(), glyph.get_top()
+    texel, rows = LColor(), []
+    for j in range(int(v0 * h), math.ceil(v1 * h)):
+        v = (j + 0.5) / h
+        for i in range(int(u0 * w), math.ceil(u1 * w)):
+            peek.lookup(texel, (i + 0.5) / w, v)
+            if texel[3] > 0.5:
+                rows.append(bottom + (v - v0) / (v1 - v0) * (top - bottom))
+                break
+    return min(rows), max(rows)
+
+
+@functools.lru_cache(maxsize=None)
+def x_height_ratio() -> float:
+    """Height of the default font's lower-case x as a fraction of its line height."""
+    low, high = ink_extent("x")
+    return (high - low) / TextProperties.get_default_font().get_line_height()
+
+
+def text_line_deg(requested_deg: float) -> float:
+    """The line height (deg) a panel asking for ``requested_deg`` draws in the style in
+    force: scaled by ``text_scale``, never with an x-height under ``min_x_height_deg``."""
+    return max(requested_deg * _style.scale, _style.min_x_height_deg / x_height_ratio())
 
 
 def line_height_for(distance_m: float, degrees: float) -> float:
@@ -72,12 +151,13 @@ class Panel:
         self.text = TextNode(name + "-text")
         self.text.set_align({"center": TextNode.A_center, "left": TextNode.A_left,
                              "right": TextNode.A_right}[align])
-        self.text.set_text_color(*TEXT_RGBA)
+        self.text.set_text_color(*style_color(TEXT_RGBA))
         if card:
-            self.text.set_card_color(*CARD_RGBA)
+            self.text.set_card_color(*style_color(CARD_RGBA))
             self.text.set_card_as_margin(0.6, 0.6, 0.4, 0.4)
             self.text.set_card_decal(True)
-        self.line_height_m = line_height_for(distance_m, min_line_deg)
+        self.line_deg = text_line_deg(min_line_deg)
+        self.line_height_m = line_height_for(distance_m, self.line_deg)
         self.node = self.root.attach_new_node(self.text)
         self.node.set_scale(self.line_height_m / self.text.get_line_height())
         self.node.set_h(0.0)           # text faces -Y: toward the patient looking along +Y
@@ -85,7 +165,7 @@ class Panel:
     def set_text(self, text: str, color: tuple[float, float, float, float] = TEXT_RGBA) -> None:
         """Show ``text`` (newlines separate lines)."""
         self.text.set_text(text)
-        self.text.set_text_color(*color)
+        self.text.set_text_color(*style_color(color))
 
     @property
     def width_m(self) -> float:
@@ -119,7 +199,8 @@ class OptionRow:
         self.root = parent.attach_new_node(name)
         self.root.set_pos(*pos)
         _flat_state(self.root, 41)
-        self.line_height_m = line_height_for(distance_m, min_line_deg)
+        self.line_deg = text_line_deg(min_line_deg)
+        self.line_height_m = line_height_for(distance_m, self.line_deg)
         self.distance_m = distance_m
         self.texts: list[TextNode] = []
         nodes = []
@@ -150,8 +231,8 @@ class OptionRow:
         self.selected = index
         for i, text in enumerate(self.texts):
             on = i == index
-            text.set_card_color(*(HIGHLIGHT_RGBA if on else CARD_RGBA))
-            text.set_text_color(*(ON_HIGHLIGHT_RGBA if on else TEXT_RGBA))
+            text.set_card_color(*style_color(HIGHLIGHT_RGBA if on else CARD_RGBA))
+            text.set_text_color(*style_color(ON_HIGHLIGHT_RGBA if on else TEXT_RGBA))
 
     def remove(self) -> None:
         """Take the row out of the scene."""
@@ -166,6 +247,7 @@ def backdrop(parent: NodePath, width_m: float, height_m: float,
     vdata = GeomVertexData(name, GeomVertexFormat.get_v3c4(), Geom.UH_static)
     vertex, color = GeomVertexWriter(vdata, "vertex"), GeomVertexWriter(vdata, "color")
     w, h = width_m / 2.0, height_m / 2.0
+    rgba = style_color(rgba)
     for x, z in ((-w, -h), (w, -h), (w, h), (-w, h)):
         vertex.add_data3(x, 0.0, z)
         color.add_data4(*rgba)

@@ -14,8 +14,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from vrgmi.events import EventBus
+from vrgmi.i18n import set_language
 from vrgmi.input import InputEvent
 from vrgmi.scenes.schema import Difficulty, Param
+from vrgmi.settings import Settings
 
 #: GMI phases in program order, then the scenes that belong to no phase
 PHASES = ("laterality", "imagery", "mirror")
@@ -73,18 +75,43 @@ class Scene(ABC):
     #: event kinds it emits, and the keys of its ``trial`` events with a one-line meaning each
     emits: ClassVar[tuple[str, ...]] = ()
     trial_fields: ClassVar[dict[str, str]] = {}
+    #: what the patient reads (and hears) before the scene starts, in English, marked with
+    #: ``vrgmi.i18n.N_`` so it is translated (docs/writing-a-scene.md); "" = no screen
+    instructions: ClassVar[str] = ""
 
     def __init__(self, **difficulty: Any) -> None:
         self.difficulty = Difficulty(self.params, difficulty, self.name)
         self.finished = False
         self.ctx: SceneContext | None = None
         self._t = 0.0
+        self.instruction_screen = None
 
     def setup(self, ctx: SceneContext) -> None:
-        """Build the scene's objects under ``ctx.root``; subclasses call super first."""
+        """Build the scene's objects under ``ctx.root``; subclasses call super first.
+
+        Applies the ``ui`` settings (language, text size and contrast) and prepares the
+        instruction screen, which :meth:`step` shows before the scene runs."""
         self.ctx = ctx
+        settings = ctx.settings if ctx.settings is not None else Settings()
+        set_language(settings.ui.language)
+        if ctx.root is not None:
+            from vrgmi.render.ui import configure_text
+            configure_text(settings.ui)
         ctx.events.emit("scene_started", self._t,
                         {"phase": self.phase, "params": self.difficulty.as_dict()}, self.name)
+        if self.instructions and settings.ui.instructions:
+            from vrgmi.scenes.instructions import InstructionScreen
+            self.instruction_screen = InstructionScreen(self.instructions, ctx, settings)
+
+    def step(self, frame: SceneFrame, dt: float) -> None:
+        """What the engine calls each frame: the instruction screen until it is dismissed
+        (the scene starts the frame after), then :meth:`update`."""
+        self._begin_frame(frame)
+        screen = self.instruction_screen
+        if screen is not None and not screen.gate.done:
+            screen.update(frame, self.ctx.core if self.ctx is not None else None)
+            return
+        self.update(frame, dt)
 
     @abstractmethod
     def update(self, frame: SceneFrame, dt: float) -> None:
@@ -93,10 +120,12 @@ class Scene(ABC):
     def teardown(self) -> None:
         """Remove what ``setup`` built; subclasses call super last."""
         if self.ctx is not None:
-            self.ctx.events.emit("scene_finished", self._t,
-                                 {"summary": self.summary(),
-                                  "reason": "completed" if self.finished else "stopped"},
-                                 self.name)
+            finished = {"summary": self.summary(),
+                        "reason": "completed" if self.finished else "stopped"}
+            if self.instruction_screen is not None:
+                self.instruction_screen.close()
+                finished["instructions"] = self.instruction_screen.gate.record()
+            self.ctx.events.emit("scene_finished", self._t, finished, self.name)
             if self.ctx.root is not None:
                 self.ctx.root.remove_node()
             self.ctx = None
