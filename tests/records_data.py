@@ -4,7 +4,8 @@
 2026-03-02 09:00 UTC, for patient ``pid``. Per session k (0-based):
 
 * NRS before = 6 - k // 2, after = NRS before - 1 (so every session lowers pain by 1);
-* laterality: 20 trials alternating left (even index) / right stimuli; the first
+* laterality: 20 probe trials (the block the gate judges) alternating left (even index) /
+  right stimuli; the first
   ``5 + k // 2`` (left) and ``6 + k // 2`` (right) of each side's 10 are correct (capped at
   10); RT of trial i is
   ``2.8 - 0.1 k + 0.01 i`` s (left) and the same + 0.2 s (right);
@@ -48,7 +49,7 @@ def _events(pid: str, n: int, side: str = "left", level: str = "transradial") ->
             stim = "left" if i % 2 == 0 else "right"
             correct_per_side = min(10, (5 if stim == "left" else 6) + k // 2)
             rt = 2.8 - 0.1 * k + 0.01 * i + (0.2 if stim == "right" else 0.0)
-            ev("trial", {"index": i, "block": i // 10, "side": stim,
+            ev("trial", {"index": i, "block": i // 10, "probe": True, "side": stim,
                          "correct": i // 2 < correct_per_side, "rt_s": round(rt, 4),
                          "rotation_deg": 30 * (i % 4)}, "laterality")
         ev("block_finished", {"block": 1, "trials": 20}, "laterality")
@@ -79,6 +80,21 @@ def _events(pid: str, n: int, side: str = "left", level: str = "transradial") ->
             ev("gate_decision", {"phase": "laterality", "advance": True,
                                  "criteria": {"accuracy": 0.8}, "override": False})
         ev("session_paused", {"reason": "break"})
+        if k == 3:
+            ev("recenter", {"source": "companion", "yaw_deg": 0.0, "tracker": ""})
+            ev("body_turn_suspected", {"angle_deg": 45.0, "evidence": "limb"})
+            ev("body_turn_cleared", {"reason": "turned back"})
+            ev("body_turned", {"from_deg": 0.0, "to_deg": 45.0, "source": "tracker"})
+        if k == 5:
+            ev("pain_check", {"scene": "laterality"})
+            ev("pain_flare", {"nrs_pre": 3, "nrs": 6, "moment": "check", "rise": 3,
+                              "threshold": 3, "action": "hold"})
+            ev("ssq_alert", {"moment": "pre", "reasons": ["severe nausea"], "baseline": None,
+                             "advice": "consider ending or shortening this session"})
+            ev("dose_warning", {"seconds_left": 120.0, "limit_min": 15.0})
+            ev("phase_step_back", {"phase": "imagery", "to": "laterality", "by": "th",
+                                   "reason": "flare", "step_back": True})
+            ev("patient_stop", {"source": "menu_hold", "by": "patient", "scene": "imagery"})
         ev("session_resumed", {})
         ev("session_finished", {"reason": "completed", "minutes": 15.0})
     return out

@@ -16,7 +16,8 @@ from vrgmi.settings import load_settings
 from vrgmi.tracking.scripted import ScriptedSource
 
 DT = 1.0 / 30.0
-SSQ_NONE = ["select"] * 16
+SSQ_NONE = ["right", "select"] * 16      # nothing is pre-selected: right picks "None"
+NRS_ZERO = ["right", "select"]
 
 
 def short_program(patient: str) -> Program:
@@ -59,7 +60,7 @@ def run_session_through(day: ClinicDay, t: float) -> tuple[float, bool]:
         key = (scene.name, runner.index) if scene is not None else None
         if key is not None and key not in answered and scene.name in ("pain_nrs", "ssq"):
             answered.add(key)
-            for action in (["select"] if scene.name == "pain_nrs" else SSQ_NONE):
+            for action in (NRS_ZERO if scene.name == "pain_nrs" else SSQ_NONE):
                 day.engine.inputs.push(action, t + DT, "script")
         alive = day.step(t, DT)
         t += DT
@@ -155,3 +156,31 @@ def test_start_takes_a_pseudonymous_patient_id_only():
     with pytest.raises(CommandRejected, match="no scene 'nope'"):
         check_command({"command": "start", "args": {"scene": "nope", "patient": "P1"}}, {},
                       {"free_mirror": {}}, by="t")
+
+
+def test_start_past_the_sessions_per_day_is_refused_unless_overridden(clinic):
+    make, services, engine, db, out = clinic
+    day = make()
+    day.runner.program.sessions_per_day = 1
+    t, _ = run_session_through(day, 0.0)
+    assert day.idle
+    services.commands.put(Command("start", {"patient": "P1"}))
+    day.step(t, DT)
+    assert day.idle and "P1 has had 1 of 1 sessions today" in day.message
+    assert "override" in services.board.status()[1]["message"]
+    services.commands.put(Command("start", {"patient": "P1", "override": True}))
+    day.step(t + DT, DT)
+    assert not day.idle and day.runner.program.patient == "P1"
+
+
+def test_step_back_between_sessions_is_saved_in_the_records(clinic):
+    make, services, engine, db, out = clinic
+    day = make()
+    t, _ = run_session_through(day, 0.0)
+    services.commands.put(Command("step_back", {"phase": "mirror", "reason": "flare"},
+                                  by="companion:t1"))
+    day.step(t, DT)
+    assert "now in imagery" in day.message
+    from vrgmi.records.programs import load_program
+    saved = load_program(db, "P1")
+    assert saved.phase == "imagery" and saved.overrides[-1]["by"] == "companion:t1"

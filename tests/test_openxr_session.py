@@ -41,7 +41,8 @@ def reach(tmp_path_factory):
 def settings():
     return load_settings(overrides={"patient.amputation_side": "left",
                                     "patient.amputation_level": "transradial",
-                                    "display.mode": "headless", "tracking.one_euro": "false"})
+                                    "display.mode": "headless", "tracking.one_euro": "false",
+                                    "safety.ssq_baseline": "false"})
 
 
 def _clean(rt) -> None:
@@ -257,6 +258,7 @@ A_BUTTON = "input /user/hand/right/input/a/click"          # right A: "select"
 STICK_X = "input /user/hand/right/input/thumbstick/x"      # right / left
 PRESS = [f"{A_BUTTON} 1", f"{A_BUTTON} 0"]
 FLICK_RIGHT = [f"{STICK_X} 1.0", f"{STICK_X} 0.0"]
+FLICK_LEFT = [f"{STICK_X} -1.0", f"{STICK_X} 0.0"]
 
 
 class HeadsetPatient:
@@ -264,11 +266,11 @@ class HeadsetPatient:
     runtime directives is played, one per frame (None: a frame without one). In free mirror
     the patient lifts the headset for 20 frames (focus lost, then back)."""
 
-    SCRIPTS = {("pain_nrs", "pre"): FLICK_RIGHT * 2 + PRESS,          # 5 -> 7, confirm
+    SCRIPTS = {("pain_nrs", "pre"): FLICK_LEFT * 4 + PRESS,           # (none) 10 -> 7, confirm
                ("free_mirror", "main"): [None] * 5 + ["state VISIBLE"] + [None] * 19
                + ["state FOCUSED"],
-               ("pain_nrs", "post"): PRESS,                             # 5, confirm
-               ("ssq", "post"): PRESS * 16}                             # "none" for all 16
+               ("pain_nrs", "post"): FLICK_RIGHT * 6 + PRESS,          # (none) 0 -> 5
+               ("ssq", "post"): (FLICK_RIGHT + PRESS) * 16}            # "none" for all 16
 
     def __init__(self, rt) -> None:
         self.rt, self.block, self.todo = rt, None, []

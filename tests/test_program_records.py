@@ -17,6 +17,7 @@ from vrgmi.events import EventBus
 from vrgmi.program import (ImageryGate, LateralityGate, Program, ProgramError, SceneStep,
                            override)
 from vrgmi.records import RecordSink, UnknownPatient, open_database
+from vrgmi.records.db import RecordsError
 from vrgmi.records import queries as q
 from vrgmi.records.programs import close_session, load_program, save_program, \
     session_summaries
@@ -27,7 +28,7 @@ from vrgmi.scenes.free_mirror import FreeMirror
 from vrgmi.scenes.nrs import PainNRS
 from vrgmi.scenes.ssq import SSQ
 from vrgmi.session import SessionRunner, session_summary
-from vrgmi.settings import Settings
+from vrgmi.settings import load_settings
 from vrgmi.tracking.scripted import ScriptedSource
 
 DT = 1.0 / 30.0
@@ -96,10 +97,19 @@ def test_bad_programs_and_patients_are_one_line_errors(db):
     program.minutes_per_session = 90
     with pytest.raises(ProgramError, match="minutes_per_session = 90 must be a number 1..30"):
         save_program(db, program)
-    q.set_program(db, "P01", "laterality", minutes_per_session=45)   # allowed there, not here
-    with pytest.raises(ProgramError) as err:
-        load_program(db, "P01")
-    assert "the program of P01" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_set_program_applies_the_program_validator(db):
+    """One validator: what load_program refuses, set_program refuses (it took 45 min)."""
+    q.upsert_patient(db, "P01")
+    for kw in ({"minutes_per_session": 45}, {"minutes_per_session": 30.5},
+               {"sessions_per_day": 0}, {"gating": {"laterality": {"min_accuracy": 2}}}):
+        with pytest.raises(RecordsError) as err:
+            q.set_program(db, "P01", "laterality", **kw)
+        assert "\n" not in str(err.value) and "must be" in str(err.value)
+    assert load_program(db, "P01") is None                 # nothing was written
+    q.set_program(db, "P01", "laterality", minutes_per_session=30)
+    assert load_program(db, "P01").minutes_per_session == 30.0
 
 
 def test_summaries_from_the_stored_history_equal_those_of_the_events(db, tmp_path):
@@ -121,7 +131,8 @@ def runner_on(display, tmp_path):
     made = []
 
     def make(db, program, **kw):
-        engine = Engine(Settings(), ScriptedSource("reach", intact_side="right"), display)
+        settings = load_settings(None, {"safety.ssq_baseline": False})
+        engine = Engine(settings, ScriptedSource("reach", intact_side="right"), display)
         sink = RecordSink(db, spill_path=tmp_path / "spill.jsonl")
         registry = {c.name: c for c in (PainNRS, SSQ, Breathing, CalmView, FreeMirror)}
         runner = SessionRunner(engine, program, tmp_path, CommandQueue(), StatusBoard(),
@@ -150,15 +161,18 @@ def test_summary_of_a_real_session_equals_the_stored_one(db, runner_on):
                                         SceneStep("free_mirror", 0.1)]})
     runner, sink = runner_on(db, program)
     runner.start(0.0)
-    runner.engine.inputs.push("select", 0.1, "script")               # NRS before
+    for action in ("right", "select"):        # nothing is pre-selected
+        runner.engine.inputs.push(action, 0.1, "script")
     t = _run(runner, 0.0, lambda: runner.scene.name == "free_mirror")
     runner.commands.put(Command("skin_tone", {"tone": "V"}))
     runner.commands.put(Command("stop"))                # the second block is skipped
     t = _run(runner, t, lambda: runner.scene.name == "pain_nrs")
-    runner.engine.inputs.push("select", t, "script")
+    for action in ("right", "select"):        # nothing is pre-selected
+        runner.engine.inputs.push(action, t, "script")
     t = _run(runner, t, lambda: runner.scene is not None and runner.scene.name == "ssq")
     for _ in range(16):
-        runner.engine.inputs.push("select", t, "script")
+        for action in ("right", "select"):        # nothing is pre-selected
+            runner.engine.inputs.push(action, t, "script")
     _run(runner, t, lambda: runner.done)
     summary = runner.close()
     assert sink.error is None and sink.written == len(runner.events.history)

@@ -22,7 +22,7 @@ from vrgmi.scenes.nrs import PainNRS
 from vrgmi.scenes.schema import Param
 from vrgmi.scenes.ssq import SSQ
 from vrgmi.session import SessionError, SessionRunner, resolve_scene, session_summary
-from vrgmi.settings import Settings
+from vrgmi.settings import Settings, load_settings
 from vrgmi.tracking.frame import PoseSource
 from vrgmi.tracking.scripted import ScriptedSource
 
@@ -90,10 +90,11 @@ REGISTRY = {c.name: c for c in (PainNRS, SSQ, Breathing, CalmView, FreeMirror, T
 def make(display, tmp_path):
     made = []
 
-    def _make(steps, breathing=False, source=None, **kw):
+    def _make(steps, breathing=False, source=None, baseline=False, **kw):
         program = Program("p01", phase="mirror", breathing_between_blocks=breathing,
                           steps={"mirror": steps}, **kw)
-        engine = Engine(Settings(), source or ScriptedSource("reach", intact_side="right"),
+        settings = load_settings(None, {"safety.ssq_baseline": baseline})
+        engine = Engine(settings, source or ScriptedSource("reach", intact_side="right"),
                         display)
         runner = SessionRunner(engine, program, tmp_path, CommandQueue(), StatusBoard(),
                                registry=REGISTRY)
@@ -130,18 +131,25 @@ def answer(runner, t, actions):
         runner.engine.inputs.push(a, t, "script")
 
 
-SSQ_WITH_BACK = ["right", "select", "back", "right", "right", "select"] + ["select"] * 15
+#: questionnaires start with nothing selected: the first right selects the lowest answer
+SSQ_NONE = ["right", "select"] * 16
+NRS_ZERO = ["right", "select"]
+SSQ_WITH_BACK = (["right", "right", "select", "back", "right", "right", "select"]
+                 + ["right", "select"] * 15)
 
 
 def test_whole_session_events_and_log(make):
-    runner, engine = make([SceneStep("free_mirror", 0.1)])
+    runner, engine = make([SceneStep("free_mirror", 0.1)], baseline=True)
     runner.start(0.0)
     assert runner.scene.name == "pain_nrs"
-    answer(runner, 0.2, ["right", "right", "select"])                   # 5 -> 7
-    t = run_until(runner, 0.0, at(runner, "free_mirror"), render_every=10)
+    answer(runner, 0.2, ["left"] * 4 + ["select"])                      # (none) 10 -> 7
+    t = run_until(runner, 0.0, at(runner, "ssq"))
+    assert runner.scene.inner.difficulty["moment"] == "pre"            # the SSQ baseline
+    answer(runner, t, SSQ_NONE)
+    t = run_until(runner, t, at(runner, "free_mirror"), render_every=10)
     t = run_until(runner, t, at(runner, "pain_nrs"))
     assert runner.scene.inner.difficulty["moment"] == "post"
-    answer(runner, t, ["left", "select"])                                # 5 -> 4
+    answer(runner, t, ["right"] * 5 + ["select"])                       # (none) 0 -> 4
     t = run_until(runner, t, at(runner, "ssq"))
     answer(runner, t, SSQ_WITH_BACK)
     t = run_until(runner, t, lambda: runner.done)
@@ -150,12 +158,13 @@ def test_whole_session_events_and_log(make):
     kinds = [(e.kind, e.scene) for e in h]
     assert kinds[0] == ("session_started", "") and kinds[-1] == ("session_finished", "")
     started = [e.scene for e in h if e.kind == "scene_started"]
-    assert started == ["pain_nrs", "free_mirror", "pain_nrs", "ssq"]
+    assert started == ["pain_nrs", "ssq", "free_mirror", "pain_nrs", "ssq"]
     assert all(e.data["reason"] == "completed" for e in h if e.kind == "scene_finished")
     nrs = [e.data for e in h if e.kind == "questionnaire" and e.data["instrument"] == "nrs"]
     assert [(d["moment"], d["answers"]) for d in nrs] == [("pre", [7]), ("post", [4])]
     assert nrs[0]["loinc"] == "72514-3" and 0.0 < nrs[0]["rt_s"] < 0.3
-    (ssq,) = [e.data for e in h if e.kind == "questionnaire" and e.data["instrument"] == "ssq"]
+    base, ssq = [e.data for e in h if e.kind == "questionnaire" and e.data["instrument"] == "ssq"]
+    assert base["moment"] == "pre" and base["answers"] == [0] * 16
     assert ssq["answers"] == [3] + [0] * 15                  # "back" changed item 1 to Severe
     # nausea and oculomotor both hold item 1: raw 3 each; total (3 + 3 + 0) x 3.74
     assert ssq["scores"]["nausea"] == pytest.approx(28.62)
@@ -180,7 +189,7 @@ def test_pause_resume_set_param_stop(make):
     runner, engine = make([SceneStep("tiny", 1.0), SceneStep("free_mirror", 1.0)])
     q, board = runner.commands, runner.board
     runner.start(0.0)
-    answer(runner, 0.1, ["select"])
+    answer(runner, 0.1, NRS_ZERO)
     t = run_until(runner, 0.0, at(runner, "tiny"))
     q.put(Command("pause"))
     t = run_until(runner, t, lambda: runner.state == "paused")
@@ -207,9 +216,9 @@ def test_pause_resume_set_param_stop(make):
     runner.step(t, DT, render=False)
     t += DT
     assert runner.scene.name == "pain_nrs"                    # straight to the questionnaires
-    answer(runner, t, ["select"])
+    answer(runner, t, NRS_ZERO)
     t = run_until(runner, t, at(runner, "ssq"))
-    answer(runner, t, ["select"] * 16)
+    answer(runner, t, SSQ_NONE)
     run_until(runner, t, lambda: runner.done)
     h = runner.events.history
     assert [e.kind for e in h if e.kind.startswith("session_")] == [
@@ -224,7 +233,7 @@ def test_pause_resume_set_param_stop(make):
 def test_emergency_stop_shows_the_calm_view_in_the_same_frame(make, display):
     runner, engine = make([SceneStep("tiny", 1.0)])
     runner.start(0.0)
-    answer(runner, 0.1, ["select"])
+    answer(runner, 0.1, NRS_ZERO)
     t = run_until(runner, 0.0, at(runner, "tiny"))
     runner.step(t, DT)
     bright = grab_rgba(display.base, render=False)[..., :3].mean()
@@ -251,7 +260,7 @@ def test_failing_scenes_are_skipped_not_fatal(make, caplog):
                            SceneStep("nowhere", 0.2), SceneStep("tiny", 0.2, {"speed": 9}),
                            SceneStep("free_mirror", 0.1)])
     runner.start(0.0)
-    answer(runner, 0.1, ["select"])
+    answer(runner, 0.1, NRS_ZERO)
     with caplog.at_level(logging.WARNING, "vrgmi.session"):
         t = run_until(runner, 0.0, at(runner, "free_mirror"))
     ends = [(e.scene, e.data["reason"], e.data["summary"]) for e in runner.events.history
@@ -265,9 +274,9 @@ def test_failing_scenes_are_skipped_not_fatal(make, caplog):
     assert "speed = 9 is out of range" in ends[4][2]["error"]
     assert all("\n" not in r.getMessage() for r in caplog.records) and len(caplog.records) == 4
     t = run_until(runner, t, at(runner, "pain_nrs"))
-    answer(runner, t, ["select"])
+    answer(runner, t, NRS_ZERO)
     t = run_until(runner, t, at(runner, "ssq"))
-    answer(runner, t, ["select"] * 16)
+    answer(runner, t, SSQ_NONE)
     run_until(runner, t, lambda: runner.done)
     assert runner.events.history[-1].data["reason"] == "completed"
 
@@ -276,7 +285,7 @@ def test_breaks_switch_recenter_and_unsupported(make):
     runner, engine = make([SceneStep("tiny", 0.1), SceneStep("tiny", 0.1)], breathing=True)
     q = runner.commands
     runner.start(0.0)
-    answer(runner, 0.1, ["select"])
+    answer(runner, 0.1, NRS_ZERO)
     t = run_until(runner, 0.0, at(runner, "breathing"))
     assert runner.scene.inner.asking                       # offered, not imposed
     answer(runner, t, ["back"])
@@ -310,7 +319,7 @@ def test_break_reminder_offers_breathing_when_due(make, reminder_min, second):
     runner, _ = make([SceneStep("tiny", 1.1), SceneStep("tiny", 1.1)],
                      break_reminder_min=reminder_min)
     runner.start(0.0)
-    answer(runner, 0.1, ["select"])
+    answer(runner, 0.1, NRS_ZERO)
     run_until(runner, 0.0, lambda: runner.index >= 2, limit_s=90)   # 66 s of tiny
     assert runner.scene.name == second
 
@@ -359,7 +368,7 @@ def test_text_is_at_least_1_5_degrees_per_line(display, scene):
 def test_headset_focus_loss_is_recorded_and_stops_the_block_clock(make):
     runner, engine = make([SceneStep("tiny", 0.1)])
     runner.start(0.0)
-    answer(runner, 0.1, ["select"])
+    answer(runner, 0.1, NRS_ZERO)
     t = run_until(runner, 0.0, at(runner, "tiny"))
     engine.focus_lost = True                   # the runtime's menu, the headset taken off
     for _ in range(300):                       # 10 s: longer than the 6 s block
@@ -382,7 +391,7 @@ def test_set_patient_restarts_the_scene_or_skips_it_for_the_wrong_limb(make):
                            SceneStep("arm_only", 0.2), SceneStep("tiny", 0.2)])
     q, board = runner.commands, runner.board
     runner.start(0.0)
-    answer(runner, 0.1, ["select"])
+    answer(runner, 0.1, NRS_ZERO)
     t = run_until(runner, 0.0, at(runner, "tiny"))
     old = runner.scene
     q.put(Command("set_param", {"name": "speed", "value": 3}))
@@ -428,7 +437,7 @@ def test_set_patient_restarts_the_scene_or_skips_it_for_the_wrong_limb(make):
 def test_calibrate_command_records_a_calibration_or_says_why_not(make):
     runner, engine = make([SceneStep("tiny", 0.5)], source=HeadStill())
     runner.start(0.0)
-    answer(runner, 0.1, ["select"])
+    answer(runner, 0.1, NRS_ZERO)
     t = run_until(runner, 0.0, at(runner, "tiny"))
     runner.commands.put(Command("calibrate", by="th1"))
     runner.step(t, DT, render=False)

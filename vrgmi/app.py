@@ -28,6 +28,7 @@ from vrgmi.render.rig import MODEL_HEIGHT, LimbRig
 from vrgmi.render.shaders import ROOM, SKIN, load_shader
 from vrgmi.render.color import linear_to_srgb
 from vrgmi.render.skin import SkinLook, StumpBlend, set_skin_look, skin_tone
+from vrgmi.render.ui import HoldNotice
 from vrgmi.events import EventBus
 from vrgmi.input import InputQueue
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
@@ -45,7 +46,7 @@ THERAPIST_LOOK = (0.0, 0.25, 0.75)
 #: desktop keys -> patient input actions (vrgmi.input.ACTIONS)
 DESKTOP_KEYS = {"arrow_left": "left", "arrow_right": "right", "arrow_up": "up",
                 "arrow_down": "down", "enter": "select", "backspace": "back", "space": "mark",
-                "m": "menu", "p": "pause"}
+                "m": "menu", "m-up": "menu_release", "p": "pause"}
 #: vertical field of view of the first-person view (headsets show about 90-100 deg)
 PATIENT_VFOV_DEG = 90.0
 #: seconds of still, upright sitting a torso calibration records (TorsoTracker.calibrate
@@ -195,6 +196,8 @@ class Engine:
         self.paused = False
         self.focus_lost = False
         self.frame_index = 0
+        #: the seed the next scene's context gets (the session sets it per block)
+        self.scene_seed = 0
         base = display.base
         self.core = CorePipeline(settings, source)
         gsg = display.win.get_gsg()
@@ -219,6 +222,7 @@ class Engine:
         self.timer = StageTimer(ENGINE_STAGES)
         self._quat = Quat()
         self.scene: Scene | None = None
+        self._notice: HoldNotice | None = None
         self._scene_frame = SceneFrame(0.0, 0, [], self.core.frame.head, False,
                                        self.core.intact, self.core.phantom, 0.0, self.core.frame)
         try:
@@ -232,16 +236,32 @@ class Engine:
         """True while the limbs hold and the scene waits (paused, or headset focus lost)."""
         return self.paused or self.focus_lost
 
-    def set_scene(self, scene: Scene) -> None:
-        """End the current scene (if any) and start ``scene`` at the next frame."""
+    def set_scene(self, scene: Scene, seed: int | None = None) -> None:
+        """End the current scene (if any) and start ``scene`` at the next frame, its
+        context seeded with ``seed`` (None: the current :attr:`scene_seed`, e.g. a scene
+        restarted for a new limb keeps its block's seed)."""
         if self.scene is not None:
             self.scene.teardown()
         self.inputs.clear()
         self.scene = scene
+        if seed is not None:
+            self.scene_seed = seed
         scene._t = self._scene_frame.t
         scene.setup(SceneContext(self.world.attach_new_node(f"scene-{scene.name}"), self.core,
                                  self.events, self.settings, self.intact_rig,
-                                 self.phantom_rig, self.display.base))
+                                 self.phantom_rig, self.display.base, self.scene_seed))
+
+    def show_notice(self, text: str, progress: float | None = None) -> None:
+        """A short notice in front of the patient's eyes, whatever the scene (the menu
+        hold's ring with ``progress`` 0..1, a dose warning without)."""
+        if self._notice is None:
+            self._notice = HoldNotice(self.display.base.camera)
+        self._notice.show(text, progress)
+
+    def hide_notice(self) -> None:
+        """Take the notice away."""
+        if self._notice is not None:
+            self._notice.hide()
 
     # -- the patient: limb, skin, calibration (therapist controls) -------------------------
     def _build_limbs(self, core: CorePipeline) -> tuple[LimbRig, LimbRig, SeatedLimbs]:
@@ -463,6 +483,9 @@ class Engine:
         if self.scene is not None:
             self.scene.teardown()
             self.scene = None
+        if self._notice is not None:
+            self._notice.root.remove_node()
+            self._notice = None
         self.world.remove_node()
 
 

@@ -21,12 +21,14 @@ def _settings_args(p: argparse.ArgumentParser, patient: bool = True) -> None:
         p.add_argument("--side", choices=("left", "right"), help="side of the missing limb")
         p.add_argument("--level", metavar="LEVEL", help=LEVEL_HELP)
         p.add_argument("--height", type=float, metavar="M", help="patient height in metres")
+        p.add_argument("--seed", type=int, metavar="N", help="session seed: replay a recorded "
+                       "session's stimuli exactly (default: a fresh seed per session)")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = list(args.overrides)
     for flag, key in (("side", "patient.amputation_side"), ("level", "patient.amputation_level"),
-                      ("height", "patient.height_m")):
+                      ("height", "patient.height_m"), ("seed", "session.seed")):
         value = getattr(args, flag, None)
         if value is not None:
             overrides.append(f"{key}={value}")
@@ -93,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cap every timed block at S seconds (quick demos)")
     p.add_argument("--realtime", action="store_true", help="headless: pace the frames at the "
                    "display rate, as a headset would (default: as fast as the machine goes)")
+    p.add_argument("--override-limit", action="store_true", help="the therapist's override: "
+                   "run a session past the program's sessions per day")
 
     p = sub.add_parser("export", help="export a patient's records (CSV, FHIR R4 JSON, PDF)")
     _settings_args(p, patient=False)
@@ -183,13 +187,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _session(settings, program_path, script_path, mode: str, seconds: float | None,
-             out: Path, block_seconds: float | None = None, realtime: bool = False) -> int:
+             out: Path, block_seconds: float | None = None, realtime: bool = False,
+             override_limit: bool = False) -> int:
     """One GMI session of the patient's program with the records and the companion."""
     from vrgmi.clinic import ClinicServices, load_input_script, run_session
     script = load_input_script(script_path) if script_path else None
     services = ClinicServices.open(settings, _progress)
     try:
         program = services.program(settings, program_path)
+        services.check_sessions_today(program, override_limit)
         summary = run_session(settings, program, out, mode, script, block_seconds,
                               max_seconds=seconds or 3600.0, progress=_progress,
                               services=services, realtime=realtime)
@@ -243,7 +249,7 @@ def cmd_session(args: argparse.Namespace) -> int:
     desktop = args.desktop or (not args.headless and has_desktop_display())
     return _session(settings, args.program, args.script, "desktop" if desktop else "headless",
                     None, Path(args.out or settings.data.out_dir), args.block_seconds,
-                    args.realtime)
+                    args.realtime, args.override_limit)
 
 
 def _records(args: argparse.Namespace):

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from vrgmi.events import EventBus
 from vrgmi.input import ACTIONS
 from vrgmi.program import Program, SceneStep, default_steps
 from vrgmi.scenes.base import PHASES
-from vrgmi.session import SessionError, SessionRunner, _number
+from vrgmi.session import CALM_ENDS, SessionError, SessionRunner, _number
 
 Say = Callable[[str], None]
 log = logging.getLogger("vrgmi.clinic")
@@ -99,6 +100,20 @@ class ClinicServices:
         if self.db is not None:
             save_program(self.db, program)
         return program
+
+    def check_sessions_today(self, program: Program, override: bool = False,
+                             earlier: int = 0) -> None:
+        """Refuse (one line) a session past the program's ``sessions_per_day`` for today,
+        unless the therapist overrides. Today's sessions come from the records (else
+        ``earlier``: the sessions this process ran today)."""
+        n = earlier
+        if self.db is not None:
+            from vrgmi.records.queries import sessions_on
+            n = sessions_on(self.db, program.patient, date.today())
+        if n >= program.sessions_per_day and not override:
+            raise SessionError(f"start: {program.patient} has had {n} of "
+                               f"{program.sessions_per_day} sessions today (the program's "
+                               "limit); a therapist may override")
 
     def runner(self, engine: Any, program: Program, out_dir: Path,
                block_seconds: float | None = None) -> SessionRunner:
@@ -237,7 +252,7 @@ class ClinicDay:
         if self.stay_open:
             # the calm view's events go to a bus of the day's own, not the closed session's
             self.engine.events = EventBus()
-            self._show_calm("stopped" if runner.reason == "emergency_stop" else "finished")
+            self._show_calm("stopped" if runner.reason in CALM_ENDS else "finished")
         self.summaries.append(session.close())
         self.message = f"session {runner.session} ended ({runner.reason}); press Start " \
                        "for the next session"
@@ -255,11 +270,18 @@ class ClinicDay:
             log.warning("vrgmi: calm view unavailable: %s", exc)
 
     def _idle_command(self, command: Any, t: float) -> None:
+        if command.name == "step_back":
+            self._idle_step_back(command, t)
+            return
         if command.name != "start":
             self.message = f"{command.name}: {IDLE_MESSAGE}"
             return
         try:
             program = self._next_program(command.args.get("patient"))
+            earlier = sum(1 for s in self.summaries if s.get("patient") == program.patient
+                          and s.get("date") == date.today().isoformat())
+            self.services.check_sessions_today(program, bool(command.args.get("override")),
+                                               earlier)
             self.engine.world.show()
             self.engine.paused = False
             self.session = self._open(program)
@@ -267,6 +289,30 @@ class ClinicDay:
             self.message = f"start: {exc}"
             return
         self.message = ""
+
+    def _idle_step_back(self, command: Any, t: float) -> None:
+        """Between sessions: step the last session's patient back a phase (recorded in the
+        program's overrides and the records, the command audited by the companion)."""
+        from vrgmi.program import step_back
+
+        last = self._last
+        program = (self.services.program(self.engine.settings)
+                   if self.services.db is not None else last.program)
+        phase = command.args.get("phase", program.phase)
+        if phase != program.phase:
+            self.message = f"step_back: the patient is in {program.phase}, not {phase}"
+            return
+        try:
+            program = step_back(program, command.by, str(command.args.get("reason", "")),
+                                EventBus(), t)
+            if self.services.db is not None:
+                from vrgmi.records.programs import save_program
+                save_program(self.services.db, program)
+        except VrgmiError as exc:
+            self.message = str(exc)
+            return
+        last.program = program
+        self.message = f"stepped back: {program.patient} is now in {program.phase}"
 
     def _next_program(self, patient: str | None) -> Program:
         """Switch the engine to ``patient`` (from the records when known, else a new
@@ -315,7 +361,8 @@ class ClinicDay:
             t=t, frame=engine.frame_index, state="idle", session=last.session,
             patient=p.id, side=p.amputation_side, level=p.amputation_level,
             phase=last.program.phase if p.id == last.program.patient else "",
-            message=self.message or f"session {last.session} ended; press Start"))
+            message=self.message or f"session {last.session} ended; press Start",
+            alerts=list(last.alerts)))
 
     def close(self) -> dict[str, Any]:
         """Close the session still running (if any) and the live view; the last session's
@@ -353,11 +400,14 @@ def run_xr_session(settings: Any, program_path: str | Path | None, out_dir: str 
 
 
 class AutoPatient:
-    """A demo patient for headless runs without an input script: confirms each question
-    after ``every_s`` seconds (NRS: the start value, SSQ: "None"), declines breaks, and
-    answers the games' prompts (a laterality answer, imagery marks and ratings)."""
+    """A demo patient for headless runs without an input script: answers each question
+    after ``every_s`` seconds (the questionnaires start with nothing selected: a press
+    right selects the lowest answer, NRS 0 or SSQ "None", then confirms), declines breaks,
+    and answers the games' prompts (a laterality answer, imagery marks and ratings); it
+    dismisses each instruction screen with select."""
 
-    ANSWERS = {"pain_nrs": ("select",), "ssq": ("select",), "breathing": ("back",),
+    ANSWERS = {"pain_nrs": ("right", "select"), "ssq": ("right", "select"),
+               "breathing": ("back",),
                "laterality": ("left", "right"), "imagery": ("select",)}
 
     def __init__(self, every_s: float = 1.2) -> None:
@@ -372,7 +422,12 @@ class AutoPatient:
         if scene is not self._scene:
             self._scene, self._last = scene, t
         answers = self.ANSWERS.get(scene.name) if scene is not None else None
-        if answers and t - self._last >= self.every_s:
+        screen = getattr(getattr(scene, "inner", None), "instruction_screen", None)
+        if screen is not None and not screen.gate.done:
+            answers = ("select",)                 # read the instructions, then go on
+        every = self.every_s / 3.0 if scene is not None and scene.name in ("pain_nrs", "ssq") \
+            else self.every_s                     # a question is a quicker press than a game
+        if answers and t - self._last >= every:
             runner.engine.inputs.push(answers[self._k % len(answers)], t, "script")
             self._k += 1
             self._last = t
@@ -503,7 +558,15 @@ def _desktop_loop(display: Any, day: ClinicDay, feeder: Any, keys: dict[str, str
         last = now
         return task.cont
 
-    base.accept("escape", base.taskMgr.stop)
+    def escape() -> None:
+        """The patient's stop key while a session runs; else quit."""
+        if day.idle or day.runner.done:
+            base.taskMgr.stop()
+        else:
+            inputs.push("pause", clock() - start, "keyboard")
+
+    base.accept("escape", escape)
+    base.accept("r", lambda: day.engine.core.torso.request_recenter("key"))
     for key, action in keys.items():
         base.accept(key, lambda a=action: inputs.push(a, clock() - start, "keyboard"))
     base.taskMgr.add(tick, "vrgmi-session-frame", sort=-50)

@@ -19,18 +19,22 @@ from vrgmi.errors import VrgmiError
 
 #: command name -> the argument names it takes
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "start": ("scene", "patient"),  # start a session (for a patient id; or a given scene)
+    "start": ("scene", "patient", "override"),  # a session (for a patient id); override: past
+                                                # the program's sessions per day
     "pause": (),
     "resume": (),
     "stop": (),                     # end the session calmly (post questionnaires still run)
     "emergency_stop": (),           # fade to the calm view now; nothing else runs
+    "patient_stop": ("source",),    # the patient stops: calm view, a skippable post NRS
+    "pain_check": (),               # ask the pain NRS now; the block waits for the answer
     "switch_scene": ("scene",),
     "set_param": ("name", "value"),  # a difficulty value of the running scene
     "set_patient": ("side", "level", "height_m"),
     "skin_tone": ("tone",),
-    "recenter": (),                 # "forward" is where the patient faces now
+    "recenter": ("source",),        # "forward" is where the patient faces now
     "calibrate": (),                # T-pose-free seated calibration of the torso frame
     "gate_override": ("phase", "advance", "reason"),
+    "step_back": ("phase", "reason"),  # move the patient back one phase (recorded)
 }
 
 
@@ -97,7 +101,14 @@ class EngineStatus:
     dropped_frames: int = 0
     tracking: dict[str, bool] = field(default_factory=dict)   # head/left/right/hand/residual
     recent_trials: list[dict[str, Any]] = field(default_factory=list)
+    #: mirror tasks: share of this block's time the phantom was in the central view, and
+    #: whether it is now (docs/mirror-tasks.md); None outside them
+    watch_share: float | None = None
+    watching: bool | None = None
     message: str = ""                  # what the patient is being asked to do now
+    turn_suspected: bool = False       # the patient may have turned: Recenter? (body-model.md)
+    #: what the therapist must see (pain flare, SSQ, dose): {"kind", "text", "t"} each
+    alerts: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """A deep copy as plain dicts and lists."""

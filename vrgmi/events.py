@@ -41,7 +41,12 @@ from vrgmi.errors import VrgmiError
 
 EVENT_KINDS = ("session_started", "scene_started", "trial", "block_finished", "questionnaire",
                "param_changed", "scene_finished", "session_paused", "session_resumed",
-               "session_finished", "gate_decision")
+               "session_finished", "gate_decision", "recenter", "body_turned",
+               "body_turn_suspected", "body_turn_cleared",
+               # safety (docs/program.md): the patient's stop, pain checks and flares, SSQ
+               # alerts, the dose warning, a phase stepped back
+               "patient_stop", "pain_check", "pain_flare", "ssq_alert", "dose_warning",
+               "phase_step_back")
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 #: semantic actions a scene can receive. ``left``/``right`` answer laterality (thumbstick
 #: left/right, either trigger mapped to a side, arrow keys); ``up``/``down`` move a selection;
 #: ``select`` confirms; ``back`` cancels; ``mark`` marks the start/end of an imagined movement;
-#: ``menu`` opens the pause menu; ``pause`` asks to pause the session.
-ACTIONS = ("left", "right", "up", "down", "select", "back", "mark", "menu", "pause")
+#: ``menu`` / ``menu_release``: the menu button went down / up (holding it recentres, then
+#: stops the session: :mod:`vrgmi.patient_controls`); ``pause``: the patient's stop key.
+ACTIONS = ("left", "right", "up", "down", "select", "back", "mark", "menu", "menu_release",
+           "pause")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,19 @@ class InputQueue:
         ready = sorted((e for e in self._events if e.t <= t), key=lambda e: e.t)
         if ready:
             keep = [e for e in self._events if e.t > t]
+            self._events.clear()
+            self._events.extend(keep)
+        return ready
+
+    def take(self, actions: tuple[str, ...], t: float) -> list[InputEvent]:
+        """Remove and return, in time order, the queued events of ``actions`` with time
+        <= ``t`` (the session's own controls, before the scene sees the rest)."""
+        if not self._events:
+            return []
+        ready = sorted((e for e in self._events if e.action in actions and e.t <= t),
+                       key=lambda e: e.t)
+        if ready:
+            keep = [e for e in self._events if not (e.action in actions and e.t <= t)]
             self._events.clear()
             self._events.extend(keep)
         return ready
@@ -105,10 +120,13 @@ class AxisToActions:
 
 
 class ButtonToAction:
-    """Emits ``action`` once on each press (value crossing ``press``) of a button or trigger."""
+    """Emits ``action`` once on each press (value crossing ``press``) of a button or trigger,
+    and ``release_action`` (when given) once when it is let go (a hold's end)."""
 
-    def __init__(self, action: str, press: float = 0.7, release: float = 0.3) -> None:
+    def __init__(self, action: str, press: float = 0.7, release: float = 0.3,
+                 release_action: str | None = None) -> None:
         self.action, self.press, self.release = action, press, release
+        self.release_action = release_action
         self._down = False
 
     def update(self, value: float, t: float, queue: InputQueue, device: str) -> None:
@@ -120,3 +138,5 @@ class ButtonToAction:
             self._down = True
         elif self._down and value <= self.release:
             self._down = False
+            if self.release_action is not None:
+                queue.push(self.release_action, t, device)

@@ -37,6 +37,7 @@ from vrgmi.progress import MIRROR, check_progress
 from vrgmi.progress import level as progress_level
 from vrgmi.scenes.schema import Difficulty
 from vrgmi.scenes.base import PHASES
+from vrgmi.settings import VR_SITTING_MAX_MIN, SafetySettings
 
 
 class ProgramError(VrgmiError, ValueError):
@@ -134,7 +135,7 @@ class Program:
         return out
 
 
-_LIMITS = {"sessions_per_day": (1, 12), "minutes_per_session": (1.0, 30.0),
+_LIMITS = {"sessions_per_day": (1, 12), "minutes_per_session": (1.0, VR_SITTING_MAX_MIN),
            "break_reminder_min": (1.0, 30.0)}
 
 
@@ -159,9 +160,9 @@ def check_program(p: Program) -> None:
             if not isinstance(s.scene, str) or not s.scene:
                 raise ProgramError(f"program: steps.{phase}[{k}].scene must be a scene name")
             if isinstance(s.minutes, bool) or not isinstance(s.minutes, (int, float)) \
-                    or not 0.1 <= s.minutes <= 30.0:
+                    or not 0.1 <= s.minutes <= VR_SITTING_MAX_MIN:
                 raise ProgramError(f"program: steps.{phase}[{k}].minutes = {s.minutes!r} "
-                                   "must be 0.1..30")
+                                   f"must be 0.1..{VR_SITTING_MAX_MIN:g}")
             if not isinstance(s.params, dict):
                 raise ProgramError(f"program: steps.{phase}[{k}].params must be a table")
             if s.level is not None and (isinstance(s.level, bool) or not isinstance(
@@ -330,12 +331,33 @@ def _gate_imagery(program: Program, sessions: list[dict[str, Any]],
     return out
 
 
+def _flare_hold(history: Sequence[dict[str, Any]], today: date, days: int) -> Criterion | None:
+    """None when the patient never had a pain flare; else not met while the latest flare
+    (any session, any phase, however it ended) is less than ``days`` days old: a flare
+    holds the phase."""
+    flares = [_date(s["date"]) for s in history
+              if s.get("pain_flare") and s.get("date") is not None]
+    last = max(flares, default=None)
+    if last is None:
+        return None
+    if (today - last).days >= days:
+        return Criterion(True, last.isoformat(), days,
+                         f"no pain flare in the last {days} days")
+    until = last.toordinal() + days
+    return Criterion(False, last.isoformat(), days,
+                     f"a pain flare on {last.isoformat()} holds the phase until "
+                     f"{date.fromordinal(until).isoformat()}")
+
+
 def gate(program: Program, history: Sequence[dict[str, Any]],
-         today: date | None = None) -> GateDecision:
+         today: date | None = None,
+         flare_hold_days: int = SafetySettings.flare_hold_days) -> GateDecision:
     """Decide whether ``program`` may advance from its current phase.
 
     ``history`` is the patient's per-session summaries (any order, any phase; only the
-    current phase's sessions since ``phase_started`` count). ``today`` defaults to the
+    current phase's sessions since ``phase_started`` count, but a pain flare in any
+    session less than ``flare_hold_days`` old holds the phase: criterion
+    ``no_pain_flare``, there once the patient has had a flare). ``today`` defaults to the
     latest session's date (or the real date without sessions).
     """
     phase = program.phase
@@ -350,6 +372,9 @@ def gate(program: Program, history: Sequence[dict[str, Any]],
                             ["mirror therapy is the last phase: continue it and watch pain"])
     criteria = (_gate_laterality if phase == "laterality" else _gate_imagery)(
         program, sessions, today)
+    hold = _flare_hold(history, today, flare_hold_days)
+    if hold is not None:
+        criteria["no_pain_flare"] = hold
     advance = all(c.met for c in criteria.values())
     reasons = ([f"all {phase} criteria met: ready for {nxt}"] if advance
                else [c.reason for c in criteria.values() if not c.met])
@@ -390,6 +415,29 @@ def override(program: Program, advance: bool, by: str, reason: str, events: Even
               "by": by, "reason": reason}
     updated = advance_phase(program, today) if advance else dataclasses.replace(
         program, overrides=list(program.overrides))
+    updated.overrides.append(record)
+    return updated
+
+
+def step_back(program: Program, by: str, reason: str, events: EventBus, t: float = 0.0,
+              today: date | None = None) -> Program:
+    """A copy of ``program`` one phase back, started ``today``: recorded as a
+    ``phase_step_back`` event and in ``program.overrides`` (who, why, from and to). A
+    one-line :class:`ProgramError` in the first phase or without who and why."""
+    if not isinstance(by, str) or not by.strip():
+        raise ProgramError("program: a step back needs who made it")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ProgramError("program: a step back needs a reason")
+    i = PHASES.index(program.phase)
+    if i == 0:
+        raise ProgramError(f"program: {program.phase} is the first phase; there is no "
+                           "phase to step back to")
+    today = today or date.today()
+    record = {"date": today.isoformat(), "phase": program.phase, "advance": False,
+              "step_back": True, "to": PHASES[i - 1], "by": by, "reason": reason}
+    events.emit("phase_step_back", t, dict(record))
+    updated = dataclasses.replace(program, phase=PHASES[i - 1], phase_started=today,
+                                  overrides=list(program.overrides))
     updated.overrides.append(record)
     return updated
 

@@ -1,12 +1,22 @@
 """One GMI session on an :class:`~vrgmi.app.Engine`: questionnaires, the phase's scenes, breaks.
 
-The :class:`SessionRunner` plays, in order: the pre-session pain NRS, the current phase's
-blocks from the :class:`~vrgmi.program.Program` (each for its minutes or until the scene says
-it is finished; a guided-breathing break is offered between blocks and whenever the break
-reminder is due), then the post-session NRS and the SSQ. It applies therapist
+The :class:`SessionRunner` plays, in order: the pre-session pain NRS and the SSQ baseline
+(``safety.ssq_baseline``), the current phase's blocks from the
+:class:`~vrgmi.program.Program` (each for its minutes or until the scene says it is finished,
+fitted within the session's minutes, ``safety.session_max_min`` at most; a guided-breathing
+break is offered between blocks and whenever the break reminder is due), then the
+post-session NRS and the SSQ. The safety rules around it (docs/program.md): the patient's
+stop (menu hold or stop key, :mod:`vrgmi.patient_controls`), the headset off for longer than
+``safety.headset_off_end_s``, the therapist's pain check, the pain-flare rule on any end,
+the dose warning and limit, and SSQ alerts; each alert goes to the status (``alerts``) and
+to the events. It applies therapist
 :class:`~vrgmi.control.Command`s at frame boundaries and publishes an
 :class:`~vrgmi.control.EngineStatus` every frame. Every event goes to the session's
 :class:`~vrgmi.events.EventBus`, written to ``events-<session>.jsonl`` in the output folder.
+
+Every session has a seed (:mod:`vrgmi.seeding`): drawn fresh at the start unless the
+``session.seed`` setting (``--seed``) fixes it, recorded in ``session_started``; each block's
+scene gets its own child seed, so blocks and sessions differ and a seed replays a session.
 
 A scene that raises (setup, update or teardown) ends with ``scene_finished`` reason
 ``error`` and one log line; the session goes on. This module does not import Panda3D: it
@@ -31,12 +41,15 @@ from vrgmi.body import get_level
 from vrgmi.control import CommandQueue, EngineStatus, StatusBoard
 from vrgmi.errors import VrgmiError
 from vrgmi.events import Event, EventBus, EventSink, JsonlEventLog
-from vrgmi.measures.questionnaires import pain_flare
-from vrgmi.program import Program, override
+from vrgmi.measures.questionnaires import pain_flare, ssq_alerts
+from vrgmi.patient_controls import PatientControls
+from vrgmi.program import Program, override, step_back
 from vrgmi.progress import after_scene, after_session, carried_params
 from vrgmi.scenes import SceneLoadError, load_scene
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import SceneParamError
+from vrgmi.settings import SafetySettings
+from vrgmi.seeding import block_seed, draw_session_seed
 
 log = logging.getLogger("vrgmi.session")
 
@@ -45,6 +58,12 @@ BREAK_MINUTES = 1.0
 #: frames between frame-time percentile updates in the status (a percentile sorts 4096 values)
 STATUS_TIMING_EVERY = 45
 RECENT_TRIALS = 5
+#: session ends that show the calm view at once (no questionnaire follows)
+CALM_ENDS = ("emergency_stop", "patient_stop", "headset_removed")
+#: seconds a dose warning stays in the headset
+NOTICE_S = 6.0
+#: a main block with less than this many seconds of the session's time left is skipped
+MIN_BLOCK_S = 1.0
 
 
 class SessionError(VrgmiError):
@@ -164,21 +183,33 @@ class Block:
     params: dict[str, Any] = field(default_factory=dict)
     seconds: float | None = None          # None: until the scene finishes
     part: str = "main"                    # pre | main | break | post
+    seed: int | None = None               # the scene's seed, given when it first starts
 
 
 class _Watcher:
-    """An event sink that keeps what the status and the pain-flare check need."""
+    """An event sink that keeps what the status and the safety checks need: recent trials,
+    the latest NRS per moment, and the questionnaires not reviewed yet."""
 
     def __init__(self) -> None:
         self.trials: deque[dict[str, Any]] = deque(maxlen=RECENT_TRIALS)
         self.nrs: dict[str, int] = {}
+        self.ssq: dict[str, float] = {}
+        self.new: list[Event] = []
 
     def put(self, event: Event) -> None:
         if event.kind == "trial":
             self.trials.append(dict(event.data, scene=event.scene))
-        elif event.kind == "questionnaire" and event.data.get("instrument") == "nrs":
-            answers = event.data.get("answers") or [None]
-            self.nrs[str(event.data.get("moment"))] = answers[0]
+        elif event.kind == "questionnaire":
+            self.new.append(event)
+            data = event.data
+            if data.get("instrument") == "nrs":
+                self.nrs[str(data.get("moment"))] = (data.get("answers") or [None])[0]
+            elif data.get("instrument") == "ssq":
+                self.ssq[str(data.get("moment"))] = (data.get("scores") or {}).get("total")
+
+    def in_session_nrs(self) -> int | None:
+        """The latest rating after the pre NRS: post, else the latest pain check."""
+        return self.nrs.get("post", self.nrs.get("check"))
 
     def close(self) -> None:
         pass
@@ -196,7 +227,8 @@ class SessionRunner:
     :class:`~vrgmi.records.store.RecordSink`) receive every event besides the JSONL log.
     ``on_program_change(program)`` is called (on the frame thread) whenever a command
     changed :attr:`program`, e.g. with :func:`vrgmi.records.programs.save_program`, so a
-    therapist's gate override is kept even if the session never closes.
+    therapist's gate override (or step back) is kept even if the session never closes.
+    The safety rules read ``engine.settings.safety``.
     """
 
     def __init__(self, engine: Any, program: Program, out_dir: str | Path,
@@ -204,8 +236,12 @@ class SessionRunner:
                  registry: Mapping[str, type[Scene]] | None = None,
                  session_id: str | None = None, max_block_s: float | None = None,
                  sinks: Iterable[EventSink] = (),
-                 on_program_change: Callable[[Program], None] | None = None) -> None:
+                 on_program_change: Callable[[Program], None] | None = None,
+                 seed: int | None = None) -> None:
         self.engine = engine
+        #: the session's seed: ``seed``, else the ``session.seed`` setting, else a fresh one
+        self.seed = seed or engine.settings.session.seed or draw_session_seed()
+        self._scenes_started = 0
         self.on_program_change = on_program_change
         self._calibration: dict[str, Any] | None = None
         self.max_block_s = max_block_s
@@ -239,10 +275,25 @@ class SessionRunner:
         self._flare = False
         self._focus_lost = False
         self._closed = False
+        self.safety = engine.settings.safety
+        self.controls = PatientControls(self.safety, self.commands)
+        #: what the therapist must see now (pain flare, SSQ, dose), newest last
+        self.alerts: list[dict[str, Any]] = []
+        self.stopped_by = ""               # who ended the session early
+        self._session_s = 0.0              # headset-on time since the start (the dose)
+        self._main_limit_s = 60.0 * min(program.minutes_per_session,
+                                        self.safety.session_max_min)
+        self._warned = False
+        self._notice_until = -1.0
+        self._notice_text = ""
+        self._off_since: float | None = None
+        self._check: GuardedScene | None = None   # the pain check shown over a waiting block
 
     # -- plan -----------------------------------------------------------------------------
     def _build_plan(self) -> list[Block]:
         plan = [Block("pain_nrs", {"moment": "pre"}, part="pre")]
+        if self.safety.ssq_baseline:
+            plan.append(Block("ssq", {"moment": "pre"}, part="pre"))
         for step in self.program.session_steps():
             plan.append(Block(step.scene, dict(step.params), self._cap(60.0 * step.minutes)))
         plan += [Block("pain_nrs", {"moment": "post"}, part="post"),
@@ -275,7 +326,7 @@ class SessionRunner:
         self.events.emit("session_started", t, {
             "patient": self.program.patient, "phase": self.program.phase,
             "program": self.program.as_dict(), "side": p.amputation_side,
-            "level": p.amputation_level})
+            "level": p.amputation_level, "seed": self.seed})
         self._next_block(t)
 
     def step(self, t: float, dt: float, render: bool = True) -> bool:
@@ -284,6 +335,8 @@ class SessionRunner:
         if self.state == "idle":
             self.start(t)
         self.t = t
+        if not self.done:
+            self.controls.step(self.engine.inputs, t)
         for command in self.commands.drain():
             self._apply(command, t)
         self._note_focus(t)
@@ -294,15 +347,36 @@ class SessionRunner:
             self.close()
             raise SessionError(f"session: the engine failed: {_one_line(exc)}") from None
         self._frames += 1
+        if not self.done and not self.engine.focus_lost:
+            self._session_s += dt
+        self._review(t)
         if self.state == "running" and not self.engine.focus_lost:
-            self._block_s += dt
-            if self.current is not None and self.current.part == "main":
-                self._main_s += dt
-            if self.current is not None and self.current.part != "break":
-                self._since_break_s += dt
-            self._check_block(t)
+            if self._check is not None:            # the block waits for the pain check
+                if self._check.finished:
+                    self._end_check()
+            else:
+                self._block_s += dt
+                if self.current is not None and self.current.part == "main":
+                    self._main_s += dt
+                if self.current is not None and self.current.part != "break":
+                    self._since_break_s += dt
+                self._check_block(t)
+            self._check_dose(t)
+        self._show_notice(t)
+        self._record_body_frame(t)
         self._publish(t)
         return not self.done
+
+    def _record_body_frame(self, t: float) -> None:
+        """Record what happened to the body frame (recenters, turns); a suspected turn is
+        also said on the console, for the therapist to confirm with a recenter."""
+        notes = self.engine.core.torso.notes
+        while notes:
+            kind, data = notes.popleft()
+            self.events.emit(kind, t, data)
+            if kind == "body_turn_suspected":
+                log.warning("vrgmi: the patient may have turned (about %+.0f deg, %s): "
+                            "Recenter?", data["angle_deg"], data["evidence"])
 
     def _note_focus(self, t: float) -> None:
         """Record the headset losing and regaining focus (the runtime's menu, the headset
@@ -312,6 +386,13 @@ class SessionRunner:
             self.events.emit("session_paused" if lost else "session_resumed", t,
                              {"reason": "headset focus lost"} if lost else {})
         self._focus_lost = lost
+        self._off_since = (self._off_since if self._off_since is not None else t) if lost \
+            else None
+        if (lost and self.state in ("running", "paused")
+                and t - self._off_since >= self.safety.headset_off_end_s):
+            self.message = (f"the headset was off for {self.safety.headset_off_end_s:g} s: "
+                            "the session ended")
+            self._calm_end(t, "headset_removed", "system")
 
     def close(self) -> dict[str, Any]:
         """End the session if it still runs, close the event log, write and return the
@@ -322,7 +403,7 @@ class SessionRunner:
                 self._finish(self.t, "stopped")
             self._closed = True
             self.events.close()
-        summary = session_summary(self.events.history)
+        summary = session_summary(self.events.history, self.safety.flare_rise)
         path = self.out_dir / f"summary-{self.session}.json"
         try:
             path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -351,9 +432,12 @@ class SessionRunner:
             if block is None:
                 self._finish(t, self.reason or "completed")
                 return
-            if block.part == "main" and self._main_s >= 60.0 * self.program.minutes_per_session:
-                self._skip(block, t, "the session's minutes are used up")
-                continue
+            if block.part == "main":
+                left = self._main_limit_s - self._main_s
+                if left < MIN_BLOCK_S:
+                    self._skip(block, t, "the session's minutes are used up")
+                    continue
+                block.seconds = left if block.seconds is None else min(block.seconds, left)
             if block.part == "main" and offer_break and self._break_due():
                 self.plan.insert(self.index, Block("breathing", {
                     "ask_first": True, "minutes": BREAK_MINUTES},
@@ -390,7 +474,10 @@ class SessionRunner:
         if block.part == "break":
             self._since_break_s = 0.0
             self._main_since_break = False
-        self.engine.set_scene(self.scene)
+        if block.seed is None:
+            block.seed = block_seed(self.seed, self._scenes_started)
+            self._scenes_started += 1
+        self.engine.set_scene(self.scene, block.seed)
         if self.scene.error is not None:
             self.message = self.scene.error
             return False
@@ -398,6 +485,7 @@ class SessionRunner:
         return True
 
     def _end_scene(self, t: float, completed: bool) -> None:
+        self._end_check()
         scene = self.scene
         if scene is None:
             return
@@ -413,36 +501,49 @@ class SessionRunner:
         self.events.emit("scene_finished", t, {"summary": {"skipped": why},
                                                "reason": "skipped"}, block.scene)
 
-    def _to_post(self, t: float) -> None:
-        """End the current scene and go on with the post-session questionnaires."""
+    def _to_post(self, t: float, reason: str = "stopped", by: str = "therapist",
+                 post: list[Block] | None = None) -> None:
+        """End the current scene and go on with the post-session questionnaires (``post``
+        instead of the planned ones when given); the session then ends as ``reason``."""
         self._end_scene(t, completed=False)
-        post = next((i for i, b in enumerate(self.plan) if b.part == "post"), len(self.plan))
-        if self.index >= post:              # already in the questionnaires: end now
-            self._finish(t, "stopped")
+        first = next((i for i, b in enumerate(self.plan) if b.part == "post"), len(self.plan))
+        self.reason, self.stopped_by = reason, by
+        if self.index >= first or self.current is None or self.current.part == "pre":
+            self._finish(t, reason)         # in the questionnaires already: end now
             return
-        for block in self.plan[self.index + 1:post]:
-            self._skip(block, t, "stopped by the therapist")
-        self.index = post - 1
-        self.reason = "stopped"
-        self._next_block(t)
+        why = {"patient_stop": "stopped by the patient",
+               "time_limit": "the session's time limit"}.get(reason, "stopped by the therapist")
+        for block in self.plan[self.index + 1:first]:
+            self._skip(block, t, why)
+        if post is not None:
+            for block in self.plan[first:]:
+                self._skip(block, t, why)
+            self.plan[first:] = post
+        self.index = first - 1
+        self._next_block(t, offer_break=False)
 
     def _finish(self, t: float, reason: str) -> None:
         if self.done:
             return
         pre, post = self._watch.nrs.get("pre"), self._watch.nrs.get("post")
+        latest = self._watch.in_session_nrs()
         data: dict[str, Any] = {"reason": reason, "minutes": round((t - self._t0) / 60.0, 3),
-                                "nrs_pre": pre, "nrs_post": post}
-        if pre is not None and post is not None:
-            self._flare = pain_flare(pre, post)
-            data["pain_flare"] = self._flare
-            if self._flare:
-                self.message = (f"pain flare: NRS {pre} -> {post} in this session; "
-                                "please check on the patient")
-                log.warning("vrgmi: %s", self.message)
+                                "nrs_pre": pre, "nrs_post": post,
+                                "nrs_check": self._watch.nrs.get("check"),
+                                "by": self.stopped_by or ("vrgmi" if reason == "completed"
+                                                          else "")}
+        if pre is not None and latest is not None:
+            data["pain_flare"] = pain_flare(pre, latest, self.safety.flare_rise)
+            if data["pain_flare"]:
+                self._pain_flare(t, pre, latest, "post" if post is not None else "check")
         self._carry_over(t)
         self.events.emit("session_finished", t, data)
         self.reason = reason
         self.state = "emergency_stopped" if reason == "emergency_stop" else "finished"
+        if self._flare and self.safety.flare_action == "step_back":
+            self._flare_step_back(t, pre, latest)
+        if reason in CALM_ENDS and reason != "emergency_stop":
+            self._show_calm(t)
 
     # -- progression ----------------------------------------------------------------------
     def _set_progress(self, progress: dict[str, Any]) -> None:
@@ -462,6 +563,183 @@ class SessionRunner:
         if self.on_program_change is not None and progress != self._progress_started:
             self.on_program_change(self.program)
 
+    # -- safety: the patient's stop, pain checks and flares, dose, SSQ -----------------------
+    def _calm_end(self, t: float, reason: str, by: str) -> None:
+        """End now: the calm view, no questionnaire (the headset is off)."""
+        self.engine.world.hide()
+        self._end_scene(t, completed=False)
+        self.stopped_by = by
+        self._finish(t, reason)
+
+    def _show_calm(self, t: float) -> None:
+        """The calm, dim view the emergency stop shows; the limbs and scene are hidden."""
+        engine = self.engine
+        engine.world.hide()
+        engine.hide_notice()
+        try:
+            calm = resolve_scene("calm", self.registry)(text="stopped")
+            calm._t = t
+            engine.set_scene(calm)
+        except Exception as exc:      # the calm view is a nicety; the stop must happen
+            log.warning("vrgmi: calm view unavailable: %s", _one_line(exc))
+        engine.paused = True
+
+    def _patient_stop(self, t: float, source: str, by: str) -> None:
+        """The patient stopped: the world goes, a skippable post NRS (if they are willing),
+        then the calm view; the session ends as ``patient_stop``."""
+        if self.state not in ("running", "paused"):
+            return
+        self.state = "running"
+        self.engine.paused = False
+        self.engine.world.hide()
+        self.events.emit("patient_stop", t, {"source": str(source or ""), "by": by,
+                                             "scene": self.scene.name if self.scene else ""})
+        self.message = "the patient stopped the session"
+        self._alert(t, "patient_stop", "the patient stopped the session")
+        self._to_post(t, "patient_stop", by, [Block("pain_nrs", {
+            "moment": "post", "skippable": True}, part="post")])
+
+    def _pain_check(self, t: float) -> None:
+        """Show the pain NRS now over the running block, which waits until it is answered."""
+        block = self.current
+        if self.state != "running" or block is None or block.part not in ("main", "break") \
+                or self._check is not None:
+            self.message = "pain_check: only while a block runs"
+            return
+        try:
+            inner = resolve_scene("pain_nrs", self.registry)(moment="check")
+        except (VrgmiError, TypeError) as exc:
+            self.message = f"pain_check: {exc}"
+            return
+        waiting, engine = self.scene, self.engine
+        if waiting is not None and waiting.ctx is not None and waiting.ctx.root is not None:
+            waiting.ctx.root.hide()
+        inner._t = t
+        self._check = GuardedScene(inner)
+        engine.scene = None                      # the block's scene waits, not torn down
+        engine.set_scene(self._check)
+        self.events.emit("pain_check", t, {"scene": waiting.name if waiting else ""})
+        self.message = "pain check: the patient rates their pain"
+
+    def _end_check(self) -> None:
+        """Take the pain check away and give the engine back the waiting block's scene."""
+        check, self._check = self._check, None
+        if check is None:
+            return
+        engine = self.engine
+        check._t = check.inner._t = self.t
+        check.teardown()
+        engine.scene = None
+        engine.inputs.clear()
+        engine.scene = self.scene
+        waiting = self.scene
+        if waiting is not None and waiting.ctx is not None and waiting.ctx.root is not None:
+            waiting.ctx.root.show()
+
+    def _review(self, t: float) -> None:
+        """Check each new questionnaire: a pain check against the flare rule, an SSQ
+        against the alert thresholds."""
+        watch = self._watch
+        new, watch.new = watch.new, []
+        for event in new:
+            d = event.data
+            if d.get("instrument") == "nrs" and d.get("moment") == "check":
+                pre, now = watch.nrs.get("pre"), (d.get("answers") or [None])[0]
+                if pre is not None and now is not None and pain_flare(
+                        pre, now, self.safety.flare_rise):
+                    self._pain_flare(t, pre, now, "check")
+            elif d.get("instrument") == "ssq" and d.get("answers") is not None:
+                self._ssq_review(t, str(d.get("moment")), d["answers"])
+
+    def _pain_flare(self, t: float, pre: int, now: int, moment: str) -> None:
+        """A flare: the event (once per session), the therapist's alert, a log line."""
+        if self._flare:
+            return
+        self._flare = True
+        text = (f"pain flare: NRS {pre} -> {now} ({moment}) in this session; please check "
+                "on the patient")
+        self.events.emit("pain_flare", t, {"nrs_pre": pre, "nrs": now, "moment": moment,
+                                           "rise": now - pre,
+                                           "threshold": self.safety.flare_rise,
+                                           "action": self.safety.flare_action})
+        self._alert(t, "pain_flare", text)
+        log.warning("vrgmi: %s", text)
+
+    def _flare_step_back(self, t: float, pre: Any, now: Any) -> None:
+        """``safety.flare_action = step_back``: the program goes back one phase."""
+        try:
+            self.program = step_back(self.program, "vrgmi",
+                                     f"pain flare: NRS {pre} -> {now}", self.events, t)
+        except VrgmiError as exc:            # laterality has no phase before it
+            log.info("vrgmi: no step back after the flare: %s", exc)
+            return
+        self._program_changed()
+
+    def _ssq_review(self, t: float, moment: str, answers: list[Any]) -> None:
+        baseline = self._watch.ssq.get("pre") if moment == "post" else None
+        try:
+            reasons = ssq_alerts(answers, baseline, self.safety.ssq_total_alert,
+                                 self.safety.ssq_rise_alert, self.safety.ssq_severe_alert)
+        except VrgmiError:
+            return
+        if not reasons:
+            return
+        advice = ("consider ending or shortening this session" if moment == "pre" else
+                  "consider shorter sessions or more breaks next time")
+        self.events.emit("ssq_alert", t, {"moment": moment, "reasons": reasons,
+                                          "baseline": baseline, "advice": advice})
+        self._alert(t, "ssq", f"SSQ {moment}: {'; '.join(reasons)}: {advice}")
+
+    def _check_dose(self, t: float) -> None:
+        """Warn ``safety.dose_warning_min`` before the session's limit; at the hard limit
+        (``safety.session_max_min`` in the headset) go to the post questionnaires."""
+        block = self.current
+        if block is None or block.part not in ("main", "break"):
+            return
+        hard_left = 60.0 * self.safety.session_max_min - self._session_s
+        left = min(self._main_limit_s - self._main_s, hard_left)
+        warn_s = 60.0 * self.safety.dose_warning_min
+        if not self._warned and 0.0 < left <= warn_s < self._main_limit_s:
+            self._warned = True
+            minutes = max(1, round(left / 60.0))
+            self.events.emit("dose_warning", t, {"seconds_left": round(left, 1),
+                                                 "limit_min": self._main_limit_s / 60.0})
+            self._alert(t, "dose", f"about {minutes} min left before the session's limit")
+            self._notice(t, f"About {minutes} minute{'s' if minutes > 1 else ''} left "
+                            "in this session")
+        if hard_left <= 0.0:
+            self.message = (f"the session reached its limit of "
+                            f"{self.safety.session_max_min:g} minutes")
+            self._to_post(t, "time_limit", "vrgmi")
+
+    def _alert(self, t: float, kind: str, text: str) -> None:
+        self.alerts.append({"kind": kind, "text": text, "t": round(t, 3)})
+        self.message = text
+
+    def _notice(self, t: float, text: str) -> None:
+        self._notice_text, self._notice_until = text, t + NOTICE_S
+
+    def _show_notice(self, t: float) -> None:
+        """The menu hold's ring while held, else a timed notice, else nothing."""
+        held = self.controls.notice(t) if not self.done else None
+        if held is not None:
+            self.engine.show_notice(*held)
+        elif t < self._notice_until and not self.done:
+            self.engine.show_notice(self._notice_text)
+        else:
+            self.engine.hide_notice()
+
+    def _program_changed(self) -> None:
+        """Save the changed program (``on_program_change``); say so when it failed."""
+        if self.on_program_change is None:
+            return
+        try:
+            self.on_program_change(self.program)
+        except Exception as exc:      # the change stands; say that it was not saved
+            why = str(exc) if isinstance(exc, VrgmiError) else _one_line(exc)
+            log.warning("vrgmi: the changed program was not saved: %s", why)
+            self.message += f"; NOT saved: {why}"
+
     # -- commands -------------------------------------------------------------------------
     def _apply(self, command: Any, t: float) -> None:
         name, args = command.name, command.args
@@ -469,7 +747,13 @@ class SessionRunner:
             self.message = f"{name}: the session has ended"
             return
         if name == "emergency_stop":
-            self._emergency(t)
+            self._emergency(t, command.by)
+        elif name == "patient_stop":
+            self._patient_stop(t, args.get("source", ""), command.by)
+        elif name == "pain_check":
+            self._pain_check(t)
+        elif name == "step_back":
+            self._step_back(args, command.by, t)
         elif name == "pause":
             if self.state == "running":
                 self.state = "paused"
@@ -485,17 +769,14 @@ class SessionRunner:
         elif name == "stop":
             self.engine.paused = False
             self.state = "running"
-            self._to_post(t)
+            self._to_post(t, "stopped", command.by)
         elif name == "set_param":
             self._set_param(args.get("name"), args.get("value"), command.by)
         elif name == "switch_scene":
             self._switch(str(args.get("scene", "")), t)
         elif name == "recenter":
-            try:
-                self.engine.core.torso.recenter()
-                self.message = "recentred: forward is where the patient faces now"
-            except VrgmiError as exc:
-                self.message = str(exc)
+            self.engine.core.torso.request_recenter(str(args.get("source") or "companion"))
+            self.message = "recentred: forward is where the patient faces now"
         elif name == "gate_override":
             self._gate_override(args, command.by, t)
         elif name == "set_patient":
@@ -550,13 +831,23 @@ class SessionRunner:
         except VrgmiError as exc:
             self.message = str(exc)
             return
-        if self.on_program_change is not None:
-            try:
-                self.on_program_change(self.program)
-            except Exception as exc:      # the override stands; say that it was not saved
-                why = str(exc) if isinstance(exc, VrgmiError) else _one_line(exc)
-                log.warning("vrgmi: the changed program was not saved: %s", why)
-                self.message += f"; NOT saved: {why}"
+        self._program_changed()
+
+    def _step_back(self, args: dict[str, Any], by: str, t: float) -> None:
+        """The therapist moves the patient back one phase (recorded; the session goes on
+        in the phase it started in)."""
+        phase = args.get("phase", self.program.phase)
+        if phase != self.program.phase:
+            self.message = f"step_back: the patient is in {self.program.phase}, not {phase}"
+            return
+        try:
+            self.program = step_back(self.program, by, str(args.get("reason", "")),
+                                     self.events, t)
+            self.message = f"stepped back: now in {self.program.phase}"
+        except VrgmiError as exc:
+            self.message = str(exc)
+            return
+        self._program_changed()
 
     def _set_patient(self, args: dict[str, Any], by: str, t: float) -> None:
         """Change side / level / height: the engine rebuilds the limbs; the running scene
@@ -643,19 +934,12 @@ class SessionRunner:
                                                        "by": by})
             self._calibration = new
 
-    def _emergency(self, t: float) -> None:
+    def _emergency(self, t: float, by: str = "therapist") -> None:
         """Within this frame: hide the room, limbs and scene, show the calm view, end."""
-        engine = self.engine
-        engine.world.hide()
         self._end_scene(t, completed=False)
-        try:
-            calm = resolve_scene("calm", self.registry)(text="stopped")
-            calm._t = t
-            engine.set_scene(calm)
-        except Exception as exc:      # the calm view is a nicety; the stop must happen
-            log.warning("vrgmi: calm view unavailable: %s", _one_line(exc))
-        engine.paused = True
+        self._show_calm(t)
         self.message = "emergency stop: the patient sees a calm, dim view"
+        self.stopped_by = by
         self._finish(t, "emergency_stop")
 
     # -- status ---------------------------------------------------------------------------
@@ -670,6 +954,7 @@ class SessionRunner:
                 self._dropped = int((frame_ms > budget).sum())
         scene = self.scene
         inner = scene.inner if scene is not None else None
+        watch = getattr(inner, "watch", None)      # a mirror task's WatchMeter
         frame = engine.core.frame
         p = engine.settings.patient
         self.board.publish(EngineStatus(
@@ -683,7 +968,11 @@ class SessionRunner:
                       "right": bool(frame.grip_valid[1]), "hand": bool(frame.hand_valid.any()),
                       "residual": bool(engine.core.residual_tracked)},
             recent_trials=list(self._watch.trials),
-            message=self.message or str(getattr(inner, "message", "") or "")))
+            watch_share=watch.block_share if watch is not None else None,
+            watching=watch.watching if watch is not None else None,
+            turn_suspected=engine.core.torso.turn_suspected,
+            message=self.message or str(getattr(inner, "message", "") or ""),
+            alerts=list(self.alerts)))
 
 
 #: set_patient argument -> PatientSettings field, and -> the ``patient.*`` event name
@@ -732,23 +1021,45 @@ def _ratio(d: dict[str, Any]) -> float | None:
     return ratio
 
 
-def session_summary(events: Iterable[Event | dict[str, Any]]) -> dict[str, Any]:
+def _laterality(rows: list[tuple[str, bool, float | None]]) -> dict[str, Any] | None:
+    """Per side: accuracy (a timeout is wrong), the median RT (s) of correct answers and the
+    number of trials, from (side, correct, rt) rows; None without any."""
+    if not rows:
+        return None
+    out: dict[str, dict[str, Any]] = {"accuracy": {}, "rt_s": {}, "trials": {}}
+    for side in ("left", "right"):
+        mine = [r for r in rows if r[0] == side]
+        rts = [rt for _, ok, rt in mine if ok and rt is not None]
+        out["accuracy"][side] = sum(ok for _, ok, _ in mine) / len(mine) if mine else None
+        out["rt_s"][side] = statistics.median(rts) if rts else None
+        out["trials"][side] = len(mine)
+    return out
+
+
+def session_summary(events: Iterable[Event | dict[str, Any]],
+                    flare_rise: int = SafetySettings.flare_rise) -> dict[str, Any]:
     """The per-session summary that :func:`vrgmi.program.gate` reads, from one session's
     events (Event objects or the dicts of :func:`vrgmi.events.read_events`).
 
     Laterality trials (scenes whose ``scene_started`` phase is ``laterality``) give accuracy
-    per stimulus side and the median RT of correct answers (``rt_s`` or ``rt_ms``); imagery
+    per stimulus side and the median RT of correct answers (``rt_s`` or ``rt_ms``): the
+    probe's trials (``"probe": true``) in ``laterality``, which the gate judges (None when
+    the session had no probe), the training blocks' in ``laterality_training``; imagery
     trials the median ``ratio`` (or ``imagined_s / executed_s``); a ``kviq`` questionnaire
-    the mean rating. The date is the local date of the first event."""
+    the mean rating. The date is the local date of the first event.
+
+    ``pain_flare`` compares the pre NRS with the post NRS or, when the post NRS is missing
+    (skipped, an emergency or patient stop, a crash), with the latest in-session pain check
+    (``nrs_check``): a rise of ``flare_rise`` or more. ``ssq_pre`` is the baseline SSQ
+    total."""
     evs = [_as_event(e) for e in events]
     out: dict[str, Any] = {"session": "", "date": None, "phase": None, "patient": None,
                            "minutes": None, "reason": None, "nrs_pre": None, "nrs_post": None,
-                           "pain_flare": None, "ssq_total": None, "scenes": [],
+                           "seed": None, "pain_flare": None, "ssq_total": None, "scenes": [],
+                           "nrs_check": None, "ssq_pre": None,
                            "laterality": None, "imagery": None}
     phases: dict[str, str] = {}
-    answered = {"left": 0, "right": 0}
-    correct = {"left": 0, "right": 0}
-    rts: dict[str, list[float]] = {"left": [], "right": []}
+    lat: dict[str, list[tuple[str, bool, float | None]]] = {"probe": [], "training": []}
     ratios: list[float] = []
     kviq = None
     for e in evs:
@@ -758,7 +1069,7 @@ def session_summary(events: Iterable[Event | dict[str, Any]]) -> dict[str, Any]:
         if out["date"] is None and _number(e.get("wall")) is not None:
             out["date"] = datetime.fromtimestamp(e["wall"]).date().isoformat()
         if kind == "session_started":
-            out.update(session=e.get("session", ""), phase=d.get("phase"),
+            out.update(session=e.get("session", ""), phase=d.get("phase"), seed=d.get("seed"),
                        patient=d.get("patient"))
         elif kind == "session_finished":
             out.update(minutes=d.get("minutes"), reason=d.get("reason"))
@@ -768,10 +1079,10 @@ def session_summary(events: Iterable[Event | dict[str, Any]]) -> dict[str, Any]:
             out["scenes"].append({"scene": scene, "reason": d.get("reason")})
         elif kind == "questionnaire":
             inst, scores = d.get("instrument"), d.get("scores") or {}
-            if inst == "nrs" and d.get("moment") in ("pre", "post"):
+            if inst == "nrs" and d.get("moment") in ("pre", "post", "check"):
                 out[f"nrs_{d['moment']}"] = (d.get("answers") or [None])[0]
             elif inst == "ssq":
-                out["ssq_total"] = scores.get("total")
+                out["ssq_pre" if d.get("moment") == "pre" else "ssq_total"] = scores.get("total")
             elif inst == "kviq":
                 n = (_number(scores.get("visual_n")) or 0) + (_number(scores.get("kinesthetic_n"))
                                                               or 0)
@@ -780,23 +1091,17 @@ def session_summary(events: Iterable[Event | dict[str, Any]]) -> dict[str, Any]:
                             + (_number(scores.get("kinesthetic_sum")) or 0)) / n
         elif kind == "trial" and phases.get(scene) == "laterality":
             side = _side(d)
-            if side is None or d.get("correct") is None:
-                continue                      # a timeout or a trial without an answer
-            answered[side] += 1
-            if d.get("correct"):
-                correct[side] += 1
-                if _rt(d) is not None:
-                    rts[side].append(_rt(d))
+            if side is not None and d.get("correct") is not None:
+                lat["probe" if d.get("probe") else "training"].append(
+                    (side, bool(d["correct"]), _rt(d)))
         elif kind == "trial" and phases.get(scene) == "imagery":
             if _ratio(d) is not None:
                 ratios.append(_ratio(d))
-    if out["nrs_pre"] is not None and out["nrs_post"] is not None:
-        out["pain_flare"] = pain_flare(out["nrs_pre"], out["nrs_post"])
-    if any(answered.values()):
-        out["laterality"] = {
-            "accuracy": {s: (correct[s] / answered[s] if answered[s] else None) for s in rts},
-            "rt_s": {s: (statistics.median(v) if v else None) for s, v in rts.items()},
-            "trials": dict(answered)}
+    latest = out["nrs_post"] if out["nrs_post"] is not None else out["nrs_check"]
+    if out["nrs_pre"] is not None and latest is not None:
+        out["pain_flare"] = pain_flare(out["nrs_pre"], latest, flare_rise)
+    out["laterality"] = _laterality(lat["probe"])
+    out["laterality_training"] = _laterality(lat["training"])
     if ratios or kviq is not None:
         out["imagery"] = {"ratio": statistics.median(ratios) if ratios else None,
                           "trials": len(ratios), "kviq_mean": kviq}

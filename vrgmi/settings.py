@@ -88,6 +88,67 @@ class CompanionSettings:
     lan: bool = _opt(False, "listen on the local network too (default: this PC only)")
 
 
+#: the most minutes of VR in one sitting (CLINICAL.md, VR immersion guidance: 20-30 minutes at
+#: most per sitting); no setting or program may allow more
+VR_SITTING_MAX_MIN = 30.0
+
+
+@dataclass
+class SafetySettings:
+    """Stop rules, pain flares, dose limits and questionnaire alerts (docs/program.md)."""
+
+    recenter_hold_s: float = _opt(1.0, "holding the controller's menu button this long "
+                                  "recentres the view", 0.3, 5.0)
+    stop_hold_s: float = _opt(2.5, "holding the menu button this long is the patient's stop",
+                              0.5, 10.0)
+    headset_off_end_s: float = _opt(60.0, "the headset off for longer than this ends the "
+                                    "session (headset_removed); shorter is a pause", 5.0, 600.0)
+    session_max_min: float = _opt(20.0, "hard cap on a session's length (minutes); blocks are "
+                                  "fitted within it", 1.0, VR_SITTING_MAX_MIN)
+    dose_warning_min: float = _opt(2.0, "warn the patient and the therapist this many minutes "
+                                   "before the session's limit", 0.0, 10.0)
+    flare_rise: int = _opt(3, "a pain NRS rise of at least this much from the pre-session "
+                           "rating is a pain flare (CLINICAL.md)", 1, 10)
+    flare_action: str = _opt("hold", "what a pain flare does to the program: hold the phase or "
+                             "step back one phase", choices=("hold", "step_back"))
+    flare_hold_days: int = _opt(3, "days a flare holds the phase (no advance)", 0, 30)
+    ssq_baseline: bool = _opt(True, "ask the SSQ before the session too (a baseline)")
+    ssq_total_alert: float = _opt(20.0, "an SSQ total score at or above this alerts the "
+                                  "therapist (Stanney 1997: above 20 is 'bad')", 3.74, 235.62)
+    ssq_rise_alert: float = _opt(15.0, "an SSQ total this much above the session's baseline "
+                                 "alerts the therapist", 3.74, 235.62)
+    ssq_severe_alert: bool = _opt(True, "any SSQ symptom rated severe alerts the therapist")
+
+
+@dataclass
+class SessionSettings:
+    """How a session draws its random sequences (docs/program.md, "Seeds")."""
+
+    seed: int = _opt(0, "session seed (1..2^63-1) to replay a recorded session exactly; "
+                     "0 = draw a fresh one for every session", 0, 2 ** 63 - 1)
+
+
+@dataclass
+class NormsSettings:
+    """Normal laterality performance (CLINICAL.md; NOI guidance), the one place these numbers
+    live: the laterality gate, the analysis and the reports all read them from here."""
+
+    accuracy_min: float = _opt(0.80, "normal laterality accuracy: at least this fraction "
+                               "correct on each side", 0.5, 1.0)
+    rt_mean_s: float = _opt(2.0, "normal median laterality response time, hands and feet (s)",
+                            0.2, 10.0)
+    rt_sd_s: float = _opt(0.5, "spread of the normal response time (s): up to mean + this "
+                          "meets the norm", 0.05, 3.0)
+    neck_back_rt_mean_s: float = _opt(1.6, "normal response time for neck and back (s)",
+                                      0.2, 10.0)
+    max_side_rt_diff_s: float = _opt(0.3, "left and right about equal: the most their median "
+                                     "response times may differ (s)", 0.0, 3.0)
+    max_side_accuracy_diff: float = _opt(0.10, "left and right about equal: the most their "
+                                         "accuracies may differ (fraction)", 0.0, 0.5)
+    stable_days: int = _opt(7, "days the norms must hold in every probe before the "
+                            "laterality phase may end", 1, 60)
+
+
 #: the languages with a shipped catalog (vrgmi/locale/); English is the source language
 LANGUAGES = ("en", "de")
 
@@ -132,6 +193,51 @@ class ImagerySettings:
 
 
 @dataclass
+class MirrorSettings:
+    """Mirror therapy: where the phantom may go, and whether the patient watches it
+    (docs/mirror-tasks.md)."""
+
+    midline_clearance_m: float = _opt(0.06, "the phantom's joints keep at least this far "
+                                      "(m) from the body midline and from the intact limb's "
+                                      "joints: it never passes through the intact limb; "
+                                      "0 = a pure mirror", 0.0, 0.2)
+    watch_angle_deg: float = _opt(30.0, "the phantom hand / foot counts as watched while it "
+                                  "is within this angle (deg) of the head's forward "
+                                  "direction", 5.0, 90.0)
+    look_cue_s: float = _opt(0.0, "seconds of looking away from the phantom before a gentle "
+                             "'look at your hand' cue in the headset; 0 = never", 0.0, 120.0)
+
+
+@dataclass
+class BodySettings:
+    """The body frame (docs/body-model.md): what may turn it, and when a turn is only
+    suspected and left to the therapist. The gaze never moves it."""
+
+    tracker_tau_s: float = _opt(0.15, "time constant with which the body frame follows a "
+                                "waist or chest tracker (s)", 0.02, 2.0)
+    max_turn_dps: float = _opt(120.0, "fastest the body frame turns after a tracker (deg/s); "
+                               "keeps the phantom from jumping", 10.0, 720.0)
+    max_shift_mps: float = _opt(0.6, "fastest the body frame moves after a tracker (m/s)",
+                                0.05, 5.0)
+    turn_min_deg: float = _opt(20.0, "a body rotation at least this large is a turn (recorded; "
+                               "without a tracker, flagged to the therapist)", 5.0, 90.0)
+    turn_settle_deg: float = _opt(2.0, "a tracked turn is recorded once the body frame is "
+                                  "this close to the tracker (deg)", 0.5, 10.0)
+    turn_fit_m: float = _opt(0.05, "without a tracker: the neck and the intact hand or foot "
+                             "must move as one rigid body within this (m) for a suspected "
+                             "turn", 0.01, 0.2)
+    turn_window_s: float = _opt(2.0, "the longest turn the detector looks back over (s)",
+                                0.5, 5.0)
+    arc_min_m: float = _opt(0.04, "intact limb not tracked: the neck must move at least this "
+                            "far on a chair's arc for a suspected turn (m)", 0.01, 0.3)
+    axis_max_m: float = _opt(0.35, "... about an axis at most this far from the neck (m)",
+                             0.05, 1.0)
+    held_yaw_deg: float = _opt(60.0, "the head held this far off the body's forward ...",
+                               20.0, 180.0)
+    held_s: float = _opt(120.0, "... for this long (s) is a suspected turn", 5.0, 1800.0)
+
+
+@dataclass
 class Settings:
     """All settings, grouped by section as in the TOML file."""
 
@@ -140,9 +246,14 @@ class Settings:
     display: DisplaySettings = field(default_factory=DisplaySettings)
     data: DataSettings = field(default_factory=DataSettings)
     companion: CompanionSettings = field(default_factory=CompanionSettings)
+    session: SessionSettings = field(default_factory=SessionSettings)
+    norms: NormsSettings = field(default_factory=NormsSettings)
+    safety: SafetySettings = field(default_factory=SafetySettings)
     ui: UiSettings = field(default_factory=UiSettings)
     practice: PracticeSettings = field(default_factory=PracticeSettings)
     imagery: ImagerySettings = field(default_factory=ImagerySettings)
+    mirror: MirrorSettings = field(default_factory=MirrorSettings)
+    body: BodySettings = field(default_factory=BodySettings)
 
 
 def _coerce(key: str, f: dataclasses.Field, value: Any) -> Any:
@@ -212,7 +323,8 @@ def load_settings(path: str | os.PathLike | None = None,
         for section, table in data.items():
             if not isinstance(table, dict):
                 raise SettingsError(f"settings: unknown key {section!r} in {p}; use "
-                                    "[patient], [tracking], [display], [data], [companion]")
+                                    "[patient], [tracking], [display], [data], [companion], "
+                                    "[safety]")
             for name, value in table.items():
                 _apply(settings, f"{section}.{name}", value)
     items = overrides.items() if isinstance(overrides, dict) else (

@@ -4,7 +4,9 @@ A request is ``{"command": name, "args": {...}}``. It must name a command of
 :data:`vrgmi.control.COMMANDS` with the arguments it takes, and every value must be in
 bounds: difficulty values against the running scene's schema (:meth:`Param.check`), scenes
 against the installed ones, patient side/level/height against the settings' own checks, a
-``start``'s patient against the records' pseudonymous-id rule.
+``start``'s patient against the records' pseudonymous-id rule (and its ``override`` of the
+sessions-per-day limit a boolean), a ``step_back`` from a phase that has one before it and
+with a reason.
 Anything else is a one-line :class:`CommandRejected`. No Panda3D here.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ from vrgmi.scenes.schema import Param, SceneParamError
 #: arguments a command cannot go without (the rest of COMMANDS[name] are optional)
 REQUIRED: dict[str, tuple[str, ...]] = {
     "switch_scene": ("scene",), "set_param": ("name", "value"), "skin_tone": ("tone",),
-    "gate_override": ("phase", "advance", "reason")}
+    "gate_override": ("phase", "advance", "reason"), "step_back": ("reason",)}
 MAX_TEXT = 500              # longest free text (an override reason)
 MAX_NAME = 64               # longest scene / parameter / tone name
 
@@ -89,6 +91,10 @@ def _start(name: str, args: dict, status: dict, scenes: dict) -> dict[str, Any]:
     from vrgmi.records.schema import PATIENT_ID
 
     checked = _scene_name(name, args, status, scenes)
+    if "override" in args:
+        if not isinstance(args["override"], bool):
+            raise CommandRejected(f"{name}: override must be true or false")
+        checked["override"] = args["override"]
     if "patient" in args:
         patient = args["patient"]
         if not isinstance(patient, str) or not PATIENT_ID.match(patient):
@@ -151,9 +157,22 @@ def _gate_override(name: str, args: dict, _status: dict, _scenes: dict) -> dict[
             "reason": _text(name, "reason", args["reason"], MAX_TEXT)}
 
 
+def _step_back(name: str, args: dict, status: dict, _scenes: dict) -> dict[str, Any]:
+    phase = args.get("phase", status.get("phase") or "")
+    if phase not in PHASES[1:]:
+        raise CommandRejected(f"{name}: phase must be one of {', '.join(PHASES[1:])} (the "
+                              "first phase has none before it)")
+    return {"phase": phase, "reason": _text(name, "reason", args["reason"], MAX_TEXT)}
+
+
+def _source(name: str, args: dict, _status: dict, _scenes: dict) -> dict[str, Any]:
+    return {"source": _text(name, "source", args["source"])} if "source" in args else {}
+
+
 _CHECKS: dict[str, Callable[[str, dict, dict, dict], dict[str, Any]]] = {
     "start": _start, "switch_scene": _scene_name, "set_param": _set_param,
-    "set_patient": _set_patient, "skin_tone": _skin_tone, "gate_override": _gate_override}
+    "set_patient": _set_patient, "skin_tone": _skin_tone, "gate_override": _gate_override,
+    "step_back": _step_back, "recenter": _source, "patient_stop": _source}
 
 
 class RateLimiter:

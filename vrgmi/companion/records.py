@@ -159,6 +159,21 @@ class DatabaseRecords:
         with _not_found():
             return queries.add_note(self.db, patient_id, text, author)
 
+    def step_back(self, patient_id: str, reason: str, by: str) -> dict[str, Any]:
+        """Move the patient's program back one phase (recorded in its overrides: who, why,
+        from and to); the patient and their new phase."""
+        from vrgmi.events import EventBus
+        from vrgmi.program import step_back
+        from vrgmi.records.programs import load_program, save_program
+
+        with _not_found():
+            program = load_program(self.db, patient_id)
+            if program is None:
+                raise VrgmiError(f"companion: {patient_id} has no program yet")
+            program = step_back(program, by, reason, EventBus())
+            save_program(self.db, program)
+            return {"patient": patient_id, "phase": program.phase}
+
     def export(self, patient_id: str, fmt: str) -> bytes:
         """CSV (a ZIP of the trials, sessions and questionnaires tables), the FHIR R4
         Bundle JSON, or the progress report PDF."""

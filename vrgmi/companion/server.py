@@ -27,7 +27,7 @@ from aiohttp import WSMsgType, web
 
 from vrgmi.companion.auth import (COOKIE_NAME, AuthError, TokenInfo, TokenStore, pairing_banner,
                                   pairing_url, qr_svg)
-from vrgmi.companion.commands import CommandRejected, RateLimiter, check_command
+from vrgmi.companion.commands import MAX_TEXT, CommandRejected, RateLimiter, check_command
 from vrgmi.companion.live import LiveHub, dumps
 from vrgmi.companion.records import (EXPORT_FORMATS, AuditTrail, CompanionRecords,
                                      PatientNotFound, RecordsUnavailable)
@@ -216,6 +216,7 @@ class Companion:
         r.add_get("/api/patients/{pid}", self.patient)
         r.add_get("/api/patients/{pid}/plots/{plot}.png", self.plot)
         r.add_post("/api/patients/{pid}/notes", self.add_note)
+        r.add_post("/api/patients/{pid}/step_back", self.step_back)
         r.add_get("/api/patients/{pid}/export/{fmt}", self.export)
         return app
 
@@ -515,6 +516,32 @@ class Companion:
         author = f"companion:{request[TOKEN_KEY].id}"
         note = await self._blocking(self._records().add_note, pid, text.strip(), author)
         return web.json_response(note, status=201, dumps=dumps)
+
+    async def step_back(self, request: web.Request) -> web.Response:
+        """POST /api/patients/{pid}/step_back {"reason"}: move the patient back one phase
+        (audited). During the patient's session it is the ``step_back`` command (the
+        session records it); otherwise the records' program changes at once."""
+        pid = self._pid(request)
+        body = await _json_body(request)
+        reason = body.get("reason")
+        _seq, status = self.board.status()
+        if status.get("patient") == pid and status.get("state") in ("running", "paused"):
+            code, out = self._submit(request, {"command": "step_back",
+                                               "args": {"reason": reason}})
+            return web.json_response(out, status=code, dumps=dumps)
+        args = {"patient": pid, "reason": reason}
+        if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_TEXT:
+            self._audit(request, "step_back", args, False, "no reason")
+            return _error(400, f"companion: a step back needs a reason (1-{MAX_TEXT} "
+                               "characters)")
+        by = f"companion:{request[TOKEN_KEY].id}"
+        try:
+            result = await self._blocking(self._records().step_back, pid, reason.strip(), by)
+        except web.HTTPException as exc:
+            self._audit(request, "step_back", args, False, exc.text or "")
+            raise
+        self._audit(request, "step_back", args, True, "")
+        return web.json_response(result, dumps=dumps)
 
     async def export(self, request: web.Request) -> web.Response:
         """GET /api/patients/{pid}/export/{csv|fhir|pdf}: a download."""

@@ -1,13 +1,17 @@
 """Scoring of the questionnaires a GMI session asks (numbers from /work/shared/CLINICAL.md).
 
-* Pain NRS: one whole number 0..10, before and after every session (LOINC 72514-3). A rise
-  of 3 or more within a session is a pain flare that should prompt the therapist.
+* Pain NRS: one whole number 0..10, before and after every session (LOINC 72514-3), and
+  whenever the therapist asks for a pain check. A rise of ``safety.flare_rise`` (3,
+  CLINICAL.md) or more within a session is a pain flare that should prompt the therapist.
 * SSQ (Simulator Sickness Questionnaire, Kennedy 1993): 16 symptoms rated 0..3 in the order
   of :data:`SSQ_ITEMS`; raw subscale sums nausea (items 1,6,7,8,9,15,16), oculomotor
   (1,2,3,4,5,9,11), disorientation (5,10,11,12,13,14); weighted N x 9.54, O x 7.58,
   D x 13.92, total (N + O + D) x 3.74.
 * PCS (Pain Catastrophizing Scale, Sullivan 1995), optional: 13 items 0..4, total 0..52;
   rumination (items 8-11), magnification (6, 7, 13), helplessness (1-5, 12).
+
+The VR questionnaires start with no answer selected (a pre-selected answer biases the
+ratings toward it); :func:`ssq_alerts` says when an SSQ should alert the therapist.
 
 Every bad answer raises a one-line :class:`QuestionnaireError`.
 """
@@ -19,13 +23,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from vrgmi.errors import VrgmiError
+from vrgmi.settings import SafetySettings
 
 NRS_MIN, NRS_MAX = 0, 10
 NRS_ANCHORS = ("no pain", "worst pain imaginable")
 #: FHIR Observation code: "Pain severity - 0-10 verbal numeric rating [Score] - Reported"
 NRS_LOINC = "72514-3"
-#: an NRS rise of at least this much within one session should prompt the therapist
-PAIN_FLARE_RISE = 3
 
 SSQ_ITEMS = ("General discomfort", "Fatigue", "Headache", "Eye strain", "Difficulty focusing",
              "Increased salivation", "Sweating", "Nausea", "Difficulty concentrating",
@@ -67,8 +70,9 @@ def check_nrs(value: Any) -> int:
     return _whole(value, NRS_MIN, NRS_MAX, "pain NRS")
 
 
-def pain_flare(pre: Any, post: Any, rise: int = PAIN_FLARE_RISE) -> bool:
-    """True when pain rose by ``rise`` (default 3) or more from ``pre`` to ``post``."""
+def pain_flare(pre: Any, post: Any, rise: int = SafetySettings.flare_rise) -> bool:
+    """True when pain rose by ``rise`` (``safety.flare_rise``, 3) or more from ``pre`` to
+    ``post``."""
     return check_nrs(post) - check_nrs(pre) >= rise
 
 
@@ -113,4 +117,26 @@ def score_pcs(answers: Sequence[int]) -> dict[str, int]:
     a = _answers(answers, PCS_ITEM_COUNT, 4, "PCS")
     out = {name: sum(a[i - 1] for i in items) for name, items in PCS_SUBSCALES.items()}
     out["total"] = sum(a)
+    return out
+
+
+def ssq_alerts(answers: Sequence[Any], baseline_total: float | None = None,
+               total_alert: float = SafetySettings.ssq_total_alert,
+               rise_alert: float = SafetySettings.ssq_rise_alert,
+               severe_alert: bool = SafetySettings.ssq_severe_alert) -> list[str]:
+    """Why an SSQ (16 answers 0..3) should alert the therapist, one short reason each; ``[]``
+    when it should not. Alerts: the total score at or above ``total_alert``; the total
+    ``rise_alert`` or more above ``baseline_total`` (the pre-session SSQ); with
+    ``severe_alert``, any symptom rated severe."""
+    a = _answers(answers, len(SSQ_ITEMS), len(SSQ_LEVELS) - 1, "SSQ")
+    total = score_ssq(a).total
+    out = []
+    if total >= total_alert:
+        out.append(f"SSQ total {total:.1f} (alert at {total_alert:g})")
+    if baseline_total is not None and total - baseline_total >= rise_alert:
+        out.append(f"SSQ total {total - baseline_total:.1f} above the baseline "
+                   f"(alert at {rise_alert:g})")
+    severe = [SSQ_ITEMS[i].lower() for i, v in enumerate(a) if v == len(SSQ_LEVELS) - 1]
+    if severe_alert and severe:
+        out.append(f"severe {', '.join(severe)}")
     return out

@@ -8,17 +8,24 @@ Progress series (:func:`progress`) are per session, oldest first, so charts show
 
 * laterality, per session and per *stimulus side*: accuracy (correct / answered) and the
   median response time of correct trials, against the norm band (CLINICAL.md, NOI: accuracy
-  >= 80 %, RT 2.0 +/- 0.5 s for hands and feet; :data:`NORMS`, configurable);
+  >= 80 %, RT 2.0 +/- 0.5 s for hands and feet; :data:`NORMS`, configurable); the
+  affected - unaffected side difference per session (CLINICAL.md: patients with limb pain
+  are slower for the affected side); RT by rotation angle in the first and the latest
+  sessions (RT grows with the angle); medial and lateral RT per session (lateral slower
+  when rotated about more than one axis), all with :mod:`vrgmi.laterality.analysis`;
 * imagery: median mental-chronometry ratio (imagined / executed duration; near 1 is good
-  imagery) and KVIQ visual and kinesthetic totals;
-* mirror: mean task score per session and scene;
+  imagery) and the KVIQ visual and kinesthetic ratings as the mean per rated item (1-5,
+  comparable whatever the number of items rated), next to the totals;
+* mirror: per session and task (scene), what every mirror trial carries: the success rate
+  and the median time of the successful trials (a ``score``, which no built-in task emits,
+  is averaged when present);
 * NRS pain before and after each session (0-10); SSQ total and subscales.
 """
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -153,26 +160,44 @@ def upsert_patient(db: Database, patient_id: str, *, side: str | None = None,
         return _patient_dict(p)
 
 
-def set_program(db: Database, patient_id: str, phase: str, *, sessions_per_day: int = 3,
-                minutes_per_session: float = 15.0,
+def set_program(db: Database, patient_id: str, phase: str, *,
+                sessions_per_day: int | None = None, minutes_per_session: float | None = None,
                 gating: dict[str, Any] | None = None) -> dict[str, Any]:
     """Put a program in force for the patient (kept as history; the newest one counts).
 
-    Defaults follow CLINICAL.md: sessions of 10-20 minutes, several a day.
+    Checked by the same validator as a program file (:func:`vrgmi.program.program_from_dict`,
+    so a value ``load_program`` would refuse is refused here too); the defaults are the
+    program's (CLINICAL.md: sessions of 10-20 minutes, several a day).
     """
-    from vrgmi.scenes.base import PHASES
-    if phase not in PHASES:
-        raise RecordsError(f"records: phase {phase!r} is not one of {', '.join(PHASES)}")
-    if not 1 <= int(sessions_per_day) <= 12 or not 1.0 <= float(minutes_per_session) <= 60.0:
-        raise RecordsError("records: sessions_per_day must be 1..12 and minutes_per_session "
-                           "1..60")
+    from vrgmi.program import ProgramError, program_from_dict
+    data: dict[str, Any] = {"patient": patient_id, "phase": phase}
+    for key, value in (("sessions_per_day", sessions_per_day),
+                       ("minutes_per_session", minutes_per_session)):
+        if value is not None:
+            data[key] = value
+    for name in ("laterality", "imagery"):
+        if isinstance((gating or {}).get(name), dict):
+            data[name] = gating[name]
+    try:
+        checked = program_from_dict(data, "records: program")
+    except ProgramError as exc:
+        raise RecordsError(str(exc)) from None
     with db.session() as s:
         require_patient(s, patient_id)
-        pr = Program(patient_id=patient_id, phase=phase, sessions_per_day=int(sessions_per_day),
-                     minutes_per_session=float(minutes_per_session), gating=gating or {})
+        pr = Program(patient_id=patient_id, phase=phase,
+                     sessions_per_day=int(checked.sessions_per_day),
+                     minutes_per_session=float(checked.minutes_per_session), gating=gating or {})
         s.add(pr)
         s.flush()
         return _program_dict(pr)
+
+
+def sessions_on(db: Database, patient_id: str, day: date) -> int:
+    """How many sessions the patient started on ``day`` (the local date); 0 for a patient
+    not in the records."""
+    with db.session() as s:
+        return sum(1 for r in patient_sessions(s, patient_id)
+                   if r.started is not None and as_utc(r.started).astimezone().date() == day)
 
 
 def delete_patient(db: Database, patient_id: str, by: str = "therapist") -> dict[str, int]:
@@ -336,16 +361,109 @@ def mirror_score(data: dict[str, Any]) -> float | None:
     return _first_num(data, ("score", "accuracy"))
 
 
+#: sessions pooled at each end of the treatment for the RT-by-angle comparison
+ANGLE_SESSIONS = 3
+
+
+def _lat_record(t: Trial) -> dict[str, Any]:
+    """A stored laterality trial in the shape :mod:`vrgmi.laterality.analysis` reads."""
+    d = t.data
+    return {"side": t.side, "correct": bool(t.correct), "rt_ms": t.rt_ms,
+            "timeout": bool(d.get("timeout", False)), "rotation_deg": d.get("rotation_deg"),
+            "medial_lateral": d.get("medial_lateral"), "axes": d.get("axes") or ()}
+
+
+def _seconds(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1000.0
+
+
+def _laterality_effects(sessions: list[Session], started: dict[str, str | None],
+                        lat: dict[tuple[str, str], list[Trial]],
+                        affected: str | None) -> dict[str, list[dict[str, Any]]]:
+    """The side difference, RT-by-angle and medial/lateral series of :func:`progress`."""
+    from vrgmi.laterality import analysis
+
+    per_session = [(r.id, [_lat_record(t) for side in ("left", "right")
+                           for t in lat.get((r.id, side), [])]) for r in sessions]
+    per_session = [(sid, trials) for sid, trials in per_session if trials]
+    minus = "right" if affected != "right" else "left"
+    difference = []
+    for sid, trials in per_session:
+        a = analysis.stats(t for t in trials if t["side"] != minus)
+        b = analysis.stats(t for t in trials if t["side"] == minus)
+        if a["n"] and b["n"]:
+            rt = (None if a["rt_median_ms"] is None or b["rt_median_ms"] is None
+                  else (a["rt_median_ms"] - b["rt_median_ms"]) / 1000.0)
+            difference.append({"session": sid, "started": started[sid],
+                               "side": "left" if minus == "right" else "right",
+                               "minus": minus, "rt_s": rt,
+                               "accuracy": a["accuracy"] - b["accuracy"]})
+    angle = []
+    groups = (("first", per_session[:ANGLE_SESSIONS]),
+              ("latest", per_session[ANGLE_SESSIONS:][-ANGLE_SESSIONS:]))
+    for group, chosen in groups:
+        trials = [t for _, ts in chosen for t in ts if t["rotation_deg"] is not None]
+        if not trials:
+            continue
+        slope, _ = analysis.rt_slope(trials)
+        for row in analysis.by_angle(trials):
+            angle.append({"group": group, "sessions": [sid for sid, _ in chosen],
+                          "angle_deg": row["angle_deg"], "n": row["n"],
+                          "accuracy": row["accuracy"], "rt_s": _seconds(row["rt_median_ms"]),
+                          "slope_ms_per_deg": slope})
+    medial_lateral = []
+    for sid, trials in per_session:
+        classed = [t for t in trials if t["medial_lateral"] in ("medial", "lateral")]
+        multi = [t for t in classed if len(t["axes"]) > 1]
+        if not classed:
+            continue
+        ml = analysis.medial_lateral(multi or classed)
+        medial_lateral.append({
+            "session": sid, "started": started[sid], "multi_axis": bool(multi),
+            "medial_rt_s": _seconds(ml["medial"]["rt_median_ms"]),
+            "lateral_rt_s": _seconds(ml["lateral"]["rt_median_ms"]),
+            "n_medial": ml["medial"]["n"], "n_lateral": ml["lateral"]["n"],
+            "lateral_minus_medial_s": _seconds(ml["lateral_minus_medial_ms"])})
+    return {"laterality_difference": difference, "laterality_angle": angle,
+            "medial_lateral": medial_lateral}
+
+
+def _mirror_rows(sessions: list[Session], started: dict[str, str | None],
+                 mir: dict[tuple[str, str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per session and scene: trials, success rate, median time of the successes, score."""
+    order = {r.id: i for i, r in enumerate(sessions)}
+    out = []
+    for (sid, scene), rows in sorted(mir.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
+        ok = [d for d in rows if d.get("success") is True]
+        times = [v for d in ok if (v := _num(d, "time_s")) is not None]
+        scores = [v for d in rows if (v := mirror_score(d)) is not None]
+        judged = [d for d in rows if isinstance(d.get("success"), bool)]
+        out.append({"session": sid, "started": started[sid], "scene": scene, "n": len(rows),
+                    "successes": len(ok),
+                    "success_rate": len(ok) / len(judged) if judged else None,
+                    "time_s": _median(times),
+                    "score": sum(scores) / len(scores) if scores else None})
+    return out
+
+
 def progress(db: Database, patient_id: str,
              norms: dict[str, float] | None = None) -> dict[str, Any]:
     """Per-session progress series of one patient, oldest first (see the module doc).
 
     Returns ``{"patient", "level", "side", "phase", "norms", "sessions": [{id, started,
-    phase}], "laterality": [{session, started, side, n, accuracy, rt_s}], "imagery":
-    [{session, started, n, ratio}], "kviq": [{session, started, moment, visual,
-    kinesthetic}], "mirror": [{session, started, scene, n, score}], "nrs": [{session,
-    started, pre, post}], "ssq": [{session, started, moment, total, nausea, oculomotor,
-    disorientation}]}``.
+    phase}], "laterality": [{session, started, side, n, accuracy, rt_s}],
+    "laterality_difference": [{session, started, side, minus, rt_s, accuracy}] (``side``
+    minus ``minus``: the affected side minus the other, right - left when the side is not
+    known; median RT in s, accuracy as a fraction), "laterality_angle": [{group ("first" |
+    "latest": the first and the latest :data:`ANGLE_SESSIONS` sessions), sessions,
+    angle_deg (30-degree bins), n, accuracy, rt_s, slope_ms_per_deg}], "medial_lateral":
+    [{session, started, multi_axis (only trials rotated about more than one axis, when
+    there are any), medial_rt_s, lateral_rt_s, n_medial, n_lateral,
+    lateral_minus_medial_s}], "imagery": [{session, started, n, ratio}], "kviq": [{session,
+    started, moment, visual, kinesthetic, visual_mean, kinesthetic_mean}], "mirror":
+    [{session, started, scene, n, successes, success_rate, time_s, score}], "nrs":
+    [{session, started, pre, post}], "ssq": [{session, started, moment, total, nausea,
+    oculomotor, disorientation}]}``.
     """
     with db.session() as s:
         p = require_patient(s, patient_id)
@@ -357,7 +475,7 @@ def progress(db: Database, patient_id: str,
                             .all())
         lat: dict[tuple[str, str], list[Trial]] = defaultdict(list)
         img: dict[str, list[float]] = defaultdict(list)
-        mir: dict[tuple[str, str], list[float]] = defaultdict(list)
+        mir: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for t in s.scalars(select(Trial).join(Session)
                            .where(Session.patient_id == patient_id, SCORED).order_by(Trial.id)):
             phase = phase_of_run.get(t.scene_run_id, "")
@@ -365,8 +483,8 @@ def progress(db: Database, patient_id: str,
                 lat[(t.session_id, t.side)].append(t)
             elif phase == "imagery" and (r := imagery_ratio(t.data)) is not None:
                 img[t.session_id].append(r)
-            elif phase == "mirror" and (m := mirror_score(t.data)) is not None:
-                mir[(t.session_id, t.scene)].append(m)
+            elif phase == "mirror":
+                mir[(t.session_id, t.scene)].append(t.data)
         laterality = []
         for r in sessions:
             for side in ("left", "right"):
@@ -379,9 +497,8 @@ def progress(db: Database, patient_id: str,
                                        "rt_s": _median(rts)})
         imagery = [{"session": r.id, "started": started[r.id], "n": len(img[r.id]),
                     "ratio": _median(img[r.id])} for r in sessions if img.get(r.id)]
-        mirror = [{"session": sid, "started": started[sid], "scene": scene, "n": len(v),
-                   "score": sum(v) / len(v)} for (sid, scene), v in
-                  sorted(mir.items(), key=lambda kv: (started[kv[0][0]] or "", kv[0][1]))]
+        mirror = _mirror_rows(sessions, started, mir)
+        effects = _laterality_effects(sessions, started, lat, p.amputation_side)
         nrs_rows = _nrs_by_session(s, patient_id)
         nrs = [{"session": r.id, "started": started[r.id], "pre": nrs_rows[r.id].get("pre"),
                 "post": nrs_rows[r.id].get("post")} for r in sessions if r.id in nrs_rows]
@@ -394,7 +511,9 @@ def progress(db: Database, patient_id: str,
             base = {"session": q.session_id, "started": when, "moment": q.moment}
             if q.instrument == "kviq":
                 kviq.append({**base, "visual": kviq_total(q.scores, "visual"),
-                             "kinesthetic": kviq_total(q.scores, "kinesthetic")})
+                             "kinesthetic": kviq_total(q.scores, "kinesthetic"),
+                             "visual_mean": kviq_item_mean(q.scores, "visual"),
+                             "kinesthetic_mean": kviq_item_mean(q.scores, "kinesthetic")})
             else:
                 ssq.append({**base, **{k: _num(q.scores, k) for k in
                                        ("total", "nausea", "oculomotor", "disorientation")}})
@@ -403,8 +522,8 @@ def progress(db: Database, patient_id: str,
                 "norms": {**NORMS, **(norms or {})},
                 "sessions": [{"id": r.id, "started": started[r.id], "phase": r.phase}
                              for r in sessions],
-                "laterality": laterality, "imagery": imagery, "kviq": kviq, "mirror": mirror,
-                "nrs": nrs, "ssq": ssq}
+                "laterality": laterality, **effects, "imagery": imagery, "kviq": kviq,
+                "mirror": mirror, "nrs": nrs, "ssq": ssq}
 
 
 def kviq_total(scores: dict[str, Any], subscale: str) -> float | None:
@@ -412,6 +531,22 @@ def kviq_total(scores: dict[str, Any], subscale: str) -> float | None:
     (5-25), else the sum of the ratings given (``visual_sum``), else ``scores[subscale]``."""
     return _first_num(scores, (f"kviq20_{subscale}", f"kviq10_{subscale}", f"{subscale}_sum",
                                subscale))
+
+
+def kviq_item_mean(scores: dict[str, Any], subscale: str) -> float | None:
+    """A KVIQ subscale as the mean rating per item (1-5): ``visual_mean``, else the sum of
+    the ratings over their count, else a complete KVIQ-20 or KVIQ-10 total over its 10 or 5
+    items; None when the number of items rated is not known. Unlike a sum it does not
+    depend on how many items were rated (4 and 4 are 4 whether 1 or 3 items were asked)."""
+    if (mean := _num(scores, f"{subscale}_mean")) is not None:
+        return mean
+    total, n = _num(scores, f"{subscale}_sum"), _num(scores, f"{subscale}_n")
+    if total is not None and n:
+        return total / n
+    for name, items in (("kviq20", 10), ("kviq10", 5)):
+        if (total := _num(scores, f"{name}_{subscale}")) is not None:
+            return total / items
+    return None
 
 
 def _num(scores: dict[str, Any], key: str) -> float | None:

@@ -300,6 +300,49 @@ def soft_disc(parent: NodePath, radius_m: float, rgba: tuple[float, float, float
     return path
 
 
+#: the look-away cue: this far below the view's centre (m, at PANEL_DISTANCE_M), fading in
+#: and out over this long (s), text lines of this visual angle (deg)
+LOOK_CUE_DROP_M = 0.15
+LOOK_CUE_FADE_S = 0.8
+LOOK_CUE_LINE_DEG = 1.6
+
+
+class LookCue:
+    """A gentle line of text ("Look at your left hand") that follows the head, low in the
+    view, fading in while the patient looks away from the phantom and out when they look
+    back (docs/mirror-tasks.md). Hidden until :meth:`update` asks for it."""
+
+    def __init__(self, camera: NodePath, text: str,
+                 distance_m: float = PANEL_DISTANCE_M) -> None:
+        self.root = camera.attach_new_node("look-cue")
+        self.root.set_pos(0.0, distance_m, -LOOK_CUE_DROP_M)
+        _flat_state(self.root, 44)
+        self.panel = Panel(self.root, (0.0, 0.0, 0.0), distance_m, LOOK_CUE_LINE_DEG,
+                           "look-cue-text")
+        self.panel.set_text(text)
+        self.level = 0.0
+        self.root.hide()
+
+    @property
+    def visible(self) -> bool:
+        """True while the cue is on the view (fading in, shown or fading out)."""
+        return not self.root.is_hidden()
+
+    def update(self, wanted: bool, dt: float) -> None:
+        """Per frame: fade toward shown (``wanted``) or hidden."""
+        step = dt / LOOK_CUE_FADE_S
+        self.level = min(1.0, self.level + step) if wanted else max(0.0, self.level - step)
+        if self.level <= 0.0:
+            self.root.hide()
+            return
+        self.root.show()
+        self.root.set_alpha_scale(self.level)
+
+    def remove(self) -> None:
+        """Take the cue out of the view."""
+        self.root.remove_node()
+
+
 class FacingView:
     """A node for a scene's panels that places itself in front of the seated patient (see
     :func:`place_facing_patient`) as soon as the head and torso are tracked; hidden until then."""
@@ -318,3 +361,68 @@ class FacingView:
             self.root.show()
             self.placed = True
         return self.placed
+
+
+#: the patient's hold notice: a ring of this many segments, this radius and width at 1 m
+HOLD_RING_SEGMENTS = 24
+HOLD_RING_RADIUS_M = 0.03
+HOLD_RING_WIDTH_M = 0.007
+
+
+def _ring_segment(parent: NodePath, k: int, segments: int, radius_m: float,
+                  width_m: float) -> NodePath:
+    """Segment ``k`` of a ring in the x-z plane, clockwise from the top (a small gap between
+    segments)."""
+    vdata = GeomVertexData("ring", GeomVertexFormat.get_v3(), Geom.UH_static)
+    vertex = GeomVertexWriter(vdata, "vertex")
+    step = 2.0 * math.pi / segments
+    a0, a1 = math.pi / 2 - k * step, math.pi / 2 - (k + 0.85) * step
+    for ang in (a0, a1):
+        for r in (radius_m - width_m, radius_m):
+            vertex.add_data3(r * math.cos(ang), 0.0, r * math.sin(ang))
+    tris = GeomTriangles(Geom.UH_static)
+    tris.add_vertices(0, 1, 3)
+    tris.add_vertices(0, 3, 2)
+    geom = Geom(vdata)
+    geom.add_primitive(tris)
+    node = GeomNode(f"ring-{k}")
+    node.add_geom(geom)
+    path = parent.attach_new_node(node)
+    path.set_two_sided(True)
+    return path
+
+
+class HoldNotice:
+    """A small notice that follows the head for the patient's menu hold (it must be seen
+    wherever they look): a ring that fills toward the stop and a line of text under it.
+    Hidden until :meth:`show`."""
+
+    def __init__(self, camera: NodePath, distance_m: float = PANEL_DISTANCE_M) -> None:
+        self.root = camera.attach_new_node("hold-notice")
+        self.root.set_pos(0.0, distance_m, -0.04)
+        _flat_state(self.root, 45)
+        self.ring = self.root.attach_new_node("hold-ring")
+        self.segments = [_ring_segment(self.ring, k, HOLD_RING_SEGMENTS, HOLD_RING_RADIUS_M,
+                                       HOLD_RING_WIDTH_M) for k in range(HOLD_RING_SEGMENTS)]
+        self.panel = Panel(self.root, (0.0, 0.0, -HOLD_RING_RADIUS_M - 0.04), distance_m,
+                           1.8, "hold-text")
+        self._lit = -1
+        self.root.hide()
+
+    def show(self, text: str, progress: float | None = None) -> None:
+        """Show ``text``; ``progress`` (0..1) fills the ring, None hides it."""
+        self.panel.set_text(text)
+        if progress is None:
+            self.ring.hide()
+        else:
+            self.ring.show()
+            lit = round(min(1.0, max(0.0, progress)) * HOLD_RING_SEGMENTS)
+            if lit != self._lit:
+                self._lit = lit
+                for k, seg in enumerate(self.segments):
+                    seg.set_color(*style_color(HIGHLIGHT_RGBA if k < lit else DIM_RGBA))
+        self.root.show()
+
+    def hide(self) -> None:
+        """Take the notice off the view."""
+        self.root.hide()

@@ -1,21 +1,25 @@
 """Simulator Sickness Questionnaire in VR: 16 symptoms, one at a time, rated None..Severe.
 
 One hand is enough: left/right (or up/down) choose, select confirms and moves on, back goes
-to the previous symptom to change its answer. After the last one the scores
+to the previous symptom to change its answer. Every symptom starts with no answer selected
+(a pre-selected "None" let 16 presses of confirm record all zeros): the first right/up
+press selects "None", the first left/down press "Severe", and confirm does nothing until an
+answer is chosen. After the last one the scores
 (:func:`vrgmi.measures.questionnaires.score_ssq`) go out in a ``questionnaire`` event.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from vrgmi.i18n import N_, _
 from vrgmi.measures.questionnaires import SSQ_ITEMS, SSQ_LEVELS, score_ssq
 from vrgmi.render.ui import DIM_RGBA, FacingView, OptionRow, Panel, backdrop
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
-from vrgmi.scenes.nrs import CONFIRM_HOLD_S, STEP
+from vrgmi.scenes.nrs import CONFIRM_HOLD_S, STEP, _moved
 from vrgmi.scenes.schema import Param
 
-QUESTION = "How much does this affect you right now?"
-HINT = "Left / right: choose        Trigger: confirm\nBack: the previous symptom"
+QUESTION = N_("How much does this affect you right now?")
+HINT = N_("Left / right: choose        Trigger: confirm\nBack: the previous symptom")
 
 
 class SSQ(Scene):
@@ -33,7 +37,7 @@ class SSQ(Scene):
         super().__init__(**difficulty)
         self.item = 0
         self.answers: list[int | None] = [None] * len(SSQ_ITEMS)
-        self.cursor = 0
+        self.cursor: int | None = None         # nothing selected until the patient chooses
         self.scores: dict[str, float] | None = None
         self.message = f"symptom 1 of {len(SSQ_ITEMS)}: {SSQ_ITEMS[0]}"
         self._onset: float | None = None
@@ -51,15 +55,15 @@ class SSQ(Scene):
         view = self._view = FacingView(ctx.root, "ssq")
         view.place(ctx.core, ctx.core.frame.head, bool(ctx.core.frame.head_valid))
         d = view.distance_m
-        self._row = OptionRow(view.root, list(SSQ_LEVELS), (0.0, 0.0, 0.0), d,
+        self._row = OptionRow(view.root, [_(level) for level in SSQ_LEVELS], (0.0, 0.0, 0.0), d,
                               min_line_deg=2.6, gap_m=0.02)
         question = Panel(view.root, (0.0, 0.0, 0.165), d, 1.8, "ssq-question", card=False)
-        question.set_text(QUESTION, DIM_RGBA)
+        question.set_text(_(QUESTION), DIM_RGBA)
         self._symptom = Panel(view.root, (0.0, 0.0, 0.085), d, 3.2, "ssq-symptom", card=False)
         self._progress = Panel(view.root, (0.0, 0.0, -0.068), d, 1.7, "ssq-progress",
                                card=False)
         hint = Panel(view.root, (0.0, 0.0, -0.125), d, 1.6, "ssq-hint", card=False)
-        hint.set_text(HINT, DIM_RGBA)
+        hint.set_text(_(HINT), DIM_RGBA)
         width = max(self._row.width_m, question.width_m, hint.width_m, 0.5) + 0.1
         backdrop(view.root, width, 0.41, (0.0, 0.002, 0.015))
         self._show()
@@ -68,8 +72,9 @@ class SSQ(Scene):
         if self._row is None:
             return
         self._row.select(self.cursor)
-        self._symptom.set_text(SSQ_ITEMS[self.item])
-        self._progress.set_text(f"symptom {self.item + 1} of {len(SSQ_ITEMS)}")
+        self._symptom.set_text(_(SSQ_ITEMS[self.item]))
+        self._progress.set_text(_("symptom {n} of {total}").format(n=self.item + 1,
+                                                                  total=len(SSQ_ITEMS)))
 
     def update(self, frame: SceneFrame, dt: float) -> None:
         """Choose, confirm, go back; score and finish after the last symptom."""
@@ -82,15 +87,14 @@ class SSQ(Scene):
             return
         for event in frame.inputs:
             if event.action in STEP:
-                self.cursor = min(len(SSQ_LEVELS) - 1, max(0, self.cursor + STEP[event.action]))
-            elif event.action == "select":
+                self.cursor = _moved(self.cursor, STEP[event.action], 0, len(SSQ_LEVELS) - 1)
+            elif event.action == "select" and self.cursor is not None:
                 self.answers[self.item] = self.cursor
                 if self.item == len(SSQ_ITEMS) - 1:
                     self._complete(event.t)
                     break
                 self.item += 1
-                prior = self.answers[self.item]
-                self.cursor = 0 if prior is None else prior
+                self.cursor = self.answers[self.item]
             elif event.action == "back" and self.item > 0:
                 self.item -= 1
                 self.cursor = self.answers[self.item]

@@ -42,8 +42,9 @@ class OpenXRSource(PoseSource):
 
     ``inputs`` (set by the app) receives the semantic actions: thumbstick -> left/right,
     up/down; trigger -> the side it is on (laterality answers); primary -> select;
-    secondary -> back; menu -> menu. ``profile`` is the current interaction profile path
-    of each hand ("" when none).
+    secondary -> back; menu -> menu, and menu_release when let go (the patient's hold:
+    :mod:`vrgmi.patient_controls`). ``profile`` is the current interaction profile path of
+    each hand ("" when none).
     """
 
     name = "openxr"
@@ -90,7 +91,8 @@ class OpenXRSource(PoseSource):
         self._stick = [(AxisToActions("left", "right"), AxisToActions("down", "up"))
                        for _ in SIDES]
         self._buttons = [{"trigger": ButtonToAction(SIDES[s]), "primary": ButtonToAction("select"),
-                          "secondary": ButtonToAction("back"), "menu": ButtonToAction("menu")}
+                          "secondary": ButtonToAction("back"),
+                          "menu": ButtonToAction("menu", release_action="menu_release")}
                          for s in (0, 1)]
         self.profile = ["", ""]
         self.located_ns = 0

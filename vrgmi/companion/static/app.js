@@ -95,8 +95,13 @@ function showStatus(s) {
     : (s.scene || "no scene");
   $("phase").textContent = s.phase ? `${s.phase} phase` : "";
   $("message").textContent = s.message || "";
+  showAlerts(s.alerts || []);
+  $("turn").hidden = !s.turn_suspected;
   $("p99").textContent = s.frame_ms_p99 ? `${fmt(s.frame_ms_p99, 1)} ms` : "-";
   $("dropped").textContent = fmt(s.dropped_frames);
+  // mirror tasks: share of the block the phantom was in the central view (docs/mirror-tasks.md)
+  $("watch").textContent = s.watch_share == null ? "-"
+    : `${Math.round(100 * s.watch_share)} % of this block` + (s.watching === false ? ", looking away now" : "");
   $("patient").textContent = s.patient || "-";
   $("amputation").textContent = s.side ? `${s.side} ${s.level.replace(/_/g, " ")}` : "-";
   const tr = $("tracking");
@@ -106,6 +111,12 @@ function showStatus(s) {
   showParams(s);
   syncSetup(s);
   document.body.classList.toggle("stopped", s.state === "emergency_stopped");
+}
+
+function showAlerts(alerts) {
+  // the latest few safety alerts (pain flare, SSQ, dose, the patient's stop) as banners
+  $("alerts").replaceChildren(...alerts.slice(-3).reverse().map((a) =>
+    el("div", {class: `alert ${a.kind}`}, a.text)));
 }
 
 let setupShown = "";
@@ -229,6 +240,7 @@ function wireControls() {
     startFor(id);
   });
   $("note-form").addEventListener("submit", saveNote);
+  $("step-back-form").addEventListener("submit", stepBack);
   $("new-pairing").addEventListener("click", newPairing);
 }
 
@@ -250,7 +262,10 @@ async function openChooser() {
 }
 
 function startFor(id) {
-  send("start", {patient: id}, $("setup-error"));
+  const args = {patient: id};
+  if ($("override-limit").checked) args.override = true;
+  send("start", args, $("setup-error"));
+  $("override-limit").checked = false;
   $("chooser").close();
 }
 
@@ -312,6 +327,21 @@ async function showPatient(pid) {
     el("td", {}, fmt(s.trials)), el("td", {}, `${fmt(s.nrs_pre)} / ${fmt(s.nrs_post)}`))));
   showNotes(page.notes);
   $("note-form").dataset.pid = p.id;
+  $("step-back-form").dataset.pid = p.id;
+  $("step-back-error").textContent = "";
+}
+
+async function stepBack(ev) {
+  ev.preventDefault();
+  const pid = $("step-back-form").dataset.pid;
+  const reason = $("step-back-reason").value.trim();
+  if (!reason) { $("step-back-error").textContent = "Say why (it is recorded)."; return; }
+  try {
+    await api(`/api/patients/${encodeURIComponent(pid)}/step_back`,
+      {method: "POST", body: JSON.stringify({reason})});
+    $("step-back-reason").value = "";
+    await showPatient(pid);
+  } catch (e) { $("step-back-error").textContent = e.message; }
 }
 
 function showNotes(notes) {
