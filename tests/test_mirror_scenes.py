@@ -437,7 +437,7 @@ def test_resting_hands_leave_the_knees_and_feet_in_view(display, scene):
 def test_scene_descriptions_and_wrong_limb(display, scene):
     for cls in (ReachTargets, CopyPose, Bilateral, FootTargets, AnkleCircles, PedalPress):
         info = cls.describe()
-        assert info["phase"] == "mirror" and info["emits"] == ["trial"]
+        assert info["phase"] == "mirror" and info["emits"] == ["trial", "block_finished"]
         assert {"index", "success", "time_s", "path_length_m", "symmetry"} <= set(
             info["trial_fields"])
         assert all(p["help"] for p in info["params"])

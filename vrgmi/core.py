@@ -14,7 +14,8 @@ import numpy as np
 
 from vrgmi.body import (
     LEFT_REST_WRIST_QUAT, REST_WRIST_QUAT, ResidualLayout, SegmentLengths, TorsoTracker,
-    get_level, mirror_hand_joints, mirror_pose, side_index, wrist_from_grip,
+    get_level, keep_clear_kernel, mirror_hand_joints, mirror_pose, side_index,
+    view_angle_kernel, wrist_from_grip,
 )
 from vrgmi.body.foot import ankle_from_foot_tracker
 from vrgmi.errors import VrgmiError
@@ -64,7 +65,11 @@ class CorePipeline:
 
     After :meth:`step`: ``intact`` and ``phantom`` are the two solvers (``positions`` (J, 3),
     ``rotations`` (J, 4) world delta rotations, ``angles``), ``phantom_visibility`` in 0..1
-    (the intact limb's tracking visibility: held then faded on loss), ``residual_tracked``.
+    (the intact limb's tracking visibility: held then faded on loss), ``residual_tracked``,
+    ``midline_shift_m`` (how far the phantom was moved out to stay clear of the midline and
+    the intact limb, ``keep_clear_kernel``), ``phantom_view_deg`` (angle of the phantom's
+    end effector from the head's forward direction; NaN without a head or a visible
+    phantom) and ``phantom_in_view`` (within ``mirror.watch_angle_deg``).
     """
 
     def __init__(self, settings: Settings, source: PoseSource,
@@ -98,6 +103,15 @@ class CorePipeline:
                                TRACKER_INDEX[f"{intact_name}_ankle"])
         self._target = self.intact.target          # the intact solve's target, in place
         self._scratch = np.zeros(7)
+        mirror = settings.mirror
+        self.clearance_m = mirror.midline_clearance_m
+        self.watch_angle_rad = math.radians(mirror.watch_angle_deg)
+        self._phantom_side = 1.0 if self.amputated == 1 else -1.0
+        #: the phantom's end effector: palm centre / ball of the foot (what the tasks score)
+        self.effector_index = self.joint_names.index("palm" if self.limb == "arm" else "ball")
+        self.midline_shift_m = 0.0
+        self.phantom_view_deg = math.nan
+        self.phantom_in_view = False
         self.phantom_visibility = 0.0
         self.residual_tracked = False
         self.hand_tracked = False
@@ -118,6 +132,9 @@ class CorePipeline:
         timer.mark(3)
         torso = self.torso.pose
         mirror_pose(self._target, torso, self.phantom.target)
+        self.midline_shift_m = keep_clear_kernel(self.intact.positions, torso,
+                                                 self._phantom_side, self.clearance_m,
+                                                 self.phantom.target)
         if self.limb == "arm":
             if self.hand_tracked:
                 mirror_hand_joints(self.frame.hand_joints[self.intact_side], torso,
@@ -129,9 +146,19 @@ class CorePipeline:
         timer.mark(4)
         self._solve_phantom()
         self.phantom_visibility = visible
+        self._watch(visible)
         timer.mark(5)
         timer.end_frame()
         return alive
+
+    def _watch(self, visible: float) -> None:
+        """Is the phantom's end effector within the watched cone of the head (display-time
+        pose)? NaN / False without a head or a visible phantom."""
+        angle = math.nan
+        if self.frame.head_valid and visible > 0.0:
+            angle = view_angle_kernel(self.frame.head, self.phantom.positions[self.effector_index])
+        self.phantom_view_deg = math.degrees(angle)
+        self.phantom_in_view = angle <= self.watch_angle_rad
 
     def _solve_intact(self) -> float:
         """Intact limb toward its own tracking; returns its visibility (0 = not tracked)."""

@@ -10,23 +10,25 @@ from vrgmi.body.hand import (
 )
 from vrgmi.body.levels import LEVELS, AmputationLevel, ResidualLayout, get_level
 from vrgmi.body.mirror import (
-    mirror_hand_inputs, mirror_hand_joints, mirror_points, mirror_pose, mirror_poses,
-    mirror_rotations,
+    keep_clear_kernel, mirror_hand_inputs, mirror_hand_joints, mirror_points, mirror_pose,
+    mirror_poses, mirror_rotations,
 )
 from vrgmi.body.skeleton import (
     ARM_JOINT_NAMES, LEG_JOINT_NAMES, BodyModelError, rest_foot_positions, rest_hand_positions,
     side_index,
 )
 from vrgmi.body.torso import CalibrationError, TorsoTracker
+from vrgmi.body.view import view_angle_kernel
 from vrgmi.tracking.frame import TrackingFrame
 
 __all__ = [
     "ARM_JOINT_NAMES", "LEG_JOINT_NAMES", "LEFT_REST_WRIST_QUAT", "LEVELS", "REST_WRIST_QUAT",
     "WRIST_IN_GRIP", "AmputationLevel", "BodyModelError", "CalibrationError", "ResidualLayout",
     "SegmentLengths", "TorsoTracker", "get_level", "grip_from_wrist", "hand_joints_from_curl",
-    "hand_joints_kernel", "mirror_hand_inputs", "mirror_hand_joints", "mirror_points",
-    "mirror_pose", "mirror_poses", "mirror_rotations", "rest_foot_positions",
-    "rest_hand_positions", "side_index", "warmup", "wrist_from_grip", "wrist_in_grip",
+    "hand_joints_kernel", "keep_clear_kernel", "mirror_hand_inputs", "mirror_hand_joints",
+    "mirror_points", "mirror_pose", "mirror_poses", "mirror_rotations", "rest_foot_positions",
+    "rest_hand_positions", "side_index", "view_angle_kernel", "warmup", "wrist_from_grip",
+    "wrist_in_grip",
 ]
 
 
@@ -45,3 +47,5 @@ def warmup() -> None:
     mirror_points(joints[:, :3].copy(), torso.pose, np.zeros((26, 3)))
     mirror_rotations(joints[:, 3:].copy(), torso.pose, np.zeros((26, 4)))
     mirror_hand_inputs(frame, 1, torso.pose, frame)
+    keep_clear_kernel(joints[:, :3].copy(), torso.pose, -1.0, 0.06, np.zeros(7))
+    view_angle_kernel(frame.head, joints[0, :3].copy())

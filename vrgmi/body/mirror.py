@@ -79,6 +79,41 @@ def mirror_rotations_kernel(quats, torso, out):
         out[i, 3] = aw
 
 
+@njit(cache=True)
+def keep_clear_kernel(intact_points, torso, phantom_side, clearance, target):
+    """Keep the mirrored limb on its own side of the midline, clear of the intact limb.
+
+    ``intact_points`` (N, 3) are the intact limb's joints, ``target`` (7,) the mirrored
+    wrist / ankle target (shifted in place), ``phantom_side`` +1 when the phantom is on the
+    torso's right, -1 on its left. With ``u`` the distance from the sagittal plane toward
+    the phantom's side and ``m`` the intact limb's largest ``u``, the phantom (the mirror
+    image) reaches in to ``u = -m``; it must stay at ``u >= clearance + max(m, 0)``: at the
+    midline's clearance (a mirror box's glass), and ``clearance`` beyond an intact limb
+    that itself crossed the midline. The target moves out sideways by what is missing
+    (its orientation is kept). Returns the shift (m); 0 when ``clearance <= 0``.
+    """
+    if clearance <= 0.0:
+        return 0.0
+    tx, ty, tz, tw = torso[3], torso[4], torso[5], torso[6]
+    rx, ry, rz = qrot_t(tx, ty, tz, tw, 1.0, 0.0, 0.0)
+    rx *= phantom_side
+    ry *= phantom_side
+    rz *= phantom_side
+    m = -np.inf
+    for i in range(intact_points.shape[0]):
+        u = ((intact_points[i, 0] - torso[0]) * rx + (intact_points[i, 1] - torso[1]) * ry
+             + (intact_points[i, 2] - torso[2]) * rz)
+        if u > m:
+            m = u
+    shift = clearance + m + max(m, 0.0)
+    if not shift > 0.0:             # also False for NaN (no finite intact joint)
+        return 0.0
+    target[0] += shift * rx
+    target[1] += shift * ry
+    target[2] += shift * rz
+    return shift
+
+
 def _check(name: str, arr: np.ndarray, shape: tuple) -> None:
     if arr.ndim != len(shape) or any(s not in (-1, a) for s, a in zip(shape, arr.shape)):
         want = "(" + ", ".join("N" if s == -1 else str(s) for s in shape) + ")"

@@ -75,8 +75,10 @@ POSES: dict[str, Pose] = {p.name: p for p in (
     _pose("arm_to_side", "Arm out to the side", (0.72, 0.30, -0.42),
           _q((_Z, -70.0), (_Y, -90.0), (_X, 80.0))),
     _pose("reach_up", "Reach up and forward", (0.08, 0.60, 0.45), _q((_X, 140.0))),
-    _pose("reach_across", "Reach across your body", (-0.30, 0.75, -0.15),
-          _q((_Z, 30.0), (_Y, -90.0), (_X, 80.0))),
+    # toward the midline, not across it: the phantom keeps clear of the midline and of the
+    # intact arm (docs/mirror-tasks.md, "The midline")
+    _pose("reach_inward", "Reach forward toward the middle", (0.0, 0.75, -0.15),
+          _q((_Z, 15.0), (_Y, -90.0), (_X, 80.0))),
     _pose("point_forward", "Point forward", (0.05, 0.85, -0.12), _FORWARD_PALM_DOWN,
           (1.0, 0.0, 1.0, 1.0, 1.0), True),
     _pose("fist_bent", "Elbow bent, make a fist", (0.03, 0.44, -0.56), _FORWARD_PALM_MEDIAL,
@@ -85,7 +87,7 @@ POSES: dict[str, Pose] = {p.name: p for p in (
           _q((_Y, 90.0), (_X, 90.0)), (0.0,) * 5, True),
 )}
 POSE_SETS: dict[str, tuple[str, ...]] = {
-    "simple": ("reach_forward", "elbow_bent", "arm_to_side", "reach_up", "reach_across"),
+    "simple": ("reach_forward", "elbow_bent", "arm_to_side", "reach_up", "reach_inward"),
     "functional": ("point_forward", "fist_bent", "palm_up"),
 }
 POSE_SETS["all"] = POSE_SETS["simple"] + POSE_SETS["functional"]

@@ -183,11 +183,13 @@ def in_view(eye: np.ndarray, point: np.ndarray, legs: np.ndarray, radius_m: floa
 def foot_targets(rng: np.random.Generator, home: np.ndarray, torso_pose: np.ndarray,
                  side: int, distance_m: float, count: int, radius_m: float,
                  min_forward_m: float, eye: np.ndarray | None = None,
-                 legs: np.ndarray | None = None, tries: int = 500) -> np.ndarray:
+                 legs: np.ndarray | None = None, min_lateral_m: float = 0.0,
+                 tries: int = 500) -> np.ndarray:
     """``count`` floor targets (count, 3) ``distance_m`` (+-10 %) from ``home`` inside the
     fan toward the ``side`` foot's outside, no nearer the body than ``min_forward_m``
     (along the torso's forward axis from the torso origin), consecutive ones at least
-    max(2.5 radii, 0.1 m) apart. Given the ``eye`` and the seated ``legs`` (k, 2, 3) the
+    max(2.5 radii, 0.1 m) apart, at least ``min_lateral_m`` from the body midline on the
+    ``side`` (the feet need not cross). Given the ``eye`` and the seated ``legs`` (k, 2, 3) the
     targets must also be :func:`in_view`; where none is, the one seen best is taken."""
     check_range("distance_m", distance_m, 0.05, 0.6)
     right, fwd = yaw_axes(torso_pose)
@@ -205,6 +207,7 @@ def foot_targets(rng: np.random.Generator, home: np.ndarray, torso_pose: np.ndar
                                                               + math.sin(az) * lat)
             p[2] = 0.0
             if (p - torso_pose[:3]) @ fwd < min_forward_m or (
+                    (p - torso_pose[:3]) @ lat < min_lateral_m) or (
                     i and np.linalg.norm(p - out[i - 1]) < gap):
                 continue
             clear = sight_clearance(eye, p, legs) if sighted else math.inf

@@ -30,10 +30,12 @@ def arm_reach(upper_arm: float, forearm: float, hand: float) -> float:
 
 def reach_targets(rng: np.random.Generator, shoulder: np.ndarray, torso_pose: np.ndarray,
                   side: int, reach_m: float, distance: float, count: int, radius_m: float,
-                  min_z: float, tries: int = 500) -> np.ndarray:
+                  min_z: float, min_lateral_m: float = 0.0, tries: int = 500) -> np.ndarray:
     """``count`` target centres (count, 3) for the ``side`` limb's palm: each at
     ``distance`` x ``reach_m`` (+-5 %) from the shoulder inside the workspace fan, at least
-    ``min_z`` high, consecutive ones at least max(3 radii, 0.12 m) apart."""
+    ``min_z`` high and ``min_lateral_m`` from the body midline on the ``side`` (so the
+    limbs need not cross: docs/mirror-tasks.md, "The midline"), consecutive ones at least
+    max(3 radii, 0.12 m) apart."""
     check_range("distance", distance, 0.2, 1.0)
     if count < 1:
         raise MirrorTaskError(f"a target sequence needs at least 1 target, got {count}")
@@ -49,13 +51,15 @@ def reach_targets(rng: np.random.Generator, shoulder: np.ndarray, torso_pose: np
             d = distance * reach_m * rng.uniform(0.95, 1.05)
             p = shoulder + d * (math.cos(el) * (math.cos(az) * fwd + math.sin(az) * lat)
                                 + math.sin(el) * up)
-            if p[2] < min_z or (i and np.linalg.norm(p - out[i - 1]) < gap):
+            if p[2] < min_z or (p - torso_pose[:3]) @ lat < min_lateral_m or (
+                    i and np.linalg.norm(p - out[i - 1]) < gap):
                 continue
             out[i] = p
             break
         else:
             raise MirrorTaskError(f"no reachable target {distance:g} of the reach away stays "
-                                  f"above {min_z:.2f} m; choose a larger distance")
+                                  f"above {min_z:.2f} m on its own side of the midline; "
+                                  "choose a larger distance")
     return out
 
 

@@ -15,6 +15,9 @@ BALL = 4
 #: floor targets stay this far (m) in front of the torso origin: clear of the chair and
 #: beyond the knees, which hide the floor nearer than about 0.55 m from a seated eye
 MIN_FORWARD_M = 0.50
+#: the toes reach about this many foot lengths medially of the ball when the foot turns in:
+#: a disc's centre stays this much beyond the midline clearance
+FOOT_MEDIAL_FRACTION = 0.25
 
 
 class FootTargets(TargetTaskScene):
@@ -54,7 +57,8 @@ class FootTargets(TargetTaskScene):
             eye = core.frame.head[:3] if core.frame.head_valid else None
             return foot_targets(self.rng, home, core.torso.pose, side, d["distance_m"],
                                 d["sequence_length"], d["target_radius_m"], MIN_FORWARD_M,
-                                eye, seated_legs(core, legs))
+                                eye, seated_legs(core, legs),
+                                core.clearance_m + FOOT_MEDIAL_FRACTION * L.foot)
 
         d = self.difficulty
         return FootTapTask(targets, d["target_radius_m"], d["dwell_s"], d["time_limit_s"],

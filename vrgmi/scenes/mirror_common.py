@@ -16,8 +16,9 @@ from panda3d.core import (Geom, GeomNode, GeomTriangles, GeomVertexData, GeomVer
                           GeomVertexWriter, NodePath, TransparencyAttrib)
 
 from vrgmi.mirror.trial import TrialTask
+from vrgmi.mirror.watch import WatchMeter
 from vrgmi.render.color import hex_for_framebuffer
-from vrgmi.render.ui import Panel, place_facing_patient
+from vrgmi.render.ui import LookCue, Panel, place_facing_patient
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import SceneParamError
 
@@ -52,6 +53,8 @@ COMMON_TRIAL_FIELDS: dict[str, str] = {
     "smoothness_ldlj": "log dimensionless jerk (Hogan & Sternad 2009; higher = smoother)",
     "symmetry": "bilateral symmetry correlation -1..1, null where not measurable",
     "symmetry_detail": "correlation, amplitude ratio, RMS difference, lag; or null",
+    "watch_share": "share of the trial's time the phantom hand / foot was within "
+                   "mirror.watch_angle_deg of the view's centre; null: no head pose",
     "outcome": "how the trial ended",
 }
 
@@ -224,13 +227,16 @@ class TargetMarker:
 
 class MirrorTaskScene(Scene):
     """A mirror-therapy scene around one :class:`TrialTask`: builds the task in ``setup``,
-    steps it every frame, emits its results as ``trial`` events and shows a panel.
+    steps it every frame, emits its results as ``trial`` events and shows a panel. A
+    :class:`WatchMeter` adds each trial's ``watch_share`` and, at teardown, the block's
+    (``block_finished``); with ``mirror.look_cue_s`` set, a gentle head-locked cue asks the
+    patient to look at the phantom after that long looking away.
 
     Subclasses implement :meth:`make_task`, :meth:`step_task` (feed the task from the
     frame, return its result or None) and may override :meth:`build` and :meth:`draw`."""
 
     phase = "mirror"
-    emits = ("trial",)
+    emits = ("trial", "block_finished")
     trial_fields: ClassVar[dict[str, str]] = COMMON_TRIAL_FIELDS
     instruction: ClassVar[str] = ""
 
@@ -243,6 +249,9 @@ class MirrorTaskScene(Scene):
         rate = ctx.settings.display.refresh_hz if ctx.settings is not None else 90.0
         self.rng = np.random.default_rng(ctx.seed)
         self._effector = np.zeros(3)
+        self.watch = WatchMeter(ctx.settings.mirror.look_cue_s if ctx.settings is not None
+                                else 0.0)
+        self.look_cue: LookCue | None = None
         self.task: TrialTask = self.make_task(ctx, float(rate))
         self.configure()
         self.panel: Panel | None = None
@@ -266,13 +275,21 @@ class MirrorTaskScene(Scene):
         """Build the scene's objects (the panel; subclasses add targets)."""
         self.panel = Panel(ctx.root, (0.0, PANEL_DISTANCE_M, 1.2), distance_m=PANEL_DISTANCE_M,
                            min_line_deg=1.6, name=f"{self.name}-panel")
+        if ctx.base is not None and self.watch.cue_after_s > 0.0:
+            core = ctx.core
+            part = "hand" if core.limb == "arm" else "foot"
+            side = "left" if core.amputated == 0 else "right"
+            self.look_cue = LookCue(ctx.base.camera, f"Look at your {side} {part}")
 
     def update(self, frame: SceneFrame, dt: float) -> None:
         """Step the task, record a finished trial, redraw."""
         if self.finished:
             return
+        core = self.ctx.core
+        self.watch.update(dt, core.phantom_view_deg, core.phantom_in_view, self.task.active)
         result = self.step_task(frame)
         if result is not None:
+            result["watch_share"] = self.watch.end_trial()
             self.emit("trial", result)
             self.last_success = bool(result["success"])
             self.feedback = "Well done" if result["success"] else "Time is up - let's go on"
@@ -287,6 +304,8 @@ class MirrorTaskScene(Scene):
                                      PANEL_DISTANCE_M, drop)
                 self._panel_placed = True
             self.draw(frame)
+            if self.look_cue is not None:
+                self.look_cue.update(self.watch.cue_due, dt)
             text = self.panel_text(frame)
             if self.panel is not None and text != self._text:
                 self.panel.set_text(text)
@@ -333,7 +352,19 @@ class MirrorTaskScene(Scene):
 
     def summary(self) -> dict[str, Any]:
         task = getattr(self, "task", None)
-        return {} if task is None else task.summary()
+        if task is None:
+            return {}
+        return {**task.summary(), "watch_share": self.watch.block_share}
+
+    def teardown(self) -> None:
+        """Record the block's watch share (``block_finished``), remove the cue, end."""
+        if self.ctx is not None and getattr(self, "task", None) is not None:
+            self.emit("block_finished", {"block": 0, **self.task.summary(),
+                                         **self.watch.block_figures()})
+        if getattr(self, "look_cue", None) is not None:
+            self.look_cue.remove()
+            self.look_cue = None
+        super().teardown()
 
 
 def draw_sequence(markers: list[TargetMarker], task: Any, t: float, success: bool) -> None:

@@ -15,16 +15,21 @@ from vrgmi.scenes.schema import Param
 PALM = 3
 #: targets stay this far (m) above the table top, plus their radius
 TABLE_CLEARANCE_M = 0.05
+#: the hand's joints reach about this many hand lengths medially of the palm centre (thumb
+#: and fingers, palm down): a target's centre stays this much beyond the midline clearance
+HAND_MEDIAL_FRACTION = 0.5
 
 
 def table_targets(scene: TargetTaskScene, ctx: SceneContext,
                   count: int | None = None) -> Callable[[int], np.ndarray]:
     """The ``make_targets`` of a reach task: each trial's targets around the phantom
-    shoulder, clear of the table, from the scene's difficulty values at the trial's start
-    (``distance``, ``target_radius_m``); ``count`` of them, or ``sequence_length``."""
+    shoulder, clear of the table and on the phantom's side of the midline, from the scene's
+    difficulty values at the trial's start (``distance``, ``target_radius_m``); ``count``
+    of them, or ``sequence_length``."""
     core = ctx.core
     side, L = core.amputated, core.lengths
     reach = arm_reach(L.upper_arm, L.forearm, L.hand)
+    min_lateral = core.clearance_m + HAND_MEDIAL_FRACTION * L.hand
 
     def targets(_index: int) -> np.ndarray:
         d = scene.difficulty
@@ -32,7 +37,8 @@ def table_targets(scene: TargetTaskScene, ctx: SceneContext,
                              side, reach, d["distance"],
                              d["sequence_length"] if count is None else count,
                              d["target_radius_m"],
-                             TABLE_TOP_Z + TABLE_CLEARANCE_M + d["target_radius_m"])
+                             TABLE_TOP_Z + TABLE_CLEARANCE_M + d["target_radius_m"],
+                             min_lateral)
 
     return targets
 

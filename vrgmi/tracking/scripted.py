@@ -103,7 +103,7 @@ def _rest(u, b, v):
 def _reach(u, b, v):
     s, a = b.s, v["amp"]
     start = s * np.array([0.20, 0.22, 0.80]) + v["offset"]
-    targets = s * np.array([[0.20, 0.52, 0.95], [0.05, 0.48, 1.00], [0.35, 0.45, 0.90]])
+    targets = s * np.array([[0.20, 0.52, 0.95], [0.17, 0.48, 1.00], [0.35, 0.45, 0.90]])
     seg = np.minimum((3 * u).astype(int), 2)
     w = 3 * u - seg                                                 # 3 s per reach
     prof = np.where(w < 0.45, _min_jerk(w / 0.3333), _min_jerk((0.8 - w) / 0.3333))
@@ -118,7 +118,7 @@ def _reach(u, b, v):
 
 def _figure_eight(u, b, v):
     s, a = b.s, v["amp"]
-    c = s * np.array([0.22, 0.40, 0.95]) + v["offset"]
+    c = s * np.array([0.28, 0.40, 0.95]) + v["offset"]
     ph = 2 * np.pi * u
     pos = np.stack([c[0] + a * 0.15 * s * np.sin(ph),
                     c[1] + 0.02 * s * np.cos(ph),
