@@ -1,4 +1,5 @@
-"""Torso frame: follows chair turns and leaning, ignores glances and nods; calibration."""
+"""Body frame: the gaze never moves it; recenters, a waist tracker and suspected chair turns;
+calibration."""
 import numpy as np
 import pytest
 from numba.core.runtime import _nrt_python, rtsys
@@ -6,6 +7,8 @@ from numba.core.runtime import _nrt_python, rtsys
 from vrgmi.body.anthropometry import SegmentLengths
 from vrgmi.body.hand import LEFT_REST_WRIST_QUAT, REST_WRIST_QUAT, grip_from_wrist
 from vrgmi.body.torso import EYE_FROM_NECK, CalibrationError, TorsoTracker
+from vrgmi.errors import SettingsError
+from vrgmi.settings import BodySettings, load_settings
 from vrgmi.spatial import quat_from_axis_angle, quat_mul, quat_rotate
 from vrgmi.tracking.frame import TRACKER_INDEX, TrackingFrame
 
@@ -71,34 +74,17 @@ def test_first_head_pose_initialises_with_default_proportions():
     np.testing.assert_allclose(point, 0.5 * (t.shoulder(0) + t.shoulder(1)), atol=1e-12)
 
 
-def test_a_30_degree_glance_for_a_second_does_not_swing_the_torso():
+def test_head_turns_of_any_size_and_length_do_not_move_the_frame():
     t = TorsoTracker(LENGTHS)
-    yaw = np.r_[np.zeros(20), np.linspace(0, np.radians(30), 18), np.full(90, np.radians(30)),
-                np.linspace(np.radians(30), 0, 18), np.zeros(30)]
-    yaws = run(t, [head_pose(NECK, y) for y in yaw])
-    assert np.max(np.abs(yaws)) < 1e-12
-    origin = t.pose[:3].copy()
-    # a quick 50 degree look over the shoulder (0.3 s) does not either
-    yaws = run(t, [head_pose(NECK, np.radians(50))] * 27 + [head_pose(NECK, 0.0)] * 10)
-    assert np.max(np.abs(yaws)) < 1e-12
-    np.testing.assert_allclose(t.pose[:3], origin, atol=1e-9)   # the neck pivot stays
-
-
-def test_turning_the_chair_90_degrees_is_followed_within_a_few_seconds():
-    t = TorsoTracker(LENGTHS)
-    chair = np.array([0.3, 0.2, 0.0])
-    arm = NECK - chair                                   # the neck swings about the chair axis
-    turn = np.r_[np.zeros(10), np.linspace(0.0, np.pi / 2, 90), np.full(540, np.pi / 2)]
-    heads = [head_pose(chair + quat_rotate(yaw_quat(a), arm), a) for a in turn]
-    yaws = run(t, heads)
-    settled = 10 + 90 + 3 * 90                          # 3 s after the turn ends
-    assert angdiff(yaws[settled], np.pi / 2) < np.radians(5)
-    assert angdiff(yaws[-1], np.pi / 2) < np.radians(3.5)
-    assert np.all(np.diff(yaws) >= -1e-12)              # no overshoot back and forth
-    np.testing.assert_allclose(t.pose[:2], (chair + quat_rotate(yaw_quat(np.pi / 2), arm))[:2],
-                               atol=0.01)
-    point, normal = t.sagittal_plane()
-    np.testing.assert_allclose(normal, [0.0, 1.0, 0.0], atol=0.07)   # body right now +y
+    run(t, [head_pose(NECK, 0.0)])
+    start = t.pose.copy()
+    for deg in (30, 60, 90, -90):                       # each held a minute
+        turn = np.r_[np.linspace(0, np.radians(deg), 45), np.full(60 * 90, np.radians(deg)),
+                     np.linspace(np.radians(deg), 0, 45)]
+        yaws = run(t, [head_pose(NECK, y) for y in turn])
+        assert np.max(np.abs(yaws)) == 0.0
+    np.testing.assert_array_equal(t.pose, start)
+    assert not t.turn_suspected and [k for k, _ in t.notes] == ["recenter"]
 
 
 def test_nodding_and_rolling_the_head_change_nothing():
@@ -114,16 +100,85 @@ def test_nodding_and_rolling_the_head_change_nothing():
     assert t.yaw == 0.0
 
 
-def test_leaning_is_followed_slowly_and_only_horizontally():
+def test_leaning_moves_nothing():
     t = TorsoTracker(LENGTHS)
     run(t, [head_pose(NECK, 0.0)])
-    z0 = t.pose[2]
-    lean = NECK + [0.0, 0.15, -0.05]
-    run(t, [head_pose(lean, 0.0)] * 9)                 # 0.1 s: barely moved
-    assert t.pose[1] < 0.02
-    run(t, [head_pose(lean, 0.0)] * 540)               # 6 s: caught up
-    assert t.pose[1] == pytest.approx(0.15, abs=0.005)
-    assert t.pose[2] == z0
+    start = t.pose.copy()
+    run(t, [head_pose(NECK + [0.0, 0.15, -0.05], 0.0)] * 540)
+    np.testing.assert_array_equal(t.pose, start)
+
+
+CHAIR = np.array([0.0, 0.08, 0.0])          # the swivel axis, 8 cm in front of the neck
+HAND = np.array([0.2, 0.35, 0.85])          # the intact hand resting in front
+
+
+def chair_frames(t, angles, hand=True, still_hand=False):
+    """Feed a body turning on the chair by ``angles`` (head, neck and hand as one) at
+    90 Hz; the hand stays put instead when ``still_hand``."""
+    f = TrackingFrame()
+    f.head_valid = True
+    for a in angles:
+        q = yaw_quat(a)
+        f.head[:] = head_pose(CHAIR + quat_rotate(q, NECK - CHAIR), a)
+        point = HAND if still_hand else CHAIR + quat_rotate(q, HAND - CHAIR)
+        t.update(f, DT)
+        t.check_turn(point, hand, DT)
+
+
+def turn(deg, still_s=0.5, turn_s=1.0, hold_s=1.5):
+    a = np.radians(deg)
+    return np.r_[np.zeros(int(still_s * 90)), np.linspace(0.0, a, int(turn_s * 90)),
+                 np.full(int(hold_s * 90), a)]
+
+
+@pytest.mark.parametrize("hand", [True, False])
+def test_a_chair_turn_without_a_tracker_is_suspected_not_followed(hand):
+    t = TorsoTracker(LENGTHS)
+    chair_frames(t, turn(0)[:1], hand)
+    start = t.pose.copy()
+    chair_frames(t, turn(45), hand)
+    np.testing.assert_array_equal(t.pose, start)        # the phantom is not swung
+    assert t.turn_suspected
+    kind, data = t.notes[-1]
+    assert kind == "body_turn_suspected"
+    assert data == {"angle_deg": pytest.approx(45, abs=3), "evidence": "limb" if hand else "neck"}
+    chair_frames(t, turn(45)[::-1], hand)                # and back again
+    assert not t.turn_suspected and t.notes[-1][0] == "body_turn_cleared"
+
+
+def test_a_head_turn_is_not_a_chair_turn():
+    t = TorsoTracker(LENGTHS)
+    run(t, [head_pose(NECK, 0.0)])
+    f = TrackingFrame()
+    f.head_valid = True
+    for hand in (True, False):                           # hand tracked and still / untracked
+        for a in np.r_[turn(50), turn(50)[::-1], turn(-60)]:
+            f.head[:] = head_pose(NECK, a)               # about the neck: the neck stays
+            t.update(f, DT)
+            t.check_turn(HAND, hand, DT)
+    assert not t.turn_suspected
+    # the hand reached out on its own while the head turned: no turn either
+    for a, y in zip(turn(45), np.linspace(0.35, 0.55, len(turn(45)))):
+        f.head[:] = head_pose(NECK, a)
+        t.update(f, DT)
+        t.check_turn(np.array([0.2, y, 0.85]), True, DT)
+    assert not t.turn_suspected
+
+
+def test_a_head_held_far_off_for_long_is_a_suspected_turn():
+    body = BodySettings(held_yaw_deg=60.0, held_s=120.0)
+    t = TorsoTracker(LENGTHS, body)
+    run(t, [head_pose(NECK, 0.0)])
+    f = frame_with(head_pose(NECK, np.radians(90)))
+    for _ in range(int(119 * 90)):
+        t.update(f, DT)
+        t.check_turn(HAND, True, DT)
+    assert not t.turn_suspected
+    for _ in range(2 * 90):
+        t.update(f, DT)
+        t.check_turn(HAND, True, DT)
+    assert t.turn_suspected and t.notes[-1][1]["evidence"] == "held"
+    assert t.yaw == 0.0
 
 
 def test_a_lost_head_holds_the_torso():
@@ -137,15 +192,33 @@ def test_a_lost_head_holds_the_torso():
     np.testing.assert_array_equal(t.pose, before)
 
 
-def test_recenter_snaps_to_the_current_head():
+def test_recenter_snaps_to_the_current_head_and_is_noted():
     t = TorsoTracker(LENGTHS)
     with pytest.raises(CalibrationError, match="not been tracked"):
         t.recenter()
     run(t, [head_pose(NECK, 0.0)] + [head_pose(NECK + [0.1, 0, 0], 0.5)] * 5)
     assert t.yaw == 0.0
-    t.recenter()
+    t.recenter("api")
     assert t.yaw == pytest.approx(0.5)
     assert t.pose[0] == pytest.approx(0.1)
+    # a requested recenter waits for the next frame with the head tracked
+    t.request_recenter("menu_hold")
+    f = frame_with(head_pose(NECK, -0.4))
+    f.head_valid = False
+    t.update(f, DT)
+    assert t.yaw == pytest.approx(0.5)
+    f.head_valid = True
+    t.update(f, DT)
+    assert t.yaw == pytest.approx(-0.4)
+    assert [d["source"] for k, d in t.notes if k == "recenter"] == [
+        "session_start", "api", "menu_hold"]
+    # a recenter answers a suspected turn
+    chair_frames(t, turn(0)[:1])
+    chair_frames(t, turn(45))
+    assert t.turn_suspected
+    t.request_recenter("companion")
+    chair_frames(t, turn(45)[-1:])
+    assert not t.turn_suspected and t.yaw == pytest.approx(np.radians(45))
 
 
 # --- calibration ---
@@ -227,10 +300,37 @@ def test_a_waist_tracker_becomes_the_yaw_reference():
     for _ in range(300):
         t.update(f, DT)
     assert abs(t.yaw) < 1e-9                           # ... the waist did not turn
-    f.tracker[w, 3:] = quat_mul(yaw_quat(np.radians(20)), mount)
+    f.tracker[w, 3:] = quat_mul(yaw_quat(np.radians(30)), mount)
     for _ in range(90):
         t.update(f, DT)
-    assert t.yaw == pytest.approx(np.radians(20), abs=1e-3)   # the waist turned: follow it
+    assert t.yaw == pytest.approx(np.radians(30), abs=1e-3)   # the waist turned: follow it
+    assert t.notes[-1] == ("body_turned", {"from_deg": 0.0, "to_deg": 30.0,
+                                           "source": "tracker"})
+    assert t.notes[-2][0] == "recenter" and t.notes[-2][1]["tracker"] == "waist"
+
+
+def test_a_waist_tracker_moves_the_frame_smoothly_and_rigidly():
+    t = TorsoTracker(LENGTHS, BodySettings(max_turn_dps=90.0))
+    f = frame_with(head_pose(NECK, 0.0))
+    run(t, [f.head])
+    w = TRACKER_INDEX["waist"]
+    f.tracker[w] = np.r_[NECK - [0, -0.1, 0.3], yaw_quat(0.3)]     # appears later: bound now
+    f.tracker_valid[w] = True
+    t.update(f, DT)
+    start = t.pose.copy()
+    assert t.tracker_bound and t.yaw == 0.0
+    f.tracker[w, :2] += 0.05                                       # the waist slides ...
+    f.tracker[w, 3:] = yaw_quat(0.3 + np.pi / 2)                   # ... and jumps 90 deg
+    yaws = []
+    for _ in range(3 * 90):
+        t.update(f, DT)
+        yaws.append(t.yaw)
+    assert np.abs(np.diff(np.r_[0.0, yaws])).max() <= np.radians(90.0) * DT + 1e-12
+    assert yaws[-1] == pytest.approx(np.pi / 2, abs=1e-6)
+    # the origin turned with the waist about the tracker, and slid with it
+    rel = quat_rotate(yaw_quat(np.pi / 2), start[:3] - (NECK - [0, -0.1, 0.3]))
+    np.testing.assert_allclose(t.pose[:2], (NECK - [0, -0.1, 0.3] + rel)[:2] + 0.05,
+                               atol=1e-6)
 
 
 @pytest.mark.parametrize("mutate, words", [
@@ -259,11 +359,10 @@ def test_a_failed_calibration_keeps_the_previous_one():
     np.testing.assert_array_equal(t.params, good)
 
 
-def test_settings_are_validated():
-    with pytest.raises(ValueError, match="deadband_deg = 1.0"):
-        TorsoTracker(LENGTHS, deadband_deg=1.0)
-    with pytest.raises(ValueError, match="settle_deg must be smaller"):
-        TorsoTracker(LENGTHS, deadband_deg=10.0, settle_deg=15.0)
+def test_body_settings_are_validated():
+    with pytest.raises(SettingsError, match="body.turn_min_deg = 1"):
+        load_settings(overrides={"body.turn_min_deg": 1})
+    assert load_settings(overrides={"body.held_s": 30}).body.held_s == 30.0
 
 
 def test_update_allocates_no_arrays():
@@ -272,6 +371,7 @@ def test_update_allocates_no_arrays():
     f = frame_with(head_pose(NECK, 0.0))
     f.tracker_valid[TRACKER_INDEX["waist"]] = True
     t.update(f, DT)
+    t.check_turn(f.head[:3], True, DT)
     was_enabled = _nrt_python.memsys_stats_enabled()
     _nrt_python.memsys_enable_stats()
     tracemalloc.start()
@@ -280,6 +380,7 @@ def test_update_allocates_no_arrays():
         a = rtsys.get_allocation_stats()
         for _ in range(2000):
             t.update(f, DT)
+            t.check_turn(f.head[:3], True, DT)
         b = rtsys.get_allocation_stats()
         growth = tracemalloc.take_snapshot().compare_to(base, "filename")
     finally:

@@ -85,7 +85,7 @@ class CorePipeline:
         self.layout = ResidualLayout.build(self.level, self.lengths, fraction)
         self.frame = TrackingFrame()
         self.filter = PoseFilter(filter_settings(settings))
-        self.torso = TorsoTracker(self.lengths)
+        self.torso = TorsoTracker(self.lengths, settings.body)
         L = self.lengths
         if self.limb == "arm":
             self.intact = ArmSolver(L.upper_arm, L.forearm, L.hand)
@@ -129,6 +129,7 @@ class CorePipeline:
         self.torso.update(self.frame, dt)
         timer.mark(2)
         visible = self._solve_intact()
+        self.torso.check_turn(self._target[:3], visible >= 1.0, dt)
         timer.mark(3)
         torso = self.torso.pose
         mirror_pose(self._target, torso, self.phantom.target)
@@ -271,7 +272,9 @@ def dump_replay(replay_path: Path, dump_path: Path, settings: Settings,
 
     Output ``.npz``: ``t`` (N,), ``joint_names`` (J,), ``intact`` and ``phantom`` (N, J, 3)
     joint world positions in the replay's OpenXR stage space (metres), ``phantom_visible``
-    (N,) bool. Returns N.
+    (N,) bool, ``body_yaw`` (N,) the body frame's yaw about the vertical (radians, 0 = facing
+    stage -Z, positive = turned left) and ``turn_suspected`` (N,) bool, a body turn suspected
+    for the therapist to confirm (docs/body-model.md). Returns N.
     """
     from vrgmi.tracking.replay import ReplaySource, load_replay
 
@@ -282,17 +285,21 @@ def dump_replay(replay_path: Path, dump_path: Path, settings: Settings,
     intact = np.empty((n, j, 3))
     phantom = np.empty((n, j, 3))
     visible = np.zeros(n, dtype=np.bool_)
+    body_yaw = np.zeros(n)
+    suspected = np.zeros(n, dtype=np.bool_)
     dts = np.diff(replay.t, prepend=replay.t[0] - (replay.t[1] - replay.t[0] if n > 1 else 1 / 90))
     for i in range(n):
         pipeline.step(float(replay.t[i]), float(dts[i]))
         intact[i] = pipeline.intact.positions
         phantom[i] = pipeline.phantom.positions
         visible[i] = pipeline.phantom_visibility > 0.0
+        body_yaw[i] = pipeline.torso.yaw
+        suspected[i] = pipeline.torso.turn_suspected
         if progress and i and i % 20000 == 0:
             progress(f"replay: {i}/{n} frames")
     out = {"t": replay.t, "joint_names": np.array(pipeline.joint_names),
            "intact": engine_to_stage_point(intact), "phantom": engine_to_stage_point(phantom),
-           "phantom_visible": visible}
+           "phantom_visible": visible, "body_yaw": body_yaw, "turn_suspected": suspected}
     dump_path = Path(dump_path)
     try:
         dump_path.parent.mkdir(parents=True, exist_ok=True)

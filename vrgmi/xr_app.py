@@ -250,6 +250,7 @@ class XrRunner:
         t = int(state.predicted_display_time)
         if self._recenter and xrs.recenter(t):
             self._recenter = False
+            self.engine.core.torso.request_recenter("key")   # the body frame, in the new space
         dt = max(int(state.predicted_display_period), 1) * 1e-9
         layer = None
         self.t = xrs.to_seconds(t)

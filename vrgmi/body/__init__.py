@@ -39,6 +39,7 @@ def warmup() -> None:
     frame.head_valid = True
     torso = TorsoTracker(SegmentLengths.from_height(1.75))
     torso.update(frame, 1.0 / 90.0)
+    torso.check_turn(frame.grip[1, :3], True, 1.0 / 90.0)
     joints = np.zeros((26, 7))
     wrist = wrist_from_grip(frame.grip[1], 1, np.zeros(7))
     grip_from_wrist(wrist, 1, np.zeros(7))
