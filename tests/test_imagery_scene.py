@@ -36,8 +36,12 @@ def _kernels():
     warmup()
 
 
+#: these tests measure the scored movements: no instruction screen, no practice movement
+SCORED_ONLY = ["ui.instructions=false", "practice.imagery_trials=0"]
+
+
 def _engine(display, **params) -> tuple[Engine, ImageryScene]:
-    settings = load_settings(None, ["patient.amputation_level=transradial"])
+    settings = load_settings(None, ["patient.amputation_level=transradial", *SCORED_ONLY])
     scene = ImageryScene(movements=1, repetitions=1, sound=False, **params)
     engine = Engine(settings, ReplaySource(_reach_once()), display, scene=scene)
     return engine, scene
@@ -129,7 +133,7 @@ def test_missing_marks_are_null_and_frozen_limb_holds_still(display):
 
 
 def test_leg_session_uses_leg_movements(display):
-    settings = load_settings(None, ["patient.amputation_level=transtibial"])
+    settings = load_settings(None, ["patient.amputation_level=transtibial", *SCORED_ONLY])
     from vrgmi.tracking.scripted import ScriptedSource
 
     scene = ImageryScene(level=3, movements=2, sound=False)

@@ -46,9 +46,12 @@ def test_installed_wheel_runs_the_demo(tmp_path):
          "from vrgmi.scenes import available_scenes; "
          "db = open_database('sqlite:///' + __import__('sys').argv[1]); db.close(); "
          "print(sorted(p.name for p in (files('vrgmi.companion') / 'static').iterdir())); "
-         "print(len(available_scenes()))", str(tmp_path / "records.sqlite")],
+         "print(len(available_scenes())); "
+         "from vrgmi import i18n; i18n.set_language('de'); print(i18n._('Nausea'))",
+         str(tmp_path / "records.sqlite")],
         capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert check.returncode == 0, check.stderr[-2000:]
-    static, scenes = check.stdout.split("\n")[:2]
+    static, scenes, german = check.stdout.split("\n")[:3]
     assert "index.html" in static and "app.js" in static
     assert int(scenes) >= 13
+    assert german == "Übelkeit"           # the German catalog travels in the wheel

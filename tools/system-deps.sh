@@ -5,10 +5,11 @@
 #   Node.js + npm: the glTF validator;  Chromium: the companion's browser tests (Playwright);
 #   PostgreSQL: the records tests' real server;  poppler: report pages as images;
 #   gcc + OpenXR/EGL/GL/zlib headers: the scripted OpenXR test runtime (tests/xr_runtime/).
+#   espeak-ng: spoken instructions (vrgmi/speech.py; docs/accessibility.md).
 set -euo pipefail
 packages=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libglx-mesa0 xvfb nodejs npm
           chromium postgresql poppler-utils
-          gcc libopenxr-dev libegl-dev libgl-dev zlib1g-dev)
+          gcc libopenxr-dev libegl-dev libgl-dev zlib1g-dev espeak-ng)
 missing=()
 for p in "${packages[@]}"; do
   if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi

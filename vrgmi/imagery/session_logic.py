@@ -16,6 +16,11 @@ Phases, in order (docs/imagery.md):
                  confirms, back skips (None); ``rate_timeout_s`` -> None;
 ``done``         :attr:`TrialLogic.record` holds the trial.
 
+While imagining, the intact hand / foot should stay still: its peak speed and its largest
+distance from where it was at the go tone are recorded, and a trial where either passes the
+``imagery.intact_moved_mps`` / ``imagery.intact_moved_m`` settings is flagged
+``intact_moved`` (the patient may have moved instead of imagining).
+
 Inputs handed in one frame happened before that frame's display time, so they are judged
 against what the patient saw until then: the state left by the previous frame. No Panda3D.
 """
@@ -56,6 +61,8 @@ class TrialConfig:
     imagine_timeout_s: float = 30.0
     rate: bool = True
     rate_timeout_s: float = 60.0
+    intact_moved_m: float = 0.03
+    intact_moved_mps: float = 0.10
 
 
 class TrialLogic:
@@ -66,8 +73,10 @@ class TrialLogic:
     """
 
     def __init__(self, movement: Movement, config: TrialConfig, t: float, demo_s: float,
-                 trace: SpeedTrace | None = None, index: int = 0) -> None:
+                 trace: SpeedTrace | None = None, index: int = 0,
+                 practice: bool = False) -> None:
         self.movement = movement
+        self.practice = practice
         self.config = config
         self.index = index
         self.demo_s = float(demo_s)
@@ -87,6 +96,8 @@ class TrialLogic:
         self.kinesthetic: int | None = None
         self.timeouts: list[str] = []
         self.still_peak_mps = 0.0             # intact limb's peak speed while imagining
+        self.still_drift_m = 0.0              # ... and its largest distance from the go pose
+        self._still_origin = np.full(3, np.nan)
         self.record: dict[str, Any] | None = None
         self._count_shown = 0
 
@@ -105,12 +116,19 @@ class TrialLogic:
             return 0
         return max(1, math.ceil(self.config.count_in_s - self.elapsed(t) - 1e-9))
 
-    def update(self, t: float, inputs: Sequence[InputEvent], speed: float) -> None:
+    def update(self, t: float, inputs: Sequence[InputEvent], speed: float,
+               position: np.ndarray | None = None) -> None:
         """Advance to frame time ``t`` with the inputs since the last frame and the intact
-        effector's speed (m/s; NaN when the intact limb is not tracked)."""
+        effector's speed (m/s; NaN when the intact limb is not tracked) and position (m;
+        None or NaN when not tracked)."""
         for event in inputs:
             self._on_input(event)
         self._on_time(t, speed)
+        if self.phase == "imagine" and position is not None and np.isfinite(position).all():
+            if np.isnan(self._still_origin[0]):
+                self._still_origin[:] = position
+            self.still_drift_m = max(self.still_drift_m,
+                                     float(np.linalg.norm(position - self._still_origin)))
 
     # -- inputs ---------------------------------------------------------------------------
     def _on_input(self, event: InputEvent) -> None:
@@ -228,6 +246,10 @@ class TrialLogic:
             "marks": [round(x - go, 4) for x in self.marks] if go is not None else [],
             "early_marks": self.early_marks, "timeouts": list(self.timeouts),
             "still_peak_mps": round(self.still_peak_mps, 4),
+            "still_drift_m": round(self.still_drift_m, 4),
+            "intact_moved": (self.still_peak_mps > self.config.intact_moved_mps
+                             or self.still_drift_m > self.config.intact_moved_m),
+            "practice": self.practice,
         }
         self._enter("done", t)
 
@@ -288,6 +310,7 @@ class BlockResults:
             "ratios": len(ratios),
             "missing_executed": sum(r["executed_s"] is None for r in trials),
             "missing_imagined": sum(r["imagined_s"] is None for r in trials),
+            "intact_moved": sum(bool(r.get("intact_moved")) for r in trials),
             "mean_visual": round(sum(vis) / len(vis), 3) if vis else None,
             "mean_kinesthetic": round(sum(kin) / len(kin), 3) if kin else None,
             "progression": progression,

@@ -30,7 +30,7 @@ CALM_CLEAR_RGBA = (0.015, 0.02, 0.025, 1.0)
 PANEL_DISTANCE_M = 1.0
 PANEL_DROP_M = 0.08
 #: the low-vision palette: each calm colour's high-contrast stand-in (white and yellow on
-#: opaque black: contrast ratios of 21:1 and 19.6:1, WCAG 2 level AAA asks for 7:1)
+#: opaque black: contrast ratios of 21:1 and 17:1; WCAG 2 level AAA asks for 7:1)
 HIGH_CONTRAST = {
     CARD_RGBA: (0.0, 0.0, 0.0, 1.0),
     BACKDROP_RGBA: (0.0, 0.0, 0.0, 1.0),

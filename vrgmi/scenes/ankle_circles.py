@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from vrgmi.i18n import N_
 from vrgmi.mirror.lower import (TOE_FOOT_FRACTION, AnkleCircleTask, foot_angles,
                                 forward_ankle)
 from vrgmi.mirror.trial import lateral_sign, yaw_axes
@@ -50,7 +51,7 @@ class AnkleCircles(MirrorTaskScene):
                     "amplitude_deg": "mean radius of the toe-direction circle (deg)",
                     "roundness": "smallest / largest radius (1 = a circle)",
                     "direction": "direction asked for"}
-    instruction = "Draw slow circles with your mirrored foot"
+    instruction = N_("Draw slow circles with your mirrored foot")
 
     def make_task(self, ctx: SceneContext, rate_hz: float) -> AnkleCircleTask:
         d = self.difficulty

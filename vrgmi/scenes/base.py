@@ -98,10 +98,17 @@ class Scene(ABC):
             from vrgmi.render.ui import configure_text
             configure_text(settings.ui)
         ctx.events.emit("scene_started", self._t,
-                        {"phase": self.phase, "params": self.difficulty.as_dict()}, self.name)
-        if self.instructions and settings.ui.instructions:
+                        {"phase": self.phase, "params": self.difficulty.as_dict(),
+                         "seed": ctx.seed}, self.name)
+        text = self.instruction_text() if settings.ui.instructions else ""
+        if text:
             from vrgmi.scenes.instructions import InstructionScreen
-            self.instruction_screen = InstructionScreen(self.instructions, ctx, settings)
+            self.instruction_screen = InstructionScreen(text, ctx, settings)
+
+    def instruction_text(self) -> str:
+        """The instruction screen's text in the UI language ("" = no screen): by default
+        :attr:`instructions`, translated."""
+        return _(self.instructions) if self.instructions else ""
 
     def step(self, frame: SceneFrame, dt: float) -> None:
         """What the engine calls each frame: the instruction screen until it is dismissed

@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from vrgmi.body.mirror import mirror_points_kernel
+from vrgmi.i18n import N_
 from vrgmi.mirror.bilateral import BilateralTask, residual_point_index
 from vrgmi.scenes.base import SceneContext, SceneFrame
 from vrgmi.scenes.mirror_common import COMMON_TRIAL_FIELDS, TargetTaskScene
@@ -41,7 +42,7 @@ class Bilateral(TargetTaskScene):
                     "residual_tracked_fraction": "share of frames with the residual limb "
                                                  "tracked (symmetry needs >= 0.8)",
                     "radius_m": "target radius (m)", "dwell_s": "dwell required (s)"}
-    instruction = "Move both hands together to the two targets"
+    instruction = N_("Move both hands together to the two targets")
 
     def make_task(self, ctx: SceneContext, rate_hz: float) -> BilateralTask:
         self._index = residual_point_index(ctx.core.level.stump_segment)

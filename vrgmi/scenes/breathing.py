@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from vrgmi.i18n import N_, _
 from vrgmi.render.ui import (CALM_CLEAR_RGBA, DIM_RGBA, HIGHLIGHT_RGBA, FacingView, Panel,
                              backdrop, soft_disc)
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import Param
 
-OFFER = ("Time for a short breathing break?\n\n"
-         "Trigger: yes, let's breathe      Back: no, continue")
+OFFER = N_("Time for a short breathing break?\n\n"
+           "Trigger: yes, let's breathe      Back: no, continue")
 DISC_RADIUS_M = 0.15
 SMALL, LARGE = 0.45, 1.0
 
@@ -76,7 +77,7 @@ class Breathing(Scene):
                             "breathing-label", card=False)
         self._offer = Panel(view.root, (0.0, -0.01, 0.02), view.distance_m, 2.0,
                             "breathing-offer")
-        self._offer.set_text(OFFER)
+        self._offer.set_text(_(OFFER))
         self._show()
 
     def _show(self) -> None:
@@ -92,7 +93,7 @@ class Breathing(Scene):
         inhale, size = breath_phase(self.elapsed, self.difficulty["breaths_per_min"],
                                     self.difficulty["inhale_fraction"])
         self._disc.set_scale(SMALL + (LARGE - SMALL) * size)
-        self._label.set_text("breathe in" if inhale else "breathe out",
+        self._label.set_text(_("breathe in") if inhale else _("breathe out"),
                              DIM_RGBA if not inhale else (0.95, 0.94, 0.90, 1.0))
 
     def update(self, frame: SceneFrame, dt: float) -> None:
@@ -130,9 +131,9 @@ class CalmView(Scene):
     phase = "rest"
     params = (Param("text", "choice", "stopped", "which calm message to show",
                     choices=("stopped", "paused", "finished")),)
-    MESSAGES = {"stopped": "We have stopped.\nTake your time,\nyour therapist is with you.",
-                "paused": "Paused.\nRest for a moment,\nyour therapist will continue.",
-                "finished": "Session finished - thank you.\nPlease wait for\nyour therapist."}
+    MESSAGES = {"stopped": N_("We have stopped.\nTake your time,\nyour therapist is with you."),
+                "paused": N_("Paused.\nRest for a moment,\nyour therapist will continue."),
+                "finished": N_("Session finished - thank you.\nPlease wait for\nyour therapist.")}
 
     def __init__(self, **difficulty: Any) -> None:
         super().__init__(**difficulty)
@@ -152,7 +153,7 @@ class CalmView(Scene):
         view.place(ctx.core, ctx.core.frame.head, True)
         text = Panel(view.root, (0.0, 0.0, 0.065), view.distance_m, 2.4, "calm-text",
                      card=False)
-        text.set_text(self.MESSAGES[self.difficulty["text"]])
+        text.set_text(_(self.MESSAGES[self.difficulty["text"]]))
         backdrop(view.root, text.width_m + 0.12, 4.6 * text.line_height_m,
                  (0.0, 0.002, 0.065 - 1.0 * text.line_height_m), (0.10, 0.13, 0.15, 0.95))
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vrgmi.i18n import N_, _
 from vrgmi.ik.solver import ArmSolver
 from vrgmi.mirror.copy_pose import POSE_SETS, CopyPoseTask, PoseTarget, pose_sequence, solve_pose
 from vrgmi.render.color import hex_to_linear
@@ -41,7 +42,7 @@ class CopyPose(MirrorTaskScene):
                     "joint_angle_error_max_deg": "largest joint error at that moment (deg)",
                     "joints_compared": "the joints scored",
                     "tolerance_deg": "match tolerance (deg)", "hold_s": "hold required (s)"}
-    instruction = "Move your mirrored arm into the see-through arm and hold it"
+    instruction = N_("Move your mirrored arm into the see-through arm and hold it")
 
     def make_task(self, ctx: SceneContext, rate_hz: float) -> CopyPoseTask:
         core = ctx.core
@@ -106,8 +107,8 @@ class CopyPose(MirrorTaskScene):
         mean = task.error[0]
         if mean == mean:
             held = task.hold.held_s(frame.t)
-            lines.append(f"Hold it... {held:.1f} s" if held > 0.0
-                         else ("Close - keep going" if mean <= 2 * task.tolerance_deg
-                               else "Move into the see-through arm"))
-        lines.append(f"Pose {task.index + 1} of {task.trials}")
+            lines.append(_("Hold it... {held:.1f} s").format(held=held) if held > 0.0
+                         else (_("Close - keep going") if mean <= 2 * task.tolerance_deg
+                               else _("Move into the see-through arm")))
+        lines.append(_("Pose {n} of {total}").format(n=task.index + 1, total=task.trials))
         return "\n".join(lines)

@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from vrgmi.i18n import N_
 from vrgmi.mirror.lower import FootTapTask, foot_home, foot_targets
 from vrgmi.scenes.base import SceneContext, SceneFrame
 from vrgmi.scenes.mirror_common import COMMON_TRIAL_FIELDS, TargetTaskScene, seated_legs
@@ -44,7 +45,7 @@ class FootTargets(TargetTaskScene):
                     "targets_hit": "discs tapped in order",
                     "hit_times_s": "time of each tap from trial onset (s)",
                     "radius_m": "disc radius (m)", "dwell_s": "dwell required (s)"}
-    instruction = "Tap the glowing disc with your mirrored foot"
+    instruction = N_("Tap the glowing disc with your mirrored foot")
 
     def make_task(self, ctx: SceneContext, rate_hz: float) -> FootTapTask:
         core = ctx.core

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vrgmi.i18n import N_, _, for_side, language
 from vrgmi.ik.solver import ArmSolver, LegSolver
 from vrgmi.imagery.chronometry import SpeedMeter, SpeedTrace
 from vrgmi.imagery.kviq import ANCHORS, QUESTIONS
@@ -22,15 +23,28 @@ from vrgmi.imagery.tones import tone_file
 from vrgmi.render.ui import DIM_RGBA, HIGHLIGHT_RGBA, FacingView, OptionRow, Panel, backdrop
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import Param
+from vrgmi.settings import Settings
+from vrgmi.speech import Speaker
 from vrgmi.tracking.frame import SIDES
 
 #: where the panels float: further than the default so the limb in front stays in view,
 #: a little above eye level for the arm and below it for the leg (where the patient looks)
 VIEW_DISTANCE_M = 1.4
 VIEW_DROP_M = {"arm": -0.22, "leg": 0.30}
-PART = {"arm": "arm", "leg": "leg"}
-INTACT_PART = {"arm": "hand", "leg": "foot"}
-HINT_RATE = "Left / right to choose  -  select to confirm  -  back to skip"
+#: status lines per (side, limb): whole sentences, so a translation can inflect them
+WATCH = {("left", "arm"): N_("Watch your left arm"), ("right", "arm"): N_("Watch your right arm"),
+         ("left", "leg"): N_("Watch your left leg"), ("right", "leg"): N_("Watch your right leg")}
+YOUR_TURN = {("left", "arm"): N_("Your turn: do it once with your left hand, then rest"),
+             ("right", "arm"): N_("Your turn: do it once with your right hand, then rest"),
+             ("left", "leg"): N_("Your turn: do it once with your left foot, then rest"),
+             ("right", "leg"): N_("Your turn: do it once with your right foot, then rest")}
+KEEP_STILL = {"arm": N_("Your hand moved while you imagined. Next time, keep it still "
+                        "and only imagine the movement."),
+              "leg": N_("Your foot moved while you imagined. Next time, keep it still "
+                        "and only imagine the movement.")}
+HINT_RATE = N_("Left / right to choose  -  select to confirm  -  back to skip")
+#: how long the feedback after a practice movement stays up (s)
+PRACTICE_FEEDBACK_S = 6.0
 
 
 class _Tones:
@@ -90,6 +104,11 @@ class ImageryScene(Scene):
               lo=10.0, hi=300.0, unit="s"),
     )
     emits = ("trial", "questionnaire", "block_finished")
+    instructions = N_("Imagine it\n\nYou will see your missing limb make a movement. Do it "
+                      "once with your other limb, then imagine making it with the missing "
+                      "one, without moving. Press the button when you start imagining and "
+                      "again when you finish. Then rate how clear and how strong the image "
+                      "was.\n\nThe first movement is for practice.")
     #: the level carried between blocks and sessions (vrgmi.progress)
     carry_over = {"imagery.level": "level"}
     trial_fields = {
@@ -105,6 +124,10 @@ class ImageryScene(Scene):
         "marks": "mark times after the go tone (s)", "early_marks": "marks before go",
         "timeouts": "phases that timed out", "still_peak_mps":
         "peak intact-limb speed while imagining (m/s)",
+        "still_drift_m": "largest intact-limb distance from its place at the go tone (m)",
+        "intact_moved": "the intact limb moved while imagining (faster than "
+                        "imagery.intact_moved_mps or further than imagery.intact_moved_m)",
+        "practice": "a practice movement (block -1): never scored, rated or progressed",
     }
 
     def __init__(self, **difficulty: Any) -> None:
@@ -121,6 +144,8 @@ class ImageryScene(Scene):
         self.phantom_shown = True
         self._view: FacingView | None = None
         self._tones: _Tones | None = None
+        self._practice = 0                    # practice movements before the scored ones
+        self._feedback_until = -1.0
 
     # -- set-up ---------------------------------------------------------------------------
     def setup(self, ctx: SceneContext) -> None:
@@ -134,11 +159,15 @@ class ImageryScene(Scene):
         d = self.difficulty
         self.movements = plan_block(self.limb, int(d["level"]), int(d["movements"]),
                                     bool(d["kviq_block"]), ctx.seed)
+        settings = ctx.settings if ctx.settings is not None else Settings()
+        self._practice = min(settings.practice.imagery_trials, len(self.movements))
+        self._thresholds = settings.imagery
         L = core.lengths
         self._solver = (ArmSolver(L.upper_arm, L.forearm, L.hand) if self.limb == "arm"
                         else LegSolver(L.thigh, L.shank, L.foot, L.ankle_height))
         self._player = MovementPlayer(self.limb)
         self._tones = _Tones(ctx.base, bool(d["sound"]))
+        self._speaker = Speaker(ctx.base, language()) if settings.ui.speak_cues else None
         if ctx.root is not None:
             self._build_panels(ctx.root)
 
@@ -168,16 +197,20 @@ class ImageryScene(Scene):
             return
         if self._view is not None:
             self._view.place(self.ctx.core, frame.head, frame.head_valid)
+        if self.trial is None and frame.t < self._feedback_until:
+            return                            # the practice feedback is up
         if self.trial is None:
-            if self._next >= len(self.movements):
+            if self._next >= self._practice + len(self.movements):
                 self._finish_block(frame.t)
                 return
             self._start_trial(frame.t)
         trial = self.trial
         tracked = frame.phantom_visibility > 0.0
-        speed = self._meter.update(frame.intact.positions[self._effector], dt, tracked)
+        position = frame.intact.positions[self._effector]
+        speed = self._meter.update(position, dt, tracked)
         before = trial.phase
-        trial.update(frame.t, frame.inputs, speed if tracked else float("nan"))
+        trial.update(frame.t, frame.inputs, speed if tracked else float("nan"),
+                     position if tracked else None)
         if trial.phase == "demonstrate" and before != "demonstrate":
             # shown again: glide in from the start posture, same length as planned
             self._player.start(trial.movement, trial.config.repetitions,
@@ -186,18 +219,32 @@ class ImageryScene(Scene):
         for cue in trial.cues:
             self._tones.play(cue)
         trial.cues.clear()
+        if self._speaker is not None:
+            if trial.phase == "cue" and before != "cue":
+                self._speaker.say(for_side(trial.movement.cue, self.side_name))
+            self._speaker.poll()
         self._pose_phantom(frame.t)
         if self._view is not None:
             self._show_texts(frame.t)
         if trial.done:
-            self.results.add(trial.record)
-            self.emit("trial", dict(trial.record, block=0, side=self.side_name), frame.t)
+            if trial.practice:
+                self.emit("trial", dict(trial.record, block=-1, side=self.side_name), frame.t)
+                self._show_feedback(trial.record, frame.t)
+            else:
+                self.results.add(trial.record)
+                self.emit("trial", dict(trial.record, block=0, side=self.side_name), frame.t)
             self.trial = None
 
     def _start_trial(self, t: float) -> None:
         d = self.difficulty
-        movement = self.movements[self._next]
-        config = TrialConfig(repetitions=int(d["repetitions"]),
+        practice = self._next < self._practice
+        # practice on the block's first movements; the scored trials then run them all
+        index = self._next if practice else self._next - self._practice
+        movement = self.movements[index]
+        limits = self._thresholds
+        config = TrialConfig(intact_moved_m=limits.intact_moved_m,
+                             intact_moved_mps=limits.intact_moved_mps,
+                             repetitions=int(d["repetitions"]),
                              execute=bool(d["execute_with_intact"]),
                              execute_timeout_s=float(d["execute_timeout_s"]),
                              count_in_s=float(d["count_in_s"]),
@@ -208,7 +255,7 @@ class ImageryScene(Scene):
         self._player.start(movement, config.repetitions,
                            None if first else self._player.current)
         self.trial = TrialLogic(movement, config, t, self._player.total_s, self._trace,
-                                self._next)
+                                index, practice)
         self._effector = joint_names(self.limb).index(movement.effector)
         self._meter.reset()
         self._next += 1
@@ -231,32 +278,35 @@ class ImageryScene(Scene):
 
     def _show_texts(self, t: float) -> None:
         trial = self.trial
+        if trial is None:
+            return
         m, phase = trial.movement, trial.phase
         rating = phase in ("rate_visual", "rate_kinesthetic")
         counting = phase == "count_in"
-        self._title.set_text(m.name)
-        body, status, color = m.text(self.side_name), "", HIGHLIGHT_RGBA
+        self._title.set_text(_(m.name))
+        side = self.side_name
+        body, status, color = for_side(m.instructions, side), "", HIGHLIGHT_RGBA
         if phase == "demonstrate":
             rep = self._player.repetition_at(trial.elapsed(t))
-            status = f"Watch your {self.side_name} {PART[self.limb]}" + (
-                f"  ({rep} of {trial.config.repetitions})" if rep else "")
+            status = _(WATCH[(side, self.limb)]) + (
+                "  " + _("({n} of {total})").format(n=rep, total=trial.config.repetitions)
+                if rep else "")
         elif phase == "execute":
-            status = (f"Your turn: do it once with your {self.intact_name} "
-                      f"{INTACT_PART[self.limb]}, then rest")
+            status = _(YOUR_TURN[(self.intact_name, self.limb)])
         elif phase == "cue":
-            body = m.cue_text(self.side_name)
-            status, color = "Get ready  -  select to start, back to watch again", DIM_RGBA
+            body = for_side(m.cue, side)
+            status, color = _("Get ready  -  select to start, back to watch again"), DIM_RGBA
         elif counting:
-            body = m.cue_text(self.side_name)
+            body = for_side(m.cue, side)
         elif phase == "imagine":
-            body = m.cue_text(self.side_name)
-            status = ("Press the button when you start imagining" if not trial.marks
-                      else "... and press again when you finish")
+            body = for_side(m.cue, side)
+            status = (_("Press the button when you start imagining") if not trial.marks
+                      else _("... and press again when you finish"))
         elif rating:
             sub = "visual" if phase == "rate_visual" else "kinesthetic"
-            body = QUESTIONS[sub]
+            body = _(QUESTIONS[sub])
             self._row.select(trial.rating - 1)
-            self._anchor.set_text(ANCHORS[sub][trial.rating])
+            self._anchor.set_text(_(ANCHORS[sub][trial.rating]))
         self._body.set_text(body)
         self._status.set_text(status, color)
         self._status.show(not counting and not rating)
@@ -264,10 +314,34 @@ class ImageryScene(Scene):
         self._count.show(counting)
         self._row.root.show() if rating else self._row.root.hide()
         self._anchor.show(rating)
-        hint = HINT_RATE if rating else ""
-        self._progress.set_text(hint or f"Movement {trial.index + 1} of {len(self.movements)}",
-                                DIM_RGBA)
+        if rating:
+            progress = _(HINT_RATE)
+        elif trial.practice:
+            progress = _("Practice")
+        else:
+            progress = _("Movement {n} of {total}").format(n=trial.index + 1,
+                                                           total=len(self.movements))
+        self._progress.set_text(progress, DIM_RGBA)
         self._progress.show(not counting)
+
+    def _show_feedback(self, record: dict[str, Any], t: float) -> None:
+        """After a practice movement: the two times, and a reminder when the intact limb
+        moved while imagining; the scored movements start after PRACTICE_FEEDBACK_S."""
+        self._feedback_until = t + PRACTICE_FEEDBACK_S
+        if self._view is None:
+            return
+        lines = [_("Practice done. Well done.")]
+        if record["imagined_s"] is not None and record["executed_s"] is not None:
+            lines.append(_("You imagined it in {imagined:.1f} s; doing it took {executed:.1f} s.")
+                         .format(imagined=record["imagined_s"], executed=record["executed_s"]))
+        if record["intact_moved"]:
+            lines.append(_(KEEP_STILL[self.limb]))
+        lines.append(_("Now the counted movements begin."))
+        self._title.set_text(_("Practice"))
+        self._body.set_text("\n".join(lines))
+        for panel in (self._status, self._count, self._anchor, self._progress):
+            panel.show(False)
+        self._row.root.hide()
 
     def _finish_block(self, t: float) -> None:
         questionnaire = self.results.questionnaire()

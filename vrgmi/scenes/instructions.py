@@ -68,7 +68,7 @@ class InstructionScreen:
 
     def __init__(self, text: str, ctx, settings) -> None:
         self.gate = InstructionGate(settings.ui.instruction_timeout_s)
-        self.text = _(text)
+        self.text = text                      # already in the UI language
         self._view = None
         if ctx.root is not None:
             self._build(ctx.root)

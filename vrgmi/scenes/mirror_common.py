@@ -15,12 +15,14 @@ import numpy as np
 from panda3d.core import (Geom, GeomNode, GeomTriangles, GeomVertexData, GeomVertexFormat,
                           GeomVertexWriter, NodePath, TransparencyAttrib)
 
+from vrgmi.i18n import N_, _
 from vrgmi.mirror.trial import TrialTask
 from vrgmi.mirror.watch import WatchMeter
 from vrgmi.render.color import hex_for_framebuffer
 from vrgmi.render.ui import LookCue, Panel, place_facing_patient
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import SceneParamError
+from vrgmi.settings import Settings
 
 TEAL = "#5fc2b5"
 AMBER = "#e9bd72"
@@ -29,6 +31,15 @@ SOFT_WHITE = "#f2efe6"
 #: patient looks down at the table for arm tasks, further down at the floor for leg tasks)
 PANEL_DISTANCE_M = 1.4
 PANEL_DROP_M = {"arm": 0.0, "leg": 0.3}
+#: the instruction screen of every mirror task: this, then the task's own instruction
+MIRROR_INSTRUCTIONS = N_("Mirror therapy\n\nMove your own limb slowly and watch its mirror "
+                         "image where your missing limb would be: it moves as your missing "
+                         "limb. Keep your eyes on the mirrored limb.")
+PRACTICE_NOTE = N_("The first try is for practice.")
+LOOK_AT = {("left", "arm"): N_("Look at your left hand"),
+           ("right", "arm"): N_("Look at your right hand"),
+           ("left", "leg"): N_("Look at your left foot"),
+           ("right", "leg"): N_("Look at your right foot")}
 #: seconds of the success pulse
 PULSE_S = 0.6
 #: floor markers lie on the exercise mat (top 12 mm, vrgmi/render/environment.py) + 2 mm
@@ -240,7 +251,18 @@ class MirrorTaskScene(Scene):
     trial_fields: ClassVar[dict[str, str]] = COMMON_TRIAL_FIELDS
     instruction: ClassVar[str] = ""
 
+    def instruction_text(self) -> str:
+        """The mirror-therapy instructions, then this task's (translated)."""
+        parts = [_(MIRROR_INSTRUCTIONS)] + ([_(self.instruction)] if self.instruction else [])
+        if self._practice:
+            parts.append(_(PRACTICE_NOTE))
+        return "\n\n".join(parts)
+
     def setup(self, ctx: SceneContext) -> None:
+        settings = ctx.settings if ctx.settings is not None else Settings()
+        #: practice trials left: their results are emitted (``practice``: true, block -1)
+        #: and then taken off the task, so they count for nothing
+        self._practice = settings.practice.mirror_trials
         super().setup(ctx)
         core = ctx.core
         if core.limb not in self.limbs:
@@ -277,9 +299,8 @@ class MirrorTaskScene(Scene):
                            min_line_deg=1.6, name=f"{self.name}-panel")
         if ctx.base is not None and self.watch.cue_after_s > 0.0:
             core = ctx.core
-            part = "hand" if core.limb == "arm" else "foot"
             side = "left" if core.amputated == 0 else "right"
-            self.look_cue = LookCue(ctx.base.camera, f"Look at your {side} {part}")
+            self.look_cue = LookCue(ctx.base.camera, _(LOOK_AT[(side, core.limb)]))
 
     def update(self, frame: SceneFrame, dt: float) -> None:
         """Step the task, record a finished trial, redraw."""
@@ -290,10 +311,16 @@ class MirrorTaskScene(Scene):
         result = self.step_task(frame)
         if result is not None:
             result["watch_share"] = self.watch.end_trial()
+            if self._practice > 0:
+                self._practice -= 1
+                self.task.results.pop()       # a practice trial counts for nothing
+                result = dict(result, practice=True, block=-1)
             self.emit("trial", result)
             self.last_success = bool(result["success"])
-            self.feedback = "Well done" if result["success"] else "Time is up - let's go on"
-            self._feedback_until = frame.t + 1.5
+            self.feedback = _("Well done") if result["success"] else _("Time is up - let's go on")
+            if result.get("practice"):
+                self.feedback += "\n" + _("That was practice. Now the counted tries begin.")
+            self._feedback_until = frame.t + (3.0 if result.get("practice") else 1.5)
         if self.task.finished:
             self.finished = True
         if self.ctx is not None and self.ctx.root is not None:
@@ -332,13 +359,15 @@ class MirrorTaskScene(Scene):
         task = self.task
         if task.finished:
             s = task.summary()
-            return f"All done: {s['successes']} of {s['trials']} completed.\nWell done."
-        lines = [self.instruction]
+            return _("All done: {done} of {total} completed.\nWell done.").format(
+                done=s["successes"], total=s["trials"])
+        lines = [_(self.instruction)]
         if frame.t < self._feedback_until:
             lines.append(self.feedback)
         elif not task.active:
-            lines.append("Relax...")
-        lines.append(f"Trial {task.index + 1} of {task.trials}")
+            lines.append(_("Relax..."))
+        lines.append(_("Practice") if self._practice > 0 else
+                     _("Trial {n} of {total}").format(n=task.index + 1, total=task.trials))
         return "\n".join(lines)
 
     def effector(self, frame: SceneFrame, joint: int) -> np.ndarray:

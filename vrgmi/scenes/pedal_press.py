@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 from panda3d.core import TransparencyAttrib
 
+from vrgmi.i18n import N_, _
 from vrgmi.mirror.lower import (HEEL_FOOT_FRACTION, PEDAL_FROM_FOOT, PEDAL_TOLERANCE_M,
                                 PedalTask, foot_angles, pedal_plate)
 from vrgmi.scenes.ankle_circles import ANKLE
@@ -51,10 +52,10 @@ class PedalPress(MirrorTaskScene):
                     "press_deg": "press threshold: toes down from the incline (deg)",
                     "pedal_rest_deg": "the pedal's toes-up incline at rest (deg)",
                     "hold_s": "hold required (s)"}
-    instruction = "Press the pedal with your mirrored foot and hold it"
+    instruction = N_("Press the pedal with your mirrored foot and hold it")
     #: panel line per foot state while a trial runs
-    STATE_TEXT = {"away": "Put your mirrored foot on the pedal",
-                  "on": "Foot on the pedal - now press it down with your toes"}
+    STATE_TEXT = {"away": N_("Put your mirrored foot on the pedal"),
+                  "on": N_("Foot on the pedal - now press it down with your toes")}
 
     def make_task(self, ctx: SceneContext, rate_hz: float) -> PedalTask:
         d = self.difficulty
@@ -151,7 +152,8 @@ class PedalPress(MirrorTaskScene):
         task = self.task
         if task.active and frame.t >= self._feedback_until:
             state = self.foot_state
-            line = (f"Hold it... {task.hold.held_s(frame.t):.1f} of {task.hold.hold_s:.1f} s"
-                    if state == "pressed" else self.STATE_TEXT[state])
+            line = (_("Hold it... {held:.1f} of {total:.1f} s").format(
+                        held=task.hold.held_s(frame.t), total=task.hold.hold_s)
+                    if state == "pressed" else _(self.STATE_TEXT[state]))
             return f"{line}\nTrial {task.index + 1} of {task.trials}"
         return super().panel_text(frame)

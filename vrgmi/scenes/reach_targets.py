@@ -5,6 +5,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from vrgmi.i18n import N_
 from vrgmi.mirror.reach import ReachTask, arm_reach, reach_targets
 from vrgmi.render.environment import TABLE_TOP_Z
 from vrgmi.scenes.base import SceneContext, SceneFrame
@@ -66,7 +67,7 @@ class ReachTargets(TargetTaskScene):
                     "targets_hit": "targets reached in order",
                     "hit_times_s": "time of each hit from trial onset (s)",
                     "radius_m": "target radius (m)", "dwell_s": "dwell required (s)"}
-    instruction = "Touch the glowing target with your mirrored hand"
+    instruction = N_("Touch the glowing target with your mirrored hand")
 
     def make_task(self, ctx: SceneContext, rate_hz: float) -> ReachTask:
         d = self.difficulty
