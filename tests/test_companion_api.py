@@ -17,7 +17,9 @@ from vrgmi.companion import Companion
 from vrgmi.companion.records import DatabaseRecords
 from vrgmi.control import CommandQueue, EngineStatus, StatusBoard
 from vrgmi.records import RecordSink, open_database
-from vrgmi.records.queries import list_commands, list_notes
+from vrgmi.program import Program
+from vrgmi.records.programs import load_program, save_program
+from vrgmi.records.queries import delete_patient, list_commands, list_notes, upsert_patient
 from vrgmi.scenes.base import Scene
 from vrgmi.scenes.schema import Param
 
@@ -97,7 +99,8 @@ ROUTES = [("GET", "/"), ("GET", "/static/app.js"), ("GET", "/ws"), ("GET", "/api
           ("GET", "/api/tokens"), ("POST", "/api/tokens/0123abcd/revoke"),
           ("POST", "/api/pairing"), ("GET", "/api/audit"), ("GET", "/api/patients"),
           ("GET", "/api/patients/P01"), ("GET", "/api/patients/P01/plots/nrs.png"),
-          ("POST", "/api/patients/P01/notes"), ("GET", "/api/patients/P01/export/csv")]
+          ("POST", "/api/patients/P01/notes"), ("GET", "/api/patients/P01/export/csv"),
+          ("POST", "/api/patients/P01/step_back")]
 
 
 def test_every_route_needs_a_valid_token(server, token):
@@ -225,6 +228,65 @@ def test_rate_limit_and_audit(server, token, records):
     assert bad["args"] == {"name": "max_rotation_deg", "value": 999}
     assert bad["patient"] == "P01" and bad["by"].startswith("companion:")
     assert server.commands.drain() == []
+
+
+def test_safety_commands_pain_check_step_back_and_start_override(server, token, records):
+    server.commands.drain()
+    for name, args, why in [("step_back", {"phase": "mirror"}, "missing reason"),
+                            ("step_back", {"phase": "laterality", "reason": "x"}, "first phase"),
+                            ("step_back", {"phase": "dance", "reason": "x"}, "must be one of"),
+                            ("start", {"patient": "P01", "override": "yes"}, "true or false"),
+                            ("pain_check", {"now": True}, "unexpected argument")]:
+        status, _h, body = command(server, token, name, **args)
+        assert status == 400 and why in json.loads(body)["error"], (name, args, body)
+    assert server.commands.drain() == []
+    for name, args in [("pain_check", {}), ("step_back", {"phase": "mirror", "reason": "flare"}),
+                       ("start", {"patient": "P01", "override": True}),
+                       ("recenter", {"source": "companion"})]:
+        assert command(server, token, name, **args)[0] == 202
+    assert [(c.name, c.args) for c in server.commands.drain()] == [
+        ("pain_check", {}), ("step_back", {"phase": "mirror", "reason": "flare"}),
+        ("start", {"patient": "P01", "override": True}), ("recenter", {"source": "companion"})]
+
+
+@pytest.fixture
+def p03(records):
+    """A patient of their own in imagery (removed afterwards: the records are shared)."""
+    upsert_patient(records, "P03")
+    save_program(records, Program("P03", phase="imagery"))
+    yield "P03"
+    delete_patient(records, "P03")
+
+
+def test_step_back_route_changes_the_records_or_asks_the_running_session(server, token,
+                                                                         records, p03):
+    status, _h, body = request(server, "POST", "/api/patients/P03/step_back", {}, token)
+    assert status == 400 and b"needs a reason" in body
+    status, _h, body = request(server, "POST", "/api/patients/P03/step_back",
+                               {"reason": "pain flare on Monday"}, token)
+    assert status == 200 and json.loads(body) == {"patient": "P03", "phase": "laterality"}
+    saved = load_program(records, "P03")
+    assert saved.phase == "laterality" and saved.overrides[-1]["reason"] == "pain flare on Monday"
+    assert saved.overrides[-1]["by"].startswith("companion:")
+    status, _h, body = request(server, "POST", "/api/patients/P03/step_back",
+                               {"reason": "again"}, token)
+    assert status == 400 and b"first phase" in body
+    assert server.commands.drain() == []
+    # the patient of the running session: the session takes it as a command
+    _seq, before = server.board.status()
+    server.board.publish(EngineStatus(**{**before, "phase": "imagery"}))
+    try:
+        status, _h, body = request(server, "POST", "/api/patients/P01/step_back",
+                                   {"reason": "flare"}, token)
+        assert status == 202
+        (queued,) = server.commands.drain()
+        assert (queued.name, queued.args) == ("step_back", {"phase": "imagery",
+                                                            "reason": "flare"})
+    finally:
+        server.board.publish(EngineStatus(**before))
+    assert server.audit.flush(10.0)
+    rows = [r for r in list_commands(records, limit=200) if r["command"] == "step_back"]
+    assert sum(r["accepted"] for r in rows) >= 2 and any(not r["accepted"] for r in rows)
 
 
 def test_patient_pages_plots_notes_and_exports(server, token, records):

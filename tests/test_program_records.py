@@ -256,3 +256,33 @@ def test_a_therapist_override_persists(db, tmp_path):
         (True, True, "th1", "patient ready early")
     assert gate["next_phase"] == "imagery" and gate["session"] == "P01-s09"
     assert now.phase_started - program.phase_started == timedelta(days=8)
+
+
+def test_a_crashed_session_with_a_flaring_pain_check_holds_the_phase(db, tmp_path):
+    """No post NRS and no session_finished (the crash): the stored pre NRS and in-session
+    pain check still give the flare, and the next gate holds the phase."""
+    from vrgmi.events import Event
+    from records_data import DAY0
+
+    q.upsert_patient(db, "P01")
+    program = _program(phase="imagery", phase_started=date(2026, 3, 1),
+                       imagery=ImageryGate(min_sessions=0, min_phase_days=0, min_kviq_mean=1.0))
+    save_program(db, program)
+    sid = "P01-crash"
+    _store(db, tmp_path, [
+        Event("session_started", 0.0, {"patient": "P01", "phase": "imagery"}, "", sid, DAY0),
+        Event("questionnaire", 1.0, {"instrument": "nrs", "moment": "pre", "answers": [2],
+                                     "scores": {"nrs": 2}}, "pain_nrs", sid, DAY0 + 1),
+        Event("questionnaire", 60.0, {"instrument": "nrs", "moment": "check", "answers": [6],
+                                      "scores": {"nrs": 6}}, "pain_nrs", sid, DAY0 + 60)])
+    (crashed,) = session_summaries(db, "P01")
+    assert crashed["reason"] is None and crashed["nrs_check"] == 6
+    assert crashed["pain_flare"] is True
+    good = {"session": "P01-next", "date": "2026-03-03", "phase": "imagery",
+            "imagery": {"ratio": 1.0, "trials": 10, "kviq_mean": 4.0}}
+    held = close_session(db, program, good, today=date(2026, 3, 3), flare_hold_days=3)
+    assert not held.advance and not held.criteria["no_pain_flare"].met
+    assert load_program(db, "P01").phase == "imagery"
+    later = close_session(db, program, dict(good, session="P01-later", date="2026-03-06"),
+                          today=date(2026, 3, 6), flare_hold_days=3)
+    assert later.criteria["no_pain_flare"].met and later.advance

@@ -63,3 +63,51 @@ def test_pcs_subscales_hand_computed():
     assert score_pcs([4] * 13)["total"] == 52
     with pytest.raises(QuestionnaireError):
         score_pcs([5] + [0] * 12)
+
+
+def test_pain_flare_threshold_comes_from_the_settings():
+    from vrgmi.settings import SafetySettings
+    assert SafetySettings().flare_rise == 3
+    assert pain_flare(1, 1 + SafetySettings().flare_rise) and not pain_flare(1, 3)
+
+
+def test_ssq_alerts_on_a_high_total_a_rise_over_the_baseline_and_a_severe_symptom():
+    from vrgmi.measures.questionnaires import ssq_alerts
+    assert ssq_alerts([0] * 16) == [] and ssq_alerts([1] + [0] * 15) == []
+    high = [1] * 6 + [0] * 10                     # raw N 2, O 5, D 1: total 29.92
+    assert score_ssq(high).total == pytest.approx(29.92)
+    (why,) = ssq_alerts(high)
+    assert why.startswith("SSQ total 29.9")
+    rise = [1, 1, 1, 1] + [0] * 12               # total 18.7: under 20, but 18.7 above 0
+    assert ssq_alerts(rise) == []
+    (why,) = ssq_alerts(rise, baseline_total=0.0)
+    assert "above the baseline" in why
+    assert ssq_alerts(rise, baseline_total=7.48) == []
+    severe = [0] * 7 + [3] + [0] * 8                # nausea severe: total only 11.22
+    assert ssq_alerts(severe) == ["severe nausea"]
+    assert ssq_alerts(severe, severe_alert=False) == []
+    with pytest.raises(QuestionnaireError):
+        ssq_alerts([None] * 16)
+
+
+def test_nrs_and_ssq_scenes_start_with_nothing_selected():
+    from vrgmi.input import InputEvent
+    from vrgmi.scenes.base import SceneFrame
+    from vrgmi.scenes.nrs import PainNRS
+    from vrgmi.scenes.ssq import SSQ
+
+    def frame(t, *actions):
+        return SceneFrame(t, 0, [InputEvent(a, t, "script") for a in actions], None, False,
+                          None, None, 1.0, None)
+
+    nrs = PainNRS()
+    assert nrs.value is None and "start" not in nrs.difficulty.as_dict()
+    nrs.update(frame(0.1, "select", "select"), 0.1)
+    assert nrs.answer is None                                 # confirm does nothing
+    nrs.update(frame(0.2, "left", "left"), 0.1)
+    assert nrs.value == 9                                     # left enters at 10
+    ssq = SSQ()
+    ssq.update(frame(0.1, *["select"] * 16), 0.1)
+    assert ssq.item == 0 and ssq.answers == [None] * 16
+    ssq.update(frame(0.2, "right", "select", "select"), 0.1)
+    assert ssq.answers[0] == 0 and ssq.item == 1 and ssq.cursor is None

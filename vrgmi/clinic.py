@@ -173,8 +173,9 @@ class ClinicSession:
         if self.db is not None and self.runner.state != "idle":
             from vrgmi.records.programs import close_session
             try:
-                summary["gate"] = close_session(self.db, self.runner.program,
-                                                summary).as_dict()
+                summary["gate"] = close_session(
+                    self.db, self.runner.program, summary,
+                    flare_hold_days=self.runner.safety.flare_hold_days).as_dict()
             except VrgmiError as exc:
                 summary["gate"] = {"error": str(exc)}
         return summary

@@ -33,6 +33,7 @@ from vrgmi.records.schema import GateDecision as GateDecisionRow
 from vrgmi.records.schema import QuestionnaireAnswer, SceneRun, Session, Trial, check_patient_id
 from vrgmi.records.schema import Program as ProgramRow
 from vrgmi.session import session_summary
+from vrgmi.settings import SafetySettings
 
 
 def _require_patient(s: Any, patient_id: str) -> None:
@@ -141,8 +142,8 @@ def session_summaries(db: Database, patient_id: str) -> list[dict[str, Any]]:
         for row in sessions:
             sid = row.id
             events = [_event("session_started", 0.0, {"patient": row.patient_id,
-                                                      "phase": row.phase}, sid,
-                             _wall(row.started))]
+                                                      "phase": row.phase, "seed": row.seed},
+                             sid, _wall(row.started))]
             for run in runs[sid]:
                 events.append(_event("scene_started", run.t_start, {"phase": run.phase},
                                      sid, _wall(run.started), run.scene))
@@ -170,7 +171,8 @@ def _decision_uid(program: Program, session: str) -> str:
 
 
 def close_session(db: Database, program: Program, summary: dict[str, Any],
-                  by: str = "vrgmi", today: date | None = None) -> GateDecision:
+                  by: str = "vrgmi", today: date | None = None,
+                  flare_hold_days: int = SafetySettings.flare_hold_days) -> GateDecision:
     """Gate ``program`` over the patient's stored history plus this session's ``summary``
     (:func:`vrgmi.session.session_summary`; it replaces a stored summary of the same
     session), record the decision as a ``gate_decisions`` row (``by`` decided it, never an
@@ -184,7 +186,7 @@ def close_session(db: Database, program: Program, summary: dict[str, Any],
     history = [h for h in session_summaries(db, program.patient) if h.get("session") != session]
     if summary.get("date") is not None:
         history.append(summary)
-    decision = gate(program, history, today)
+    decision = gate(program, history, today, flare_hold_days)
     day = today or (date.fromisoformat(summary["date"]) if summary.get("date") else date.today())
     in_force = advance_phase(program, day) if decision.advance else program
     uid = _decision_uid(program, session)
