@@ -14,7 +14,8 @@ What goes in:
   rating [Score] - Reported" (CLINICAL.md), ``valueInteger``, ``effectiveDateTime``, and a
   ``note`` saying before or after the session;
 * laterality accuracy and median RT per session and stimulus side, the imagery chronometry
-  ratio and mirror task scores as ``Observation`` with codes of the local code system
+  ratio, the mirror tasks' share of completed trials (and a score where a task gives one)
+  as ``Observation`` with codes of the local code system
   :data:`CODE_SYSTEM` (there are no LOINC codes for these);
 * SSQ, KVIQ and PCS as ``QuestionnaireResponse`` (one item per question, ``valueInteger``)
   against local questionnaire URIs, plus one ``Observation`` per SSQ with the total score.
@@ -48,6 +49,7 @@ LOCAL_CODES = {
     "laterality-rt": "Laterality recognition median response time, correct trials",
     "imagery-chronometry-ratio": "Mental chronometry ratio, imagined / executed duration",
     "mirror-task-score": "Mirror therapy task score, session mean",
+    "mirror-task-success": "Mirror therapy trials completed within their limits, share",
     "ssq-total": "Simulator Sickness Questionnaire total score",
 }
 
@@ -105,10 +107,17 @@ def bundle_dict(db: Database, patient_id: str) -> dict[str, Any]:
             _local("imagery-chronometry-ratio", f"median of {p['n']} trials"), p["started"],
             "exam", valueQuantity=_quantity(p["ratio"], "ratio", "1")))
     for p in prog["mirror"]:
-        resources.append(_observation(
-            pid, ("mirror", p["session"], p["scene"]),
-            _local("mirror-task-score", f"task {p['scene']}, {p['n']} trials"), p["started"],
-            "exam", valueQuantity=_quantity(p["score"], "score", "{score}")))
+        if p["success_rate"] is not None:
+            resources.append(_observation(
+                pid, ("mirror-success", p["session"], p["scene"]),
+                _local("mirror-task-success", f"task {p['scene']}, {p['n']} trials"),
+                p["started"], "exam",
+                valueQuantity=_quantity(100.0 * p["success_rate"], "%", "%")))
+        if p["score"] is not None:
+            resources.append(_observation(
+                pid, ("mirror", p["session"], p["scene"]),
+                _local("mirror-task-score", f"task {p['scene']}, {p['n']} trials"),
+                p["started"], "exam", valueQuantity=_quantity(p["score"], "score", "{score}")))
     return {"resourceType": "Bundle", "id": _uid(pid, "bundle"), "type": "collection",
             "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]}
 

@@ -20,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
 
 from vrgmi.errors import VrgmiError
+from vrgmi.settings import NormsSettings
 
 SIDE_STYLE = {"left": {"color": "#0072B2", "marker": "o", "label": "left stimuli"},
               "right": {"color": "#D55E00", "marker": "s", "label": "right stimuli"}}
@@ -28,6 +29,8 @@ PRE_POST = {"pre": {"color": "#CC79A7", "marker": "o", "label": "before session"
             "post": {"color": "#0072B2", "marker": "v", "label": "after session"}}
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 SIZE_IN = (7.0, 3.6)
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+MARKERS = "os^Dv<"
 
 
 class PlotError(VrgmiError, ValueError):
@@ -61,6 +64,11 @@ def _style(ax: Axes, title: str, ylabel: str) -> None:
     ax.spines[["top", "right"]].set_visible(False)
 
 
+def norm_value(progress: dict[str, Any], key: str) -> float:
+    """A norm from the progress dict, else the ``[norms]`` settings' default."""
+    return float(progress["norms"].get(key, getattr(NormsSettings, key)))
+
+
 def _line(ax: Axes, num: dict[str, int], rows: list[dict[str, Any]], key: str,
           scale: float = 1.0, **style: Any) -> list[float]:
     """Plot ``scale * row[key]`` against the session number for the rows where it is known;
@@ -71,14 +79,15 @@ def _line(ax: Axes, num: dict[str, int], rows: list[dict[str, Any]], key: str,
     return [y for _, y in pts]
 
 
-def _finish(ax: Axes, n_sessions: int, has_data: bool, legend: bool = True) -> None:
+def _finish(ax: Axes, n_sessions: int, has_data: bool, legend: bool = True,
+            legend_loc: str = "best") -> None:
     ax.set_xlim(0.5, max(n_sessions, 1) + 0.5)
     ax.xaxis.get_major_locator().set_params(integer=True)
     if not has_data:
         ax.text(0.5, 0.5, "no data yet", transform=ax.transAxes, ha="center", va="center",
                 color="#777777", fontsize=12)
     elif legend:
-        ax.legend(frameon=False, fontsize=8, loc="best")
+        ax.legend(frameon=False, fontsize=8, loc=legend_loc)
 
 
 def figure_laterality_accuracy(progress: dict[str, Any],
@@ -128,28 +137,127 @@ def figure_imagery(progress: dict[str, Any],
                linewidth=1.5, label="median ratio")
     ax1.set_ylim(0, max(2.0, max(ys) * 1.15) if ys else 2.0)
     _finish(ax1, len(num), bool(ys))
-    _style(ax2, "Imagery: KVIQ", "KVIQ total")
+    _style(ax2, "Imagery: KVIQ ratings", "mean rating per item (1-5)")
     kviq = [p for p in progress["kviq"] if p["session"] in num]
+    shown = []
     for key, color, marker in (("visual", "#0072B2", "o"), ("kinesthetic", "#D55E00", "s")):
-        _line(ax2, num, kviq, key, color=color, marker=marker, linewidth=1.5, label=key)
-    ax2.set_ylim(bottom=0)
-    _finish(ax2, len(num), bool(kviq))
+        shown += _line(ax2, num, kviq, f"{key}_mean", color=color, marker=marker,
+                       linewidth=1.5, label=f"{key} (1 none - 5 as if seen / done)")
+    ax2.set_ylim(0.8, 5.2)
+    ax2.set_yticks([1, 2, 3, 4, 5])
+    _finish(ax2, len(num), bool(shown))
     return fig
 
 
 def figure_mirror(progress: dict[str, Any],
                   fig: Figure | SubFigure | None = None) -> Any:
-    """Mirror therapy: the mean task score per session, one line per task (scene)."""
+    """Mirror therapy, per session and task (scene): the share of trials completed within
+    their limits (%) and the median time (s) of the completed ones, what every mirror
+    task's trials carry (``success``, ``time_s``)."""
     num = _numbering(progress)
-    fig, ax = _axes("Mirror therapy: task scores", "mean score", fig)
-    palette = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+    fig = _new(fig, tall=True)
+    ax1, ax2 = fig.subplots(2, 1)
+    _style(ax1, "Mirror therapy: trials completed", "completed (%)")
+    _style(ax2, "Mirror therapy: time to complete", "median time (s)")
     scenes = sorted({p["scene"] for p in progress["mirror"]})
+    rates: list[float] = []
+    times: list[float] = []
     for i, scene in enumerate(scenes):
-        _line(ax, num, [p for p in progress["mirror"] if p["scene"] == scene], "score",
-              color=palette[i % len(palette)], marker="os^Dv<"[i % 6], linewidth=1.5,
-              label=scene.replace("_", " "))
-    ax.set_ylim(bottom=0)
-    _finish(ax, len(num), bool(scenes))
+        rows = [p for p in progress["mirror"] if p["scene"] == scene]
+        style = {"color": PALETTE[i % len(PALETTE)], "marker": MARKERS[i % len(MARKERS)],
+                 "linewidth": 1.5, "label": scene.replace("_", " ")}
+        rates += _line(ax1, num, rows, "success_rate", 100.0, **style)
+        times += _line(ax2, num, rows, "time_s", **style)
+    ax1.set_ylim(0, 105)
+    ax2.set_ylim(0, max(times) * 1.15 if times else 1.0)
+    _finish(ax1, len(num), bool(rates), legend_loc="lower left")
+    _finish(ax2, len(num), bool(times))
+    return fig
+
+
+def figure_laterality_difference(progress: dict[str, Any],
+                                 fig: Figure | SubFigure | None = None) -> Any:
+    """Left against right per session: the affected side's median RT and accuracy minus
+    the other side's (right - left when the side is not known), with the "about equal"
+    band (``max_side_rt_diff_s``, ``max_side_accuracy_diff`` of the ``[norms]``
+    settings). Above zero: the affected side is slower / more accurate."""
+    num = _numbering(progress)
+    fig = _new(fig, tall=True)
+    ax1, ax2 = fig.subplots(2, 1)
+    rows = progress["laterality_difference"]
+    pair = title = "affected - other"
+    if rows:
+        pair = title = f"{rows[0]['side']} - {rows[0]['minus']}"
+        if rows[0]["side"] == progress.get("side"):
+            title = f"{rows[0]['side']} (affected) - {rows[0]['minus']}"
+    _style(ax1, f"Laterality: response time, {title}", "RT difference (s)")
+    _style(ax2, f"Laterality: accuracy, {title}", "difference (points)")
+    rt_band, acc_band = (norm_value(progress, "max_side_rt_diff_s"),
+                         100.0 * norm_value(progress, "max_side_accuracy_diff"))
+    style = {"color": "#000000", "marker": "o", "linewidth": 1.5}
+    for ax, key, scale, band, unit in ((ax1, "rt_s", 1.0, rt_band, " s"),
+                                       (ax2, "accuracy", 100.0, acc_band, " points")):
+        ax.axhspan(-band, band, **BAND, label=f"about equal (± {band:g}{unit})")
+        ax.axhline(0.0, color="#777777", linewidth=0.8)
+        ys = _line(ax, num, rows, key, scale, **style, label=pair)
+        top = max([band, *(abs(y) for y in ys)]) * 1.25
+        ax.set_ylim(-top, top)
+        _finish(ax, len(num), bool(ys))
+    return fig
+
+
+def figure_laterality_angle(progress: dict[str, Any],
+                            fig: Figure | SubFigure | None = None) -> Any:
+    """Median RT of correct answers by the stimulus's rotation angle (30-degree bins), in
+    the first sessions and in the latest ones, with the least-squares slope (ms per
+    degree): RT grows with the angle (CLINICAL.md); training flattens and lowers it."""
+    fig = _new(fig)
+    ax = fig.add_subplot()
+    _style(ax, "Laterality: response time by rotation angle", "median RT (s)")
+    ax.set_xlabel("rotation angle (deg)")
+    rows = progress["laterality_angle"]
+    num = _numbering(progress)
+    shown: list[float] = []
+    for group, color, marker in (("first", "#999999", "o"), ("latest", "#0072B2", "s")):
+        part = [r for r in rows if r["group"] == group and r["rt_s"] is not None]
+        if not part:
+            continue
+        first, last = num[part[0]["sessions"][0]], num[part[0]["sessions"][-1]]
+        slope = part[0]["slope_ms_per_deg"]
+        label = (f"sessions {first}-{last}" if last > first else f"session {first}") + (
+            "" if slope is None else f" ({slope:+.1f} ms/deg)")
+        ax.plot([r["angle_deg"] for r in part], [r["rt_s"] for r in part], color=color,
+                marker=marker, linewidth=1.5, label=label)
+        shown += [r["rt_s"] for r in part]
+    ax.set_xlim(-10, 190)
+    ax.set_xticks(range(0, 181, 30))
+    ax.set_ylim(0, max(shown) * 1.15 if shown else 1.0)
+    if not shown:
+        ax.text(0.5, 0.5, "no data yet", transform=ax.transAxes, ha="center", va="center",
+                color="#777777", fontsize=12)
+    else:
+        ax.legend(frameon=False, fontsize=8, loc="best")
+    return fig
+
+
+def figure_medial_lateral(progress: dict[str, Any],
+                          fig: Figure | SubFigure | None = None) -> Any:
+    """Median RT of correct answers for medial and lateral stimuli per session (fingers
+    or toes pointing toward / away from the body midline), over the trials rotated about
+    more than one axis where there are any: there lateral is expected slower
+    (CLINICAL.md)."""
+    num = _numbering(progress)
+    rows = progress["medial_lateral"]
+    multi = bool(rows) and all(r["multi_axis"] for r in rows)
+    fig, ax = _axes("Laterality: medial and lateral rotations" +
+                    (" (about more than one axis)" if multi else ""), "median RT (s)", fig)
+    ys = []
+    for key, color, marker, label in (("medial_rt_s", "#009E73", "o", "medial"),
+                                      ("lateral_rt_s", "#CC79A7", "^", "lateral")):
+        ys += _line(ax, num, rows, key, color=color, marker=marker, linewidth=1.5,
+                    label=label)
+    ax.set_ylim(0, max(ys) * 1.15 if ys else 1.0)
+    _finish(ax, len(num), bool(ys))
     return fig
 
 
@@ -185,10 +293,16 @@ def figure_ssq(progress: dict[str, Any],
     return fig
 
 
+#: the charts drawn as two panels (given more height on a report page)
+TALL = frozenset({"imagery", "mirror", "laterality_difference"})
+
 #: chart name -> figure function (the names the companion serves under)
 PLOTS: dict[str, Callable[..., Any]] = {
     "laterality_accuracy": figure_laterality_accuracy,
     "laterality_rt": figure_laterality_rt,
+    "laterality_difference": figure_laterality_difference,
+    "laterality_angle": figure_laterality_angle,
+    "medial_lateral": figure_medial_lateral,
     "imagery": figure_imagery,
     "mirror": figure_mirror,
     "nrs": figure_nrs,

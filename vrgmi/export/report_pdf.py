@@ -1,14 +1,19 @@
 """A patient's progress report as a PDF (matplotlib ``PdfPages``, Agg; no pyplot state).
 
-Pages (A4 portrait, always five so a therapist finds things in the same place):
+Pages (A4 portrait, always six so a therapist finds things in the same place):
 
 1. title: pseudonymous id, amputation side and level, program phase, sessions and dates,
    the latest figures against the norms, and how to read the charts;
 2. laterality accuracy and response time by side against the norm band (CLINICAL.md, NOI
    guidance: accuracy >= 80 %, RT 2.0 +/- 0.5 s for hands and feet);
-3. explicit imagery: chronometry ratio and KVIQ;
-4. pain NRS before/after each session and cybersickness (SSQ);
-5. mirror therapy task scores and a table of the latest sessions.
+3. laterality effects: the affected - unaffected side difference per session, RT by
+   rotation angle (first and latest sessions), medial and lateral RT per session;
+4. explicit imagery: chronometry ratio and KVIQ (mean rating per item);
+5. pain NRS before/after each session and cybersickness (SSQ);
+6. mirror therapy (trials completed, time to complete, per task) and a table of the latest
+   sessions.
+
+The norm verdicts use the one rule of :class:`vrgmi.laterality.norms.Norms` (the gate's).
 """
 from __future__ import annotations
 
@@ -23,17 +28,23 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from vrgmi.export import plots
+from vrgmi.laterality.norms import Norms
 from vrgmi.records.db import Database
 from vrgmi.records.queries import get_patient, list_sessions, progress
 
 A4_IN = (8.27, 11.69)
 PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Laterality recognition", ("laterality_accuracy", "laterality_rt")),
+    ("Laterality: sides, angle, medial and lateral",
+     ("laterality_difference", "laterality_angle", "medial_lateral")),
     ("Explicit motor imagery", ("imagery",)),
     ("Pain and comfort", ("nrs", "ssq")),
     ("Mirror therapy and sessions", ("mirror", "sessions")),
 )
 SESSION_ROWS = 16
+#: space above a chart (its title; the page title above the first one) and below it (axis
+#: label)
+MARGIN_TOP_IN, MARGIN_BOTTOM_IN = 0.85, 0.55
 PAGE_COUNT = 1 + len(PAGES)
 
 
@@ -49,22 +60,35 @@ def _fmt(value: float | None, spec: str, unit: str = "") -> str:
 
 def _latest_lines(prog: dict[str, Any]) -> list[str]:
     lines = []
-    norms = prog["norms"]
+    n = prog["norms"]
+    norms = Norms(n["accuracy_min"], n["rt_mean_s"], n["rt_sd_s"])
     if prog["laterality"]:
         last = prog["laterality"][-1]["session"]
         for p in (p for p in prog["laterality"] if p["session"] == last):
-            ok = p["accuracy"] >= norms["accuracy_min"] and p["rt_s"] is not None and \
-                abs(p["rt_s"] - norms["rt_mean_s"]) <= norms["rt_sd_s"]
+            ok = norms.accuracy_ok(p["accuracy"]) and norms.rt_ok(p["rt_s"])
             lines.append(f"Laterality, {p['side']} stimuli: accuracy "
                          f"{100 * p['accuracy']:.0f} %, median RT {_fmt(p['rt_s'], '.2f', ' s')}"
-                         f" ({'within' if ok else 'outside'} the norm band)")
+                         f" ({'meets' if ok else 'does not meet'} the norm)")
+    if prog["laterality_difference"]:
+        d = prog["laterality_difference"][-1]
+        lines.append(f"Laterality, {d['side']} - {d['minus']} side: median RT "
+                     f"{_fmt(d['rt_s'], '+.2f', ' s')}, accuracy "
+                     f"{100 * d['accuracy']:+.0f} points")
     if prog["imagery"]:
         lines.append(f"Imagery chronometry ratio: {prog['imagery'][-1]['ratio']:.2f} "
                      "(1 = imagined as fast as executed)")
     if prog["kviq"]:
         k = prog["kviq"][-1]
-        lines.append(f"KVIQ: visual {_fmt(k['visual'], '.0f')}, "
-                     f"kinesthetic {_fmt(k['kinesthetic'], '.0f')}")
+        lines.append(f"KVIQ, mean rating per item (1-5): visual "
+                     f"{_fmt(k['visual_mean'], '.1f')}, kinesthetic "
+                     f"{_fmt(k['kinesthetic_mean'], '.1f')}")
+    if prog["mirror"]:
+        last = prog["mirror"][-1]["session"]
+        for p in (p for p in prog["mirror"] if p["session"] == last):
+            rate = None if p["success_rate"] is None else 100 * p["success_rate"]
+            lines.append(f"Mirror, {p['scene'].replace('_', ' ')}: {_fmt(rate, '.0f', ' %')} "
+                         f"of {p['n']} trials completed, median time "
+                         f"{_fmt(p['time_s'], '.1f', ' s')}")
     pairs = [p for p in prog["nrs"] if p["pre"] is not None and p["post"] is not None]
     if pairs:
         change = sum(p["post"] - p["pre"] for p in pairs) / len(pairs)
@@ -109,14 +133,20 @@ def _title_page(patient: dict[str, Any], prog: dict[str, Any]) -> Figure:
     y -= 0.025
     norms = prog["norms"]
     line("How to read the charts", 14, "bold", 0.035)
+    side_rt = plots.norm_value(prog, "max_side_rt_diff_s")
     for text in (
             f"Green bands are the laterality norms (NOI guidance): accuracy at least "
             f"{100 * norms['accuracy_min']:.0f} %,",
-            f"response time {norms['rt_mean_s']:.1f} ± {norms['rt_sd_s']:.1f} s, left and "
-            "right about equal and stable for at least a week.",
+            f"response time {norms['rt_mean_s']:.1f} ± {norms['rt_sd_s']:.1f} s (a median "
+            f"up to {norms['rt_mean_s'] + norms['rt_sd_s']:.1f} s meets the norm), left and "
+            "right about",
+            f"equal (within {side_rt:g} s) and stable for at least a week.",
             "Repeating the task alone makes answers 8-20 % faster: read the trend across",
             "sessions, not one session. Patients with limb pain are often slower for the",
-            "affected side, so left and right are shown separately.",
+            "affected side: sides are shown separately and as affected minus other.",
+            "Response time grows with the rotation angle, and lateral rotations (fingers away",
+            "from the midline) are slower than medial ones when rotated about two axes.",
+            "KVIQ is shown as the mean rating per item (1-5), whatever the number of items.",
             "A rise in pain of 3 or more points within a session is a flare to discuss."):
         line(text, 10, gap=0.022)
     fig.text(0.09, 0.04, "Contains health data about a pseudonymous patient. Keep it within "
@@ -128,9 +158,12 @@ def _chart_page(title: str, names: tuple[str, ...], prog: dict[str, Any],
                 sessions: list[dict[str, Any]]) -> Figure:
     fig = _page()
     fig.suptitle(f"{title} - {prog['patient']}", fontsize=14, x=0.09, ha="left", y=0.975)
-    subs = fig.subfigures(len(names), 1, squeeze=False)[:, 0]
-    for sub, name in zip(subs, names):
-        sub.subplots_adjust(left=0.12, right=0.95, top=0.86, bottom=0.12, hspace=0.45)
+    ratios = [1.5 if name in plots.TALL else 1.0 for name in names]
+    subs = fig.subfigures(len(names), 1, squeeze=False, height_ratios=ratios)[:, 0]
+    for sub, name, ratio in zip(subs, names, ratios):
+        height_in = A4_IN[1] * ratio / sum(ratios)          # margins in inches, not shares
+        sub.subplots_adjust(left=0.12, right=0.95, top=1.0 - MARGIN_TOP_IN / height_in,
+                            bottom=MARGIN_BOTTOM_IN / height_in, hspace=0.55)
         if name == "sessions":
             _sessions_table(sub, sessions)
         else:
