@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from vrgmi.events import EventBus
-from vrgmi.i18n import set_language
+from vrgmi.i18n import _, set_language
 from vrgmi.input import InputEvent
 from vrgmi.scenes.schema import Difficulty, Param
 from vrgmi.settings import Settings
