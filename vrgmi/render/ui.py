@@ -365,8 +365,8 @@ class FacingView:
 
 #: the patient's hold notice: a ring of this many segments, this radius and width at 1 m
 HOLD_RING_SEGMENTS = 24
-HOLD_RING_RADIUS_M = 0.03
-HOLD_RING_WIDTH_M = 0.007
+HOLD_RING_RADIUS_M = 0.06
+HOLD_RING_WIDTH_M = 0.014
 
 
 def _ring_segment(parent: NodePath, k: int, segments: int, radius_m: float,
@@ -404,8 +404,8 @@ class HoldNotice:
         self.ring = self.root.attach_new_node("hold-ring")
         self.segments = [_ring_segment(self.ring, k, HOLD_RING_SEGMENTS, HOLD_RING_RADIUS_M,
                                        HOLD_RING_WIDTH_M) for k in range(HOLD_RING_SEGMENTS)]
-        self.panel = Panel(self.root, (0.0, 0.0, -HOLD_RING_RADIUS_M - 0.04), distance_m,
-                           1.8, "hold-text")
+        self.panel = Panel(self.root, (0.0, 0.0, -HOLD_RING_RADIUS_M - 0.05), distance_m,
+                           2.4, "hold-text")
         self._lit = -1
         self.root.hide()
 
@@ -420,7 +420,7 @@ class HoldNotice:
             if lit != self._lit:
                 self._lit = lit
                 for k, seg in enumerate(self.segments):
-                    seg.set_color(*style_color(HIGHLIGHT_RGBA if k < lit else DIM_RGBA))
+                    seg.set_color(*style_color(HIGHLIGHT_RGBA if k < lit else CARD_RGBA))
         self.root.show()
 
     def hide(self) -> None:
