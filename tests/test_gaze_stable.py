@@ -305,3 +305,45 @@ def test_the_drawn_phantom_stays_put_and_in_view_while_the_patient_looks_at_it(d
         np.testing.assert_allclose(core.phantom.positions[2:], mirrored[2:], atol=0.005)
     finally:
         engine.close()
+
+
+def test_the_session_records_recenters_with_their_source_and_asks_about_a_turn(
+        display, scene, tmp_path, caplog):
+    """Through the session: the flag reaches the companion's status and the console, every
+    recenter and the suspected turn are events, a recenter answers the flag."""
+    from vrgmi.app import Engine
+    from vrgmi.control import Command
+    from vrgmi.program import Program, SceneStep
+    from vrgmi.scenes.free_mirror import FreeMirror
+    from vrgmi.scenes.nrs import PainNRS
+    from vrgmi.session import SessionRunner
+
+    arrays, _ = chair_turn("transradial", "left", 45.0, waist=False)
+    settings = load_settings(overrides={"patient.amputation_side": "left",
+                                        "patient.amputation_level": "transradial"})
+    engine = Engine(settings, ReplaySource(Replay.from_arrays(arrays), time_origin=0.0),
+                    display)
+    program = Program("p01", phase="mirror", breathing_between_blocks=False,
+                      steps={"mirror": [SceneStep("free_mirror", 1.0)]})
+    runner = SessionRunner(engine, program, tmp_path,
+                           registry={c.name: c for c in (PainNRS, FreeMirror)})
+    try:
+        t = arrays["t"]
+        with caplog.at_level("WARNING", logger="vrgmi.session"):
+            for i in range(int((STILL_S + 2.0) * RATE)):
+                runner.step(float(t[i]), 1 / RATE, render=False)
+        assert runner.board.status()[1]["turn_suspected"]
+        assert sum("may have turned" in r.getMessage() for r in caplog.records) == 1
+        runner.commands.put(Command("recenter"))                       # the companion
+        runner.step(float(t[i + 1]), 1 / RATE, render=False)
+        assert not runner.board.status()[1]["turn_suspected"]
+        runner.commands.put(Command("recenter", {"source": "menu_hold"}, by="patient"))
+        runner.step(float(t[i + 2]), 1 / RATE, render=False)
+        body = [(e.kind, e.data.get("source") or e.data.get("evidence"))
+                for e in runner.events.history
+                if e.kind in ("recenter", "body_turn_suspected", "body_turned")]
+        assert body == [("recenter", "session_start"), ("body_turn_suspected", "limb"),
+                        ("recenter", "companion"), ("recenter", "menu_hold")]
+    finally:
+        runner.close()
+        engine.close()
