@@ -8,6 +8,7 @@ import pytest
 
 from vrgmi.laterality.analysis import figures, session_figures
 from vrgmi.laterality.norms import Norms, NormsError, norms_for
+from vrgmi.settings import load_settings
 
 
 def _trial(block, side, correct, rt, rot, ml, axes=("in_plane",), limb="hand",
@@ -74,20 +75,33 @@ def test_medial_versus_lateral():
 def test_comparison_with_the_norms():
     f = figures(TRIALS, norms=Norms(side_difference_ms=500.0))
     n = f["norms"]
-    assert (n["accuracy"], n["rt"]) == ("below", "within")      # 67 % < 80 %; 1.75 s
-    assert n["left"] == {"accuracy": "below", "rt": "faster"}   # 1.2 s < 1.5 s
-    assert n["right"] == {"accuracy": "below", "rt": "within"}
+    # verdicts on the median RT of correct answers, as the gate judges
+    assert (n["accuracy"], n["rt"]) == ("below", "within")      # 67 % < 80 %; 1.7 s
+    assert n["left"] == {"accuracy": "below", "rt": "faster", "meets": False}  # 1.2 s
+    assert n["right"] == {"accuracy": "below", "rt": "within", "meets": False}  # 2.3 s
     assert n["side_difference"] == "beyond"                     # |1100| > 500 ms
     assert n["norm"]["rt_mean_s"] == 2.0
     slow = figures([_trial(0, "left", True, 2600.0, 0.0, "neutral")], norms=Norms())
     assert (slow["norms"]["accuracy"], slow["norms"]["rt"]) == ("meets", "slower")
+    assert not slow["norms"]["meets"]
     assert figures(TRIALS, norms=Norms())["norms"]["side_difference"] is None
 
 
-def test_default_norms_come_from_clinical_md():
-    assert norms_for("hand") == Norms(0.80, 2.0, 0.5)
-    assert norms_for("foot") == Norms(0.80, 2.0, 0.5)
+def test_faster_than_the_band_meets_the_norm_as_the_gate_says():
+    """1.30 s is below 2.0 - 0.5 s: labelled faster, and it meets the norm (the gate's rule)."""
+    fast = figures([_trial(0, "left", True, 1300.0, 0.0, "neutral"),
+                    _trial(0, "right", True, 1300.0, 0.0, "neutral")], norms=norms_for("hand"))
+    assert fast["norms"]["rt"] == "faster" and fast["norms"]["meets"]
+    assert fast["norms"]["left"]["meets"] and fast["norms"]["side_difference"] == "within"
+    assert norms_for("hand").rt_ok(1.30) and not norms_for("hand").rt_ok(2.51)
+
+
+def test_default_norms_come_from_the_settings():
+    assert norms_for("hand") == Norms(0.80, 2.0, 0.5, side_difference_ms=300.0)
+    assert norms_for("foot") == Norms(0.80, 2.0, 0.5, side_difference_ms=300.0)
     assert norms_for("neck_back").rt_mean_s == 1.6
+    clinic = load_settings(overrides=["norms.rt_mean_s=2.4", "norms.accuracy_min=0.85"]).norms
+    assert norms_for("hand", settings=clinic) == Norms(0.85, 2.4, 0.5, 300.0)
     assert norms_for("hand", {"hand": Norms(rt_mean_s=2.4)}).rt_mean_s == 2.4
     with pytest.raises(NormsError):
         norms_for("knee")

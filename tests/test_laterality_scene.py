@@ -23,7 +23,7 @@ RATE = 90.0
 
 def _engine(display, settings=None, **params):
     params = {"block_length": 4, "blocks": 1, "feedback": False, "iti_ms": 500,
-              "iti_jitter_ms": 0, "adaptive": False, **params}
+              "iti_jitter_ms": 0, "adaptive": False, "probe_trials": 0, **params}
     scene = LateralityScene(**params)
     engine = Engine(settings or Settings(), ScriptedSource("rest", intact_side="right"),
                     display, scene=scene)

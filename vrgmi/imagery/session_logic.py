@@ -261,16 +261,18 @@ def _round(x: float | None) -> float | None:
 def plan_block(limb: str, level: int, count: int, kviq_block: bool = False,
                seed: int = 0) -> list[Movement]:
     """The movements of one block: ``count`` of the ``limb``'s movements at ``level`` (KVIQ
-    items first, the rest in a seeded random order), or every KVIQ item of the limb in KVIQ
-    order when ``kviq_block``. Fewer when the level has fewer."""
+    items first, each group in an order drawn from ``seed``, the block's seed, so blocks and
+    sessions differ), or every KVIQ item of the limb in KVIQ order when ``kviq_block``.
+    Fewer when the level has fewer."""
     if kviq_block:
         items = movements_for(limb, kviq_only=True)
         return sorted(items, key=lambda m: KVIQ_ITEMS[m.kviq].number)[:count]
     pool = movements_for(limb, level)
     kviq = [m for m in pool if m.kviq is not None]
     rest = [m for m in pool if m.kviq is None]
-    order = np.random.default_rng(seed).permutation(len(rest))
-    return (kviq + [rest[i] for i in order])[:count]
+    rng = np.random.default_rng(seed)
+    kviq = [kviq[i] for i in rng.permutation(len(kviq))]
+    return (kviq + [rest[i] for i in rng.permutation(len(rest))])[:count]
 
 
 class BlockResults:

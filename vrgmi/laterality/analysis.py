@@ -14,8 +14,11 @@ Definitions (docs/laterality.md):
 * **medial vs lateral** (:mod:`vrgmi.laterality.stimuli`): figures per class and
   lateral - medial mean RT, over all trials and over trials rotated about more than one
   axis (where lateral is expected slower);
-* **norms** (:mod:`vrgmi.laterality.norms`): accuracy ``meets`` / ``below`` the minimum;
-  mean RT ``within`` mean +- SD, ``slower`` or ``faster``, overall and per side. A retest
+* **norms** (:mod:`vrgmi.laterality.norms`, from the ``[norms]`` settings): accuracy
+  ``meets`` / ``below`` the minimum; median RT ``within`` mean +- SD, ``slower`` or
+  ``faster``; ``meets`` = accuracy met and median RT at most mean + SD (the gate's rule),
+  overall and per side; the side difference (right - left median RT) ``within`` or
+  ``beyond`` the left/right limit. A retest
   inflates scores by 8-20 % (CLINICAL.md), so one session's verdict is read as part of
   the trend, never alone.
 
@@ -101,18 +104,17 @@ def medial_lateral(trials: Iterable[Trial]) -> dict[str, Any]:
 def compare_with_norms(figures: Mapping[str, Any], norms: Norms) -> dict[str, Any]:
     """Verdicts against ``norms`` for the figures of :func:`figures`."""
 
-    def verdicts(s: Mapping[str, Any]) -> dict[str, str | None]:
-        acc, rt = s["accuracy"], s["rt_mean_ms"]
-        lo, hi = 1000.0 * (norms.rt_mean_s - norms.rt_sd_s), 1000.0 * (norms.rt_mean_s
-                                                                       + norms.rt_sd_s)
+    def verdicts(s: Mapping[str, Any]) -> dict[str, Any]:
+        acc, rt = s["accuracy"], s["rt_median_ms"]
+        rt_s = None if rt is None else rt / 1000.0
         return {"accuracy": None if acc is None else
-                ("meets" if acc >= norms.accuracy_min else "below"),
-                "rt": None if rt is None else
-                ("slower" if rt > hi else "faster" if rt < lo else "within")}
+                ("meets" if norms.accuracy_ok(acc) else "below"),
+                "rt": norms.rt_verdict(rt_s),
+                "meets": norms.accuracy_ok(acc) and norms.rt_ok(rt_s)}
 
     out: dict[str, Any] = {"norm": asdict(norms), **verdicts(figures)}
     out["left"], out["right"] = verdicts(figures["left"]), verdicts(figures["right"])
-    diff = figures["right_minus_left"]["rt_mean_ms"]
+    diff = figures["right_minus_left"]["rt_median_ms"]
     out["side_difference"] = (None if norms.side_difference_ms is None or diff is None else
                               "within" if abs(diff) <= norms.side_difference_ms else "beyond")
     return out

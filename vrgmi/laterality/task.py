@@ -16,6 +16,11 @@ time ``t`` and the patient's inputs, then draws what :attr:`phase` says. A trial
 
 The first block starts, and each later block continues, when the patient answers (left,
 right or select) on the intro / rest screen, so no one is rushed between blocks.
+
+With ``probe_trials`` > 0 the session opens with the probe (:mod:`vrgmi.laterality.probe`):
+block 0, at the fixed reference difficulty, no staircase, no feedback, its trials marked
+``"probe": true``; the training blocks (1 .. ``blocks``) follow. The laterality gate judges
+the probe only (:func:`vrgmi.session.session_summary`).
 """
 from __future__ import annotations
 
@@ -26,9 +31,11 @@ from typing import Any
 from vrgmi.errors import VrgmiError
 from vrgmi.input import InputEvent
 from vrgmi.laterality.analysis import figures, session_figures
-from vrgmi.laterality.norms import norms_for
+from vrgmi.laterality.norms import norms_for, norms_table
+from vrgmi.laterality.probe import PROBE_TIME_LIMIT_MS, probe_plan
 from vrgmi.laterality.staircase import DifficultyMap, WeightedUpDown
 from vrgmi.laterality.stimuli import LIMBS, Stimulus, StimulusGenerator, StimulusRanges
+from vrgmi.settings import NormsSettings
 
 PHASES = ("intro", "fixation", "stimulus", "response", "feedback", "rest", "done")
 ANSWERS = ("left", "right")
@@ -48,7 +55,9 @@ class TaskError(VrgmiError, ValueError):
 class TaskConfig:
     """Everything the task needs; times in ms. ``exposure_ms`` 0 = shown until the answer.
     With ``adaptive`` the staircase sets the rotation range (from ``angle_step_deg`` up to
-    ``rotation_max_deg``) and then the exposure (down to ``min_exposure_ms``)."""
+    ``rotation_max_deg``) and then the exposure (down to ``min_exposure_ms``).
+    ``probe_trials`` (0 or an even number): the probe block that opens the session;
+    ``norms``: the ``[norms]`` settings (None: their defaults); ``seed``: the block's seed."""
 
     limbs: tuple[str, ...] = ("hand",)
     block_length: int = 20
@@ -70,6 +79,8 @@ class TaskConfig:
     iti_ms: float = 1000.0
     iti_jitter_ms: float = 500.0
     affected_side: str | None = None
+    probe_trials: int = 0
+    norms: NormsSettings | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -82,9 +93,17 @@ class TaskConfig:
         if self.iti_jitter_ms > self.iti_ms:
             raise TaskError(f"fixation jitter {self.iti_jitter_ms:g} ms must not exceed the "
                             f"interval {self.iti_ms:g} ms")
+        if self.probe_trials < 0 or self.probe_trials % 2:
+            raise TaskError(f"probe length {self.probe_trials!r} must be 0 (no probe) or an "
+                            "even number of trials (as many left as right)")
         if self.exposure_ms > self.time_limit_ms:
             raise TaskError(f"exposure {self.exposure_ms:g} ms is longer than the time limit "
                             f"{self.time_limit_ms:g} ms")
+
+    @property
+    def total_blocks(self) -> int:
+        """The training blocks, plus one when the session opens with the probe."""
+        return self.blocks + (1 if self.probe_trials else 0)
 
     def ranges(self, rotation_max_deg: float) -> StimulusRanges:
         """The stimulus ranges with this rotation range."""
@@ -123,6 +142,8 @@ class LateralityTask:
         self.onset: float | None = None
         self.exposure_ms = 0.0
         self.rotation_max_deg = 0.0
+        self.time_limit_ms = config.time_limit_ms
+        self._probe: list[Stimulus] = []
         self._in_block = 0
         self._until = 0.0                     # end of the fixation / feedback / rest wait
         self._last_t: float | None = None
@@ -139,6 +160,11 @@ class LateralityTask:
         return self.phase == "stimulus"
 
     @property
+    def probing(self) -> bool:
+        """True during the probe block (the first block when ``probe_trials`` > 0)."""
+        return self.config.probe_trials > 0 and self.block == 0
+
+    @property
     def level(self) -> float:
         """The staircase level (0 easiest .. 1 hardest)."""
         return self.staircase.level
@@ -148,7 +174,7 @@ class LateralityTask:
         self.config = config
         self.map = config.difficulty_map()
         self.staircase.target = config.target_accuracy
-        if self.phase == "rest" and self.block >= config.blocks:
+        if self.phase == "rest" and self.block >= config.total_blocks:
             self.phase = "done"
 
     def update(self, t: float, inputs: Iterable[InputEvent]) -> None:
@@ -173,7 +199,7 @@ class LateralityTask:
         elif phase == "fixation" or event.t <= self.onset:
             self.anticipations += 1
             self._trial_anticipations += 1
-        elif event.t <= self.onset + self.config.time_limit_ms / 1000.0:
+        elif event.t <= self.onset + self.time_limit_ms / 1000.0:
             self._finish_trial(event.t, event.action)
 
     def _on_time(self, t: float) -> None:
@@ -181,7 +207,7 @@ class LateralityTask:
         if phase == "fixation" and t >= self._until:
             self._show_stimulus(t)
         elif phase in ("stimulus", "response"):
-            if t >= self.onset + self.config.time_limit_ms / 1000.0:
+            if t >= self.onset + self.time_limit_ms / 1000.0:
                 self._finish_trial(t, None)
             elif (phase == "stimulus" and self.exposure_ms > 0.0
                   and t >= self.onset + self.exposure_ms / 1000.0):
@@ -189,14 +215,27 @@ class LateralityTask:
         elif phase == "feedback" and t >= self._until:
             self._next(t)
 
+    def _block_length(self) -> int:
+        return self.config.probe_trials if self.probing else self.config.block_length
+
     def _start_block(self, t: float) -> None:
         self._in_block = 0
-        self.generator.new_block(self.config.block_length, self.config.limbs)
+        if self.probing:
+            self._probe = probe_plan(self.config.probe_trials, self.config.limbs,
+                                     self.generator.rng)
+        else:
+            self.generator.new_block(self.config.block_length, self.config.limbs)
         self._start_fixation(t)
 
     def _start_fixation(self, t: float, keep_stimulus: bool = False) -> None:
         cfg = self.config
-        if not keep_stimulus:
+        if not keep_stimulus and self.probing:
+            self.rotation_max_deg, self.exposure_ms = 180.0, 0.0
+            self.time_limit_ms = PROBE_TIME_LIMIT_MS
+            self.stimulus = self._probe.pop(0)
+            self._trial_anticipations = 0
+        elif not keep_stimulus:
+            self.time_limit_ms = cfg.time_limit_ms
             level = self.staircase.level
             if cfg.adaptive:
                 self.rotation_max_deg = self.map.rotation_max_deg(level)
@@ -220,22 +259,23 @@ class LateralityTask:
         cfg, stim = self.config, self.stimulus
         timeout = answer is None
         correct = answer == stim.side
+        probe = self.probing
         record = {"index": len(self.trials), "block": self.block,
-                  "trial_in_block": self._in_block, **stim.describe(),
+                  "trial_in_block": self._in_block, "probe": probe, **stim.describe(),
                   "onset_t": self.onset, "response_t": None if timeout else t,
                   "rt_ms": None if timeout else round(1000.0 * (t - self.onset), 3),
                   "answer": answer, "correct": correct, "timeout": timeout,
-                  "exposure_ms": self.exposure_ms, "time_limit_ms": cfg.time_limit_ms,
+                  "exposure_ms": self.exposure_ms, "time_limit_ms": self.time_limit_ms,
                   "rotation_max_deg": round(self.rotation_max_deg, 3),
                   "level": round(self.staircase.level, 4),
                   "anticipations": self._trial_anticipations}
         self.trials.append(record)
-        if cfg.adaptive:
+        if cfg.adaptive and not probe:
             self.staircase.update(correct)
         self._in_block += 1
         self.on_trial(record)
         now = self._last_t                    # the frame that learns of the answer
-        if cfg.feedback:
+        if cfg.feedback and not probe:
             self.feedback = "timeout" if timeout else "correct" if correct else "wrong"
             self.phase = "feedback"
             self._until = now + cfg.feedback_ms / 1000.0
@@ -243,7 +283,7 @@ class LateralityTask:
             self._next(now)
 
     def _next(self, t: float) -> None:
-        if self._in_block < self.config.block_length:
+        if self._in_block < self._block_length():
             self._start_fixation(t)
             return
         block_trials = [r for r in self.trials if r["block"] == self.block]
@@ -251,7 +291,7 @@ class LateralityTask:
         self.block += 1
         self.stimulus = None
         self.feedback = None
-        if self.block >= self.config.blocks:
+        if self.block >= self.config.total_blocks:
             self.phase = "done"
         else:
             self.phase = "rest"
@@ -260,16 +300,20 @@ class LateralityTask:
     def block_figures(self, trials: list[dict[str, Any]]) -> dict[str, Any]:
         """The analysis figures of one block's trials."""
         limbs = {r["limb"] for r in trials}
-        norms = {norms_for(limb) for limb in limbs}
+        norms = {norms_for(limb, settings=self.config.norms) for limb in limbs}
         return figures(trials, norms.pop() if len(norms) == 1 else None,
                        self.config.affected_side)
 
     def summary(self) -> dict[str, Any]:
-        """Session figures (:func:`vrgmi.laterality.analysis.session_figures`) and the
-        task's counters; the final ``level`` can seed the next session's staircase."""
+        """Session figures (:func:`vrgmi.laterality.analysis.session_figures`; ``probe``:
+        the probe block's figures against the norms, None without a probe) and the task's
+        counters; the final ``level`` can seed the next session's staircase."""
         out: dict[str, Any] = {"trials": len(self.trials), "blocks_done": self.block,
                                "level": round(self.staircase.level, 4),
                                "anticipations": self.anticipations, "voided": self.voided}
         if self.trials:
-            out.update(session_figures(self.trials, self.config.affected_side))
+            out.update(session_figures(self.trials, self.config.affected_side,
+                                       norms_table(self.config.norms)))
+            probe = [r for r in self.trials if r["probe"]]
+            out["probe"] = self.block_figures(probe) if probe else None
         return out

@@ -7,7 +7,7 @@ belongs to that patient in one statement. Wall-clock times are timezone-aware UT
 those as UTC); ``t`` columns are display-clock seconds of the session. Rows that come from a
 session event carry ``event_uid`` (unique), so replaying a spilled event is harmless.
 The migrations in ``migrations/versions/`` (0001 initial, 0002 the full program and gate
-details) match these models (a test checks that autogenerate finds no difference).
+details, 0003 the session's seed) match these models (a test checks that autogenerate finds no difference).
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData,
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer,
+                        MetaData,
                         String, Text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
@@ -125,6 +126,7 @@ class Session(Base):
     program: Mapped[dict[str, Any]] = mapped_column(default=dict)      # snapshot at the start
     reason_ended: Mapped[str] = mapped_column(String(32), default="")
     minutes: Mapped[float | None] = mapped_column(Float)
+    seed: Mapped[int | None] = mapped_column(BigInteger)   # replays the session's stimuli
 
     patient: Mapped[Patient] = relationship(back_populates="sessions")
     scene_runs: Mapped[list[SceneRun]] = relationship(

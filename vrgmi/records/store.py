@@ -79,6 +79,11 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+def _is_seed(value: Any) -> bool:
+    """Whether ``value`` is a session seed (vrgmi.seeding: an int in 1 .. 2**63 - 1)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2 ** 63
+
+
 def trial_columns(data: dict[str, Any]) -> dict[str, Any]:
     """The typed copies of a trial's values: ``correct``, ``rt_ms``, ``side``.
 
@@ -138,6 +143,7 @@ class EventWriter:
         return row
 
     def _on_session_started(self, s: OrmSession, event: Event, uid: str, d: dict) -> None:
+        """The session row, with its seed (vrgmi.seeding) when the event carries one."""
         if not event.session:
             raise UnstorableEvent("records: session_started event has no session id")
         if s.get(Session, event.session) is not None:
@@ -147,7 +153,8 @@ class EventWriter:
         program = d.get("program") if isinstance(d.get("program"), dict) else {}
         s.add(Session(id=event.session, patient_id=pid, started=_wall(event),
                       phase=str(d.get("phase", "")), side=str(d.get("side", "")),
-                      level=str(d.get("level", "")), program=program))
+                      level=str(d.get("level", "")), program=program,
+                      seed=d["seed"] if _is_seed(d.get("seed")) else None))
 
     def _on_session_finished(self, s: OrmSession, event: Event, uid: str, d: dict) -> None:
         row = self._session(s, event)

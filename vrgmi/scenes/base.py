@@ -57,7 +57,13 @@ class SceneContext:
     intact_rig: Any = None
     phantom_rig: Any = None
     base: Any = None               # the Panda3D ShowBase (loader, fonts), None without rendering
-    seed: int = 0                  # scenes draw random stimuli from np.random.default_rng(seed)
+    #: the block's seed (:func:`vrgmi.seeding.block_seed` of the session's seed): every random
+    #: choice of the scene (stimuli, order, targets, jitter) comes from :meth:`rng`
+    seed: int = 0
+
+    def rng(self) -> np.random.Generator:
+        """A generator seeded with :attr:`seed` (the same sequence for the same seed)."""
+        return np.random.default_rng(self.seed)
 
 
 class Scene(ABC):

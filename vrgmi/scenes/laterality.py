@@ -25,6 +25,7 @@ from panda3d.core import (AlphaTestAttrib, CardMaker, CullBinEnums, CullBinManag
 
 from vrgmi.body.postures import posture_angles
 from vrgmi.laterality.staircase import next_session_start
+from vrgmi.laterality.probe import PROBE_TRIALS
 from vrgmi.laterality.stimuli import Stimulus
 from vrgmi.laterality.task import LateralityTask, TaskConfig
 from vrgmi.render.color import hex_for_framebuffer, linear_to_srgb
@@ -115,6 +116,9 @@ class LateralityScene(Scene):
         Param("iti_ms", "int", 1000, "fixation cross between stimuli", 200, 10000, unit="ms"),
         Param("iti_jitter_ms", "int", 400, "random +- change of the fixation time", 0, 5000,
               unit="ms"),
+        Param("probe_trials", "int", PROBE_TRIALS, "pictures in the probe that opens the "
+              "game: fixed reference difficulty, no feedback, judged by the laterality gate "
+              "(an even number; 0 = no probe)", 0, 60),
     )
     emits = ("trial", "block_finished")
     #: the staircase level carried to the next session (vrgmi.progress)
@@ -143,6 +147,8 @@ class LateralityScene(Scene):
         "rotation_max_deg": "rotation range in force",
         "level": "staircase level (0 easiest .. 1 hardest) the trial was drawn at",
         "anticipations": "answers given before the stimulus appeared (ignored)",
+        "probe": "a probe trial (block 0 with a probe): fixed reference difficulty, no "
+                 "feedback, no staircase; the laterality gate judges these",
     }
 
     def __init__(self, **difficulty: Any) -> None:
@@ -226,6 +232,8 @@ class LateralityScene(Scene):
             target_accuracy=float(d["target_accuracy"]), start_level=float(d["start_level"]),
             iti_ms=float(d["iti_ms"]),
             iti_jitter_ms=min(float(d["iti_jitter_ms"]), float(d["iti_ms"])),
+            probe_trials=int(d["probe_trials"]),
+            norms=ctx.settings.norms if ctx is not None and ctx.settings is not None else None,
             affected_side=affected, seed=ctx.seed if ctx is not None else 0)
 
     def _on_trial(self, record: dict[str, Any]) -> None:
