@@ -97,7 +97,8 @@ def test_progress_figures_by_hand(db, tmp_path):
     assert prog["kviq"][0]["visual"] == 18 and prog["kviq"][0]["kinesthetic"] == 15
     assert [(p["pre"], p["post"]) for p in prog["nrs"]] == [(6, 5), (6, 5), (5, 4), (5, 4)]
     assert prog["ssq"][0]["total"] == pytest.approx(7.48)
-    assert prog["norms"] == {"accuracy_min": 0.8, "rt_mean_s": 2.0, "rt_sd_s": 0.5}
+    assert prog["norms"] == {"accuracy_min": 0.8, "rt_mean_s": 2.0, "rt_sd_s": 0.5,
+                             "max_side_rt_diff_s": 0.3, "max_side_accuracy_diff": 0.1}
     assert prog["mirror"] == []
 
 

@@ -21,6 +21,7 @@ from vrgmi.export.report_pdf import PAGE_COUNT, _latest_lines, report_bytes
 from vrgmi.imagery.kviq import KviqAnswer, scores
 from vrgmi.records import RecordSink, open_database
 from vrgmi.records import queries as q
+from vrgmi.settings import NormsSettings, load_settings
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +157,15 @@ def test_fhir_carries_the_mirror_share_completed(db, prog):
               if r.get_resource_type() == "Observation" and r.code.coding[0].system ==
               CODE_SYSTEM and r.code.coding[0].code == "mirror-task-success"]
     assert shares == [pytest.approx(100 * r["success_rate"]) for r in prog["mirror"]]
+
+
+def test_charts_take_their_norms_from_the_settings(db):
+    settings = load_settings(None, ["norms.rt_mean_s=1.8", "norms.max_side_rt_diff_s=0.2"])
+    prog = q.progress(db, "P10", q.report_norms(settings.norms))
+    assert q.report_norms() == q.NORMS and q.NORMS["rt_mean_s"] == NormsSettings().rt_mean_s
+    labels = [t.get_text() for t in
+              plots.figure_laterality_rt(prog).axes[0].get_legend().get_texts()]
+    assert "norm (1.8 ± 0.5 s)" in labels
+    labels = [t.get_text() for t in
+              plots.figure_laterality_difference(prog).axes[0].get_legend().get_texts()]
+    assert "about equal (± 0.2 s)" in labels

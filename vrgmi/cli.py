@@ -260,10 +260,12 @@ def _records(args: argparse.Namespace):
 
 def cmd_export(args: argparse.Namespace) -> int:
     from vrgmi.export import export_patient
+    from vrgmi.records.queries import report_norms
     db = _records(args)
     try:
         paths = export_patient(db, args.patient, args.format,
-                               Path(args.out) if args.out else None, progress=_progress)
+                               Path(args.out) if args.out else None, progress=_progress,
+                               norms=report_norms(_settings(args).norms))
     finally:
         db.close()
     for path in paths:

@@ -69,11 +69,13 @@ class ClinicServices:
     def _start_companion(self, settings: Any, say: Say) -> None:
         from vrgmi.companion.records import DatabaseRecords
         from vrgmi.companion.server import Companion, CompanionOptions
+        from vrgmi.records.queries import report_norms
 
         opts = CompanionOptions.from_settings(settings)
         try:
             self.companion = Companion(self.board, self.commands,
-                                       DatabaseRecords(self.db) if self.db else None,
+                                       DatabaseRecords(self.db, report_norms(settings.norms))
+                                       if self.db else None,
                                        port=opts.port, lan=opts.lan)
             self.companion.start()
             say(self.companion.pairing_banner())
@@ -596,6 +598,7 @@ def run_demo_sessions(settings: Any, out_dir: str | Path, block_seconds: float =
     progress report PDF, and ``report.json`` (returned)."""
     from vrgmi.body import get_level
     from vrgmi.export import export_patient
+    from vrgmi.records.queries import report_norms
 
     say = progress or (lambda _m: None)
     out = Path(out_dir).resolve()
@@ -619,7 +622,7 @@ def run_demo_sessions(settings: Any, out_dir: str | Path, block_seconds: float =
         if services.db is not None:
             report["exports"] = [str(p) for p in export_patient(
                 services.db, settings.patient.id, "pdf", out / "progress-report.pdf",
-                progress=progress)]
+                progress=progress, norms=report_norms(settings.norms))]
     finally:
         services.close()
     report["wall_s"] = round(time.perf_counter() - t0, 1)

@@ -116,8 +116,9 @@ class DatabaseRecords:
     """:class:`CompanionRecords` over the records database (:mod:`vrgmi.records.queries`)
     and the exports (:mod:`vrgmi.export`)."""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, norms: dict[str, float] | None = None) -> None:
         self.db = db
+        self.norms = norms          # the charts' norms (queries.report_norms of the settings)
 
     def patients(self) -> list[dict[str, Any]]:
         """Every patient (see :func:`vrgmi.records.queries.list_patients`)."""
@@ -150,7 +151,7 @@ class DatabaseRecords:
         from vrgmi.records import queries
 
         with _not_found():
-            return plots.render(plot, queries.progress(self.db, patient_id), "png")
+            return plots.render(plot, queries.progress(self.db, patient_id, self.norms), "png")
 
     def add_note(self, patient_id: str, text: str, author: str) -> dict[str, Any]:
         """Store a note (see :func:`vrgmi.records.queries.add_note`)."""
@@ -196,7 +197,7 @@ class DatabaseRecords:
             if fmt == "pdf":
                 from vrgmi.export.report_pdf import report_bytes
 
-                return report_bytes(self.db, patient_id)
+                return report_bytes(self.db, patient_id, self.norms)
         raise VrgmiError(f"companion: export formats are {', '.join(EXPORT_FORMATS)}")
 
     def audit(self, entry: dict[str, Any]) -> None:

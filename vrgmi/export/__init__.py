@@ -14,8 +14,10 @@ FORMATS = ("csv", "fhir", "pdf")
 
 
 def export_patient(db: Database, patient_id: str, fmt: str, out: Path | None = None,
-                   progress: Callable[[str], None] | None = None) -> list[Path]:
-    """Export one patient in ``fmt`` (csv | fhir | pdf) and return the files written.
+                   progress: Callable[[str], None] | None = None,
+                   norms: dict[str, float] | None = None) -> list[Path]:
+    """Export one patient in ``fmt`` (csv | fhir | pdf) and return the files written;
+    ``norms`` (:func:`vrgmi.records.queries.report_norms`) for the PDF's charts.
 
     ``out``: a folder for CSV (default ``.``), a file (or a folder to put
     ``PATIENT-fhir.json`` / ``PATIENT-report.pdf`` in) for the others.
@@ -42,7 +44,7 @@ def export_patient(db: Database, patient_id: str, fmt: str, out: Path | None = N
             from vrgmi.export.fhir import write_bundle
             return [write_bundle(db, patient_id, path)]
         from vrgmi.export.report_pdf import write_report
-        write_report(db, patient_id, path, progress)
+        write_report(db, patient_id, path, progress, norms)
         return [path]
     except OSError as exc:
         raise RecordsError(f"export: cannot write {path} ({exc.strerror})") from None

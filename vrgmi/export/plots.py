@@ -20,7 +20,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
 
 from vrgmi.errors import VrgmiError
-from vrgmi.settings import NormsSettings
 
 SIDE_STYLE = {"left": {"color": "#0072B2", "marker": "o", "label": "left stimuli"},
               "right": {"color": "#D55E00", "marker": "s", "label": "right stimuli"}}
@@ -62,11 +61,6 @@ def _style(ax: Axes, title: str, ylabel: str) -> None:
     ax.set_ylabel(ylabel)
     ax.grid(True, color="#dddddd", linewidth=0.6)
     ax.spines[["top", "right"]].set_visible(False)
-
-
-def norm_value(progress: dict[str, Any], key: str) -> float:
-    """A norm from the progress dict, else the ``[norms]`` settings' default."""
-    return float(progress["norms"].get(key, getattr(NormsSettings, key)))
 
 
 def _line(ax: Axes, num: dict[str, int], rows: list[dict[str, Any]], key: str,
@@ -192,8 +186,8 @@ def figure_laterality_difference(progress: dict[str, Any],
             title = f"{rows[0]['side']} (affected) - {rows[0]['minus']}"
     _style(ax1, f"Laterality: response time, {title}", "RT difference (s)")
     _style(ax2, f"Laterality: accuracy, {title}", "difference (points)")
-    rt_band, acc_band = (norm_value(progress, "max_side_rt_diff_s"),
-                         100.0 * norm_value(progress, "max_side_accuracy_diff"))
+    norms = progress["norms"]
+    rt_band, acc_band = norms["max_side_rt_diff_s"], 100.0 * norms["max_side_accuracy_diff"]
     style = {"color": "#000000", "marker": "o", "linewidth": 1.5}
     for ax, key, scale, band, unit in ((ax1, "rt_s", 1.0, rt_band, " s"),
                                        (ax2, "accuracy", 100.0, acc_band, " points")):

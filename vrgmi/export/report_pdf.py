@@ -133,7 +133,7 @@ def _title_page(patient: dict[str, Any], prog: dict[str, Any]) -> Figure:
     y -= 0.025
     norms = prog["norms"]
     line("How to read the charts", 14, "bold", 0.035)
-    side_rt = plots.norm_value(prog, "max_side_rt_diff_s")
+    side_rt = norms["max_side_rt_diff_s"]
     for text in (
             f"Green bands are the laterality norms (NOI guidance): accuracy at least "
             f"{100 * norms['accuracy_min']:.0f} %,",
@@ -197,12 +197,15 @@ def _sessions_table(sub: Any, sessions: list[dict[str, Any]]) -> None:
 
 
 def write_report(db: Database, patient_id: str, out: Path | io.BytesIO,
-                 progress_cb: Callable[[str], None] | None = None) -> Path | io.BytesIO:
-    """Write the patient's progress report PDF to ``out`` (a path or a binary buffer)."""
+                 progress_cb: Callable[[str], None] | None = None,
+                 norms: dict[str, float] | None = None) -> Path | io.BytesIO:
+    """Write the patient's progress report PDF to ``out`` (a path or a binary buffer);
+    ``norms``: :func:`vrgmi.records.queries.report_norms` of the settings in force
+    (default: the settings' defaults)."""
     say = progress_cb or (lambda _m: None)
     say(f"report: reading the records of {patient_id}")
     patient = get_patient(db, patient_id)
-    prog = progress(db, patient_id)
+    prog = progress(db, patient_id, norms)
     sessions = list_sessions(db, patient_id)
     meta = {"Title": f"GMI progress report {patient_id}", "Creator": "vrgmi", "Author": None}
     with PdfPages(out, metadata=meta) as pdf:
@@ -215,8 +218,8 @@ def write_report(db: Database, patient_id: str, out: Path | io.BytesIO,
     return out
 
 
-def report_bytes(db: Database, patient_id: str) -> bytes:
+def report_bytes(db: Database, patient_id: str, norms: dict[str, float] | None = None) -> bytes:
     """The report PDF as bytes (what the companion sends)."""
     buf = io.BytesIO()
-    write_report(db, patient_id, buf)
+    write_report(db, patient_id, buf, norms=norms)
     return buf.getvalue()

@@ -35,9 +35,21 @@ from vrgmi.records.db import Database, RecordsError
 from vrgmi.records.schema import (TABLES, CommandLog, GateDecision, Patient, Program,
                                   QuestionnaireAnswer, SceneRun, Session, SessionEvent,
                                   TherapistNote, Trial, check_patient_id)
+from vrgmi.settings import NormsSettings
 
-#: laterality norms (CLINICAL.md, NOI guidance for hands and feet); pass others to progress()
-NORMS: dict[str, float] = {"accuracy_min": 0.80, "rt_mean_s": 2.0, "rt_sd_s": 0.5}
+
+def report_norms(settings: NormsSettings | None = None) -> dict[str, float]:
+    """The laterality norms the progress series carry for the charts, from the ``[norms]``
+    settings (the one place they are defined; CLINICAL.md, NOI guidance for hands and
+    feet): accuracy minimum, RT mean and spread, and how far left and right may differ."""
+    s = settings or NormsSettings()
+    return {"accuracy_min": s.accuracy_min, "rt_mean_s": s.rt_mean_s, "rt_sd_s": s.rt_sd_s,
+            "max_side_rt_diff_s": s.max_side_rt_diff_s,
+            "max_side_accuracy_diff": s.max_side_accuracy_diff}
+
+
+#: the default norms (:func:`report_norms` of the default settings); pass others to progress()
+NORMS: dict[str, float] = report_norms()
 MAX_NOTE_CHARS = 10_000
 MAX_AUDIT_ROWS = 1000
 
