@@ -853,6 +853,7 @@ class SessionRunner:
         """Change side / level / height: the engine rebuilds the limbs; the running scene
         restarts for the new limb, or ends as skipped when it does not support it."""
         engine = self.engine
+        self._end_check()                # the limb changes under the block, not the check
         try:
             patient = engine.check_patient(args.get("side"), args.get("level"),
                                            args.get("height_m"))
