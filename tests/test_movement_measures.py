@@ -9,6 +9,7 @@ import pytest
 from vrgmi.measures.movement import (MeasureError, extrapolated_bounds, joint_angle_error,
                                      ldlj, min_jerk_phase, movement_bounds, path_length, sparc,
                                      speed_profile, summarize_movement, symmetry)
+from vrgmi.mirror.reach import ReachTask
 
 FS = 1000.0
 
@@ -145,3 +146,22 @@ def test_joint_angle_error_mean_max_and_wrap():
         joint_angle_error(a, b[:3])
     with pytest.raises(MeasureError):
         joint_angle_error(a, b, [7])
+
+
+def test_a_mirror_reach_trial_reports_the_whole_movement():
+    # the real reach task, its palm driven by a 1.2 s minimum-jerk reach at 90 Hz after a
+    # 0.4 s reaction: the trial result carries the whole movement's time and LDLJ
+    start, target = np.array([0.0, 0.2, 0.8]), np.array([0.1, 0.5, 1.0])
+    task = ReachTask(lambda k: target[None, :], radius_m=0.03, dwell_s=0.5,
+                     time_limit_s=6.0, trials=1, rest_s=0.0, rate_hz=90.0)
+    result, t = None, 0.0
+    while result is None:
+        onset = task.onset if task.active else t
+        s = float(np.clip((t - onset - 0.4) / 1.2, 0.0, 1.0))
+        result = task.update(t, start + (10 * s ** 3 - 15 * s ** 4 + 6 * s ** 5) *
+                             (target - start))
+        t += 1 / 90.0
+    assert result["success"]
+    assert result["movement_time_s"] == pytest.approx(1.2, rel=0.01)
+    assert result["movement_onset_s"] == pytest.approx(0.4, abs=0.01)
+    assert result["smoothness_ldlj"] == pytest.approx(-5.3, abs=0.1)
