@@ -345,5 +345,7 @@ def test_the_session_records_recenters_with_their_source_and_asks_about_a_turn(
         assert body == [("recenter", "session_start"), ("body_turn_suspected", "limb"),
                         ("recenter", "companion"), ("recenter", "menu_hold")]
     finally:
-        runner.close()
-        engine.close()
+        try:
+            runner.close()
+        finally:
+            engine.close()
