@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from panda3d.core import Point2, Point3
 
-from vrgmi.body import mirror_points
+from vrgmi.body import LEVELS, mirror_points
 from vrgmi.core import CorePipeline, dump_replay
 from vrgmi.render.display import grab_rgba
 from vrgmi.settings import load_settings
@@ -26,8 +26,8 @@ PIVOT = EYES - EYES_FROM_PIVOT
 CHAIR = np.array([0.0, 0.0])
 #: a waist tracker on the belt buckle, strapped on with its y axis up
 WAIST = np.r_[0.0, 0.12, 0.95, quat_from_axis_angle(X, np.pi / 2)]
-CONFIGS = [("transradial", "left"), ("transradial", "right"),
-           ("transtibial", "left"), ("transtibial", "right")]
+CONFIGS = [("transradial", "left"), ("transradial", "right"), ("transhumeral", "right"),
+           ("transtibial", "left"), ("transtibial", "right"), ("transfemoral", "left")]
 STILL_S = 2.0                                       # before anything moves (filters settle)
 
 
@@ -79,7 +79,7 @@ def still_patient(level, side, seconds):
     """A replay (engine space) of a seated patient whose intact hand / foot does not move;
     the head looks ahead. Channels: the intact grip (arm levels) or foot tracker (legs)."""
     intact = "right" if side == "left" else "left"
-    motion = "rest" if level == "transradial" else "foot_tap"
+    motion = "rest" if LEVELS[level].limb == "arm" else "foot_tap"
     r = make_scripted_replay(motion, seconds, RATE, intact_side=intact)
     arrays = r.arrays()
     for key in (f"{intact}_grip", f"tracker_{intact}_foot"):
