@@ -35,6 +35,8 @@ HEAD_LEG = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(-45.0))
 PALM_DOWN = quat_mul(quat_from_axis_angle(np.array([0.0, 1.0, 0.0]), -math.pi / 2),
                      quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(80.0)))
 MIRROR_Q = np.array([1.0, -1.0, -1.0, 1.0])
+#: these tests measure the scored trials: no instruction screen, no practice trial
+SCORED_ONLY = {"ui.instructions": False, "practice.mirror_trials": 0}
 
 
 def _mirror(engine, point):
@@ -92,7 +94,7 @@ class Patient(PoseSource):
 
 def _engine(display, scene, limb="arm", level=None, record=None):
     level = level or ("transradial" if limb == "arm" else "transtibial")
-    settings = load_settings(overrides={"patient.amputation_level": level})
+    settings = load_settings(overrides={"patient.amputation_level": level, **SCORED_ONLY})
     patient = Patient(limb)
     return Engine(settings, patient, display, scene=scene), patient
 
@@ -141,7 +143,7 @@ def test_reach_targets_scripted_patient_hits_then_the_replay_scores_the_same(dis
     assert engine.events.history[-1].data["summary"]["successes"] == 2
     # the recorded session replayed gives the same trials
     rt2 = ReachTargets(trials=2, sequence_length=2, dwell_s=0.2, distance=0.55)
-    settings = load_settings(overrides={"patient.amputation_level": "transradial"})
+    settings = load_settings(overrides={"patient.amputation_level": "transradial", **SCORED_ONLY})
     engine2 = Engine(settings, ReplaySource(load_replay(path), time_origin=0.0), display,
                      scene=rt2)
     _run(engine2, 12.0)
@@ -258,7 +260,7 @@ def test_foot_targets_tapped_by_the_mirrored_foot(display, scene):
 
 def test_ankle_circles_from_the_scripted_motion(display, scene):
     ac = AnkleCircles(trials=2)
-    settings = load_settings(overrides={"patient.amputation_level": "transtibial"})
+    settings = load_settings(overrides={"patient.amputation_level": "transtibial", **SCORED_ONLY})
     engine = Engine(settings, ScriptedSource("ankle_circles", intact_side="right"), display,
                     scene=ac)
     _run(engine, 10.0)
@@ -374,7 +376,7 @@ def _visible_fraction(base, node) -> float:
 
 def _leg_engine(display, scene_obj):
     """The scripted leg motion (its head pose: looking down at the feet)."""
-    settings = load_settings(overrides={"patient.amputation_level": "transtibial"})
+    settings = load_settings(overrides={"patient.amputation_level": "transtibial", **SCORED_ONLY})
     return Engine(settings, ScriptedSource("foot_tap", intact_side="right"), display,
                   scene=scene_obj)
 
@@ -404,7 +406,7 @@ def test_foot_targets_are_seen_past_the_knees_and_hands(display, scene):
 
 def test_ankle_circle_guide_is_seen_past_the_knees(display, scene):
     ac = AnkleCircles(trials=1)
-    settings = load_settings(overrides={"patient.amputation_level": "transtibial"})
+    settings = load_settings(overrides={"patient.amputation_level": "transtibial", **SCORED_ONLY})
     engine = Engine(settings, ScriptedSource("ankle_circles", intact_side="right"), display,
                     scene=ac)
     _run(engine, 1.5)
@@ -425,7 +427,7 @@ def test_resting_hands_leave_the_knees_and_feet_in_view(display, scene):
         assert abs(wrist[0]) > abs(hip[0]) + 0.08               # outside the thigh
         assert hip[2] - 0.1 < wrist[2] < hip[2] + 0.15          # resting at the seat
     engine.close()
-    arm = load_settings(overrides={"patient.amputation_level": "transradial"})
+    arm = load_settings(overrides={"patient.amputation_level": "transradial", **SCORED_ONLY})
     engine = Engine(arm, ScriptedSource("reach", intact_side="right"), display,
                     scene=ReachTargets(trials=1))
     _run(engine, 0.3)
@@ -443,6 +445,6 @@ def test_scene_descriptions_and_wrong_limb(display, scene):
         assert all(p["help"] for p in info["params"])
     with pytest.raises(SceneParamError, match="out of range"):
         ReachTargets(distance=2.0)
-    settings = load_settings(overrides={"patient.amputation_level": "transtibial"})
+    settings = load_settings(overrides={"patient.amputation_level": "transtibial", **SCORED_ONLY})
     with pytest.raises(SceneParamError, match="arm task"):
         Engine(settings, Patient("leg"), display, scene=ReachTargets())
