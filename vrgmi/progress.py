@@ -82,7 +82,7 @@ def mirror_trials(events: Iterable[Any]) -> list[dict[str, Any]]:
         kind, scene, data = _parts(e)
         if kind == "scene_started":
             phases[scene] = str(data.get("phase", ""))
-        elif kind == "trial" and phases.get(scene) == "mirror":
+        elif kind == "trial" and phases.get(scene) == "mirror" and not data.get("practice"):
             out.append(dict(data, scene=scene))
     return out
 

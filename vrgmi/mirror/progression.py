@@ -67,7 +67,7 @@ MIRROR_LEVELS: dict[str, tuple[MirrorLevel, ...]] = {
             B("cup_move"), B("wipe_table"),
             B("reach_targets", params={"sequence_length": 3, "distance": 0.8}))),
         MirrorLevel(4, "functional: pour and turn", (
-            B("pour"), B("key_turn"), B("cup_move", params={"distance": 0.75}))),
+            B("pour"), B("key_turn"), B("cup_move", params={"distance": 0.95}))),
     ),
     "leg": (
         MirrorLevel(1, "simple movements", (

@@ -1,0 +1,359 @@
+"""The functional mirror tasks with objects (cup, jug, key, stain; ball, cushion, floor path)
+through the real engine on the headless display: a scripted patient moves the intact hand
+or foot so that the mirrored one does the task, and each trial must complete with a score
+that matches what was done."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from vrgmi.app import Engine
+from vrgmi.body.foot import foot_tracker_from_ankle
+from vrgmi.body.hand import REST_WRIST_QUAT, grip_from_wrist
+from vrgmi.body.mirror import mirror_points_kernel
+from vrgmi.mirror.floor import BALL_RADIUS_M
+from vrgmi.mirror.lower import HEEL_FOOT_FRACTION, PEDAL_FROM_FOOT
+from vrgmi.mirror.objects import CUP_HEIGHT_M, GLASS_HEIGHT_M
+from vrgmi.render.environment import TABLE_TOP_Z
+from vrgmi.scenes.cup_move import CupMove
+from vrgmi.scenes.key_turn import KeyTurn
+from vrgmi.scenes.pour import Pour
+from vrgmi.scenes.press_hold import PressHold
+from vrgmi.scenes.roll_ball import RollBall
+from vrgmi.scenes.trace_path import TracePath
+from vrgmi.scenes.wipe_table import WipeTable
+from vrgmi.settings import load_settings
+from vrgmi.spatial import quat_from_axis_angle, quat_mul, quat_rotate
+from vrgmi.tracking.frame import TRACKER_INDEX, PoseSource, TrackingFrame
+
+RATE = 90.0
+HEAD_ARM = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(-40.0))
+HEAD_LEG = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(-45.0))
+PALM_DOWN = quat_mul(quat_from_axis_angle(np.array([0.0, 1.0, 0.0]), -math.pi / 2),
+                     quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(80.0)))
+FLAT = np.array([0.0, 0.0, 0.0, 1.0])
+FORWARD = np.array([0.0, 1.0, 0.0])
+
+
+class Patient(PoseSource):
+    """A seated patient (intact right side): the intact wrist (arm) or ankle (leg) glides
+    toward ``goal(t) -> (position, rotation)`` (tau 0.12 s); the rotation turns at most
+    180 deg/s toward its goal; the head stays still."""
+
+    name = "functional-patient"
+
+    def __init__(self, limb: str) -> None:
+        self.limb = limb
+        self.goal = None
+        self.pos = np.array([0.20, 0.20, 0.85]) if limb == "arm" else np.array([0.09, 0.32, 0.07])
+        self.rot = PALM_DOWN.copy() if limb == "arm" else FLAT.copy()
+        self._last = None
+
+    def poll(self, display_time: float, frame: TrackingFrame) -> bool:
+        dt = 0.0 if self._last is None else display_time - self._last
+        self._last = display_time
+        want = self.goal(display_time) if self.goal is not None else None
+        if want is not None:
+            pos, rot = want
+            self.pos += (1.0 - math.exp(-dt / 0.12)) * (pos - self.pos)
+            self.rot = _turn_toward(self.rot, rot, math.radians(180.0) * dt)
+        frame.t = display_time
+        frame.head[:] = (0.0, 0.0, 1.2, *(HEAD_ARM if self.limb == "arm" else HEAD_LEG))
+        frame.head_valid = True
+        frame.grip_valid[:] = False
+        frame.tracker_valid[:] = False
+        if self.limb == "arm":
+            grip_from_wrist(np.concatenate([self.pos, quat_mul(self.rot, REST_WRIST_QUAT)]), 1,
+                            frame.grip[1])
+            frame.grip_valid[1] = True
+            frame.trigger[1] = frame.squeeze[1] = 0.0
+        else:
+            foot_tracker_from_ankle(np.concatenate([self.pos, self.rot]), 0.152 * 1.75,
+                                    frame.tracker[TRACKER_INDEX["right_foot"]])
+            frame.tracker_valid[TRACKER_INDEX["right_foot"]] = True
+        return True
+
+
+def _turn_toward(q: np.ndarray, goal: np.ndarray, step: float) -> np.ndarray:
+    d = float(np.dot(q, goal))
+    if d < 0.0:
+        goal, d = -goal, -d
+    angle = 2.0 * math.acos(min(1.0, d))
+    if angle <= step or angle < 1e-9:
+        return np.asarray(goal, dtype=np.float64).copy()
+    k = step / angle
+    out = (1.0 - k) * q + k * goal
+    return out / np.linalg.norm(out)
+
+
+def _engine(display, scene, limb):
+    level = "transradial" if limb == "arm" else "transtibial"
+    settings = load_settings(overrides={"patient.amputation_level": level,
+                                        "ui.instructions": False,
+                                        "practice.mirror_trials": 0})
+    patient = Patient(limb)
+    return Engine(settings, patient, display, scene=scene), patient
+
+
+def _run(engine, seconds, start=0):
+    n = int(seconds * RATE)
+    for i in range(start, start + n):
+        engine.frame(i / RATE, 1 / RATE, render=(i % 45 == 0))
+    return start + n
+
+
+def _mirror(engine, point):
+    out = np.zeros((1, 3))
+    mirror_points_kernel(np.asarray(point, dtype=np.float64)[None, :], engine.core.torso.pose,
+                         out)
+    return out[0]
+
+
+def _hand_goal(engine, palm_at, turn=None):
+    """The intact wrist placed so the mirrored palm lands on ``palm_at(t, task)`` (3,) with
+    the intact hand turned ``turn(t, task)`` degrees about the forward axis."""
+    core = engine.core
+
+    def goal(t):
+        task = engine.scene.task
+        if not task.active:
+            return np.array([0.2, 0.2, 0.85]), PALM_DOWN
+        offset = core.intact.positions[3] - core.intact.positions[2]
+        deg = 0.0 if turn is None else turn(t, task)
+        rot = quat_mul(quat_from_axis_angle(FORWARD, math.radians(deg)), PALM_DOWN)
+        return _mirror(engine, palm_at(t, task)) - offset, rot
+    return goal
+
+
+def _trials(engine, name):
+    return [e.data for e in engine.events.of_kind("trial", name)]
+
+
+def test_cup_is_grasped_carried_and_set_down_on_its_spot(display, scene):
+    cm = CupMove(trials=2)
+    engine, patient = _engine(display, cm, "arm")
+
+    def palm_at(t, task):
+        if not task.item.held:
+            return task.grasp_point()
+        return task.spots[1] + (0.0, 0.0, 0.5 * CUP_HEIGHT_M) - task.item.offset
+    patient.goal = _hand_goal(engine, palm_at)
+    _run(engine, 7.0)
+    trials = _trials(engine, "cup_move")
+    assert len(trials) == 2 and cm.finished
+    for d in trials:
+        assert d["task"] == "cup_move" and d["success"] and d["outcome"] == "placed", d
+        assert 0.0 < d["grasp_time_s"] < d["time_s"] < 10.0
+        assert d["placement_error_m"] < d["place_radius_m"] and d["score"] > 0.5
+        assert d["peak_tilt_deg"] < 10.0 and d["path_length_m"] > 0.2
+        cup, spot = np.array(d["spots"])
+        # both on the table, on the missing (left) side, apart
+        assert cup[2] == spot[2] == pytest.approx(TABLE_TOP_Z)
+        assert cup[0] < -0.02 and spot[0] < -0.02 and np.linalg.norm(cup - spot) >= 0.16
+    assert trials[0]["spots"] != trials[1]["spots"]            # a fresh draw each trial
+    engine.close()
+
+
+def test_cup_left_where_it_stands_times_out_with_no_score(display, scene):
+    cm = CupMove(trials=1, time_limit_s=5.0)
+    engine, _ = _engine(display, cm, "arm")
+    _run(engine, 6.5)
+    (d,) = _trials(engine, "cup_move")
+    assert not d["success"] and d["outcome"] == "timeout" and d["score"] == 0.0
+    assert d["grasp_time_s"] is None
+    engine.close()
+
+
+def test_pour_over_the_glass_fills_it_and_beside_it_spills(display, scene):
+    pr = Pour(trials=2, pour_s=1.0, pour_deg=45.0)
+    engine, patient = _engine(display, pr, "arm")
+    lift = GLASS_HEIGHT_M + 0.5 * CUP_HEIGHT_M + 0.05
+    tipping = {}
+
+    def jug_at(t, task):
+        """Where the jug's centre should be: over the glass (the second one: first 0.16 m
+        nearer the patient, tipped there too early, for 1.5 s)."""
+        early = task.index == 1 and t - task.onset - task.grasp_time < 2.5
+        return task.spots[1] + (0.0, -0.16 if early else 0.0, lift)
+
+    def palm_at(t, task):
+        if not task.item.held:
+            return task.grasp_point()
+        return jug_at(t, task) - (task.item.centre - task.palm)   # the hand carries the jug
+
+    def turn(t, task):
+        if not task.item.held:
+            tipping.clear()
+            return 0.0
+        since = t - task.onset - task.grasp_time
+        there = np.linalg.norm((task.item.centre - jug_at(t, task))[:2]) < 0.03
+        if there and since > 1.0:
+            tipping[task.index] = True
+        return 70.0 if tipping.get(task.index) else 0.0
+    patient.goal = _hand_goal(engine, palm_at, turn)
+    _run(engine, 14.0)
+    first, second = _trials(engine, "pour")
+    for d in (first, second):
+        assert d["success"] and d["outcome"] == "poured", d
+        assert d["poured_s"] == pytest.approx(1.0, abs=0.02) and d["peak_tilt_deg"] > 45.0
+    assert first["spilled_s"] == 0.0 and first["score"] == pytest.approx(1.0)
+    assert second["spilled_s"] > 0.2 and second["score"] < first["score"] - 0.2
+    engine.close()
+
+
+def test_key_is_turned_by_turning_the_forearm_and_held(display, scene):
+    kt = KeyTurn(trials=2, turn_deg=60.0, hold_s=0.5)
+    engine, patient = _engine(display, kt, "arm")
+
+    def turn(t, task):
+        return 80.0 if task.item.held and t - task.onset - task.grasp_time > 0.4 else 0.0
+    patient.goal = _hand_goal(engine, lambda t, task: task.item.centre, turn)
+    _run(engine, 7.0)
+    trials = _trials(engine, "key_turn")
+    assert len(trials) == 2
+    for d in trials:
+        assert d["success"] and d["outcome"] == "turned", d
+        assert 60.0 <= d["peak_turn_deg"] < 100.0 and d["score"] >= 1.0
+        assert d["held_s"] == pytest.approx(0.5, abs=0.02)
+    engine.close()
+
+
+def test_key_grasped_but_not_turned_scores_the_part_turned(display, scene):
+    kt = KeyTurn(trials=1, turn_deg=90.0, time_limit_s=6.0)
+    engine, patient = _engine(display, kt, "arm")
+    patient.goal = _hand_goal(engine, lambda t, task: task.item.centre,
+                              lambda t, task: 45.0 if task.item.held else 0.0)
+    _run(engine, 7.5)
+    (d,) = _trials(engine, "key_turn")
+    assert not d["success"] and d["outcome"] == "timeout"
+    assert d["score"] == pytest.approx(d["peak_turn_deg"] / 90.0, abs=0.01)
+    assert 0.35 < d["score"] < 0.65
+    engine.close()
+
+
+def test_stain_is_wiped_clean_by_the_hand_down_on_the_table(display, scene):
+    wt = WipeTable(trials=1, clean_fraction=0.9)
+    engine, patient = _engine(display, wt, "arm")
+
+    def palm_at(t, task):
+        centre = task.spots[0] + (0.0, 0.0, 0.03)
+        s = t - task.onset - 1.0
+        if s <= 0.0:
+            return centre + (0.0, 0.0, 0.05)
+        r, a = min(0.10, 0.015 + 0.022 * s), 2.0 * math.pi * 0.7 * s
+        return centre + (r * math.cos(a), r * math.sin(a), 0.0)
+    patient.goal = _hand_goal(engine, palm_at)
+    _run(engine, 8.0)
+    (d,) = _trials(engine, "wipe_table")
+    assert d["success"] and d["outcome"] == "clean", d
+    assert d["cleaned_fraction"] >= 0.9 and d["score"] == d["cleaned_fraction"]
+    assert d["contact_s"] > 2.0
+    assert sum(b.is_hidden() for b in wt.blots) >= 0.9 * len(wt.blots) or wt.task.finished
+    engine.close()
+
+
+def _foot_goal(engine, ball_at, up_deg=None):
+    """The intact ankle placed so the mirrored ball of the foot lands on ``ball_at(t, task)``
+    with the foot flat (or toes up ``up_deg(t, task)`` about the heel)."""
+    core = engine.core
+
+    def goal(t):
+        task = engine.scene.task
+        rest = np.array([0.09, 0.32, core.lengths.ankle_height])
+        if not task.active:
+            return rest, FLAT
+        want = ball_at(t, task)
+        if want is None:
+            return rest, FLAT
+        ankle_to_ball = core.intact.positions[4] - core.intact.positions[2]
+        return _mirror(engine, want) - ankle_to_ball, FLAT
+    return goal
+
+
+def test_ball_is_rolled_under_the_foot_onto_the_spot(display, scene):
+    rb = RollBall(trials=2)
+    engine, patient = _engine(display, rb, "leg")
+
+    def ball_at(t, task):
+        if not task.on_ball:
+            return task.ball + (0.0, 0.0, BALL_RADIUS_M + 0.04)
+        return task.spots[1] + (task.foot - task.ball) * (1.0, 1.0, 0.0) \
+            + (0.0, 0.0, task.foot[2])
+    patient.goal = _foot_goal(engine, ball_at)
+    _run(engine, 7.0)
+    trials = _trials(engine, "roll_ball")
+    assert len(trials) == 2
+    for d in trials:
+        assert d["success"] and d["outcome"] == "rolled", d
+        start, spot = np.array(d["spots"])
+        assert d["ball_path_m"] >= 0.8 * np.linalg.norm((spot - start)[:2])
+        assert d["final_error_m"] <= d["target_radius_m"] and d["score"] > 0.0
+        assert d["contact_s"] > 0.3 and start[2] == spot[2] == 0.0
+    engine.close()
+
+
+def test_cushion_pressed_into_the_band_and_held(display, scene):
+    ph = PressHold(trials=2, hold_s=1.0, band_deg=8.0)
+    engine, patient = _engine(display, ph, "leg")
+    core = engine.core
+    foot, ankle_h = core.lengths.foot, core.lengths.ankle_height
+    heel_to_ankle = np.array([0.0, HEEL_FOOT_FRACTION * foot, ankle_h])
+
+    def goal(t):
+        task = ph.task
+        rest = np.array([0.09, 0.32, ankle_h])
+        if not task.active or task.plate is None:
+            return rest, FLAT
+        plate = task.plate
+        heel = _mirror(engine, plate.hinge - (HEEL_FOOT_FRACTION + PEDAL_FROM_FOOT)
+                       * foot * plate.forward)
+        up = task.rest_deg
+        if t - task.onset >= 0.8:
+            up -= 0.5 * (task.band[0] + task.band[1])       # press to the band's middle
+        q = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(up))
+        return heel + quat_rotate(q, heel_to_ankle), q
+    patient.goal = goal
+    _run(engine, 7.0)
+    trials = _trials(engine, "press_hold")
+    assert len(trials) == 2
+    for d in trials:
+        assert d["success"] and d["outcome"] == "held", d
+        lo, hi = d["band_deg"]
+        assert hi - lo == pytest.approx(8.0, abs=0.1) and 6.0 <= lo and hi <= 29.0
+        assert d["held_s"] == pytest.approx(1.0, abs=0.02) and d["overshoots"] == 0
+        assert d["in_band_s"] >= 1.0 and d["score"] > 0.5
+    assert trials[0]["band_deg"] != trials[1]["band_deg"]      # each trial its own band
+    engine.close()
+
+
+def test_path_is_traced_on_the_floor_point_by_point(display, scene):
+    tp = TracePath(trials=2, waypoints=5)
+    engine, patient = _engine(display, tp, "leg")
+
+    def ball_at(t, task):
+        return task.path[min(task.current, len(task.path) - 1)] + (0.0, 0.0, 0.01)
+    patient.goal = _foot_goal(engine, ball_at)
+    _run(engine, 6.0)
+    trials = _trials(engine, "trace_path")
+    assert len(trials) == 2
+    for d in trials:
+        assert d["success"] and d["outcome"] == "traced", d
+        assert d["waypoints_reached"] == 5 and len(d["path"]) == 5
+        assert d["mean_deviation_m"] < d["tolerance_m"] and d["score"] > 0.5
+        path = np.array(d["path"])
+        assert np.all(path[:, 2] == 0.0) and np.all(path[:, 0] < 0.0)   # the missing side
+    engine.close()
+
+
+def test_functional_scenes_describe_their_fields_and_refuse_the_other_limb(display, scene):
+    from vrgmi.scenes.schema import SceneParamError
+    for cls in (CupMove, Pour, KeyTurn, WipeTable, RollBall, PressHold, TracePath):
+        info = cls.describe()
+        assert info["phase"] == "mirror" and "trial" in info["emits"]
+        assert {"index", "success", "time_s", "score", "spots"} <= set(info["trial_fields"])
+        assert all(p["help"] for p in info["params"])
+    settings = load_settings(overrides={"patient.amputation_level": "transtibial"})
+    with pytest.raises(SceneParamError, match="arm task"):
+        Engine(settings, Patient("leg"), display, scene=CupMove())

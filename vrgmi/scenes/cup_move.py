@@ -1,0 +1,85 @@
+"""Move a cup: pick up the cup with the mirrored hand and set it down on the glowing spot
+(a functional mirror task; logic in :class:`vrgmi.mirror.objects.CupMoveTask`)."""
+from __future__ import annotations
+
+import numpy as np
+
+from vrgmi.i18n import N_
+from vrgmi.mirror.objects import CUP_HEIGHT_M, CupMoveTask, rotate
+from vrgmi.scenes.base import SceneContext, SceneFrame
+from vrgmi.scenes.mirror_common import TEAL
+from vrgmi.scenes.objects_common import (CUP_HEX, OBJECT_TRIAL_FIELDS, ObjectTaskScene, cup,
+                                         distance_param, flat_disc, orient, place)
+from vrgmi.scenes.schema import Param
+
+_DOWN = np.array([0.0, 0.0, -0.5 * CUP_HEIGHT_M])
+
+
+class CupMove(ObjectTaskScene):
+    """A cup stands on the table on the missing side; the patient reaches with the intact
+    hand, watches the mirrored hand take the cup (it follows the hand once held) and set
+    it down upright on the glowing spot."""
+
+    name = "cup_move"
+    description = "pick up a cup with the mirrored hand and put it on the glowing spot"
+    params = (
+        distance_param(),
+        Param("grasp_radius_m", "float", 0.07, "how near the palm must come to take the cup",
+              0.03, 0.15, unit="m"),
+        Param("place_radius_m", "float", 0.06, "size of the spot the cup goes on (radius)",
+              0.03, 0.15, unit="m"),
+        Param("dwell_s", "float", 0.3, "seconds to hold still to take or set down the cup",
+              0.0, 2.0, unit="s"),
+        Param("time_limit_s", "float", 20.0, "seconds allowed per move", 5.0, 120.0,
+              unit="s"),
+        Param("trials", "int", 6, "moves in this scene", 1, 50),
+    )
+    trial_fields = {**OBJECT_TRIAL_FIELDS,
+                    "grasp_time_s": "time the cup was taken (s), null if never",
+                    "placement_error_m": "cup centre to spot centre when the trial ended (m)",
+                    "peak_tilt_deg": "largest tilt of the cup while carried (deg)",
+                    "place_radius_m": "spot radius (m)"}
+    instruction = N_("Pick up the cup and put it on the glowing spot")
+
+    def make_task(self, ctx: SceneContext, rate_hz: float) -> CupMoveTask:
+        d = self.difficulty
+        return CupMoveTask(self.spot_maker(ctx), d["grasp_radius_m"], d["place_radius_m"],
+                           d["dwell_s"], d["time_limit_s"], d["trials"], rate_hz=rate_hz)
+
+    def configure(self) -> None:
+        super().configure()
+        d, task = self.difficulty, self.task
+        task.grasp_radius_m = d["grasp_radius_m"]
+        task.place_radius_m = d["place_radius_m"]
+        task.dwell.hold_s = d["dwell_s"]
+
+    def build(self, ctx: SceneContext) -> None:
+        super().build(ctx)
+        self.cup = cup(ctx.root, ctx.base, "cup", CUP_HEX)
+        self.spot = flat_disc(ctx.root, ctx.base, "cup-spot", 1.0, TEAL, 0.55)
+        self.cup.hide()
+        self.spot.hide()
+        self._base = np.zeros(3)
+
+    def draw(self, frame: SceneFrame) -> None:
+        task = self.task
+        if not task.active:
+            self.cup.hide()
+            self.spot.hide()
+            return
+        item = task.item
+        place(self.cup, item.centre + rotate(item.rotation, _DOWN, self._base))
+        orient(self.cup, item.rotation)
+        self.spot.set_scale(task.place_radius_m, task.place_radius_m, 1.0)
+        place(self.spot, task.spots[1] + (0.0, 0.0, 0.002))
+        self.spot.set_alpha_scale(1.0 if task.placed_now() else 0.6)
+        self.cup.show()
+        self.spot.show()
+
+    def panel_text(self, frame: SceneFrame) -> str:
+        task = self.task
+        if task.active and frame.t >= self._feedback_until:
+            line = ("Now set it down on the glowing spot" if task.item.held
+                    else "Reach for the cup with your mirrored hand")
+            return "\n".join([line] + super().panel_text(frame).split("\n")[-1:])
+        return super().panel_text(frame)

@@ -1,0 +1,129 @@
+"""Roll a ball: roll the ball under the mirrored foot onto the glowing spot on the floor (a
+functional mirror task; logic in :class:`vrgmi.mirror.floor.RollBallTask`)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from vrgmi.mirror.floor import BALL_RADIUS_M, RollBallTask
+from vrgmi.mirror.lower import foot_home, foot_targets, in_view
+from vrgmi.mirror.trial import lateral_sign, yaw_axes
+from vrgmi.scenes.base import SceneContext, SceneFrame
+from vrgmi.scenes.foot_targets import BALL, MIN_FORWARD_M
+from vrgmi.scenes.mirror_common import FLOOR_Z_M, TEAL, MirrorTaskScene, seated_legs
+from vrgmi.scenes.objects_common import OBJECT_TRIAL_FIELDS, ball, flat_disc, place
+from vrgmi.scenes.schema import Param
+
+#: the ball starts this far (m) straight ahead of the resting foot, clear of the sole
+BALL_START_M = 0.22
+#: the target stays this far (m) out from the body midline (the feet need not cross)
+MIN_LATERAL_M = 0.10
+#: the ball's colour, and the stripe that shows it roll
+BALL_HEX = "#d8694f"
+STRIPE_HEX = "#f4efe4"
+
+
+def roll_spots(rng: np.random.Generator, core: Any, distance_m: float,
+               target_radius_m: float) -> np.ndarray:
+    """The ball's start (straight ahead of the missing foot's resting place) and the target
+    (2, 3): ``distance_m`` from the ball, out on the missing side (at least
+    :data:`MIN_LATERAL_M` from the midline), both in view past the seated legs."""
+    side, L = core.amputated, core.lengths
+    torso = core.torso.pose
+    right, fwd = yaw_axes(torso)
+    lat = lateral_sign(side) * right
+    home = foot_home(core.torso.hip(side), torso, L.thigh, L.foot)
+    eye = core.frame.head[:3] if core.frame.head_valid else None
+    legs = seated_legs(core, np.zeros((4, 2, 3)))
+    start = home + BALL_START_M * fwd
+    if eye is not None:
+        for _ in range(8):                       # forward until the ball is seen past the knee
+            if in_view(eye, start + (0.0, 0.0, BALL_RADIUS_M), legs, BALL_RADIUS_M):
+                break
+            start = start + 0.02 * fwd
+    for _ in range(100):
+        goal = foot_targets(rng, start, torso, side, distance_m, 1, target_radius_m,
+                            MIN_FORWARD_M, eye, legs)[0]
+        if (goal - torso[:3]) @ lat >= MIN_LATERAL_M:
+            break
+    return np.stack([start, goal])
+
+
+class RollBall(MirrorTaskScene):
+    """A ball lies on the floor in front of the missing foot; the patient puts the intact
+    foot's sole on an imagined ball and watches the mirrored foot roll the real-looking
+    one onto the glowing spot."""
+
+    name = "roll_ball"
+    description = "roll a ball under the mirrored foot onto the glowing spot"
+    limbs = ("leg",)
+    params = (
+        Param("distance_m", "float", 0.25, "how far the spot is from the resting foot",
+              0.1, 0.4, unit="m"),
+        Param("target_radius_m", "float", 0.08, "spot size (radius)", 0.04, 0.15, unit="m"),
+        Param("dwell_s", "float", 0.3, "seconds the ball stays on the spot", 0.0, 2.0,
+              unit="s"),
+        Param("time_limit_s", "float", 20.0, "seconds allowed per roll", 5.0, 120.0,
+              unit="s"),
+        Param("trials", "int", 6, "rolls in this scene", 1, 50),
+    )
+    trial_fields = {**OBJECT_TRIAL_FIELDS,
+                    "ball_end": "where the ball ended, engine space (m)",
+                    "final_error_m": "ball centre to spot centre at the end (m)",
+                    "ball_path_m": "how far the ball rolled (m)",
+                    "contact_s": "seconds the sole was on the ball",
+                    "target_radius_m": "spot radius (m)"}
+    instruction = "Roll the ball onto the glowing spot"
+
+    def make_task(self, ctx: SceneContext, rate_hz: float) -> RollBallTask:
+        d = self.difficulty
+
+        def spots(_index: int) -> np.ndarray:
+            return roll_spots(self.rng, ctx.core, self.difficulty["distance_m"],
+                              self.difficulty["target_radius_m"])
+        return RollBallTask(spots, d["target_radius_m"], d["dwell_s"], d["time_limit_s"],
+                            d["trials"], rate_hz=rate_hz)
+
+    def configure(self) -> None:
+        super().configure()
+        d, task = self.difficulty, self.task
+        task.target_radius_m = d["target_radius_m"]
+        task.dwell.hold_s = d["dwell_s"]
+
+    def build(self, ctx: SceneContext) -> None:
+        super().build(ctx)
+        self.ball = ctx.root.attach_new_node("ball")
+        ball(self.ball, ctx.base, "ball-body", BALL_RADIUS_M, BALL_HEX)
+        stripe = ball(self.ball, ctx.base, "ball-stripe", BALL_RADIUS_M * 1.01, STRIPE_HEX)
+        stripe.set_scale(BALL_RADIUS_M * 1.01, BALL_RADIUS_M * 0.35, BALL_RADIUS_M * 1.01)
+        self.spot = flat_disc(ctx.root, ctx.base, "ball-spot", 1.0, TEAL, 0.6, lift=FLOOR_Z_M)
+        self.ball.hide()
+        self.spot.hide()
+
+    def step_task(self, frame: SceneFrame) -> dict[str, Any] | None:
+        return self.task.update(frame.t, self.effector(frame, BALL))
+
+    def draw(self, frame: SceneFrame) -> None:
+        task = self.task
+        if not task.active:
+            self.ball.hide()
+            self.spot.hide()
+            return
+        place(self.ball, task.ball + (0.0, 0.0, FLOOR_Z_M))
+        # the stripe turns as the ball rolls (about the torso's sideways axis)
+        self.ball.set_h(float(np.degrees(self.ctx.core.torso.yaw)))
+        self.ball.set_p(float(-np.degrees(task.ball_path / BALL_RADIUS_M)))
+        r = task.target_radius_m
+        self.spot.set_scale(r, r, 1.0)
+        place(self.spot, task.spots[1] + (0.0, 0.0, FLOOR_Z_M))
+        self.ball.show()
+        self.spot.show()
+
+    def panel_text(self, frame: SceneFrame) -> str:
+        task = self.task
+        if task.active and frame.t >= self._feedback_until:
+            line = ("Roll it onto the glowing spot" if task.on_ball
+                    else "Put your mirrored foot on the ball")
+            return "\n".join([line] + super().panel_text(frame).split("\n")[-1:])
+        return super().panel_text(frame)
