@@ -145,6 +145,26 @@ def test_buttons_and_thumbstick_become_semantic_input_on_the_display_clock(tmp_p
         assert event.t == pytest.approx((times[frame] - times[0]) * 1e-9, abs=2e-3)
 
 
+def test_the_menu_button_gives_its_press_and_release_for_the_patient_hold(tmp_path):
+    """The patient's hold (vrgmi.patient_controls) needs both edges of the menu button, each
+    stamped with the runtime's lastChangeTime."""
+    path, _ = _replay(tmp_path)
+    events = ("10 input /user/hand/left/input/menu/click 1\n"
+              "40 input /user/hand/left/input/menu/click 0\n")
+    with xr_test_runtime(replay=path, events=events) as rt:
+        loop = Loop()
+        try:
+            times = [loop.step() for _ in range(45)]
+        finally:
+            loop.close()
+        _clean(rt)
+    got = loop.inputs.drain(1e9)
+    assert [(e.action, e.device) for e in got] == [("menu", "controller_left"),
+                                                  ("menu_release", "controller_left")]
+    held = got[1].t - got[0].t
+    assert held == pytest.approx((times[40] - times[10]) * 1e-9, abs=2e-3)
+
+
 def test_hand_tracking_drives_the_fingers(tmp_path):
     path, replay = _replay(tmp_path, "fist_open")
     settings = load_settings(overrides={"patient.amputation_side": "left",
