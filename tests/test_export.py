@@ -93,13 +93,13 @@ def test_the_pdf_report_has_its_pages_and_renders(db, tmp_path):
     path = export_patient(db, "P01", "pdf", tmp_path, progress=messages.append)[0]
     data = path.read_bytes()
     assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
-    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", data)) == PAGE_COUNT == 6
-    assert messages[0] == "report: reading the records of P01" and "6 pages" in messages[-1]
+    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", data)) == PAGE_COUNT == 7
+    assert messages[0] == "report: reading the records of P01" and "7 pages" in messages[-1]
     assert shutil.which("pdftoppm"), "poppler-utils missing: run tools/system-deps.sh"
     subprocess.run(["pdftoppm", "-r", "20", "-png", str(path), str(tmp_path / "page")],
                    check=True, capture_output=True)
-    assert len(list(tmp_path.glob("page-*.png"))) == 6
-    assert report_bytes(db, "P02").startswith(b"%PDF-")      # one session: still 6 pages
+    assert len(list(tmp_path.glob("page-*.png"))) == 7
+    assert report_bytes(db, "P02").startswith(b"%PDF-")      # one session: still 7 pages
 
 
 @pytest.mark.parametrize("name", sorted(plots.PLOTS))

@@ -143,12 +143,12 @@ def test_report_verdict_uses_the_gates_rule(prog):
 
 def test_simulated_report_renders_every_page(db, tmp_path):
     data = report_bytes(db, "P10")
-    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", data)) == PAGE_COUNT == 6
+    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", data)) == PAGE_COUNT == 7
     pdf = tmp_path / "r.pdf"
     pdf.write_bytes(data)
     subprocess.run(["pdftoppm", "-r", "20", "-png", str(pdf), str(tmp_path / "page")],
                    check=True, capture_output=True)
-    assert len(list(tmp_path.glob("page-*.png"))) == 6
+    assert len(list(tmp_path.glob("page-*.png"))) == 7
 
 
 def test_fhir_carries_the_mirror_share_completed(db, prog):

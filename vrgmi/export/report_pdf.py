@@ -1,6 +1,6 @@
 """A patient's progress report as a PDF (matplotlib ``PdfPages``, Agg; no pyplot state).
 
-Pages (A4 portrait, always six so a therapist finds things in the same place):
+Pages (A4 portrait, always seven so a therapist finds things in the same place):
 
 1. title: pseudonymous id, amputation side and level, program phase, sessions and dates,
    the latest figures against the norms, and how to read the charts;
@@ -10,8 +10,8 @@ Pages (A4 portrait, always six so a therapist finds things in the same place):
    rotation angle (first and latest sessions), medial and lateral RT per session;
 4. explicit imagery: chronometry ratio and KVIQ (mean rating per item);
 5. pain NRS before/after each session and cybersickness (SSQ);
-6. mirror therapy (trials completed, time to complete, per task) and a table of the latest
-   sessions.
+6. mirror therapy (trials completed, time to complete, per task);
+7. a table of the latest sessions.
 
 The norm verdicts use the one rule of :class:`vrgmi.laterality.norms.Norms` (the gate's).
 """
@@ -39,9 +39,10 @@ PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
      ("laterality_difference", "laterality_angle", "medial_lateral")),
     ("Explicit motor imagery", ("imagery",)),
     ("Pain and comfort", ("nrs", "ssq")),
-    ("Mirror therapy and sessions", ("mirror", "sessions")),
+    ("Mirror therapy", ("mirror",)),
+    ("Sessions", ("sessions",)),
 )
-SESSION_ROWS = 16
+SESSION_ROWS = 45
 #: space above a chart (its title; the page title above the first one) and below it (axis
 #: label)
 MARGIN_TOP_IN, MARGIN_BOTTOM_IN = 0.85, 0.55
