@@ -85,6 +85,7 @@ def _events(pid: str, n: int, side: str = "left", level: str = "transradial") ->
             ev("body_turn_suspected", {"angle_deg": 45.0, "evidence": "limb"})
             ev("body_turn_cleared", {"reason": "turned back"})
             ev("body_turned", {"from_deg": 0.0, "to_deg": 45.0, "source": "tracker"})
+            ev("progression", {"before": {}, "after": {"mirror.level": 2}, "pain_flare": False})
         if k == 5:
             ev("pain_check", {"scene": "laterality"})
             ev("pain_flare", {"nrs_pre": 3, "nrs": 6, "moment": "check", "rise": 3,

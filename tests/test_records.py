@@ -110,7 +110,7 @@ def test_every_event_kind_is_stored(db, tmp_path):
                          "session_resumed", "recenter", "body_turned",
                          "body_turn_suspected", "body_turn_cleared", "pain_check",
                          "pain_flare", "ssq_alert", "dose_warning", "phase_step_back",
-                         "patient_stop"}
+                         "patient_stop", "progression"}
         assert s.scalar(select(func.count(GateDecision.id))) == 1
         assert s.scalar(select(func.count(QuestionnaireAnswer.id))) == 7 * 3 + 4
         assert s.scalar(select(func.count(Trial.id))) == 7 * 20 + 4 * 4 + 5

@@ -46,7 +46,9 @@ EVENT_KINDS = ("session_started", "scene_started", "trial", "block_finished", "q
                # safety (docs/program.md): the patient's stop, pain checks and flares, SSQ
                # alerts, the dose warning, a phase stepped back
                "patient_stop", "pain_check", "pain_flare", "ssq_alert", "dose_warning",
-               "phase_step_back")
+               "phase_step_back",
+               # the levels carried over to the next session (vrgmi/progress.py)
+               "progression")
 
 
 @dataclass(frozen=True)
