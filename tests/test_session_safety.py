@@ -308,3 +308,19 @@ def test_sessions_per_day_are_checked_at_start(tmp_path):
         services.check_sessions_today(Program("p01", sessions_per_day=4))
     finally:
         db.close()
+
+
+def test_the_ssq_chart_keeps_the_baseline_apart_from_the_after_session_scores():
+    from vrgmi.export.plots import figure_ssq
+
+    def ssq(session, moment, total):
+        return {"session": session, "moment": moment, "total": total, "nausea": None,
+                "oculomotor": None, "disorientation": None}
+
+    progress = {"sessions": [{"id": "a"}, {"id": "b"}],
+                "ssq": [ssq("a", "pre", 3.74), ssq("a", "post", 22.44),
+                        ssq("b", "pre", 0.0), ssq("b", "post", 7.48)]}
+    fig = figure_ssq(progress)
+    lines = {ln.get_label(): list(zip(*ln.get_data())) for ln in fig.axes[0].get_lines()}
+    assert lines["total"] == [(1, 22.44), (2, 7.48)]          # one point per session
+    assert lines["total before (baseline)"] == [(1, 3.74), (2, 0.0)]

@@ -169,6 +169,26 @@ def figure_mirror(progress: dict[str, Any],
     return fig
 
 
+def figure_mirror_watch(progress: dict[str, Any],
+                        fig: Figure | SubFigure | None = None) -> Any:
+    """Mirror therapy, per session and task: the share of trial time (%) the mirrored hand
+    or foot was within the central view (``watch_share``; mirror therapy works through
+    watching the mirror image, docs/mirror-tasks.md). Colours as in :func:`figure_mirror`."""
+    num = _numbering(progress)
+    fig, ax = _axes("Mirror therapy: watching the mirrored limb", "time watched (%)", fig)
+    scenes = sorted({p["scene"] for p in progress["mirror"]})
+    shown: list[float] = []
+    for i, scene in enumerate(scenes):
+        rows = [p for p in progress["mirror"]
+                if p["scene"] == scene and p.get("watch_share") is not None]
+        shown += _line(ax, num, rows, "watch_share", 100.0, color=PALETTE[i % len(PALETTE)],
+                       marker=MARKERS[i % len(MARKERS)], linewidth=1.5,
+                       label=scene.replace("_", " "))
+    ax.set_ylim(0, 105)
+    _finish(ax, len(num), bool(shown), legend_loc="lower left")
+    return fig
+
+
 def figure_laterality_difference(progress: dict[str, Any],
                                  fig: Figure | SubFigure | None = None) -> Any:
     """Left against right per session: the affected side's median RT and accuracy minus
@@ -273,17 +293,21 @@ def figure_nrs(progress: dict[str, Any],
 
 def figure_ssq(progress: dict[str, Any],
                fig: Figure | SubFigure | None = None) -> Any:
-    """Cybersickness: SSQ total score per questionnaire (and its three weighted subscales)."""
+    """Cybersickness: the SSQ total score after each session (and its three weighted
+    subscales), with the pre-session baseline total dashed."""
     num = _numbering(progress)
     fig, ax = _axes("Cybersickness (SSQ)", "weighted score", fig)
-    rows = [p for p in progress["ssq"] if p["session"] in num]
+    rows = [p for p in progress["ssq"] if p["session"] in num and p.get("moment") != "pre"]
+    base = [p for p in progress["ssq"] if p["session"] in num and p.get("moment") == "pre"]
     for key, color, marker in (("total", "#000000", "o"), ("nausea", "#009E73", "^"),
                                ("oculomotor", "#0072B2", "s"),
                                ("disorientation", "#D55E00", "D")):
         _line(ax, num, rows, key, color=color, marker=marker,
               linewidth=1.8 if key == "total" else 0.9, label=key)
+    _line(ax, num, base, "total", color="#777777", marker="o", linestyle="--",
+          linewidth=1.2, label="total before (baseline)")
     ax.set_ylim(bottom=0)
-    _finish(ax, len(num), bool(rows))
+    _finish(ax, len(num), bool(rows or base))
     return fig
 
 
@@ -299,6 +323,7 @@ PLOTS: dict[str, Callable[..., Any]] = {
     "medial_lateral": figure_medial_lateral,
     "imagery": figure_imagery,
     "mirror": figure_mirror,
+    "mirror_watch": figure_mirror_watch,
     "nrs": figure_nrs,
     "ssq": figure_ssq,
 }
