@@ -560,8 +560,8 @@ class SessionRunner:
         self.events.emit("progression", t, {"before": dict(self._progress_started),
                                             "after": dict(self.program.progress),
                                             "mirror": mirror, "pain_flare": self._flare})
-        if self.on_program_change is not None and progress != self._progress_started:
-            self.on_program_change(self.program)
+        if progress != self._progress_started:
+            self._program_changed()
 
     # -- safety: the patient's stop, pain checks and flares, dose, SSQ -----------------------
     def _calm_end(self, t: float, reason: str, by: str) -> None:
