@@ -349,3 +349,46 @@ def test_the_session_records_recenters_with_their_source_and_asks_about_a_turn(
             runner.close()
         finally:
             engine.close()
+
+
+def test_the_companion_asks_the_therapist_to_recenter(tmp_path):
+    """In a real browser (Debian's Chromium): the flag shows "The patient may have turned"
+    with a Recenter button, the button queues the recenter, the flag hides when it is down."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from vrgmi.companion import Companion
+    from vrgmi.control import CommandQueue, EngineStatus, StatusBoard
+
+    board, queue = StatusBoard(), CommandQueue()
+    board.publish(EngineStatus(state="running", scene="free_mirror", turn_suspected=True))
+    companion = Companion(board, queue, port=0)
+    companion.start()
+    token, _ = companion.pairing()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"])
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.goto(companion.url + "/")
+            page.fill("#token", token.lower())
+            page.click("button[type=submit]")
+            expect(page.locator("#link")).to_have_text("connected")
+            flag = page.locator("#turn")
+            expect(flag).to_be_visible()
+            expect(flag).to_contain_text("The patient may have turned")
+            page.screenshot(path=str(tmp_path / "companion-turn.png"))
+            flag.get_by_role("button", name="Recenter?").click()
+            sent = []
+            for _ in range(50):
+                sent += queue.drain()
+                if sent:
+                    break
+                page.wait_for_timeout(100)
+            assert [(c.name, c.args) for c in sent] == [("recenter", {})]
+            board.publish(EngineStatus(state="running", scene="free_mirror"))
+            expect(flag).to_be_hidden()
+            browser.close()
+    finally:
+        companion.stop()
