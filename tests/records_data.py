@@ -67,8 +67,8 @@ def _events(pid: str, n: int, side: str = "left", level: str = "transradial") ->
             ev("param_changed", {"name": "speed", "old": 1, "new": 2, "by": "therapist"},
                "mirror_reach")
             for i in range(5):
-                ev("trial", {"index": i, "block": 0, "score": round(0.5 + 0.05 * k, 3)},
-                   "mirror_reach")
+                ev("trial", {"index": i, "block": 0, "score": round(0.5 + 0.05 * k, 3),
+                             "watch_share": round(0.6 + 0.05 * k, 3)}, "mirror_reach")
             ev("scene_finished", {"summary": {}, "reason": "completed"}, "mirror_reach")
         ssq = [1] + [0] * 15
         ev("questionnaire", {"instrument": "ssq", "moment": "post", "answers": ssq,

@@ -8,7 +8,10 @@ import pytest
 from vrgmi.app import Engine
 from vrgmi.body.mirror import keep_clear_kernel
 from vrgmi.core import CorePipeline, warmup
+from vrgmi.mirror.lower import foot_targets
+from vrgmi.mirror.reach import reach_targets
 from vrgmi.render.display import grab_rgba, save_png
+from vrgmi.scenes.bilateral import Bilateral
 from vrgmi.settings import load_settings
 from vrgmi.tracking.replay import Replay, ReplaySource
 from vrgmi.tracking.scripted import (LEG_MOTIONS, MOTIONS, _min_jerk, make_scripted_replay)
@@ -166,3 +169,44 @@ def test_rendered_limbs_never_overlap_at_the_crossing_moment(display, scene, tmp
             assert cols[phantom[r]].max() < cols[intact[r]].min()
     finally:
         engine.close()
+
+
+def test_task_targets_stay_on_the_phantom_side():
+    """Reach targets and floor discs keep their centres the given distance from the
+    midline on the phantom's side (without the rule some come across)."""
+    torso = np.array([0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0])
+    shoulder = np.array([-0.19, 0.0, 0.95])
+    args = (shoulder, torso, 0, 0.72, 0.6, 200, 0.05, 0.75)
+    free = reach_targets(np.random.default_rng(1), *args)
+    kept = reach_targets(np.random.default_rng(1), *args, min_lateral_m=0.155)
+    assert (-free[:, 0]).min() < 0.155 <= (-kept[:, 0]).min()
+    home = np.array([-0.0875, 0.62, 0.0])
+    free = foot_targets(np.random.default_rng(1), home, torso, 0, 0.3, 200, 0.06, 0.5)
+    kept = foot_targets(np.random.default_rng(1), home, torso, 0, 0.3, 200, 0.06, 0.5,
+                        min_lateral_m=0.127)
+    assert (-free[:, 0]).min() < 0.127 <= (-kept[:, 0]).min()
+
+
+def test_bilateral_hands_never_cross(display, scene):
+    """The bilateral scene's target pairs keep the two hands apart: a patient reaching for
+    them needs no help from the core, and the limbs stay two clearances apart."""
+    from test_mirror_scenes import Patient, _reach_goal
+
+    settings = load_settings(overrides={"patient.amputation_level": "transradial",
+                                        "ui.instructions": False, "practice.mirror_trials": 0})
+    bl = Bilateral(trials=4, dwell_s=0.2, distance=0.6)
+    patient = Patient("arm")
+    engine = Engine(settings, patient, display, scene=bl)
+    patient.goal = _reach_goal(engine, bl, patient)
+    core, closest, shift = engine.core, np.inf, 0.0
+    try:
+        for i in range(int(16 * RATE)):
+            engine.frame(i / RATE, 1 / RATE, render=False)
+            a, b = core.intact.positions, core.phantom.positions
+            closest = min(closest, float(np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).min()))
+            shift = max(shift, core.midline_shift_m)
+        trials = engine.events.of_kind("trial", "bilateral")
+    finally:
+        engine.close()
+    assert len(trials) == 4 and all(ev.data["success"] for ev in trials)
+    assert shift == 0.0 and closest >= 2 * CLEARANCE, (shift, closest)

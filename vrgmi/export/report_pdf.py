@@ -39,7 +39,7 @@ PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
      ("laterality_difference", "laterality_angle", "medial_lateral")),
     ("Explicit motor imagery", ("imagery",)),
     ("Pain and comfort", ("nrs", "ssq")),
-    ("Mirror therapy", ("mirror",)),
+    ("Mirror therapy", ("mirror", "mirror_watch")),
     ("Sessions", ("sessions",)),
 )
 SESSION_ROWS = 45

@@ -442,7 +442,8 @@ def _laterality_effects(sessions: list[Session], started: dict[str, str | None],
 
 def _mirror_rows(sessions: list[Session], started: dict[str, str | None],
                  mir: dict[tuple[str, str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Per session and scene: trials, success rate, median time of the successes, score."""
+    """Per session and scene: trials, success rate, median time of the successes, score,
+    the mean share of trial time the phantom was watched (docs/mirror-tasks.md)."""
     order = {r.id: i for i, r in enumerate(sessions)}
     out = []
     for (sid, scene), rows in sorted(mir.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
@@ -450,11 +451,13 @@ def _mirror_rows(sessions: list[Session], started: dict[str, str | None],
         times = [v for d in ok if (v := _num(d, "time_s")) is not None]
         scores = [v for d in rows if (v := mirror_score(d)) is not None]
         judged = [d for d in rows if isinstance(d.get("success"), bool)]
+        watched = [v for d in rows if (v := _num(d, "watch_share")) is not None]
         out.append({"session": sid, "started": started[sid], "scene": scene, "n": len(rows),
                     "successes": len(ok),
                     "success_rate": len(ok) / len(judged) if judged else None,
                     "time_s": _median(times),
-                    "score": sum(scores) / len(scores) if scores else None})
+                    "score": sum(scores) / len(scores) if scores else None,
+                    "watch_share": sum(watched) / len(watched) if watched else None})
     return out
 
 
@@ -473,7 +476,7 @@ def progress(db: Database, patient_id: str,
     there are any), medial_rt_s, lateral_rt_s, n_medial, n_lateral,
     lateral_minus_medial_s}], "imagery": [{session, started, n, ratio}], "kviq": [{session,
     started, moment, visual, kinesthetic, visual_mean, kinesthetic_mean}], "mirror":
-    [{session, started, scene, n, successes, success_rate, time_s, score}], "nrs":
+    [{session, started, scene, n, successes, success_rate, time_s, score, watch_share}], "nrs":
     [{session, started, pre, post}], "ssq": [{session, started, moment, total, nausea,
     oculomotor, disorientation}]}``.
     """

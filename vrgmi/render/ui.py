@@ -304,7 +304,7 @@ def soft_disc(parent: NodePath, radius_m: float, rgba: tuple[float, float, float
 #: and out over this long (s), text lines of this visual angle (deg)
 LOOK_CUE_DROP_M = 0.15
 LOOK_CUE_FADE_S = 0.8
-LOOK_CUE_LINE_DEG = 1.6
+LOOK_CUE_LINE_DEG = 2.0
 
 
 class LookCue:
