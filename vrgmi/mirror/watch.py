@@ -59,7 +59,7 @@ class WatchMeter:
     @property
     def cue_due(self) -> bool:
         """True when the look-away cue is on and the patient has looked away that long."""
-        return self.cue_after_s > 0.0 and self.away_s >= self.cue_after_s
+        return self.cue_after_s > 0.0 and self.away_s >= self.cue_after_s - 1e-9
 
     def end_trial(self) -> float | None:
         """The finished trial's share (None if no frame could be judged); resets the trial."""
