@@ -15,18 +15,20 @@ from vrgmi.scenes.laterality import (BACKDROP_BEHIND_M, HINT_DEG, QUESTION_DEG,
                                      STIMULUS_DISTANCE_M, STIMULUS_SPAN_DEG, TEXT_LINE_DEG,
                                      LateralityScene)
 from vrgmi.scenes.schema import SceneParamError
-from vrgmi.settings import Settings, load_settings
+from vrgmi.settings import load_settings
 from vrgmi.tracking.scripted import ScriptedSource
 
 RATE = 90.0
+#: these tests measure the scored trials: no instruction screen, no practice block
+SCORED_ONLY = ["ui.instructions=false", "practice.laterality_trials=0"]
 
 
 def _engine(display, settings=None, **params):
     params = {"block_length": 4, "blocks": 1, "feedback": False, "iti_ms": 500,
               "iti_jitter_ms": 0, "adaptive": False, "probe_trials": 0, **params}
     scene = LateralityScene(**params)
-    engine = Engine(settings or Settings(), ScriptedSource("rest", intact_side="right"),
-                    display, scene=scene)
+    engine = Engine(settings or load_settings(None, SCORED_ONLY),
+                    ScriptedSource("rest", intact_side="right"), display, scene=scene)
     return engine, scene
 
 
@@ -118,7 +120,7 @@ def test_the_patients_own_limbs_are_hidden_during_the_game(display):
 
 
 def test_limb_follows_the_amputation_and_settings_are_checked(display):
-    legs = load_settings(None, ["patient.amputation_level=transtibial"])
+    legs = load_settings(None, ["patient.amputation_level=transtibial", *SCORED_ONLY])
     engine, scene = _engine(display, settings=legs)
     try:
         assert scene.task.config.limbs == ("foot",)
@@ -241,7 +243,7 @@ def _span_deg(mask):
     ("foot", Stimulus("foot", "left", "neutral", "top"))])
 def test_stimulus_spans_the_chosen_visual_angle(display, limb, stimulus):
     settings = None if limb == "hand" else load_settings(
-        None, ["patient.amputation_level=transtibial"])
+        None, ["patient.amputation_level=transtibial", *SCORED_ONLY])
     engine, scene = _engine(display, settings)
     try:
         engine.inputs.push("select", 0.005, "script")

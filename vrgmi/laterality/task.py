@@ -21,6 +21,11 @@ With ``probe_trials`` > 0 the session opens with the probe (:mod:`vrgmi.laterali
 block 0, at the fixed reference difficulty, no staircase, no feedback, its trials marked
 ``"probe": true``; the training blocks (1 .. ``blocks``) follow. The laterality gate judges
 the probe only (:func:`vrgmi.session.session_summary`).
+
+With ``practice_trials`` > 0 a practice block comes first of all (block -1): drawn at the
+staircase's start level, always with feedback, its trials marked ``"practice": true`` and
+kept apart (:attr:`LateralityTask.practice`): never fed to the staircase, never in a block's
+or the session's figures. A rest screen follows it before the scored blocks begin.
 """
 from __future__ import annotations
 
@@ -80,6 +85,7 @@ class TaskConfig:
     iti_jitter_ms: float = 500.0
     affected_side: str | None = None
     probe_trials: int = 0
+    practice_trials: int = 0
     norms: NormsSettings | None = None
     seed: int = 0
 
@@ -93,6 +99,8 @@ class TaskConfig:
         if self.iti_jitter_ms > self.iti_ms:
             raise TaskError(f"fixation jitter {self.iti_jitter_ms:g} ms must not exceed the "
                             f"interval {self.iti_ms:g} ms")
+        if self.practice_trials < 0:
+            raise TaskError(f"practice length {self.practice_trials!r} must be 0 or more")
         if self.probe_trials < 0 or self.probe_trials % 2:
             raise TaskError(f"probe length {self.probe_trials!r} must be 0 (no probe) or an "
                             "even number of trials (as many left as right)")
@@ -133,8 +141,9 @@ class LateralityTask:
         self.staircase = WeightedUpDown(config.target_accuracy, level=config.start_level)
         self.map = config.difficulty_map()
         self.phase = "intro"
-        self.block = 0
+        self.block = -1 if config.practice_trials else 0
         self.trials: list[dict[str, Any]] = []
+        self.practice: list[dict[str, Any]] = []     # practice trials, never scored
         self.stimulus: Stimulus | None = None
         self.feedback: str | None = None      # "correct" | "wrong" | "timeout"
         self.anticipations = 0
@@ -163,6 +172,11 @@ class LateralityTask:
     def probing(self) -> bool:
         """True during the probe block (the first block when ``probe_trials`` > 0)."""
         return self.config.probe_trials > 0 and self.block == 0
+
+    @property
+    def practicing(self) -> bool:
+        """True during the practice block (block -1)."""
+        return self.block < 0
 
     @property
     def level(self) -> float:
@@ -216,6 +230,8 @@ class LateralityTask:
             self._next(t)
 
     def _block_length(self) -> int:
+        if self.practicing:
+            return self.config.practice_trials
         return self.config.probe_trials if self.probing else self.config.block_length
 
     def _start_block(self, t: float) -> None:
@@ -224,7 +240,7 @@ class LateralityTask:
             self._probe = probe_plan(self.config.probe_trials, self.config.limbs,
                                      self.generator.rng)
         else:
-            self.generator.new_block(self.config.block_length, self.config.limbs)
+            self.generator.new_block(self._block_length(), self.config.limbs)
         self._start_fixation(t)
 
     def _start_fixation(self, t: float, keep_stimulus: bool = False) -> None:
@@ -259,9 +275,10 @@ class LateralityTask:
         cfg, stim = self.config, self.stimulus
         timeout = answer is None
         correct = answer == stim.side
-        probe = self.probing
-        record = {"index": len(self.trials), "block": self.block,
-                  "trial_in_block": self._in_block, "probe": probe, **stim.describe(),
+        probe, practice = self.probing, self.practicing
+        record = {"index": len(self.practice if practice else self.trials), "block": self.block,
+                  "trial_in_block": self._in_block, "probe": probe, "practice": practice,
+                  **stim.describe(),
                   "onset_t": self.onset, "response_t": None if timeout else t,
                   "rt_ms": None if timeout else round(1000.0 * (t - self.onset), 3),
                   "answer": answer, "correct": correct, "timeout": timeout,
@@ -269,13 +286,13 @@ class LateralityTask:
                   "rotation_max_deg": round(self.rotation_max_deg, 3),
                   "level": round(self.staircase.level, 4),
                   "anticipations": self._trial_anticipations}
-        self.trials.append(record)
-        if cfg.adaptive and not probe:
+        (self.practice if practice else self.trials).append(record)
+        if cfg.adaptive and not probe and not practice:
             self.staircase.update(correct)
         self._in_block += 1
         self.on_trial(record)
         now = self._last_t                    # the frame that learns of the answer
-        if cfg.feedback and not probe:
+        if (cfg.feedback or practice) and not probe:
             self.feedback = "timeout" if timeout else "correct" if correct else "wrong"
             self.phase = "feedback"
             self._until = now + cfg.feedback_ms / 1000.0
@@ -285,6 +302,10 @@ class LateralityTask:
     def _next(self, t: float) -> None:
         if self._in_block < self._block_length():
             self._start_fixation(t)
+            return
+        if self.practicing:                   # practice over: rest, then the scored blocks
+            self.block, self.stimulus, self.feedback = 0, None, None
+            self.phase, self._until = "rest", t + MIN_REST_S
             return
         block_trials = [r for r in self.trials if r["block"] == self.block]
         self.on_block(self.block, self.block_figures(block_trials))
@@ -308,7 +329,8 @@ class LateralityTask:
         """Session figures (:func:`vrgmi.laterality.analysis.session_figures`; ``probe``:
         the probe block's figures against the norms, None without a probe) and the task's
         counters; the final ``level`` can seed the next session's staircase."""
-        out: dict[str, Any] = {"trials": len(self.trials), "blocks_done": self.block,
+        out: dict[str, Any] = {"trials": len(self.trials), "blocks_done": max(self.block, 0),
+                               "practice_trials": len(self.practice),
                                "level": round(self.staircase.level, 4),
                                "anticipations": self.anticipations, "voided": self.voided}
         if self.trials:

@@ -24,6 +24,7 @@ from panda3d.core import (AlphaTestAttrib, CardMaker, CullBinEnums, CullBinManag
                           Vec4)
 
 from vrgmi.body.postures import posture_angles
+from vrgmi.i18n import N_, _
 from vrgmi.laterality.staircase import next_session_start
 from vrgmi.laterality.probe import PROBE_TRIALS
 from vrgmi.laterality.stimuli import Stimulus
@@ -33,7 +34,7 @@ from vrgmi.render.rig import MODEL_HEIGHT, LimbRig, RigError
 from vrgmi.render.shaders import (ROOM, SKIN, Lighting, load_shader, set_lighting,
                                   shaders_supported)
 from vrgmi.render.skin import SkinLook, StumpBlend, skin_tone
-from vrgmi.render.ui import Panel, line_height_for
+from vrgmi.render.ui import Panel, line_height_for, text_line_deg
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import Param
 
@@ -75,7 +76,13 @@ MESSAGE_LINE_DEG = 2.2
 QUESTION_DEG = 21.5
 HINT_DEG = -21.5
 HINT_SIDE_DEG = 17.0
-QUESTION_TEXT = "Left or right?"
+QUESTION_TEXT = N_("Left or right?")
+#: the answer hint's words, left and right of the stimulus
+HINT_WORDS = {-1.0: N_("left"), 1.0: N_("right")}
+#: the intro's question, per limb set shown
+INTRO_QUESTION = {("hand",): N_("Is it a left or a right hand?"),
+                  ("foot",): N_("Is it a left or a right foot?"),
+                  ("hand", "foot"): N_("Is it a left or a right hand or foot?")}
 #: context props: colour (sRGB)
 PROP_HEX = {"cup": "#5c9f97", "ball": "#d98c5f", "pen": "#3f6fa8"}
 
@@ -123,6 +130,11 @@ class LateralityScene(Scene):
     emits = ("trial", "block_finished")
     #: the staircase level carried to the next session (vrgmi.progress)
     carry_over = {"laterality.level": "start_level"}
+    instructions = N_("Left or right?\n\nYou will see a hand or a foot, turned in different "
+                      "ways. Decide as quickly and as carefully as you can whether it is a "
+                      "left or a right one, and answer with left or right (thumbstick, "
+                      "trigger or arrow keys).\n\nA few practice pictures come first, "
+                      "with a tick or a cross after each answer.")
     trial_fields = {
         "index": "trial number in the session (from 0)",
         "block": "block number (from 0)",
@@ -149,6 +161,7 @@ class LateralityScene(Scene):
         "anticipations": "answers given before the stimulus appeared (ignored)",
         "probe": "a probe trial (block 0 with a probe): fixed reference difficulty, no "
                  "feedback, no staircase; the laterality gate judges these",
+        "practice": "a practice trial (block -1): never scored, never fed to the staircase",
     }
 
     def __init__(self, **difficulty: Any) -> None:
@@ -234,7 +247,8 @@ class LateralityScene(Scene):
             iti_jitter_ms=min(float(d["iti_jitter_ms"]), float(d["iti_ms"])),
             probe_trials=int(d["probe_trials"]),
             norms=ctx.settings.norms if ctx is not None and ctx.settings is not None else None,
-            affected_side=affected, seed=ctx.seed if ctx is not None else 0)
+            affected_side=affected, seed=ctx.seed if ctx is not None else 0,
+            practice_trials=_practice_trials(ctx))
 
     def _on_trial(self, record: dict[str, Any]) -> None:
         self.emit("trial", record)
@@ -252,6 +266,15 @@ class LateralityScene(Scene):
                     rig.root.hide()
                 else:
                     rig.root.show()
+
+
+def _practice_trials(ctx: SceneContext | None) -> int:
+    """The ``practice.laterality_trials`` setting (its default without settings)."""
+    settings = ctx.settings if ctx is not None and ctx.settings is not None else None
+    if settings is None:
+        from vrgmi.settings import PracticeSettings
+        return PracticeSettings().laterality_trials
+    return settings.practice.laterality_trials
 
 
 class _StageView:
@@ -322,16 +345,23 @@ class _StageView:
         phase = task.phase
         cfg = task.config
         if phase == "intro":
-            noun = "hand" if cfg.limbs == ("hand",) else "foot" if cfg.limbs == ("foot",) \
-                else "hand or foot"
-            self._say(f"Left or right?\n\nIs it a left or a right {noun}?\n"
-                      "Answer as quickly and\ncarefully as you can.\n\n"
-                      "Press left or right to start.")
+            practice = (_("First a few practice pictures,\nwith a tick or a cross after each.")
+                        + "\n\n") if task.practicing else ""
+            self._say(_(QUESTION_TEXT) + "\n\n" + _(INTRO_QUESTION[cfg.limbs]) + "\n"
+                      + _("Answer as quickly and\ncarefully as you can.") + "\n\n" + practice
+                      + _("Press left or right to start."))
+        elif phase == "rest" and task.block == 0 and task.practice:
+            self._say(_("Practice done. Well done.\n\nNow the counted pictures begin.\n"
+                        "Press left or right to go on."))
+        elif phase == "rest" and cfg.probe_trials and task.block == 1:    # after the probe
+            self._say(_("Well done.\n\nRest a moment.\nPress left or right to go on."))
         elif phase == "rest":
-            self._say(f"Block {task.block} of {cfg.blocks} done.\nWell done.\n\n"
-                      "Rest a moment.\nPress left or right to go on.")
+            training = task.block - (1 if cfg.probe_trials else 0)
+            self._say(_("Block {done} of {total} done.\nWell done.\n\n"
+                        "Rest a moment.\nPress left or right to go on.")
+                      .format(done=training, total=cfg.blocks))
         elif phase == "done":
-            self._say("All done. Thank you!")
+            self._say(_("All done. Thank you!"))
         elif phase == "fixation":
             self.fixation.show()
         elif phase == "stimulus":
@@ -410,20 +440,20 @@ class _StageView:
         y = BACKDROP_BEHIND_M - 0.002                  # on the card, just in front of it
         def at(deg: float) -> float:
             return d * math.tan(math.radians(deg))
-        line = line_height_for(d, TEXT_LINE_DEG)
+        line = line_height_for(d, text_line_deg(TEXT_LINE_DEG))
         baseline = -0.33 * line                        # puts a line's middle on its z
         question = Panel(node, (0.0, y, at(QUESTION_DEG) + baseline), distance_m=d,
                          min_line_deg=TEXT_LINE_DEG, name="laterality_question_text",
                          card=False)
-        question.set_text(QUESTION_TEXT)
+        question.set_text(_(QUESTION_TEXT))
         tip, z = at(HINT_SIDE_DEG), at(HINT_DEG)      # arrowheads' tips, out to the sides
         length, half, gap = 0.8 * line, 0.42 * line, 0.35 * line
-        for sign, word in ((-1.0, "left"), (1.0, "right")):
+        for sign, word in HINT_WORDS.items():
             back = sign * (tip - length)
             hint = Panel(node, (back - sign * gap, y, z + baseline), distance_m=d,
                          min_line_deg=TEXT_LINE_DEG, name=f"laterality_hint_{word}",
                          align="left" if sign < 0 else "right", card=False)
-            hint.set_text(word)
+            hint.set_text(_(word))
             arrow = self._triangle(f"arrow_{word}", TEXT_HEX,
                                    ((sign * tip, z), (back, z + half), (back, z - half)))
             arrow.reparent_to(node)
