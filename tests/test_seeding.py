@@ -133,7 +133,8 @@ def test_sessions_differ_blocks_differ_and_a_seed_replays_a_session(sessions):
     assert _stimuli(blocks1[0]) != _stimuli(blocks1[1])             # two blocks differ
     started = [e.data["seed"] for e in ev1 if e.kind == "scene_started"
                and e.scene == "laterality"]
-    assert started == [block_seed(first.seed, k) for k in (1, 2)]  # pre NRS was block 0
+    # the pre NRS and the SSQ baseline were blocks 0 and 1
+    assert started == [block_seed(first.seed, k) for k in (2, 3)]
     replay, ev3, blocks3 = run(seed=first.seed, session_id="s3")
     assert replay.seed == first.seed
     assert [_stimuli(b) for b in blocks3] == [_stimuli(b) for b in blocks1]   # trial by trial
