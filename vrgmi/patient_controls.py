@@ -12,14 +12,15 @@ Math core: no Panda3D; the session shows :meth:`PatientControls.notice` in the h
 from __future__ import annotations
 
 from vrgmi.control import Command, CommandQueue
+from vrgmi.i18n import N_, _
 from vrgmi.input import InputQueue
 from vrgmi.settings import SafetySettings
 
 #: the input actions these controls take before the scene sees the rest
 PATIENT_ACTIONS = ("menu", "menu_release", "pause")
-RECENTRED_TEXT = "Recentred - keep holding to stop"
-HOLD_TEXT = "Keep holding to recentre"
-STOPPING_TEXT = "Stopping the session"
+RECENTRED_TEXT = N_("Recentred - keep holding to stop")
+HOLD_TEXT = N_("Keep holding to recentre")
+STOPPING_TEXT = N_("Stopping the session")
 #: a hold shorter than this fraction of the recentre time shows nothing (a brief press)
 NOTICE_AFTER = 0.2
 
@@ -113,4 +114,4 @@ class PatientControls:
         held = hold.held_s(t)
         text = (STOPPING_TEXT if held >= hold.stop_s else
                 RECENTRED_TEXT if held >= hold.recenter_s else HOLD_TEXT)
-        return text, hold.progress(t)
+        return _(text), hold.progress(t)

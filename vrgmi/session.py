@@ -41,6 +41,7 @@ from vrgmi.body import get_level
 from vrgmi.control import CommandQueue, EngineStatus, StatusBoard
 from vrgmi.errors import VrgmiError
 from vrgmi.events import Event, EventBus, EventSink, JsonlEventLog
+from vrgmi.i18n import _
 from vrgmi.measures.questionnaires import pain_flare, ssq_alerts
 from vrgmi.patient_controls import PatientControls
 from vrgmi.program import Program, override, step_back
@@ -705,8 +706,9 @@ class SessionRunner:
             self.events.emit("dose_warning", t, {"seconds_left": round(left, 1),
                                                  "limit_min": self._main_limit_s / 60.0})
             self._alert(t, "dose", f"about {minutes} min left before the session's limit")
-            self._notice(t, f"About {minutes} minute{'s' if minutes > 1 else ''} left "
-                            "in this session")
+            self._notice(t, _("About 1 minute left in this session") if minutes == 1 else
+                         _("About {minutes} minutes left in this session").format(
+                             minutes=minutes))
         if hard_left <= 0.0:
             self.message = (f"the session reached its limit of "
                             f"{self.safety.session_max_min:g} minutes")

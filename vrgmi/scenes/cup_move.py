@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vrgmi.i18n import N_
+from vrgmi.i18n import N_, _
 from vrgmi.mirror.objects import CUP_HEIGHT_M, CupMoveTask, rotate
 from vrgmi.scenes.base import SceneContext, SceneFrame
 from vrgmi.scenes.mirror_common import TEAL
@@ -79,7 +79,7 @@ class CupMove(ObjectTaskScene):
     def panel_text(self, frame: SceneFrame) -> str:
         task = self.task
         if task.active and frame.t >= self._feedback_until:
-            line = ("Now set it down on the glowing spot" if task.item.held
-                    else "Reach for the cup with your mirrored hand")
+            line = (_("Now set it down on the glowing spot") if task.item.held
+                    else _("Reach for the cup with your mirrored hand"))
             return "\n".join([line] + super().panel_text(frame).split("\n")[-1:])
         return super().panel_text(frame)

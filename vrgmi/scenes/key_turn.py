@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from vrgmi.i18n import N_
+from vrgmi.i18n import N_, _
 from vrgmi.mirror.objects import KEY_HEIGHT_M, KeyTurnTask
 from vrgmi.mirror.trial import yaw_axes
 from vrgmi.scenes.base import SceneContext, SceneFrame
@@ -91,7 +91,8 @@ class KeyTurn(ObjectTaskScene):
     def panel_text(self, frame: SceneFrame) -> str:
         task = self.task
         if task.active and frame.t >= self._feedback_until:
-            line = ("Reach for the key with your mirrored hand" if not task.item.held
-                    else f"Turn it... {abs(task.turn):.0f} of {task.turn_deg:.0f} deg")
+            line = (_("Reach for the key with your mirrored hand") if not task.item.held
+                    else _("Turn it... {turned:.0f} of {total:.0f} deg").format(
+                        turned=abs(task.turn), total=task.turn_deg))
             return "\n".join([line] + super().panel_text(frame).split("\n")[-1:])
         return super().panel_text(frame)

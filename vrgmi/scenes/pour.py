@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vrgmi.i18n import N_
+from vrgmi.i18n import N_, _
 from vrgmi.mirror.objects import (CUP_HEIGHT_M, GLASS_HEIGHT_M, GLASS_RADIUS_M, PourTask,
                                   rotate)
 from vrgmi.scenes.base import SceneContext, SceneFrame
@@ -98,8 +98,8 @@ class Pour(ObjectTaskScene):
     def panel_text(self, frame: SceneFrame) -> str:
         task = self.task
         if task.active and frame.t >= self._feedback_until:
-            line = ("Reach for the jug with your mirrored hand" if not task.item.held
-                    else "Tip the jug over the glass" if not task.pouring
-                    else "Pouring..." if task.over_glass else "Over the glass, please")
+            line = (_("Reach for the jug with your mirrored hand") if not task.item.held
+                    else _("Tip the jug over the glass") if not task.pouring
+                    else _("Pouring...") if task.over_glass else _("Over the glass, please"))
             return "\n".join([line] + super().panel_text(frame).split("\n")[-1:])
         return super().panel_text(frame)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vrgmi.i18n import N_, _
 from vrgmi.mirror.floor import PressHoldTask, press_bands
 from vrgmi.mirror.lower import PEDAL_TOLERANCE_M
 from vrgmi.scenes.base import SceneContext, SceneFrame
@@ -41,9 +42,9 @@ class PressHold(PedalPress):
                     "band_deg": "the band of toes-down press to hold (deg)",
                     "in_band_s": "seconds inside the band", "pressing_s": "seconds pressing",
                     "overshoots": "times the press went above the band"}
-    instruction = "Press the cushion into the band and hold it"
-    STATE_TEXT = {"away": "Put your mirrored foot on the cushion",
-                  "on": "Press down with your toes until the marker is in the band"}
+    instruction = N_("Press the cushion into the band and hold it")
+    STATE_TEXT = {"away": N_("Put your mirrored foot on the cushion"),
+                  "on": N_("Press down with your toes until the marker is in the band")}
 
     def make_task(self, ctx: SceneContext, rate_hz: float) -> PressHoldTask:
         d = self.difficulty
@@ -97,6 +98,7 @@ class PressHold(PedalPress):
     def panel_text(self, frame: SceneFrame) -> str:
         task = self.task
         if task.active and frame.t >= self._feedback_until and task.in_band:
-            return (f"Hold it in the band... {task.hold.held_s(frame.t):.1f} of "
-                    f"{task.hold.hold_s:.1f} s\nTrial {task.index + 1} of {task.trials}")
+            return (_("Hold it in the band... {held:.1f} of {total:.1f} s").format(
+                        held=task.hold.held_s(frame.t), total=task.hold.hold_s) + "\n"
+                    + _("Trial {n} of {total}").format(n=task.index + 1, total=task.trials))
         return super().panel_text(frame)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from vrgmi.i18n import N_, _
 from vrgmi.mirror.floor import BALL_RADIUS_M, RollBallTask
 from vrgmi.mirror.lower import foot_home, foot_targets, in_view
 from vrgmi.mirror.trial import lateral_sign, yaw_axes
@@ -38,11 +39,11 @@ def roll_spots(rng: np.random.Generator, core: Any, distance_m: float,
     legs = seated_legs(core, np.zeros((4, 2, 3)))
     start = home + BALL_START_M * fwd
     if eye is not None:
-        for _ in range(8):                       # forward until the ball is seen past the knee
+        for _step in range(8):                   # forward until the ball is seen past the knee
             if in_view(eye, start + (0.0, 0.0, BALL_RADIUS_M), legs, BALL_RADIUS_M):
                 break
             start = start + 0.02 * fwd
-    for _ in range(100):
+    for _step in range(100):
         goal = foot_targets(rng, start, torso, side, distance_m, 1, target_radius_m,
                             MIN_FORWARD_M, eye, legs)[0]
         if (goal - torso[:3]) @ lat >= MIN_LATERAL_M:
@@ -74,7 +75,7 @@ class RollBall(MirrorTaskScene):
                     "ball_path_m": "how far the ball rolled (m)",
                     "contact_s": "seconds the sole was on the ball",
                     "target_radius_m": "spot radius (m)"}
-    instruction = "Roll the ball onto the glowing spot"
+    instruction = N_("Roll the ball onto the glowing spot")
 
     def make_task(self, ctx: SceneContext, rate_hz: float) -> RollBallTask:
         d = self.difficulty
@@ -123,7 +124,7 @@ class RollBall(MirrorTaskScene):
     def panel_text(self, frame: SceneFrame) -> str:
         task = self.task
         if task.active and frame.t >= self._feedback_until:
-            line = ("Roll it onto the glowing spot" if task.on_ball
-                    else "Put your mirrored foot on the ball")
+            line = (_("Roll it onto the glowing spot") if task.on_ball
+                    else _("Put your mirrored foot on the ball"))
             return "\n".join([line] + super().panel_text(frame).split("\n")[-1:])
         return super().panel_text(frame)

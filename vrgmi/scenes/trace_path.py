@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from vrgmi.i18n import N_, _
 from vrgmi.mirror.floor import TracePathTask, floor_path
 from vrgmi.mirror.lower import foot_home
 from vrgmi.scenes.base import SceneContext, SceneFrame
@@ -46,7 +47,7 @@ class TracePath(MirrorTaskScene):
                     "waypoints_reached": "waypoints passed in order",
                     "mean_deviation_m": "mean distance of the foot from the path (m)",
                     "tolerance_m": "how near each point counts (m)"}
-    instruction = "Trace the path with your mirrored foot"
+    instruction = N_("Trace the path with your mirrored foot")
 
     def make_task(self, ctx: SceneContext, rate_hz: float) -> TracePathTask:
         core, d = ctx.core, self.difficulty
@@ -124,7 +125,8 @@ class TracePath(MirrorTaskScene):
     def panel_text(self, frame: SceneFrame) -> str:
         task = self.task
         if task.active and frame.t >= self._feedback_until:
-            line = ("Put your mirrored toes on the glowing start" if task.current == 0
-                    else f"Follow the path - point {task.current + 1} of {len(task.path)}")
+            line = (_("Put your mirrored toes on the glowing start") if task.current == 0
+                    else _("Follow the path - point {n} of {total}").format(
+                        n=task.current + 1, total=len(task.path)))
             return "\n".join([line] + super().panel_text(frame).split("\n")[-1:])
         return super().panel_text(frame)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vrgmi.i18n import N_
+from vrgmi.i18n import N_, _
 from vrgmi.mirror.objects import CONTACT_HEIGHT_M, WIPE_CELL_M, WipeTask, stain_cells
 from vrgmi.scenes.base import SceneContext, SceneFrame
 from vrgmi.scenes.objects_common import (CLOTH_HEX, OBJECT_TRIAL_FIELDS, STAIN_HEX,
@@ -95,7 +95,8 @@ class WipeTable(ObjectTaskScene):
     def panel_text(self, frame: SceneFrame) -> str:
         task = self.task
         if task.active and frame.t >= self._feedback_until:
-            line = (f"Wipe the stain away - {task.cleaned_fraction:.0%} clean"
-                    if task.in_contact else "Put your mirrored hand down on the stain")
+            line = (_("Wipe the stain away - {clean:.0%} clean").format(
+                        clean=task.cleaned_fraction)
+                    if task.in_contact else _("Put your mirrored hand down on the stain"))
             return "\n".join([line] + super().panel_text(frame).split("\n")[-1:])
         return super().panel_text(frame)
