@@ -128,7 +128,12 @@ def test_a_limb_crossing_the_midline_never_meets_the_phantom(limb, intact):
 
 
 def _masks(engine: Engine, display) -> tuple[np.ndarray, np.ndarray]:
-    """The intact and the phantom limb's pixels in the patient's own view, each drawn alone."""
+    """The intact and the phantom limb's pixels in the patient's own view, each drawn alone
+    (nothing else under ``render``, not even what an earlier test may have left there)."""
+    others = [n for n in display.base.render.get_children()
+              if n != engine.world and not n.is_hidden()]
+    for node in others:
+        node.hide()
     engine.room.root.hide()
     for rig in engine.seated.rigs:
         rig.root.hide()
@@ -139,6 +144,8 @@ def _masks(engine: Engine, display) -> tuple[np.ndarray, np.ndarray]:
         hide.root.hide()
         masks.append(grab_rgba(display.base)[..., :3].max(axis=-1) > 8)
     engine.intact_rig.root.show()
+    for node in others:
+        node.show()
     return masks[0], masks[1]
 
 
