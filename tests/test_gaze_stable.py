@@ -344,6 +344,13 @@ def test_the_session_records_recenters_with_their_source_and_asks_about_a_turn(
                 if e.kind in ("recenter", "body_turn_suspected", "body_turned")]
         assert body == [("recenter", "session_start"), ("body_turn_suspected", "limb"),
                         ("recenter", "companion"), ("recenter", "menu_hold")]
+        runner.close()
+        # the next session on the same engine starts with a recenter of its own
+        runner = SessionRunner(engine, program, tmp_path,
+                               registry={c.name: c for c in (PainNRS, FreeMirror)})
+        runner.step(float(t[i + 3]), 1 / RATE, render=False)
+        assert [(e.kind, e.data["source"]) for e in runner.events.history
+                if e.kind == "recenter"] == [("recenter", "session_start")]
     finally:
         try:
             runner.close()

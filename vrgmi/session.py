@@ -328,6 +328,9 @@ class SessionRunner:
             "patient": self.program.patient, "phase": self.program.phase,
             "program": self.program.as_dict(), "side": p.amputation_side,
             "level": p.amputation_level, "seed": self.seed})
+        torso = self.engine.core.torso          # forward is where the patient faces now
+        torso.notes.clear()
+        torso.request_recenter("session_start")
         self._next_block(t)
 
     def step(self, t: float, dt: float, render: bool = True) -> bool:
