@@ -114,9 +114,10 @@ KILL_AFTER_TRIALS = 10
 
 
 def _answer_script(path: Path) -> Path:
-    """Confirms the pre-session NRS, then answers "left"/"right" every 0.3 s of display time
-    (answers during a stimulus's fixation count as anticipations; each stimulus gets one)."""
-    script: list[list] = [[0.5, "select"]]
+    """Answers the pre-session NRS (0: nothing is pre-selected), then "left"/"right" every
+    0.3 s of display time (answers during a stimulus's fixation count as anticipations; each
+    stimulus gets one)."""
+    script: list[list] = [[0.5, "right"], [0.5, "select"]]
     script += [[round(1.5 + 0.3 * k, 2), "left" if k % 2 else "right"] for k in range(2000)]
     path.write_text(json.dumps(script))
     return path
@@ -139,7 +140,7 @@ def test_sigkill_of_a_real_engine_session_loses_no_logged_trial(url, tmp_path):
            "--block-seconds", "30",
            "--out", str(out), "--script", str(_answer_script(tmp_path / "answers.json")),
            "--set", f"data.database_url={url}", "--set", "companion.port=0",
-           "--set", "patient.id=P7"]
+           "--set", "patient.id=P7", "--set", "safety.ssq_baseline=false"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("DISPLAY", None)
     err = tmp_path / "stderr.txt"
