@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vrgmi.app import Engine
-from vrgmi.control import CommandQueue, StatusBoard
+from vrgmi.control import Command, CommandQueue, StatusBoard
 from vrgmi.imagery.movements import movements_for
 from vrgmi.imagery.progression import WINDOW, suggest_level
 from vrgmi.imagery.session_logic import BlockResults, plan_block
@@ -189,19 +189,20 @@ def test_progress_values_are_checked_and_survive_the_program_file():
         assert "\n" not in str(err.value) and "progress" in str(err.value)
 
 
-def test_a_pain_flare_holds_every_level():
+def test_a_pain_flare_or_an_early_end_holds_every_level():
     started = {IMAGERY: 1, LATERALITY: 0.2, MIRROR: 2}
     after = {IMAGERY: 2, LATERALITY: 0.3, MIRROR: 2}
     events = [{"kind": "scene_started", "scene": "a", "data": {"phase": "mirror"}}] + [
         {"kind": "trial", "scene": "a", "data": {"success": True}}] * 14
-    progress, mirror = after_session(after, started, events, "mirror", 4, flare=False)
+    progress, mirror = after_session(after, started, events, "mirror", 4)
     assert progress == {IMAGERY: 2, LATERALITY: 0.3, MIRROR: 3} and mirror["advice"] == "up"
-    held, mirror = after_session(after, started, events, "mirror", 4, flare=True)
+    held, mirror = after_session(after, started, events, "mirror", 4, "pain flare")
     assert held == started and mirror["advice"] == "hold"
+    assert mirror["reason"].startswith("pain flare")
     # practice trials count for nothing
     practice = events[:1] + [{"kind": "trial", "scene": "a",
                               "data": {"success": True, "practice": True}}] * 14
-    assert after_session(after, started, practice, "mirror", 4, False)[1]["n"] == 0
+    assert after_session(after, started, practice, "mirror", 4)[1]["n"] == 0
 
 
 # --- through a session and the records ---------------------------------------------------
@@ -242,7 +243,7 @@ class Taps(Scene):
 REGISTRY = {c.name: c for c in (PainNRS, SSQ, Breathing, CalmView, Rated, Taps)}
 
 
-def _session(display, tmp_path, db, program):
+def _session(display, tmp_path, db, program, stop_at=None):
     settings = load_settings(None, {"safety.ssq_baseline": False})
     engine = Engine(settings, ScriptedSource("reach", intact_side="right"), display)
     sink = RecordSink(db, spill_path=tmp_path / "spill.jsonl")
@@ -253,6 +254,8 @@ def _session(display, tmp_path, db, program):
     runner.start(t)
     while not runner.done and t < 120.0:
         scene = runner.scene.name if runner.scene is not None else ""
+        if stop_at is not None and scene == "pain_nrs" and runner.current.part == "post":
+            runner.commands.put(Command(stop_at, by="th1"))
         if scene == "pain_nrs":
             runner.engine.inputs.push("right", t, "script")
             runner.engine.inputs.push("select", t, "script")
@@ -298,4 +301,19 @@ def test_levels_carry_over_through_sessions_and_the_records(display, tmp_path):
     assert load_program(db, "p7").progress == {IMAGERY: 3, MIRROR: 2}   # saved at once
     program = load_program(db, "p7")
     assert [s.params["n"] for s in program.session_steps()] == [6]
+    db.close()
+
+
+def test_an_emergency_stop_advances_no_level(display, tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'records.sqlite3'}")
+    q.upsert_patient(db, "p8", side="left", level="transradial")
+    program = Program("p8", phase="mirror", breathing_between_blocks=False,
+                      steps={"mirror": [SceneStep("taps", 1.0, {"n": 14}, level=1),
+                                        SceneStep("taps", 1.0, {"n": 6}, level=2)]})
+    save_program(db, program)
+    runner, _ = _session(display, tmp_path / "s1", db, program, stop_at="emergency_stop")
+    assert runner.reason == "emergency_stop"
+    (prog,) = runner.events.of_kind("progression")
+    assert prog.data["mirror"]["advice"] == "hold" and prog.data["after"][MIRROR] == 1
+    assert "ended early (emergency_stop)" in prog.data["held"]
     db.close()

@@ -14,7 +14,9 @@ the :data:`KEYS`), which the records keep with the program (``programs.spec``,
   :func:`after_scene` takes them, so the next block already uses them.
 * When the session ends :func:`after_session` decides the mirror level from the session's
   mirror trials (:func:`vrgmi.mirror.progression.suggest_mirror_level`) and, after a pain
-  flare, keeps every level at most where the session started (a flare never advances).
+  flare or a session that ended early (an emergency stop, the patient's stop, the headset
+  taken off), keeps every level at most where the session started: such a session never
+  advances anyone.
 """
 from __future__ import annotations
 
@@ -89,23 +91,24 @@ def mirror_trials(events: Iterable[Any]) -> list[dict[str, Any]]:
 
 def after_session(progress: Mapping[str, Any], started: Mapping[str, Any],
                   events: Iterable[Any], phase: str, top_mirror_level: int,
-                  flare: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
+                  hold: str | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The carried levels after a session, and the mirror decision (None outside the mirror
     phase). ``progress`` holds the levels after the session's scenes, ``started`` those it
-    began with; with a pain ``flare`` no level ends above where it started."""
+    began with; with a ``hold`` reason (a pain flare, an early end) no level ends above
+    where it started."""
     out = dict(progress)
     decision = None
     if phase == "mirror":
         current = int(level(started, MIRROR))
         decision = suggest_mirror_level(mirror_trials(events), current, top_mirror_level)
         out[MIRROR] = decision["suggested_level"]
-    if flare:
+    if hold:
         for key in KEYS:
             if key in out:
                 out[key] = min(out[key], level(started, key))
         if decision is not None and decision["advice"] == "up":
             decision = dict(decision, suggested_level=current, advice="hold",
-                            reason="pain flare in this session: the level is held")
+                            reason=f"{hold}: the level is held")
     return out, decision
 
 

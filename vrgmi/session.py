@@ -540,7 +540,7 @@ class SessionRunner:
             data["pain_flare"] = pain_flare(pre, latest, self.safety.flare_rise)
             if data["pain_flare"]:
                 self._pain_flare(t, pre, latest, "post" if post is not None else "check")
-        self._carry_over(t)
+        self._carry_over(t, reason)
         self.events.emit("session_finished", t, data)
         self.reason = reason
         self.state = "emergency_stopped" if reason == "emergency_stop" else "finished"
@@ -554,16 +554,19 @@ class SessionRunner:
         if progress != self.program.progress:
             self.program = replace(self.program, progress=progress)
 
-    def _carry_over(self, t: float) -> None:
+    def _carry_over(self, t: float, reason: str) -> None:
         """At the session's end: the mirror level from this session's trials (a pain flare
-        holds every level), a ``progression`` event, and the program kept (vrgmi.progress)."""
+        or an early end holds every level), a ``progression`` event, and the program kept
+        (vrgmi.progress)."""
+        hold = ("pain flare in this session" if self._flare else
+                f"the session ended early ({reason})" if reason in CALM_ENDS else None)
         progress, mirror = after_session(self.program.progress, self._progress_started,
                                          self.events.history, self.program.phase,
-                                         self.program.top_mirror_level(), self._flare)
+                                         self.program.top_mirror_level(), hold)
         self._set_progress(progress)
         self.events.emit("progression", t, {"before": dict(self._progress_started),
                                             "after": dict(self.program.progress),
-                                            "mirror": mirror, "pain_flare": self._flare})
+                                            "mirror": mirror, "held": hold})
         if progress != self._progress_started:
             self._program_changed()
 
