@@ -16,6 +16,7 @@ from vrgmi.laterality.task import LateralityTask, TaskConfig
 from vrgmi.records import RecordSink, open_database
 from vrgmi.records import queries as q
 from vrgmi.scenes.instructions import MIN_READ_S, InstructionGate
+from vrgmi.scenes.imagery import PRACTICE_FEEDBACK_S, ImageryScene
 from vrgmi.scenes.laterality import LateralityScene
 from vrgmi.scenes.reach_targets import ReachTargets
 from vrgmi.session import session_summary
@@ -203,6 +204,37 @@ def test_an_intact_limb_that_moves_while_imagining_flags_the_trial():
     for record in (still, drift, twitch):
         results.add(record)
     assert results.summary()["intact_moved"] == 2
+
+
+def test_the_imagery_scene_practises_one_movement_then_scores_the_block(display):
+    settings = load_settings(None, ["ui.instructions=false", "practice.imagery_trials=1",
+                                    "patient.amputation_level=transradial"])
+    scene = ImageryScene(movements=2, repetitions=1, sound=False, execute_with_intact=False,
+                         rate_kviq=False, count_in_s=0.0)
+    engine = Engine(settings, ScriptedSource("rest", intact_side="right"), display, scene=scene)
+    try:
+        i, last = 0, -1.0
+        while not scene.finished and i < 90 * RATE:
+            t = i / RATE
+            trial = scene.trial
+            if trial is not None and trial.phase in ("cue", "imagine") and t - last > 0.5:
+                engine.inputs.push("select", t, "script")          # start, then the marks
+                last = t
+            engine.frame(t, 1 / RATE, render=False)
+            i += 1
+        trials = [e.data for e in engine.events.of_kind("trial", "imagery")]
+        assert [(d["practice"], d["block"]) for d in trials] == [(True, -1), (False, 0),
+                                                                 (False, 0)]
+        assert trials[0]["movement"] == trials[1]["movement"]     # the first one, practised
+        assert [d["index"] for d in trials[1:]] == [0, 1]
+        assert trials[0]["imagined_s"] is not None and not trials[0]["intact_moved"]
+        gap = engine.events.of_kind("trial", "imagery")[1].t - engine.events.of_kind(
+            "trial", "imagery")[0].t
+        assert gap > PRACTICE_FEEDBACK_S                         # the feedback card first
+        block = engine.events.of_kind("block_finished", "imagery")[0].data
+        assert block["trials"] == 2 and block["intact_moved"] == 0
+    finally:
+        engine.close()
 
 
 # --- mirror ----------------------------------------------------------------------------------
