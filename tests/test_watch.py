@@ -3,6 +3,8 @@ on mirror trials and ``block_finished`` in a simulated session looking at and aw
 phantom, the live status, and the gentle look-away cue (docs/mirror-tasks.md)."""
 from __future__ import annotations
 
+import csv
+import io
 import math
 
 import numpy as np
@@ -137,3 +139,26 @@ def test_the_live_status_carries_the_watch_share():
     status = EngineStatus(watch_share=0.82, watching=False).as_dict()
     assert status["watch_share"] == 0.82 and status["watching"] is False
     assert EngineStatus().as_dict()["watch_share"] is None
+
+
+def test_the_records_reports_and_csv_carry_the_watch_share(tmp_path):
+    from records_data import fill_history
+    from vrgmi.export import plots
+    from vrgmi.export.csv_export import trials_csv
+    from vrgmi.records import RecordSink, open_database
+    from vrgmi.records import queries as q
+
+    db = open_database(f"sqlite:///{tmp_path / 'records.sqlite3'}")
+    try:
+        sink = RecordSink(db)
+        fill_history(sink, "P01", 8)                  # mirror trials from session 7 on
+        sink.close()
+        mirror = q.progress(db, "P01")["mirror"]
+        assert [round(m["watch_share"], 3) for m in mirror] == [0.9, 0.95]
+        assert plots.render("mirror_watch", q.progress(db, "P01")).startswith(b"\x89PNG")
+        rows = list(csv.DictReader(io.StringIO(trials_csv(db, "P01"))))
+        shares = [r["watch_share"] for r in rows if r["scene"] == "mirror_reach"]
+        assert shares == ["0.9"] * 5 + ["0.95"] * 5
+        assert all(r["watch_share"] == "" for r in rows if r["scene"] != "mirror_reach")
+    finally:
+        db.close()

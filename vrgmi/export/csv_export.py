@@ -2,8 +2,9 @@
 
 Column order is fixed (:data:`TRIAL_COLUMNS`, :data:`SESSION_COLUMNS`,
 :data:`QUESTIONNAIRE_COLUMNS`), with a header row; every measured value of a trial is in the
-``values`` column as JSON (the typed columns ``correct``, ``rt_ms``, ``side`` repeat the ones
-most analyses need). Times are ISO 8601 UTC; empty cells are missing values.
+``values`` column as JSON (the typed columns ``correct``, ``rt_ms``, ``side`` and, for mirror
+tasks, ``watch_share`` repeat the ones most analyses need). Times are ISO 8601 UTC; empty
+cells are missing values.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from vrgmi.records.db import Database
 from vrgmi.records.queries import list_sessions, patient_trials, questionnaires
 
 TRIAL_COLUMNS = ("patient", "session", "scene", "block", "index", "t_s", "completed",
-                 "correct", "rt_ms", "side", "values")
+                 "correct", "rt_ms", "side", "watch_share", "values")
 SESSION_COLUMNS = ("patient", "session", "started", "ended", "phase", "side", "level",
                    "reason_ended", "minutes", "scenes", "trials", "nrs_pre", "nrs_post")
 QUESTIONNAIRE_COLUMNS = ("patient", "session", "instrument", "moment", "answered", "answers",
@@ -47,6 +48,7 @@ def _table(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> str:
 def trials_csv(db: Database, patient_id: str) -> str:
     """Every trial of the patient (oldest first) as CSV text."""
     return _table(TRIAL_COLUMNS, ({**t, "patient": patient_id, "t_s": t["t"],
+                                   "watch_share": (t["data"] or {}).get("watch_share"),
                                    "values": t["data"]} for t in patient_trials(db, patient_id)))
 
 
