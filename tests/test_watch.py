@@ -162,3 +162,33 @@ def test_the_records_reports_and_csv_carry_the_watch_share(tmp_path):
         assert all(r["watch_share"] == "" for r in rows if r["scene"] != "mirror_reach")
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("head, watching", [(AT_PHANTOM, True), (AWAY, False)])
+def test_the_session_publishes_the_watch_share_live(display, scene, tmp_path, head, watching):
+    """The companion's status (EngineStatus) carries the running block's share and whether
+    the patient watches the phantom now; outside a mirror task both are None."""
+    from vrgmi.control import Command
+    from vrgmi.program import Program, SceneStep
+    from vrgmi.session import SessionRunner
+
+    settings = load_settings(overrides={
+        "patient.amputation_side": "left", "ui.instructions": False,
+        "practice.mirror_trials": 0, "safety.ssq_baseline": False})
+    engine = Engine(settings, ReplaySource(_resting_patient(*head), time_origin=0.0), display)
+    program = Program("p01", phase="mirror", steps={"mirror": [SceneStep("reach_targets", 1.0)]})
+    runner = SessionRunner(engine, program, tmp_path, registry={"reach_targets": ReachTargets})
+    try:
+        start = int(2 * TURN_S * RATE)                  # the head has turned by then
+        for i in range(start):
+            runner.step(i * DT, DT, render=False)
+        assert runner.board.status()[1]["watch_share"] is None      # the pain rating first
+        runner.commands.put(Command("switch_scene", {"scene": "reach_targets"}))
+        for i in range(start, start + int(3.0 * RATE)):
+            runner.step(i * DT, DT, render=False)
+        status = runner.board.status()[1]
+        assert status["scene"] == "reach_targets" and status["watching"] is watching
+        assert status["watch_share"] == (1.0 if watching else 0.0)
+    finally:
+        runner.close()
+        engine.close()
