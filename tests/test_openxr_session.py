@@ -347,5 +347,6 @@ def test_a_session_goes_on_after_the_runtime_vanishes_and_its_events_are_written
     assert summary["reason"] == "stopped"
     assert summary["minutes"] == round((39 - 3) / 90.0 / 60.0, 3)
     kinds = [(e["kind"], e["scene"]) for e in read_events(runner.session.log_path)]
-    assert kinds == [("session_started", ""), ("scene_started", "pain_nrs"),
-                     ("scene_finished", "pain_nrs"), ("session_finished", "")]
+    assert kinds == [("session_started", ""), ("scene_started", "pain_nrs"), ("recenter", ""),
+                     ("scene_finished", "pain_nrs"), ("progression", ""),
+                     ("session_finished", "")]
