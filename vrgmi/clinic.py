@@ -177,7 +177,8 @@ class ClinicSession:
             try:
                 summary["gate"] = close_session(
                     self.db, self.runner.program, summary,
-                    flare_hold_days=self.runner.safety.flare_hold_days).as_dict()
+                    flare_hold_days=self.runner.safety.flare_hold_days,
+                    norms=self.runner.engine.settings.norms).as_dict()
             except VrgmiError as exc:
                 summary["gate"] = {"error": str(exc)}
         return summary
@@ -492,7 +493,8 @@ def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str 
         try:
             if mode == "desktop":
                 say("vrgmi: desktop window open; the mouse moves the intact hand, the arrow "
-                    "keys, Enter and Backspace answer, Escape quits")
+                    "keys, Enter and Backspace answer, Escape or P stops the session "
+                    "(then quits), M held recentres (1 s) and stops (2.5 s), R recentres")
                 _desktop_loop(display, day, feeder, DESKTOP_KEYS, max_seconds, services)
             else:
                 auto = AutoPatient() if script is None else None
