@@ -16,6 +16,7 @@ from vrgmi.body.mirror import mirror_points_kernel
 from vrgmi.mirror.floor import BALL_RADIUS_M
 from vrgmi.mirror.lower import HEEL_FOOT_FRACTION, PEDAL_FROM_FOOT
 from vrgmi.mirror.objects import CUP_HEIGHT_M, GLASS_HEIGHT_M
+from vrgmi.render.display import grab_rgba
 from vrgmi.render.environment import TABLE_TOP_Z
 from vrgmi.scenes.cup_move import CupMove
 from vrgmi.scenes.key_turn import KeyTurn
@@ -27,6 +28,7 @@ from vrgmi.scenes.wipe_table import WipeTable
 from vrgmi.settings import load_settings
 from vrgmi.spatial import quat_from_axis_angle, quat_mul, quat_rotate
 from vrgmi.tracking.frame import TRACKER_INDEX, PoseSource, TrackingFrame
+from vrgmi.tracking.scripted import ScriptedSource
 
 RATE = 90.0
 HEAD_ARM = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(-40.0))
@@ -357,3 +359,58 @@ def test_functional_scenes_describe_their_fields_and_refuse_the_other_limb(displ
     settings = load_settings(overrides={"patient.amputation_level": "transtibial"})
     with pytest.raises(SceneParamError, match="arm task"):
         Engine(settings, Patient("leg"), display, scene=CupMove())
+
+
+def _isolate(node):
+    """Hide everything but ``node`` (the siblings along its path); the hidden nodes."""
+    hidden = []
+    path = node
+    while not path.get_parent().is_empty():
+        for sibling in path.get_parent().get_children():
+            if sibling != path and not sibling.is_hidden():
+                sibling.hide()
+                hidden.append(sibling)
+        path = path.get_parent()
+    return hidden
+
+
+def _visible_fraction(base, node) -> float:
+    """The share of ``node``'s pixels (drawn alone) that the whole scene still shows."""
+    def shot(alone, shown):
+        hidden = _isolate(node) if alone else []
+        if not shown:
+            node.hide()
+        rgb = grab_rgba(base)[..., :3].astype(np.int32)
+        node.show()
+        for h in hidden:
+            h.show()
+        return rgb
+
+    def changed(a, b):
+        return np.abs(a - b).sum(axis=-1) > 12
+
+    mask = changed(shot(True, True), shot(True, False))
+    seen = changed(shot(False, True), shot(False, False)) & mask
+    assert mask.sum() > 20, "the object is not in the patient's view at all"
+    return float(seen.sum()) / float(mask.sum())
+
+
+@pytest.mark.parametrize("cls, node, foot_shown", [(RollBall, "ball", True),
+                                                   (TracePath, "path_root", False),
+                                                   (PressHold, "gauge", True)])
+def test_floor_objects_are_seen_past_the_knees(display, scene, cls, node, foot_shown):
+    """The seated patient (the scripted foot-tap motion, looking down at the feet) sees
+    the ball and the gauge past the knees and the moving mirrored foot, and the path past
+    the knees (the mirrored foot, which traces it, covers part of it by design)."""
+    task_scene = cls(trials=2)
+    settings = load_settings(overrides={"patient.amputation_level": "transtibial",
+                                        "ui.instructions": False,
+                                        "practice.mirror_trials": 0})
+    engine = Engine(settings, ScriptedSource("foot_tap", intact_side="right"), display,
+                    scene=task_scene)
+    _run(engine, 1.5)
+    assert task_scene.task.active
+    if not foot_shown:
+        engine.phantom_rig.root.hide()
+    assert _visible_fraction(display.base, getattr(task_scene, node)) > 0.8
+    engine.close()

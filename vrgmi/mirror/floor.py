@@ -209,7 +209,7 @@ def floor_path(rng: np.random.Generator, home: np.ndarray, torso_pose: np.ndarra
                waypoints: int, length_m: float, min_forward_m: float,
                eye: np.ndarray | None = None, legs: np.ndarray | None = None,
                tolerance_m: float = 0.05, tries: int = 200) -> np.ndarray:
-    """A gently curving path of ``waypoints`` points (k, 3) on the floor: from 0.12-0.16 m
+    """A gently curving path of ``waypoints`` points (k, 3) on the floor: from 0.15-0.18 m
     ahead of the resting foot ``home`` (past the knees) forward ``length_m``, swaying sideways (a seeded sine of
     0.04-0.10 m amplitude) on the ``side`` of the midline, no nearer the body than
     ``min_forward_m``. Given the ``eye`` and the seated ``legs`` every point is
@@ -225,7 +225,7 @@ def floor_path(rng: np.random.Generator, home: np.ndarray, torso_pose: np.ndarra
     for _ in range(tries):
         amp = rng.uniform(0.04, 0.10)
         phase = rng.uniform(0.0, 2.0 * math.pi)
-        start = home + rng.uniform(0.12, 0.16) * fwd
+        start = home + rng.uniform(0.15, 0.18) * fwd
         pts = start + np.outer(s * length_m, fwd) + np.outer(
             amp * (np.sin(2.0 * math.pi * s + phase) - math.sin(phase)), lat)
         pts[:, 2] = 0.0

@@ -35,7 +35,7 @@ class TracePath(MirrorTaskScene):
     limbs = ("leg",)
     params = (
         Param("waypoints", "int", 5, "points along the path", 2, 12),
-        Param("length_m", "float", 0.2, "path length (forward)", 0.1, 0.28, unit="m"),
+        Param("length_m", "float", 0.18, "path length (forward)", 0.1, 0.24, unit="m"),
         Param("tolerance_m", "float", 0.05, "how near each point the toes must pass", 0.02,
               0.12, unit="m"),
         Param("time_limit_s", "float", 25.0, "seconds allowed per path", 5.0, 120.0,
