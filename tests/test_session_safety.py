@@ -324,3 +324,34 @@ def test_the_ssq_chart_keeps_the_baseline_apart_from_the_after_session_scores():
     lines = {ln.get_label(): list(zip(*ln.get_data())) for ln in fig.axes[0].get_lines()}
     assert lines["total"] == [(1, 22.44), (2, 7.48)]          # one point per session
     assert lines["total before (baseline)"] == [(1, 3.74), (2, 0.0)]
+
+
+def test_desktop_keys_escape_stops_the_session_and_backspace_skips_the_post_nrs(display,
+                                                                               tmp_path):
+    """The desktop loop's own key bindings (sent through Panda3D's messenger as the window's
+    keys are): answer the NRS, Escape is the patient's stop, Backspace skips the post NRS."""
+    from vrgmi.app import DESKTOP_KEYS
+    from vrgmi.clinic import _desktop_loop
+
+    program = Program("p01", phase="mirror", breathing_between_blocks=False,
+                      steps={"mirror": [SceneStep("free_mirror", 1.0)]})
+    engine = Engine(load_settings(None, {"safety.ssq_baseline": False}),
+                    ScriptedSource("reach", intact_side="right"), display)
+    services = ClinicServices()
+    day = services.day(engine, program, tmp_path, live=False)
+    base = display.base
+    for delay, key in ((0.3, "arrow_right"), (0.4, "enter"), (2.0, "escape"),
+                       (3.0, "backspace")):
+        base.taskMgr.doMethodLater(delay, lambda task, k=key: base.messenger.send(k),
+                                   f"press-{key}")
+    try:
+        _desktop_loop(display, day, None, DESKTOP_KEYS, 20.0, services)
+        summary = day.close()
+    finally:
+        for key in (*DESKTOP_KEYS, "escape", "r"):
+            base.ignore(key)
+        engine.close()
+    assert summary["reason"] == "patient_stop" and summary["nrs_pre"] == 0
+    assert summary["nrs_post"] is None
+    stop = [e for e in day.runner.events.history if e.kind == "patient_stop"]
+    assert stop[0].data["source"] == "key"
