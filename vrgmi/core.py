@@ -109,6 +109,7 @@ class CorePipeline:
         self._phantom_side = 1.0 if self.amputated == 1 else -1.0
         #: the phantom's end effector: palm centre / ball of the foot (what the tasks score)
         self.effector_index = self.joint_names.index("palm" if self.limb == "arm" else "ball")
+        self._effector = self.phantom.positions[self.effector_index]    # a view, made once
         self.midline_shift_m = 0.0
         self.phantom_view_deg = math.nan
         self.phantom_in_view = False
@@ -157,7 +158,7 @@ class CorePipeline:
         pose)? NaN / False without a head or a visible phantom."""
         angle = math.nan
         if self.frame.head_valid and visible > 0.0:
-            angle = view_angle_kernel(self.frame.head, self.phantom.positions[self.effector_index])
+            angle = view_angle_kernel(self.frame.head, self._effector)
         self.phantom_view_deg = math.degrees(angle)
         self.phantom_in_view = angle <= self.watch_angle_rad
 
