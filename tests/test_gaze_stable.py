@@ -149,7 +149,7 @@ def chair_turn(level, side, angle_deg, waist, turn_at=STILL_S, turn_s=1.0, after
             q = quat_from_axis_angle(Z, a)
             poses[i, :3] = axis + quat_rotate(q, poses[i, :3] - axis)
             poses[i, 3:] = quat_mul(q, poses[i, 3:])
-    return arrays, psi
+    return arrays
 
 
 def rotated(points, angle):
@@ -164,7 +164,7 @@ def rotated(points, angle):
 def test_a_45_degree_chair_turn_with_a_waist_tracker_is_followed_smoothly(level, side,
                                                                           tmp_path):
     angle = 45.0 if side == "left" else -45.0
-    arrays, psi = chair_turn(level, side, angle, waist=True)
+    arrays = chair_turn(level, side, angle, waist=True)
     phantom, suspected, body_yaw, t, _ = dump(arrays, level, side, tmp_path, "chair")
     k0 = int(STILL_S * RATE) - 1
     # the new body frame is the old one turned with the chair: so is the mirror image
@@ -182,7 +182,7 @@ def test_a_45_degree_chair_turn_with_a_waist_tracker_is_followed_smoothly(level,
 @pytest.mark.parametrize("level, side", CONFIGS)
 def test_the_same_chair_turn_without_a_tracker_is_flagged_within_2_s(level, side, tmp_path):
     angle = 45.0 if side == "left" else -45.0
-    arrays, psi = chair_turn(level, side, angle, waist=False)
+    arrays = chair_turn(level, side, angle, waist=False)
     phantom, suspected, body_yaw, t, _ = dump(arrays, level, side, tmp_path, "chair")
     flagged = np.nonzero(suspected)[0]
     assert len(flagged), "the chair turn was not flagged"
@@ -195,7 +195,7 @@ def test_a_recenter_after_a_flagged_turn_puts_the_mirror_in_the_new_frame():
     """The therapist's Recenter (companion) answers the flag: from the next frame the phantom
     is the mirror in the turned body frame, the flag is down, and the notes say why."""
     level, side, angle = "transradial", "left", 45.0
-    arrays, _ = chair_turn(level, side, angle, waist=False)
+    arrays = chair_turn(level, side, angle, waist=False)
     settings = load_settings(overrides={"patient.amputation_side": side,
                                         "patient.amputation_level": level})
     core = CorePipeline(settings, ReplaySource(Replay.from_arrays(arrays), time_origin=0.0))
@@ -318,7 +318,7 @@ def test_the_session_records_recenters_with_their_source_and_asks_about_a_turn(
     from vrgmi.scenes.nrs import PainNRS
     from vrgmi.session import SessionRunner
 
-    arrays, _ = chair_turn("transradial", "left", 45.0, waist=False)
+    arrays = chair_turn("transradial", "left", 45.0, waist=False)
     settings = load_settings(overrides={"patient.amputation_side": "left",
                                         "patient.amputation_level": "transradial"})
     engine = Engine(settings, ReplaySource(Replay.from_arrays(arrays), time_origin=0.0),
