@@ -317,3 +317,17 @@ def test_an_emergency_stop_advances_no_level(display, tmp_path):
     assert prog.data["mirror"]["advice"] == "hold" and prog.data["after"][MIRROR] == 1
     assert "ended early (emergency_stop)" in prog.data["held"]
     db.close()
+
+
+def test_a_therapists_program_change_keeps_the_carried_levels(tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'records.sqlite3'}")
+    q.upsert_patient(db, "p9", side="left", level="transtibial")
+    save_program(db, Program("p9", phase="imagery", progress={IMAGERY: 3, LATERALITY: 0.4}))
+    q.set_program(db, "p9", "mirror", sessions_per_day=2)
+    program = load_program(db, "p9")
+    assert program.phase == "mirror" and program.sessions_per_day == 2
+    assert program.progress == {IMAGERY: 3, LATERALITY: 0.4}
+    q.upsert_patient(db, "p10", side="left", level="transtibial")
+    q.set_program(db, "p10", "laterality")                  # nothing carried yet
+    assert load_program(db, "p10").progress == {}
+    db.close()

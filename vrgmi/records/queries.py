@@ -195,10 +195,15 @@ def set_program(db: Database, patient_id: str, phase: str, *,
     except ProgramError as exc:
         raise RecordsError(str(exc)) from None
     with db.session() as s:
-        require_patient(s, patient_id)
+        patient = require_patient(s, patient_id)
+        # the levels the patient carries between sessions (vrgmi.progress) stay in force
+        before = _in_force(patient)
+        progress = ((before.spec or {}).get("progress") if before is not None else None) or {}
         pr = Program(patient_id=patient_id, phase=phase,
                      sessions_per_day=int(checked.sessions_per_day),
-                     minutes_per_session=float(checked.minutes_per_session), gating=gating or {})
+                     minutes_per_session=float(checked.minutes_per_session), gating=gating or {},
+                     spec={**checked.as_dict(), "progress": dict(progress)} if progress
+                     else None)
         s.add(pr)
         s.flush()
         return _program_dict(pr)
