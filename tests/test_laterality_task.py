@@ -174,3 +174,64 @@ def test_bad_config_is_a_one_line_error():
         with pytest.raises(TaskError) as err:
             TaskConfig(**kwargs)
         assert "\n" not in str(err.value)
+
+
+def _answer_all(task, rt=0.4):
+    """Answer every stimulus rightly after ``rt`` s and start every block, until the task is
+    done."""
+    t = 0.0
+    task.update(t, [InputEvent("select", t)])
+    while not task.finished:
+        if task.phase in ("intro", "rest"):
+            t = max(t, task._until) + 0.01
+            task.update(t, [InputEvent("select", t)])
+        elif task.phase == "stimulus":
+            t = task.onset + rt
+            task.update(t, [InputEvent(task.stimulus.side, t)])
+        else:
+            t = max(t + 0.01, task._until)
+            task.update(t, [])
+
+
+def test_the_probe_opens_the_session_at_the_fixed_reference_difficulty():
+    task, trials, blocks = _task(probe_trials=24, block_length=6, blocks=2, adaptive=True,
+                                 feedback=True, seed=11)
+    feedback_seen = []
+    original = task._finish_trial
+
+    def spy(t, answer):
+        original(t, answer)
+        feedback_seen.append((trials[-1]["probe"], task.phase == "feedback"))
+
+    task._finish_trial = spy
+    _answer_all(task)
+    probe = [r for r in trials if r["probe"]]
+    assert len(probe) == 24 and all(r["block"] == 0 for r in probe)
+    assert [r["block"] for r in trials[24:]] == [1] * 6 + [2] * 6
+    # balanced: each side 12, every (side, view, angle) of the reference set once
+    design = {(r["side"], r["view"], r["angles"][0]) for r in probe}
+    assert len(design) == 24 and {r["posture"] for r in probe} == {"open"}
+    assert {r["angles"][0] for r in probe} == {0.0, 60.0, -60.0, 120.0, -120.0, 180.0}
+    assert all(r["exposure_ms"] == 0.0 and r["time_limit_ms"] == 5000.0 for r in probe)
+    # no staircase and no feedback during the probe; both in the training blocks
+    assert {r["level"] for r in probe} == {0.0} and trials[-1]["level"] > 0.0
+    assert not any(fb for is_probe, fb in feedback_seen if is_probe)
+    assert all(fb for is_probe, fb in feedback_seen if not is_probe)
+    assert [b for b, _ in blocks] == [0, 1, 2]
+    summary = task.summary()
+    assert summary["probe"]["n"] == 24 and summary["probe"]["norms"]["meets"]
+
+
+def test_the_probe_order_follows_the_seed():
+    orders = []
+    for seed in (1, 1, 2):
+        task, trials, _ = _task(probe_trials=24, blocks=1, seed=seed)
+        _answer_all(task)
+        orders.append([(r["side"], r["view"], r["angles"][0]) for r in trials if r["probe"]])
+    assert orders[0] == orders[1] and orders[0] != orders[2]
+    assert sorted(orders[0]) == sorted(orders[2])            # the same set, reshuffled
+
+
+def test_a_probe_must_balance_left_and_right():
+    with pytest.raises(TaskError, match="even number"):
+        TaskConfig(probe_trials=23)

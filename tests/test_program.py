@@ -7,8 +7,10 @@ from datetime import date, timedelta
 import pytest
 
 from vrgmi.events import EventBus
-from vrgmi.program import (ImageryGate, Program, ProgramError, SceneStep, gate, load_program,
-                           override, program_from_dict, save_program)
+from vrgmi.laterality.norms import norms_for
+from vrgmi.program import (ImageryGate, LateralityGate, Program, ProgramError, SceneStep, gate,
+                           load_program, override, program_from_dict, save_program)
+from vrgmi.settings import load_settings
 
 START = date(2025, 3, 1)
 
@@ -35,30 +37,42 @@ def test_laterality_advances_when_every_criterion_holds():
     assert decision.reasons == ["all laterality criteria met: ready for imagery"]
 
 
-@pytest.mark.parametrize("last, failing", [
-    (lat(14, acc=(0.75, 0.80)), "accuracy"),
-    (lat(14, rt=(2.6, 2.4)), "response_time"),
-    (lat(14, rt=(2.4, 1.9)), "left_right_equal"),              # 0.5 s apart
-    (lat(14, acc=(0.80, 0.95)), "left_right_equal"),           # 15 points apart
+@pytest.mark.parametrize("week, failing", [
+    (dict(acc=(0.75, 0.80)), "accuracy"),
+    (dict(rt=(2.6, 2.4)), "response_time"),
+    (dict(rt=(2.4, 1.9)), "left_right_equal"),              # 0.5 s apart
+    (dict(acc=(0.80, 0.95)), "left_right_equal"),           # 15 points apart
 ])
-def test_laterality_not_yet_when_the_latest_session_fails(last, failing):
-    decision = gate(Program("p01", phase_started=START), good_fortnight()[:-1] + [last])
+def test_laterality_not_yet_when_the_last_weeks_probes_fail(week, failing):
+    history = good_fortnight()[:8] + [lat(d, **week) for d in range(8, 15)]
+    decision = gate(Program("p01", phase_started=START), history)
     assert not decision.advance
     assert not decision.criteria[failing].met
-    assert not decision.criteria["stable"].met and decision.criteria["stable"].value == 0
     met = {k for k, c in decision.criteria.items() if c.met}
-    assert met == {"accuracy", "response_time", "left_right_equal", "phase_length"} - {failing}
+    assert {"accuracy", "response_time", "left_right_equal"} - {failing} <= met
     assert decision.criteria[failing].reason in decision.reasons
+
+
+def test_one_noisy_probe_does_not_stop_a_patient_whose_week_meets_the_norms():
+    """12-20 probe pictures a side: 75 % in one session is within chance of 85 %."""
+    history = good_fortnight()[:-1] + [lat(14, acc=(0.75, 0.80))]
+    decision = gate(Program("p01", phase_started=START), history)
+    assert decision.advance
+    assert decision.criteria["accuracy"].value == pytest.approx((6 * 0.85 + 0.75) / 7, abs=1e-4)
 
 
 def test_laterality_needs_a_stable_week():
     history = good_fortnight()
-    history[9] = lat(9, acc=(0.6, 0.6))              # 10 March fails: streak is 11-15 March
+    history[9] = lat(9, rt=(2.7, 2.7))               # 10 March fails: streak is 11-15 March
     decision = gate(Program("p01", phase_started=START), history)
     assert not decision.advance
     assert [k for k, c in decision.criteria.items() if not c.met] == ["stable"]
     assert decision.criteria["stable"].value == 5
-    assert decision.reasons == ["criteria held for 5 of at least 7 days"]
+    assert decision.reasons == ["the probes held the norms for 5 of at least 7 days"]
+    history[9] = lat(9, acc=(0.5, 0.5))              # 10 of 20: below the norm beyond chance
+    assert gate(Program("p01", phase_started=START), history).criteria["stable"].value == 5
+    history[9] = lat(9, acc=(0.65, 0.65))            # 13 of 20: within chance of 80 %
+    assert gate(Program("p01", phase_started=START), history).criteria["stable"].value == 15
 
 
 def test_laterality_needs_two_weeks_in_the_phase():
@@ -72,7 +86,32 @@ def test_only_this_phase_since_its_start_counts():
                                   lat(-3, acc=(0.1, 0.1))]
     assert gate(Program("p01", phase_started=START), history).advance
     empty = gate(Program("p01", phase_started=START), [], today=START)
-    assert not empty.advance and "no laterality answers for both sides" in empty.reasons
+    assert not empty.advance and "no laterality probe answers for both sides" in empty.reasons
+    no_probe = [{**s, "laterality": None} for s in good_fortnight()]   # training blocks only
+    assert "no laterality probe yet" in gate(Program("p01", phase_started=START),
+                                              no_probe).reasons
+
+
+def test_the_gate_reads_the_norms_from_the_settings_once():
+    strict = load_settings(None, ["norms.accuracy_min=0.9", "norms.rt_mean_s=1.5"]).norms
+    decision = gate(Program("p01", phase_started=START), good_fortnight(), norms=strict)
+    assert not decision.advance
+    assert decision.criteria["accuracy"].threshold == 0.9
+    assert decision.criteria["response_time"].threshold == 2.0
+    # a number in the patient's program overrides the clinic's norm; None leaves it
+    own = Program("p01", phase_started=START, laterality=LateralityGate(min_accuracy=0.8))
+    assert own.laterality.resolved(strict).min_accuracy == 0.8
+    assert own.laterality.resolved(strict).rt_norm_s == 1.5
+    assert Program("p01").laterality.resolved() == LateralityGate(
+        0.80, 2.0, 0.5, 0.3, 0.10, 7, 14)
+
+
+def test_gate_and_reports_agree_on_a_fast_median():
+    """1.30 s is faster than 2.0 - 0.5 s: the gate passes it and so does the norms' rule
+    the analysis and the reports use (once, in vrgmi.laterality.norms)."""
+    fast = [lat(d, rt=(1.30, 1.30)) for d in range(15)]
+    assert gate(Program("p01", phase_started=START), fast).advance
+    assert norms_for("hand").rt_ok(1.30) and norms_for("hand").rt_verdict(1.30) == "faster"
 
 
 def img(day: int, ratio=1.1, trials=10, kviq=None) -> dict:

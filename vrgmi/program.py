@@ -7,7 +7,8 @@ overrides the gate (recorded with who and why). Defaults come from /work/shared/
 and are all configurable; docs/program.md explains them.
 
 Gating reads a list of per-session summaries (:func:`vrgmi.session.session_summary` builds
-one from a session's events)::
+one from a session's events; ``laterality`` holds the figures of the session's probe block,
+the fixed reference difficulty the norms describe, never the staircase's training blocks)::
 
     {"session": "3f2a9c1e", "date": "2025-03-14", "phase": "laterality", "minutes": 14.5,
      "nrs_pre": 6, "nrs_post": 4, "ssq_total": 7.48, "reason": "completed",
@@ -17,7 +18,9 @@ one from a session's events)::
      "imagery": {"ratio": 1.05, "trials": 12,       # median imagined / executed duration
                  "kviq_mean": 3.4}}                 # mean KVIQ rating (1-5) if asked
 
-Missing figures are ``None``; a criterion without data is not met.
+Missing figures are ``None``; a criterion without data is not met. The laterality norms
+come from the ``[norms]`` settings (:class:`vrgmi.settings.NormsSettings`, passed to
+:func:`gate`); a :class:`LateralityGate` value other than None overrides one for a patient.
 """
 from __future__ import annotations
 
@@ -32,12 +35,13 @@ from typing import Any
 
 from vrgmi.errors import VrgmiError
 from vrgmi.events import EventBus
+from vrgmi.laterality.gating import day_holds, pool
 from vrgmi.mirror.progression import mirror_levels
 from vrgmi.progress import MIRROR, check_progress
 from vrgmi.progress import level as progress_level
 from vrgmi.scenes.schema import Difficulty
 from vrgmi.scenes.base import PHASES
-from vrgmi.settings import VR_SITTING_MAX_MIN, SafetySettings
+from vrgmi.settings import VR_SITTING_MAX_MIN, NormsSettings, SafetySettings
 
 
 class ProgramError(VrgmiError, ValueError):
@@ -56,17 +60,31 @@ class SceneStep:
     level: int | None = None
 
 
+#: LateralityGate field -> the [norms] setting it overrides
+GATE_NORMS = {"min_accuracy": "accuracy_min", "rt_norm_s": "rt_mean_s",
+              "rt_tolerance_s": "rt_sd_s", "max_side_rt_diff_s": "max_side_rt_diff_s",
+              "max_side_accuracy_diff": "max_side_accuracy_diff", "stable_days": "stable_days"}
+
+
 @dataclass
 class LateralityGate:
-    """When laterality training is done (NOI norms in CLINICAL.md)."""
+    """When laterality training is done (NOI norms in CLINICAL.md), judged on the probes.
+    Every norm is None by default: the clinic's ``[norms]`` settings decide; a number here
+    overrides it for this patient (:data:`GATE_NORMS` names the setting each overrides)."""
 
-    min_accuracy: float = 0.80          # fraction correct, each side
-    rt_norm_s: float = 2.0              # hands and feet; 1.6 for neck and back
-    rt_tolerance_s: float = 0.5         # a mean RT up to norm + tolerance is within the norm
-    max_side_rt_diff_s: float = 0.3     # left and right about equal
-    max_side_accuracy_diff: float = 0.10
-    stable_days: int = 7                # the above met in every session for a week
-    min_phase_days: int = 14            # each phase runs about two weeks
+    min_accuracy: float | None = None         # fraction correct, each side
+    rt_norm_s: float | None = None            # median RT norm (hands and feet)
+    rt_tolerance_s: float | None = None       # a median RT up to norm + tolerance meets it
+    max_side_rt_diff_s: float | None = None   # left and right about equal
+    max_side_accuracy_diff: float | None = None
+    stable_days: int | None = None            # days the norms hold (docs/program.md)
+    min_phase_days: int = 14                  # each phase runs about two weeks
+
+    def resolved(self, norms: NormsSettings | None = None) -> LateralityGate:
+        """This gate with every None filled from ``norms`` (default: the settings' defaults)."""
+        norms = norms or NormsSettings()
+        return dataclasses.replace(self, **{k: getattr(norms, s) for k, s in GATE_NORMS.items()
+                                            if getattr(self, k) is None})
 
 
 @dataclass
@@ -85,7 +103,9 @@ def default_steps(limb: str = "arm") -> dict[str, list[SceneStep]]:
     """The scenes of each phase for an arm or leg program."""
     mirror = [SceneStep(b.scene, b.minutes, dict(b.params), lv.level)
               for lv in mirror_levels(limb) for b in lv.blocks]
-    return {"laterality": [SceneStep("laterality", 6.0), SceneStep("laterality", 6.0)],
+    # the first laterality block opens with the probe the gate judges; one a session is enough
+    return {"laterality": [SceneStep("laterality", 6.0),
+                           SceneStep("laterality", 6.0, {"probe_trials": 0})],
             "imagery": [SceneStep("imagery", 6.0), SceneStep("imagery", 6.0)],
             "mirror": mirror}
 
@@ -176,15 +196,19 @@ def check_program(p: Program) -> None:
     _check_gate("laterality", g, {"min_accuracy": (0.5, 1.0), "rt_norm_s": (0.5, 5.0),
                                   "rt_tolerance_s": (0.0, 3.0), "max_side_rt_diff_s": (0.0, 3.0),
                                   "max_side_accuracy_diff": (0.0, 0.5),
-                                  "stable_days": (1, 60), "min_phase_days": (0, 90)})
+                                  "stable_days": (1, 60), "min_phase_days": (0, 90)},
+                optional=tuple(GATE_NORMS))
     _check_gate("imagery", p.imagery, {"min_sessions": (0, 500), "min_phase_days": (0, 90),
                                        "ratio_lo": (0.1, 1.0), "ratio_hi": (1.0, 10.0),
                                        "window_days": (1, 60), "min_kviq_mean": (1.0, 5.0)})
 
 
-def _check_gate(name: str, gate: Any, limits: dict[str, tuple[float, float]]) -> None:
+def _check_gate(name: str, gate: Any, limits: dict[str, tuple[float, float]],
+                optional: tuple[str, ...] = ()) -> None:
     for key, (lo, hi) in limits.items():
         v = getattr(gate, key)
+        if v is None and key in optional:
+            continue
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
             raise ProgramError(f"program: {name}.{key} = {v!r} must be a number {lo:g}..{hi:g}")
 
@@ -250,8 +274,9 @@ def _phase_days(program: Program, today: date, min_days: int) -> Criterion:
                      f"{days} of at least {min_days} days in the {program.phase} phase")
 
 
-def _laterality_ok(s: dict[str, Any], g: LateralityGate) -> dict[str, Criterion]:
-    lat = s.get("laterality") or {}
+def _laterality_ok(lat: dict[str, Any] | None, g: LateralityGate) -> dict[str, Criterion]:
+    """The norm criteria on pooled probe figures (:func:`vrgmi.laterality.gating.pool`)."""
+    lat = lat or {}
     acc, rt = lat.get("accuracy") or {}, lat.get("rt_s") or {}
     a = [acc.get(side) for side in ("left", "right")]
     r = [rt.get(side) for side in ("left", "right")]
@@ -260,16 +285,17 @@ def _laterality_ok(s: dict[str, Any], g: LateralityGate) -> dict[str, Criterion]
     low = min(a) if have_a else None
     out["accuracy"] = Criterion(have_a and low >= g.min_accuracy,
                                 None if low is None else round(low, 4), g.min_accuracy,
-                                "no laterality answers for both sides" if not have_a else
-                                f"accuracy {low:.0%} on the weaker side (at least "
-                                f"{g.min_accuracy:.0%} needed)")
+                                "no laterality probe answers for both sides" if not have_a
+                                else f"probe accuracy {low:.0%} on the weaker side over the "
+                                f"last {g.stable_days} days (at least {g.min_accuracy:.0%} "
+                                "needed)")
     limit = g.rt_norm_s + g.rt_tolerance_s
     slow = max(r) if have_r else None
     out["response_time"] = Criterion(have_r and slow <= limit,
                                      None if slow is None else round(slow, 4), limit,
                                      "no response times for both sides" if not have_r else
-                                     f"response time {slow:.2f} s on the slower side (norm "
-                                     f"{g.rt_norm_s:g} +/- {g.rt_tolerance_s:g} s)")
+                                     f"probe response time {slow:.2f} s on the slower side "
+                                     f"(norm {g.rt_norm_s:g} +/- {g.rt_tolerance_s:g} s)")
     dr = abs(r[0] - r[1]) if have_r else None
     da = abs(a[0] - a[1]) if have_a else None
     even = have_r and have_a and dr <= g.max_side_rt_diff_s and da <= g.max_side_accuracy_diff
@@ -283,22 +309,33 @@ def _laterality_ok(s: dict[str, Any], g: LateralityGate) -> dict[str, Criterion]
     return out
 
 
-def _gate_laterality(program: Program, sessions: list[dict[str, Any]],
-                     today: date) -> dict[str, Criterion]:
-    g = program.laterality
-    if not sessions:
-        latest = _laterality_ok({}, g)
-        stable = Criterion(False, 0, g.stable_days, "no laterality sessions yet")
+def _gate_laterality(program: Program, sessions: list[dict[str, Any]], today: date,
+                     norms: NormsSettings | None = None) -> dict[str, Criterion]:
+    """The norms on the probes pooled over the last ``stable_days`` days, and the run of
+    days (newest back) whose probes are consistent with them (vrgmi.laterality.gating)."""
+    norms = norms or NormsSettings()
+    g = program.laterality.resolved(norms)
+    probes = [s for s in sessions if s.get("laterality")]
+    if not probes:
+        latest = _laterality_ok(None, g)
+        stable = Criterion(False, 0, g.stable_days, "no laterality probe yet")
     else:
-        latest = _laterality_ok(sessions[-1], g)
+        last = _date(probes[-1]["date"])
+        latest = _laterality_ok(pool(s for s in probes
+                                     if (last - _date(s["date"])).days < g.stable_days), g)
+        days: dict[date, list[dict[str, Any]]] = {}
+        for s in probes:
+            days.setdefault(_date(s["date"]), []).append(s)
         streak_start = None
-        for s in reversed(sessions):          # newest first, while every criterion holds
-            if not all(c.met for c in _laterality_ok(s, g).values()):
+        for day in sorted(days, reverse=True):     # newest first, while the days hold
+            if not day_holds(pool(days[day]), g.min_accuracy, g.rt_norm_s + g.rt_tolerance_s,
+                             norms.day_confidence):
                 break
-            streak_start = _date(s["date"])
-        days = 0 if streak_start is None else (_date(sessions[-1]["date"]) - streak_start).days + 1
-        stable = Criterion(days >= g.stable_days, days, g.stable_days,
-                           f"criteria held for {days} of at least {g.stable_days} days")
+            streak_start = day
+        held = 0 if streak_start is None else (last - streak_start).days + 1
+        stable = Criterion(held >= g.stable_days, held, g.stable_days,
+                           f"the probes held the norms for {held} of at least "
+                           f"{g.stable_days} days")
     return {**latest, "stable": stable,
             "phase_length": _phase_days(program, today, g.min_phase_days)}
 
@@ -351,14 +388,16 @@ def _flare_hold(history: Sequence[dict[str, Any]], today: date, days: int) -> Cr
 
 def gate(program: Program, history: Sequence[dict[str, Any]],
          today: date | None = None,
-         flare_hold_days: int = SafetySettings.flare_hold_days) -> GateDecision:
+         flare_hold_days: int = SafetySettings.flare_hold_days,
+         norms: NormsSettings | None = None) -> GateDecision:
     """Decide whether ``program`` may advance from its current phase.
 
     ``history`` is the patient's per-session summaries (any order, any phase; only the
     current phase's sessions since ``phase_started`` count, but a pain flare in any
     session less than ``flare_hold_days`` old holds the phase: criterion
     ``no_pain_flare``, there once the patient has had a flare). ``today`` defaults to the
-    latest session's date (or the real date without sessions).
+    latest session's date (or the real date without sessions). ``norms``: the ``[norms]``
+    settings the laterality gate judges the probes against (default: their defaults).
     """
     phase = program.phase
     sessions = sorted((s for s in history if s.get("phase") == phase
@@ -370,8 +409,8 @@ def gate(program: Program, history: Sequence[dict[str, Any]],
     if nxt is None:
         return GateDecision(phase, False, None, {},
                             ["mirror therapy is the last phase: continue it and watch pain"])
-    criteria = (_gate_laterality if phase == "laterality" else _gate_imagery)(
-        program, sessions, today)
+    criteria = (_gate_laterality(program, sessions, today, norms) if phase == "laterality"
+                else _gate_imagery(program, sessions, today))
     hold = _flare_hold(history, today, flare_hold_days)
     if hold is not None:
         criteria["no_pain_flare"] = hold

@@ -145,8 +145,12 @@ class NormsSettings:
                                      "response times may differ (s)", 0.0, 3.0)
     max_side_accuracy_diff: float = _opt(0.10, "left and right about equal: the most their "
                                          "accuracies may differ (fraction)", 0.0, 0.5)
-    stable_days: int = _opt(7, "days the norms must hold in every probe before the "
-                            "laterality phase may end", 1, 60)
+    stable_days: int = _opt(7, "days the norms must hold (probes pooled over these days; "
+                            "every day consistent with them) before laterality may end", 1, 60)
+    day_confidence: float = _opt(0.996, "a day breaks the stable run only when its probe "
+                                 "accuracy is below the norm at this one-sided confidence "
+                                 "(a week of days on two sides is 14 checks: 1 - 0.05 / 14)",
+                                 0.5, 0.9999)
 
 
 #: the languages with a shipped catalog (vrgmi/locale/); English is the source language

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -142,16 +143,22 @@ class Stimulus:
         """The axes this stimulus is rotated about (non-zero angles)."""
         return tuple(name for name, a in zip(AXES, self.angles) if a != 0.0)
 
+    @cached_property
+    def _rotation(self) -> np.ndarray:
+        """The RIGHT-limb rotation of :attr:`angles` (computed once: the analysis, the
+        record and the drawing all read it)."""
+        return rotation_quat(self.angles)
+
     @property
     def rotation_deg(self) -> float:
         """How far (0..180 deg) the limb is turned from the upright view: the angle of the
         composed rotation, the x axis of "RT by rotation angle"."""
-        return round(quat_angle_deg(rotation_quat(self.angles)), 6)
+        return round(quat_angle_deg(self._rotation), 6)
 
     def quaternion(self) -> np.ndarray:
         """Engine-space rotation (4,) from the limb's rest pose to what the patient sees
         (view, then rotation), for this stimulus's side."""
-        q = quat_mul(rotation_quat(self.angles), _VIEW_QUATS[(self.limb, self.view)])
+        q = quat_mul(self._rotation, _VIEW_QUATS[(self.limb, self.view)])
         return q if self.side == "right" else mirror_quat(q)
 
     def pointing(self) -> np.ndarray:

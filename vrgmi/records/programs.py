@@ -33,7 +33,7 @@ from vrgmi.records.schema import GateDecision as GateDecisionRow
 from vrgmi.records.schema import QuestionnaireAnswer, SceneRun, Session, Trial, check_patient_id
 from vrgmi.records.schema import Program as ProgramRow
 from vrgmi.session import session_summary
-from vrgmi.settings import SafetySettings
+from vrgmi.settings import NormsSettings, SafetySettings
 
 
 def _require_patient(s: Any, patient_id: str) -> None:
@@ -172,21 +172,23 @@ def _decision_uid(program: Program, session: str) -> str:
 
 def close_session(db: Database, program: Program, summary: dict[str, Any],
                   by: str = "vrgmi", today: date | None = None,
-                  flare_hold_days: int = SafetySettings.flare_hold_days) -> GateDecision:
+                  flare_hold_days: int = SafetySettings.flare_hold_days,
+                  norms: NormsSettings | None = None) -> GateDecision:
     """Gate ``program`` over the patient's stored history plus this session's ``summary``
     (:func:`vrgmi.session.session_summary`; it replaces a stored summary of the same
     session), record the decision as a ``gate_decisions`` row (``by`` decided it, never an
     override) and save the program in force afterwards: moved to the next phase, started
     on the session's date, when every criterion is met; else ``program`` as it is (a new
     row only when it differs from the saved one). Closing the same session in the same
-    phase twice records nothing new. Returns the decision; :func:`load_program` gives the
-    program now in force."""
+    phase twice records nothing new. ``norms``: the ``[norms]`` settings the laterality
+    gate judges against. Returns the decision; :func:`load_program` gives the program now
+    in force."""
     check_program(program)
     session = str(summary.get("session") or "")
     history = [h for h in session_summaries(db, program.patient) if h.get("session") != session]
     if summary.get("date") is not None:
         history.append(summary)
-    decision = gate(program, history, today, flare_hold_days)
+    decision = gate(program, history, today, flare_hold_days, norms)
     day = today or (date.fromisoformat(summary["date"]) if summary.get("date") else date.today())
     in_force = advance_phase(program, day) if decision.advance else program
     uid = _decision_uid(program, session)
