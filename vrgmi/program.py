@@ -35,6 +35,7 @@ from typing import Any
 
 from vrgmi.errors import VrgmiError
 from vrgmi.events import EventBus
+from vrgmi.ids import PATIENT_ID_RULE, is_patient_id, shown_id
 from vrgmi.laterality.gating import day_holds, pool
 from vrgmi.mirror.progression import mirror_levels
 from vrgmi.progress import MIRROR, check_progress
@@ -161,10 +162,8 @@ _LIMITS = {"sessions_per_day": (1, 12), "minutes_per_session": (1.0, VR_SITTING_
 
 def check_program(p: Program) -> None:
     """Raise a one-line :class:`ProgramError` for the first bad value in ``p``."""
-    if not isinstance(p.patient, str) or not p.patient or len(p.patient) > 64 or not all(
-            c.isalnum() or c in "-_" for c in p.patient):
-        raise ProgramError(f"program: patient = {p.patient!r} must be 1-64 letters, digits, "
-                           "- or _ (a pseudonym)")
+    if not is_patient_id(p.patient):
+        raise ProgramError(f"program: patient = {shown_id(p.patient)} {PATIENT_ID_RULE}")
     if p.phase not in PHASES:
         raise ProgramError(f"program: phase = {p.phase!r} is not one of {', '.join(PHASES)}")
     if not isinstance(p.phase_started, date):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vrgmi.errors import SettingsError
+from vrgmi.ids import PATIENT_ID_RULE, is_patient_id, shown_id
 
 
 def _opt(default: Any, help: str, lo: float | None = None, hi: float | None = None,
@@ -307,9 +308,8 @@ def _apply(settings: Settings, key: str, value: Any) -> None:
 
 
 def _check_patient(p: PatientSettings) -> None:
-    if not p.id or not all(c.isalnum() or c in "-_" for c in p.id) or len(p.id) > 64:
-        raise SettingsError(f"settings: patient.id = {p.id!r} must be 1-64 letters, digits, "
-                            "- or _ (a pseudonym, never a name)")
+    if not is_patient_id(p.id):
+        raise SettingsError(f"settings: patient.id = {shown_id(p.id)} {PATIENT_ID_RULE}")
 
 
 def load_settings(path: str | os.PathLike | None = None,

@@ -18,6 +18,7 @@ from typing import Any
 
 from vrgmi.control import COMMANDS, Command, CommandError
 from vrgmi.errors import VrgmiError
+from vrgmi.ids import PATIENT_ID_RULE, is_patient_id, shown_id
 from vrgmi.scenes.base import PHASES
 from vrgmi.scenes.schema import Param, SceneParamError
 
@@ -88,8 +89,6 @@ def _scene_name(name: str, args: dict, _status: dict, scenes: dict) -> dict[str,
 
 
 def _start(name: str, args: dict, status: dict, scenes: dict) -> dict[str, Any]:
-    from vrgmi.records.schema import PATIENT_ID
-
     checked = _scene_name(name, args, status, scenes)
     if "override" in args:
         if not isinstance(args["override"], bool):
@@ -97,9 +96,8 @@ def _start(name: str, args: dict, status: dict, scenes: dict) -> dict[str, Any]:
         checked["override"] = args["override"]
     if "patient" in args:
         patient = args["patient"]
-        if not isinstance(patient, str) or not PATIENT_ID.match(patient):
-            raise CommandRejected(f"{name}: patient id {str(patient)[:MAX_NAME]!r} must be 1-64 "
-                                  "letters, digits, - or _ (a pseudonym, never a name)")
+        if not is_patient_id(patient):
+            raise CommandRejected(f"{name}: patient id {shown_id(patient)} {PATIENT_ID_RULE}")
         checked["patient"] = patient
     return checked
 

@@ -33,6 +33,7 @@ from vrgmi.companion.records import (EXPORT_FORMATS, AuditTrail, CompanionRecord
                                      PatientNotFound, RecordsUnavailable)
 from vrgmi.control import CommandQueue, StatusBoard
 from vrgmi.errors import VrgmiError
+from vrgmi.ids import PATIENT_ID_RULE, is_patient_id
 
 DEFAULT_PORT = 8470
 MAX_BODY = 16 * 1024           # bytes of an HTTP request body
@@ -40,8 +41,7 @@ MAX_WS_MESSAGE = 4 * 1024      # bytes of a WebSocket message
 MAX_NOTE = 4000                # characters of a therapist's note
 COMMAND_RATE = (10.0, 20.0)    # per token: 10 commands a second on average, bursts of 20
 PAIR_RATE = (0.5, 5.0)         # per address: a pairing try every 2 s, bursts of 5
-PATIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-STATIC_NAME = re.compile(r"^[a-z0-9_-]{1,40}\.(html|js|css|svg|png)$")
+STATIC_NAME = re.compile(r"[a-z0-9_-]{1,40}\.(html|js|css|svg|png)")
 CONTENT_TYPES = {"html": "text/html", "js": "text/javascript", "css": "text/css",
                  "svg": "image/svg+xml", "png": "image/png"}
 SECURITY_HEADERS = {
@@ -86,7 +86,7 @@ def lan_address() -> str:
 
 def _static_files() -> dict[str, Path]:
     root = Path(str(files("vrgmi.companion") / "static"))
-    return {p.name: p for p in root.iterdir() if p.is_file() and STATIC_NAME.match(p.name)}
+    return {p.name: p for p in root.iterdir() if p.is_file() and STATIC_NAME.fullmatch(p.name)}
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -463,9 +463,8 @@ class Companion:
     @staticmethod
     def _pid(request: web.Request) -> str:
         pid = request.match_info["pid"]
-        if not PATIENT_ID.match(pid):
-            raise web.HTTPBadRequest(text="companion: a patient id is 1-64 letters, digits, "
-                                          "- or _")
+        if not is_patient_id(pid):
+            raise web.HTTPBadRequest(text=f"companion: a patient id {PATIENT_ID_RULE}")
         return pid
 
     async def _blocking(self, fn: Callable[..., Any], *args: Any) -> Any:

@@ -11,7 +11,6 @@ details, 0003 the session's seed) match these models (a test checks that autogen
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,9 +20,8 @@ from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from vrgmi.errors import VrgmiError
+from vrgmi.ids import PATIENT_ID_RULE, is_patient_id, shown_id
 
-#: a pseudonymous patient id: 1-64 letters, digits, - and _ (never a name)
-PATIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 NAMING = {"ix": "ix_%(table_name)s_%(column_0_N_name)s",
           "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -38,9 +36,8 @@ class PatientIdError(VrgmiError, ValueError):
 
 def check_patient_id(value: Any) -> str:
     """``value`` if it is a valid pseudonymous id, else a one-line :class:`PatientIdError`."""
-    if not isinstance(value, str) or not PATIENT_ID.match(value):
-        raise PatientIdError(f"records: patient id {value!r} must be 1-64 letters, digits, "
-                             "- or _ (a pseudonym, never a name)")
+    if not is_patient_id(value):
+        raise PatientIdError(f"records: patient id {shown_id(value)} {PATIENT_ID_RULE}")
     return value
 
 

@@ -245,7 +245,7 @@ function wireControls() {
 }
 
 // -- the next session: choose the patient, then start ------------------------------------
-const PATIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;     // the records' pseudonymous-id rule
+const PATIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;     // vrgmi/ids.py: the pseudonymous-id rule
 
 async function openChooser() {
   const current = lastStatus && lastStatus.patient;
