@@ -6,8 +6,9 @@ accuracy says more about the staircase than about the patient; the NOI norms (ac
 %, RT 2.0 +/- 0.5 s) describe performance on a fixed, mixed set of pictures. So every
 laterality session opens with a probe block whose stimuli are always the same kind:
 
-* in-plane rotations of 0, +-60, +-120 and 180 deg (the six orientations of Parsons 1987,
-  whose RT-by-angle curve the analysis shows); no rotation in depth;
+* in-plane rotations of 0, +-60, +-120 and 180 deg, evenly around the clock (RT grows with
+  the angle from upright: Parsons 1987, 1994), the same mix of easy and hard angles in
+  every probe; no rotation in depth;
 * both views (back / palm of the hand, top / sole of the foot), the plain posture (open
   hand, neutral foot), no context object;
 * shown until the answer, within :data:`PROBE_TIME_LIMIT_MS`, no feedback, no staircase;
