@@ -195,7 +195,8 @@ class PressHoldTask(PedalTask):
         return out
 
 
-def press_bands(rng: np.random.Generator, width_deg: float) -> Callable[[int], tuple[float, float]]:
+def press_bands(rng: np.random.Generator,
+                width_deg: float) -> Callable[[int], tuple[float, float]]:
     """Seeded bands of ``width_deg`` centred at 10-25 deg of press, one per trial."""
     check_range("width_deg", width_deg, 2.0, 16.0)
 
@@ -210,9 +211,9 @@ def floor_path(rng: np.random.Generator, home: np.ndarray, torso_pose: np.ndarra
                eye: np.ndarray | None = None, legs: np.ndarray | None = None,
                tolerance_m: float = 0.05, tries: int = 200) -> np.ndarray:
     """A gently curving path of ``waypoints`` points (k, 3) on the floor: from 0.15-0.18 m
-    ahead of the resting foot ``home`` (past the knees) forward ``length_m``, swaying sideways (a seeded sine of
-    0.04-0.10 m amplitude) on the ``side`` of the midline, no nearer the body than
-    ``min_forward_m``. Given the ``eye`` and the seated ``legs`` every point is
+    ahead of the resting foot ``home`` (past the knees) forward ``length_m``, swaying
+    sideways (a seeded sine of 0.04-0.10 m amplitude) on the ``side`` of the midline, no
+    nearer the body than ``min_forward_m``. Given the ``eye`` and the seated ``legs`` every point is
     :func:`vrgmi.mirror.lower.in_view`; the candidate seen best is kept otherwise."""
     if not 2 <= waypoints <= 12:
         raise MirrorTaskError(f"a path needs 2-12 waypoints, got {waypoints}")

@@ -68,7 +68,9 @@ class CupMove(ObjectTaskScene):
             self.spot.hide()
             return
         item = task.item
-        place(self.cup, item.centre + rotate(item.rotation, _DOWN, self._base))
+        # the cup's node is its base centre: half its height below the centre, turned
+        np.add(item.centre, rotate(item.rotation, _DOWN, self._base), out=self._base)
+        place(self.cup, self._base)
         orient(self.cup, item.rotation)
         self.spot.set_scale(task.place_radius_m, task.place_radius_m, 1.0)
         place(self.spot, task.spots[1] + (0.0, 0.0, 0.002))

@@ -84,8 +84,10 @@ class KeyTurn(ObjectTaskScene):
         place(self.lock, task.spots[0] + BLADE_M * task.axis)
         self.lock.set_h(yaw)
         self.key.set_r(task.turn if task.item.held else 0.0)
-        self.key.set_color_scale(1.15, 1.15, 1.0, 1.0) if task.item.held \
-            else self.key.clear_color_scale()
+        if task.item.held:                       # a held key brightens a little
+            self.key.set_color_scale(1.15, 1.15, 1.0, 1.0)
+        else:
+            self.key.clear_color_scale()
         self.lock.show()
 
     def panel_text(self, frame: SceneFrame) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 from panda3d.core import (Geom, GeomNode, GeomTriangles, GeomVertexData, GeomVertexFormat,
-                          GeomVertexWriter, NodePath, TransparencyAttrib)
+                          GeomVertexWriter, LQuaternion, NodePath, TransparencyAttrib)
 
 from vrgmi.mirror.objects import CUP_HEIGHT_M, CUP_RADIUS_M, table_spots
 from vrgmi.mirror.reach import arm_reach
@@ -232,6 +232,5 @@ def place(node: NodePath, position: np.ndarray) -> None:
 
 def orient(node: NodePath, rotation: tuple[float, float, float, float]) -> None:
     """Turn ``node`` by the scalar-last quaternion ``rotation``."""
-    from panda3d.core import LQuaternion
     x, y, z, w = rotation
     node.set_quat(LQuaternion(w, x, y, z))

@@ -79,7 +79,8 @@ class Pour(ObjectTaskScene):
                 node.hide()
             return
         item, glass = task.item, task.spots[1]
-        place(self.jug, item.centre + rotate(item.rotation, _DOWN, self._base))
+        np.add(item.centre, rotate(item.rotation, _DOWN, self._base), out=self._base)
+        place(self.jug, self._base)
         orient(self.jug, item.rotation)
         place(self.glass, glass)
         level = min(task.poured_s / task.pour_s, 1.0) * 0.85 * GLASS_HEIGHT_M
