@@ -7,8 +7,10 @@ Progress series (:func:`progress`) are per session, oldest first, so charts show
 (CLINICAL.md: a retest alone makes laterality 8-20% faster; one session proves nothing):
 
 * laterality, per session and per *stimulus side*: accuracy (correct / answered) and the
-  median response time of correct trials, against the norm band (CLINICAL.md, NOI: accuracy
-  >= 80 %, RT 2.0 +/- 0.5 s for hands and feet; :data:`NORMS`, configurable); the
+  median response time of correct trials in the session's probe (the fixed-difficulty block
+  the gate judges; all scored trials of a session without one), against the norm band
+  (CLINICAL.md, NOI: accuracy >= 80 %, RT 2.0 +/- 0.5 s for hands and feet; the ``[norms]``
+  settings through :func:`report_norms`); the
   affected - unaffected side difference per session (CLINICAL.md: patients with limb pain
   are slower for the affected side); RT by rotation angle in the first and the latest
   sessions (RT grows with the angle); medial and lateral RT per session (lateral slower
@@ -471,7 +473,8 @@ def progress(db: Database, patient_id: str,
     """Per-session progress series of one patient, oldest first (see the module doc).
 
     Returns ``{"patient", "level", "side", "phase", "norms", "sessions": [{id, started,
-    phase}], "laterality": [{session, started, side, n, accuracy, rt_s}],
+    phase}], "laterality": [{session, started, side, n, probe, accuracy, rt_s}] (the probe's
+    trials when the session had a probe, ``probe`` true; else all its scored trials),
     "laterality_difference": [{session, started, side, minus, rt_s, accuracy}] (``side``
     minus ``minus``: the affected side minus the other, right - left when the side is not
     known; median RT in s, accuracy as a fraction), "laterality_angle": [{group ("first" |
@@ -510,9 +513,12 @@ def progress(db: Database, patient_id: str,
             for side in ("left", "right"):
                 trials = lat.get((r.id, side))
                 if trials:
+                    # the probe, when the session had one: what the norms and the gate judge
+                    probe = [t for t in trials if (t.data or {}).get("probe")]
+                    trials = probe or trials
                     rts = [t.rt_ms / 1000.0 for t in trials if t.correct and t.rt_ms is not None]
                     laterality.append({"session": r.id, "started": started[r.id], "side": side,
-                                       "n": len(trials),
+                                       "n": len(trials), "probe": bool(probe),
                                        "accuracy": sum(t.correct for t in trials) / len(trials),
                                        "rt_s": _median(rts)})
         imagery = [{"session": r.id, "started": started[r.id], "n": len(img[r.id]),
