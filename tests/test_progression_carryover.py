@@ -64,6 +64,9 @@ def test_every_imagery_level_fills_a_default_block_that_can_decide():
         short.add(r)
     assert short.summary()["carry_over"] == {IMAGERY: 2}
     assert suggest_level(short.trials, 2)["advice"] == "stay"
+    # a trial where the intact limb moved while imagining does not count toward it
+    moved = results.trials[:-1] + [dict(results.trials[-1], intact_moved=True)]
+    assert suggest_level(moved, 2)["n"] == WINDOW - 1
 
 
 def test_new_level_three_and_leg_movements_are_there():

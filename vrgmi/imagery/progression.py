@@ -1,7 +1,8 @@
 """When to suggest the next complexity level of imagery movements (docs/imagery.md).
 
 Rule, over the last ``window`` trials at the current level that have a chronometry ratio and
-both KVIQ ratings:
+both KVIQ ratings, leaving out those flagged ``intact_moved`` (the intact limb moved while
+imagining: the patient may have moved instead of imagining):
 
 * **up** (level + 1; at level 3 it stays, reported as met at the top level) when the
   mean absolute log ratio is at most ln 1.25 (the imagined time is on average within a
@@ -36,7 +37,8 @@ def suggest_level(trials: Sequence[dict[str, Any]], level: int, window: int = WI
     "mean_visual", "mean_kinesthetic"}`` from trial records (dicts with ``level``, ``ratio``,
     ``visual``, ``kinesthetic``)."""
     usable = [t for t in trials if t.get("level") == level and t.get("ratio")
-              and t.get("visual") is not None and t.get("kinesthetic") is not None]
+              and t.get("visual") is not None and t.get("kinesthetic") is not None
+              and not t.get("intact_moved")]
     recent = usable[-window:]
     out: dict[str, Any] = {"level": level, "suggested_level": level, "advice": "stay",
                            "n": len(recent), "ratio_error": None, "mean_visual": None,
