@@ -7,9 +7,9 @@ import numpy as np
 from vrgmi.i18n import N_, _
 from vrgmi.mirror.objects import CUP_HEIGHT_M, CupMoveTask, rotate
 from vrgmi.scenes.base import SceneContext, SceneFrame
-from vrgmi.scenes.mirror_common import TEAL
+from vrgmi.scenes.mirror_common import TargetMarker
 from vrgmi.scenes.objects_common import (CUP_HEX, OBJECT_TRIAL_FIELDS, ObjectTaskScene, cup,
-                                         distance_param, flat_disc, orient, place)
+                                         distance_param, orient, place)
 from vrgmi.scenes.schema import Param
 
 _DOWN = np.array([0.0, 0.0, -0.5 * CUP_HEIGHT_M])
@@ -56,27 +56,30 @@ class CupMove(ObjectTaskScene):
     def build(self, ctx: SceneContext) -> None:
         super().build(ctx)
         self.cup = cup(ctx.root, ctx.base, "cup", CUP_HEX)
-        self.spot = flat_disc(ctx.root, ctx.base, "cup-spot", 1.0, TEAL, 0.55)
+        # the spot glows like every target (teal, a slow breathing halo)
+        self.spot = TargetMarker(ctx.root, ctx.base, self.task.place_radius_m, floor=True,
+                                 name="cup-spot")
         self.cup.hide()
-        self.spot.hide()
+        self.spot.set_state("hidden")
         self._base = np.zeros(3)
 
     def draw(self, frame: SceneFrame) -> None:
         task = self.task
         if not task.active:
             self.cup.hide()
-            self.spot.hide()
+            self.spot.set_state("hidden")
             return
         item = task.item
         # the cup's node is its base centre: half its height below the centre, turned
         np.add(item.centre, rotate(item.rotation, _DOWN, self._base), out=self._base)
         place(self.cup, self._base)
         orient(self.cup, item.rotation)
-        self.spot.set_scale(task.place_radius_m, task.place_radius_m, 1.0)
-        place(self.spot, task.spots[1] + (0.0, 0.0, 0.002))
-        self.spot.set_alpha_scale(1.0 if task.placed_now() else 0.6)
+        if self.spot.radius != task.place_radius_m:
+            self.spot.set_radius(task.place_radius_m)
+        self.spot.place(task.spots[1])
+        self.spot.set_state("current")
+        self.spot.animate(frame.t)
         self.cup.show()
-        self.spot.show()
 
     def panel_text(self, frame: SceneFrame) -> str:
         task = self.task

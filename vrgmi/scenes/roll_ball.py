@@ -12,8 +12,8 @@ from vrgmi.mirror.lower import foot_home, foot_targets, in_view
 from vrgmi.mirror.trial import lateral_sign, yaw_axes
 from vrgmi.scenes.base import SceneContext, SceneFrame
 from vrgmi.scenes.foot_targets import BALL, MIN_FORWARD_M
-from vrgmi.scenes.mirror_common import FLOOR_Z_M, TEAL, MirrorTaskScene, seated_legs
-from vrgmi.scenes.objects_common import OBJECT_TRIAL_FIELDS, ball, flat_disc, place
+from vrgmi.scenes.mirror_common import FLOOR_Z_M, MirrorTaskScene, TargetMarker, seated_legs
+from vrgmi.scenes.objects_common import OBJECT_TRIAL_FIELDS, ball, place
 from vrgmi.scenes.schema import Param
 
 #: the ball starts this far (m) straight ahead of the resting foot, clear of the sole
@@ -98,9 +98,10 @@ class RollBall(MirrorTaskScene):
         ball(self.ball, ctx.base, "ball-body", BALL_RADIUS_M, BALL_HEX)
         stripe = ball(self.ball, ctx.base, "ball-stripe", BALL_RADIUS_M * 1.01, STRIPE_HEX)
         stripe.set_scale(BALL_RADIUS_M * 1.01, BALL_RADIUS_M * 0.35, BALL_RADIUS_M * 1.01)
-        self.spot = flat_disc(ctx.root, ctx.base, "ball-spot", 1.0, TEAL, 0.6, lift=FLOOR_Z_M)
+        self.spot = TargetMarker(ctx.root, ctx.base, self.task.target_radius_m, floor=True,
+                                 name="ball-spot")
         self.ball.hide()
-        self.spot.hide()
+        self.spot.set_state("hidden")
 
     def step_task(self, frame: SceneFrame) -> dict[str, Any] | None:
         return self.task.update(frame.t, self.effector(frame, BALL))
@@ -109,17 +110,18 @@ class RollBall(MirrorTaskScene):
         task = self.task
         if not task.active:
             self.ball.hide()
-            self.spot.hide()
+            self.spot.set_state("hidden")
             return
         place(self.ball, task.ball + (0.0, 0.0, FLOOR_Z_M))
         # the stripe turns as the ball rolls (about the torso's sideways axis)
         self.ball.set_h(float(np.degrees(self.ctx.core.torso.yaw)))
         self.ball.set_p(float(-np.degrees(task.ball_path / BALL_RADIUS_M)))
-        r = task.target_radius_m
-        self.spot.set_scale(r, r, 1.0)
-        place(self.spot, task.spots[1] + (0.0, 0.0, FLOOR_Z_M))
+        if self.spot.radius != task.target_radius_m:
+            self.spot.set_radius(task.target_radius_m)
+        self.spot.place(task.spots[1])
+        self.spot.set_state("current")
+        self.spot.animate(frame.t)
         self.ball.show()
-        self.spot.show()
 
     def panel_text(self, frame: SceneFrame) -> str:
         task = self.task
