@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from vrgmi.errors import VrgmiError
+from vrgmi.errors import VrgmiError, one_line
 from vrgmi.settings import LOWER_LEVELS, UPPER_LEVELS, Settings, describe_settings, load_settings
 
 LEVEL_HELP = ("amputation level: upper " + ", ".join(UPPER_LEVELS) + "; lower "
@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except VrgmiError as exc:
-        print(f"vrgmi: {exc}", file=sys.stderr)
+        print(one_line(f"vrgmi: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("vrgmi: stopped", file=sys.stderr)

@@ -23,7 +23,7 @@ from vrgmi.control import CommandQueue, EngineStatus, StatusBoard
 from vrgmi.errors import VrgmiError
 from vrgmi.events import EventBus
 from vrgmi.input import ACTIONS
-from vrgmi.program import Program, SceneStep, default_steps
+from vrgmi.program import Program, ProgramError, SceneStep, check_steps, default_steps
 from vrgmi.scenes.base import PHASES
 from vrgmi.session import CALM_ENDS, SessionError, SessionRunner, _number
 
@@ -89,14 +89,19 @@ class ClinicServices:
         from vrgmi.body import get_level
         from vrgmi.program import load_program
 
-        if path:
-            return load_program(path)
         pid = settings.patient.id
         if self.db is not None:
+        if path:
+            program = load_program(path)
+            if program.patient != pid:
+                raise ProgramError(f"program {Path(path).name} is for patient "
+                                   f"{program.patient}, but this session's patient is {pid} "
+                                   f"(set patient.id={program.patient} to run it)")
+            return checked_steps(program)
             from vrgmi.records.programs import load_program as stored, save_program
             program = stored(self.db, pid)
             if program is not None:
-                return program
+                return checked_steps(program)
         limb = get_level(settings.patient.amputation_level).limb
         program = Program(pid, steps=default_steps(limb))
         if self.db is not None:
@@ -170,7 +175,9 @@ class ClinicSession:
         return self.runner.step(t, dt, render)
 
     def close(self) -> dict[str, Any]:
-        """Close the runner (events, records, summary), then gate the program."""
+        """Close the runner (events, records, summary), then gate the program. A gate that
+        fails leaves its one line in ``summary["gate"]["error"]`` (a fault that is not a
+        user error is also logged with its traceback): the session is stored either way."""
         summary = self.runner.close()
         if self.db is not None and self.runner.state != "idle":
             from vrgmi.records.programs import close_session
@@ -182,9 +189,21 @@ class ClinicSession:
             except VrgmiError as exc:
                 summary["gate"] = {"error": str(exc)}
         return summary
+            except Exception as exc:  # noqa: BLE001  a gate fault must not lose the summary
+                log.exception("vrgmi: the gate failed after session %s", self.runner.session)
+                summary["gate"] = {"error": f"gate: {type(exc).__name__}: {exc}"}
 
 
 IDLE_MESSAGE = "no session is running; press Start"
+def checked_steps(program: Program) -> Program:
+    """``program`` once every step names an installed scene with valid difficulty values
+    (a one-line :class:`ProgramError` otherwise, before anything runs)."""
+    from vrgmi.scenes import available_scenes
+
+    check_steps(program, available_scenes())
+    return program
+
+
 
 
 class ClinicDay:
@@ -375,7 +394,7 @@ class ClinicDay:
             if self.session is not None:
                 session, self.session = self.session, None
                 self.summaries.append(session.close())
-            return self.summaries[-1]
+            return self.summaries[-1] if self.summaries else {}
         finally:
             if self.live is not None:
                 self.live.close()
@@ -449,6 +468,9 @@ def load_input_script(path: str | Path) -> list[tuple[float, str]]:
     if not isinstance(data, list):
         raise SessionError(f"session: {path} must hold a list of [time_s, action] pairs")
     out = []
+    if not data:
+        raise SessionError(f"session: {path} holds no answers; nothing would answer the "
+                           "pain question (give [time_s, action] pairs)")
     for k, item in enumerate(data):
         if (not isinstance(item, list) or len(item) != 2 or _number(item[0]) is None
                 or item[1] not in ACTIONS):
@@ -502,6 +524,11 @@ def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str 
                                        out if screenshots else None, realtime)
                 say(f"session: wrote {len(shots)} screenshots")
         finally:
+                if _unanswered(day, feeder):
+                    raise SessionError(
+                        f"session: the input script ran out at {feeder.end_t:g} s and nothing "
+                        f"answers the {day.runner.scene.name} question; the session was "
+                        "stopped (add answers to the script)")
             summary = day.close()
             engine.close()
     finally:
@@ -510,6 +537,19 @@ def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str 
 
 
 def _headless_loop(settings: Any, day: ClinicDay, feeder: Any, auto: Any,
+#: questions only the patient (or a script) answers: a script that has run out while one
+#: waits this long (display seconds) ends the headless session instead of waiting forever
+QUESTIONS = ("pain_nrs", "ssq")
+UNANSWERED_S = 10.0
+
+
+def _unanswered(day: ClinicDay, feeder: Any) -> bool:
+    """True while a question waits that the input script, run out, can never answer."""
+    scene = day.runner.scene
+    return (feeder is not None and feeder.done and not day.idle and scene is not None
+            and scene.name in QUESTIONS and day.runner.t - feeder.end_t >= UNANSWERED_S)
+
+
                    max_seconds: float, shots_dir: Path | None,
                    realtime: bool = False) -> list[str]:
     """Frames at the display rate (as fast as the machine goes, or paced in real time)
@@ -527,7 +567,7 @@ def _headless_loop(settings: Any, day: ClinicDay, feeder: Any, auto: Any,
             feeder.feed(engine.inputs, t)
         if auto is not None:
             auto.feed(day.runner, t)
-        if not day.step(t, 1.0 / rate, render=False):
+        if not day.step(t, 1.0 / rate, render=False) or _unanswered(day, feeder):
             break
         runner = day.runner
         if (shots_dir is not None and runner.scene is not None and runner.scene is not last

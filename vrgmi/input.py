@@ -86,6 +86,16 @@ class ScriptedInput:
         self._script = sorted((float(t), a) for t, a in script)
         self._next = 0
 
+    @property
+    def done(self) -> bool:
+        """True once every scripted event has been pushed."""
+        return self._next >= len(self._script)
+
+    @property
+    def end_t(self) -> float:
+        """The time of the last scripted event (0 for an empty script)."""
+        return self._script[-1][0] if self._script else 0.0
+
     def feed(self, queue: InputQueue, t: float) -> None:
         """Push every scripted event with time <= ``t`` not pushed yet."""
         while self._next < len(self._script) and self._script[self._next][0] <= t:

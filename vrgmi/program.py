@@ -29,7 +29,7 @@ import json
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from vrgmi.laterality.gating import day_holds, pool
 from vrgmi.mirror.progression import mirror_levels
 from vrgmi.progress import MIRROR, check_progress
 from vrgmi.progress import level as progress_level
-from vrgmi.scenes.schema import Difficulty
+from vrgmi.scenes.schema import Difficulty, SceneParamError
 from vrgmi.scenes.base import PHASES
 from vrgmi.settings import VR_SITTING_MAX_MIN, NormsSettings, SafetySettings
 
@@ -130,6 +130,8 @@ class Program:
     progress: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if isinstance(self.phase_started, datetime):   # a TOML date-time: its date counts
+            self.phase_started = self.phase_started.date()
         check_program(self)
 
     def session_steps(self) -> list[SceneStep]:
@@ -158,6 +160,8 @@ class Program:
 
 _LIMITS = {"sessions_per_day": (1, 12), "minutes_per_session": (1.0, VR_SITTING_MAX_MIN),
            "break_reminder_min": (1.0, 30.0)}
+#: values that count something (sessions, days): whole numbers only
+_WHOLE = {"sessions_per_day", "stable_days", "min_phase_days", "min_sessions", "window_days"}
 
 
 def check_program(p: Program) -> None:
@@ -166,12 +170,13 @@ def check_program(p: Program) -> None:
         raise ProgramError(f"program: patient = {shown_id(p.patient)} {PATIENT_ID_RULE}")
     if p.phase not in PHASES:
         raise ProgramError(f"program: phase = {p.phase!r} is not one of {', '.join(PHASES)}")
-    if not isinstance(p.phase_started, date):
+    if not isinstance(p.phase_started, date) or isinstance(p.phase_started, datetime):
         raise ProgramError(f"program: phase_started = {p.phase_started!r} must be a date")
     for key, (lo, hi) in _LIMITS.items():
-        v = getattr(p, key)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
-            raise ProgramError(f"program: {key} = {v!r} must be a number {lo:g}..{hi:g}")
+        _check_number(f"program: {key}", key, getattr(p, key), lo, hi)
+    if not isinstance(p.overrides, list) or not all(isinstance(o, dict) for o in p.overrides):
+        raise ProgramError("program: overrides must be a list of tables (date, phase, "
+                           "advance, by, reason)")
     for phase, steps in p.steps.items():
         if phase not in PHASES:
             raise ProgramError(f"program: steps has unknown phase {phase!r}")
@@ -208,19 +213,38 @@ def _check_gate(name: str, gate: Any, limits: dict[str, tuple[float, float]],
         v = getattr(gate, key)
         if v is None and key in optional:
             continue
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
-            raise ProgramError(f"program: {name}.{key} = {v!r} must be a number {lo:g}..{hi:g}")
+        _check_number(f"program: {name}.{key}", key, v, lo, hi)
+
+
+def _check_number(label: str, key: str, v: Any, lo: float, hi: float) -> None:
+    """A one-line ProgramError unless ``v`` is a number in lo..hi (whole for :data:`_WHOLE`)."""
+    whole = key in _WHOLE
+    if isinstance(v, bool) or not isinstance(v, int if whole else (int, float)) \
+            or not lo <= v <= hi:
+        raise ProgramError(f"{label} = {shown_value(v)} must be a "
+                           f"{'whole number' if whole else 'number'} {lo:g}..{hi:g}")
+
+
+def shown_value(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for a one-line message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def check_steps(program: Program, scenes: dict[str, type]) -> None:
-    """Check that every step names an installed scene and valid difficulty values."""
+    """Check that every step names an installed scene and valid difficulty values; a
+    one-line :class:`ProgramError` naming the step otherwise."""
     for phase, steps in program.steps.items():
         for k, s in enumerate(steps):
             cls = scenes.get(s.scene)
             if cls is None:
-                raise ProgramError(f"program: steps.{phase}[{k}] names scene {s.scene!r}, "
-                                   f"which is not installed (see `vrgmi scenes`)")
-            Difficulty(cls.params, s.params, s.scene)
+                raise ProgramError(f"program: steps.{phase}[{k}] names scene "
+                                   f"{shown_value(s.scene)}, which is not installed "
+                                   "(see `vrgmi scenes`)")
+            try:
+                Difficulty(cls.params, s.params, s.scene)
+            except SceneParamError as exc:
+                raise ProgramError(f"program: steps.{phase}[{k}]: {exc}") from None
 
 
 # --- gating -------------------------------------------------------------------------------
@@ -259,6 +283,8 @@ def _next_phase(phase: str) -> str | None:
 
 
 def _date(value: Any) -> date:
+    if isinstance(value, datetime):          # a TOML date-time: its date
+        return value.date()
     if isinstance(value, date):
         return value
     try:
