@@ -90,7 +90,6 @@ class ClinicServices:
         from vrgmi.program import load_program
 
         pid = settings.patient.id
-        if self.db is not None:
         if path:
             program = load_program(path)
             if program.patient != pid:
@@ -98,6 +97,7 @@ class ClinicServices:
                                    f"{program.patient}, but this session's patient is {pid} "
                                    f"(set patient.id={program.patient} to run it)")
             return checked_steps(program)
+        if self.db is not None:
             from vrgmi.records.programs import load_program as stored, save_program
             program = stored(self.db, pid)
             if program is not None:
@@ -188,13 +188,12 @@ class ClinicSession:
                     norms=self.runner.engine.settings.norms).as_dict()
             except VrgmiError as exc:
                 summary["gate"] = {"error": str(exc)}
-        return summary
             except Exception as exc:  # noqa: BLE001  a gate fault must not lose the summary
                 log.exception("vrgmi: the gate failed after session %s", self.runner.session)
                 summary["gate"] = {"error": f"gate: {type(exc).__name__}: {exc}"}
+        return summary
 
 
-IDLE_MESSAGE = "no session is running; press Start"
 def checked_steps(program: Program) -> Program:
     """``program`` once every step names an installed scene with valid difficulty values
     (a one-line :class:`ProgramError` otherwise, before anything runs)."""
@@ -204,6 +203,7 @@ def checked_steps(program: Program) -> Program:
     return program
 
 
+IDLE_MESSAGE = "no session is running; press Start"
 
 
 class ClinicDay:
@@ -467,10 +467,10 @@ def load_input_script(path: str | Path) -> list[tuple[float, str]]:
                            f"(line {exc.lineno})") from None
     if not isinstance(data, list):
         raise SessionError(f"session: {path} must hold a list of [time_s, action] pairs")
-    out = []
     if not data:
         raise SessionError(f"session: {path} holds no answers; nothing would answer the "
                            "pain question (give [time_s, action] pairs)")
+    out = []
     for k, item in enumerate(data):
         if (not isinstance(item, list) or len(item) != 2 or _number(item[0]) is None
                 or item[1] not in ACTIONS):
@@ -523,12 +523,12 @@ def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str 
                 shots = _headless_loop(settings, day, feeder, auto, max_seconds,
                                        out if screenshots else None, realtime)
                 say(f"session: wrote {len(shots)} screenshots")
-        finally:
                 if _unanswered(day, feeder):
                     raise SessionError(
                         f"session: the input script ran out at {feeder.end_t:g} s and nothing "
                         f"answers the {day.runner.scene.name} question; the session was "
                         "stopped (add answers to the script)")
+        finally:
             summary = day.close()
             engine.close()
     finally:
@@ -536,7 +536,6 @@ def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str 
     return summary
 
 
-def _headless_loop(settings: Any, day: ClinicDay, feeder: Any, auto: Any,
 #: questions only the patient (or a script) answers: a script that has run out while one
 #: waits this long (display seconds) ends the headless session instead of waiting forever
 QUESTIONS = ("pain_nrs", "ssq")
@@ -550,6 +549,7 @@ def _unanswered(day: ClinicDay, feeder: Any) -> bool:
             and scene.name in QUESTIONS and day.runner.t - feeder.end_t >= UNANSWERED_S)
 
 
+def _headless_loop(settings: Any, day: ClinicDay, feeder: Any, auto: Any,
                    max_seconds: float, shots_dir: Path | None,
                    realtime: bool = False) -> list[str]:
     """Frames at the display rate (as fast as the machine goes, or paced in real time)
