@@ -10,7 +10,8 @@ import pytest
 
 from vrgmi.app import Engine
 from vrgmi.core import warmup
-from vrgmi.imagery.movements import MovementPlayer, get_movement
+from vrgmi.imagery.movements import MovementPlayer
+from vrgmi.imagery.session_logic import plan_block
 from vrgmi.scenes.imagery import ImageryScene
 from vrgmi.scenes.schema import SceneParamError
 from vrgmi.settings import load_settings
@@ -38,12 +39,17 @@ def _kernels():
 
 #: these tests measure the scored movements: no instruction screen, no practice movement
 SCORED_ONLY = ["ui.instructions=false", "practice.imagery_trials=0"]
+#: the block seed the scene gets; its order puts elbow_flex_ext (a 2.2 s demonstration,
+#: which the scripted timings below follow) first
+SEED = 1
 
 
-def _engine(display, **params) -> tuple[Engine, ImageryScene]:
+def _engine(display, seed: int = SEED, **params) -> tuple[Engine, ImageryScene]:
+    """The scene started the way a session starts a block: with the block's seed."""
     settings = load_settings(None, ["patient.amputation_level=transradial", *SCORED_ONLY])
     scene = ImageryScene(movements=1, repetitions=1, sound=False, **params)
-    engine = Engine(settings, ReplaySource(_reach_once()), display, scene=scene)
+    engine = Engine(settings, ReplaySource(_reach_once()), display)
+    engine.set_scene(scene, seed=seed)
     return engine, scene
 
 
@@ -60,6 +66,8 @@ def _run(engine, scene, script, until, watch=None):
 
 def test_trial_event_durations_ratio_and_phantom(display):
     engine, scene = _engine(display, count_in_s=1.0)
+    # the seeded order decides the movement: the same seed, the same block
+    assert scene.movements == plan_block("arm", 1, 1, seed=SEED)
     assert [m.id for m in scene.movements] == ["elbow_flex_ext"]
     seen = {}
 
@@ -126,7 +134,7 @@ def test_missing_marks_are_null_and_frozen_limb_holds_still(display):
     player = MovementPlayer("arm")
     solver = scene._solver
     expected = solver.positions[2].copy()
-    player.apply(get_movement("elbow_flex_ext").poses[0], solver, 0,
+    player.apply(scene.movements[0].poses[0], solver, 0,
                  engine.core.torso.shoulder(0))
     assert np.allclose(solver.positions[2], expected, atol=1e-3)
     engine.close()

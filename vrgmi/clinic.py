@@ -76,7 +76,8 @@ class ClinicServices:
             self.companion = Companion(self.board, self.commands,
                                        DatabaseRecords(self.db, report_norms(settings.norms))
                                        if self.db else None,
-                                       port=opts.port, lan=opts.lan)
+                                       port=opts.port, lan=opts.lan,
+                                       cert_file=opts.cert_file, key_file=opts.key_file)
             self.companion.start()
             say(self.companion.pairing_banner())
         except VrgmiError as exc:
@@ -589,7 +590,8 @@ def _desktop_loop(display: Any, day: ClinicDay, feeder: Any, keys: dict[str, str
     if services.companion is not None:
         from vrgmi.companion.pairing_card import show_pairing_card
         token, _link = services.companion.pairing()
-        card = show_pairing_card(base, services.companion.url, token)
+        card = show_pairing_card(base, services.companion.url, token,
+                                 services.companion.fingerprint)
         base.accept("c", card.remove_node)          # the therapist hides the card once paired
 
     def tick(task: Any) -> Any:

@@ -87,6 +87,9 @@ class CompanionSettings:
     enabled: bool = _opt(True, "serve the companion while the engine runs")
     port: int = _opt(8765, "TCP port of the companion (0 = any free port)", 0, 65535)
     lan: bool = _opt(False, "listen on the local network too (default: this PC only)")
+    cert_file: str = _opt("", "the clinic's TLS certificate (PEM) for LAN mode; empty = one "
+                          "made on first run in the user data folder")
+    key_file: str = _opt("", "the private key (PEM) of companion.cert_file")
 
 
 #: the most minutes of VR in one sitting (CLINICAL.md, VR immersion guidance: 20-30 minutes at

@@ -1,8 +1,9 @@
 """Pairing and session tokens for the companion.
 
 The engine shows a one-time *pairing token* (console and desktop window, with a QR code of
-``http://host:port/pair?token=...``). Exchanging it gives the device a *session token*,
-sent back as an HttpOnly, SameSite=Strict cookie (browsers) or as ``Authorization: Bearer``
+``https://host:port/pair?token=...`` in LAN mode, ``http://127.0.0.1:port/...`` on this PC
+only). Exchanging it gives the device a *session token*, sent back as an HttpOnly,
+SameSite=Strict cookie, Secure under TLS (browsers) or as ``Authorization: Bearer``
 (scripts). Only SHA-256 hashes of tokens are kept; every check compares hashes in constant
 time. Session tokens are listed by a short public id and can be revoked; they live in memory
 only, so restarting the engine unpairs every device. No Panda3D here.
@@ -175,9 +176,12 @@ def qr_svg(url: str, scale: int = 6) -> str:
     return out.getvalue().decode("utf-8")
 
 
-def pairing_banner(url: str, token: str) -> str:
-    """What the engine prints on its console when pairing is open."""
+def pairing_banner(url: str, token: str, fingerprint: str = "") -> str:
+    """What the engine prints on its console when pairing is open; with the certificate's
+    SHA-256 fingerprint (HTTPS in LAN mode) for the therapist to check on the tablet."""
     link = pairing_url(url, token)
+    check = (f"\ncompanion: certificate SHA-256 fingerprint (check it on the tablet):\n"
+             f"companion:   {fingerprint}" if fingerprint else "")
     return (f"companion: open {url} on the therapist's tablet or second monitor\n"
             f"companion: pairing token {token} (one use, {PAIRING_TTL_S / 60:.0f} minutes), "
-            f"or scan:\n{qr_text(link)}{link}")
+            f"or scan:\n{qr_text(link)}{link}{check}")

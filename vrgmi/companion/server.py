@@ -31,9 +31,11 @@ from vrgmi.companion.commands import MAX_TEXT, CommandRejected, RateLimiter, che
 from vrgmi.companion.live import LiveHub, dumps
 from vrgmi.companion.records import (EXPORT_FORMATS, AuditTrail, CompanionRecords,
                                      PatientNotFound, RecordsUnavailable)
+from vrgmi.companion.tls import Certificate, companion_certificate, this_machine
 from vrgmi.control import CommandQueue, StatusBoard
 from vrgmi.errors import VrgmiError
 from vrgmi.ids import PATIENT_ID_RULE, is_patient_id
+from vrgmi.paths import data_dir
 
 DEFAULT_PORT = 8470
 MAX_BODY = 16 * 1024           # bytes of an HTTP request body
@@ -65,12 +67,15 @@ class CompanionOptions:
     enabled: bool = True
     port: int = DEFAULT_PORT
     lan: bool = False
+    cert_file: str = ""
+    key_file: str = ""
 
     @classmethod
     def from_settings(cls, settings: Any) -> "CompanionOptions":
         """Read ``settings.companion`` if there is such a section."""
         section = getattr(settings, "companion", None)
-        return cls(**{k: getattr(section, k) for k in ("enabled", "port", "lan")
+        keys = ("enabled", "port", "lan", "cert_file", "key_file")
+        return cls(**{k: getattr(section, k) for k in keys
                       if section is not None and hasattr(section, k)})
 
 
@@ -102,7 +107,8 @@ class Companion:
                  scenes: dict[str, dict[str, Any]] | None = None,
                  tokens: TokenStore | None = None,
                  command_rate: tuple[float, float] = COMMAND_RATE,
-                 pair_rate: tuple[float, float] = PAIR_RATE) -> None:
+                 pair_rate: tuple[float, float] = PAIR_RATE,
+                 cert_file: str = "", key_file: str = "", tls_dir: Path | None = None) -> None:
         self.board = board
         self.commands = commands
         self.records = records
@@ -112,6 +118,9 @@ class Companion:
             raise CompanionError(f"companion: host {host!r} is not this machine; set "
                                  "companion.lan = true to serve the local network")
         self.port = port
+        self._cert_files = (cert_file, key_file)
+        self._tls_dir = tls_dir
+        self.certificate: Certificate | None = None     # LAN mode: always HTTPS and WSS
         self.tokens = tokens or TokenStore()
         self.audit = AuditTrail(records)
         self.hub = LiveHub(board)
@@ -127,6 +136,10 @@ class Companion:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> str:
         """Serve on a thread of its own; returns the URL. Raises CompanionError if it can't."""
+        if self.lan:
+            self.certificate = companion_certificate(
+                *self._cert_files, self._tls_dir or data_dir() / "companion-tls",
+                this_machine(lan_address()))
         ready = threading.Event()
         failure: list[BaseException] = []
         self._loop = asyncio.new_event_loop()
@@ -171,21 +184,27 @@ class Companion:
         token = self.tokens.new_pairing_token()
         return token, pairing_url(self.url, token)
 
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 fingerprint of the certificate served (empty over loopback HTTP)."""
+        return self.certificate.fingerprint if self.certificate else ""
+
     def pairing_banner(self) -> str:
-        """Open pairing and return the console text (URL, token and QR code)."""
+        """Open pairing and return the console text (URL, token, QR code, fingerprint)."""
         token, _link = self.pairing()
-        return pairing_banner(self.url, token)
+        return pairing_banner(self.url, token, self.fingerprint)
 
     async def _startup(self) -> None:
         app = self.build_app()
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        tls = self.certificate.server_context() if self.certificate else None
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=tls)
         await site.start()
         port = self._runner.addresses[0][1]
         self.port = port
         shown = lan_address() if self.lan else "127.0.0.1"
-        self.url = f"http://{shown}:{port}"
+        self.url = f"{'https' if tls else 'http'}://{shown}:{port}"
         self.hub.start()
 
     async def _shutdown(self) -> None:
@@ -261,7 +280,7 @@ class Companion:
         if not self._host_allowed(request.host or ""):
             return _error(421, "companion: wrong host name for this server")
         origin = request.headers.get("Origin")
-        if origin is not None and origin != f"http://{request.host}":
+        if origin is not None and origin != f"{request.scheme}://{request.host}":
             return _error(403, "companion: requests from another site are refused")
         return await handler(request)
 
@@ -293,7 +312,8 @@ class Companion:
 
     def _set_cookie(self, response: web.StreamResponse, secret: str) -> None:
         response.set_cookie(COOKIE_NAME, secret, httponly=True, samesite="Strict", path="/",
-                            max_age=int(self.tokens.session_ttl_s))
+                            max_age=int(self.tokens.session_ttl_s),
+                            secure=self.certificate is not None)
 
     async def pair_page(self, request: web.Request) -> web.StreamResponse:
         """GET /pair?token=...: the QR code's link; pairs this browser and opens the app."""

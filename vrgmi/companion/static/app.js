@@ -60,7 +60,7 @@ function send(command, args, errorEl) {
 // -- live -------------------------------------------------------------------------------
 function connect() {
   const link = $("link");
-  ws = new WebSocket(`ws://${location.host}/ws`);
+  ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
   ws.binaryType = "blob";
   ws.onopen = () => { link.textContent = "connected"; link.className = "link ok"; };
   ws.onclose = () => {
