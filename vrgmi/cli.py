@@ -116,11 +116,78 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database", metavar="URL", default=None,
                    help="records database URL (default: data.database_url)")
 
+    p = sub.add_parser("stimuli", help="render laterality pictures offscreen (PNG, index.json) "
+                                       "and printable flash cards")
+    _one_line_errors(p)
+    _settings_args(p, patient=False)
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the pictures "
+                   "(new, empty, or an earlier set, which is replaced)")
+    p.add_argument("--limb", choices=("hand", "foot", "both"), default="hand",
+                   help="which limbs (default hand)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--canonical", action="store_true", help="every limb x side x view x "
+                       "posture, upright (0 deg)")
+    which.add_argument("--count", type=int, metavar="N", help="a sample of N pictures drawn "
+                       "as the game draws a block (give --seed)")
+    p.add_argument("--seed", type=int, metavar="S", help="the sample's seed: the same seed "
+                   "gives the same pictures")
+    p.add_argument("--size", type=int, default=512, metavar="PX",
+                   help="picture width and height in pixels (default 512)")
+    p.add_argument("--skin-tone", metavar="T", help="Fitzpatrick type I-VI, a name (pale .. "
+                   "dark), a palette name or #rrggbb (default: patient.skin_tone)")
+    p.add_argument("--pdf", action="store_true", help="also write cards.pdf: flash cards, "
+                   "picture on the front, answer on the back (print double-sided, long edge)")
+
     p = sub.add_parser("doctor", help="report what this machine offers (GL, display, OpenXR, "
                                       "database)")
     _settings_args(p, patient=False)
     p.add_argument("--settings", action="store_true", help="also list every setting")
     return parser
+
+
+def _one_line_errors(parser: argparse.ArgumentParser) -> None:
+    """Make ``parser`` report a bad argument in one line (exit status 2), without usage."""
+    def error(message: str):
+        parser.exit(2, f"vrgmi {parser.prog.split()[-1]}: {message}\n")
+    parser.error = error
+
+
+def cmd_stimuli(args: argparse.Namespace) -> int:
+    from vrgmi.laterality.stimulus_sets import COUNT_RANGE, canonical_set, sample_set
+    from vrgmi.render.display import open_display
+    from vrgmi.render.skin import skin_tone
+    from vrgmi.render.stimulus_render import SIZE_RANGE
+    from vrgmi.stimulus_pictures import check_out, write_stimulus_set
+    if not args.canonical and args.count is None:
+        raise VrgmiError("stimuli: give --canonical or --count N --seed S")
+    if args.canonical and args.seed is not None:
+        raise VrgmiError("stimuli: --seed goes with --count, not --canonical")
+    if args.count is not None and args.seed is None:
+        raise VrgmiError("stimuli: --count needs --seed S (the same seed gives the same set)")
+    if args.count is not None and not COUNT_RANGE[0] <= args.count <= COUNT_RANGE[1]:
+        raise VrgmiError(f"stimuli: --count must be {COUNT_RANGE[0]}..{COUNT_RANGE[1]}")
+    if not SIZE_RANGE[0] <= args.size <= SIZE_RANGE[1]:
+        raise VrgmiError(f"stimuli: --size must be {SIZE_RANGE[0]}..{SIZE_RANGE[1]} px")
+    if args.skin_tone is not None:
+        skin_tone(args.skin_tone)                       # a one-line error before rendering
+        args.overrides.append(f"patient.skin_tone={args.skin_tone}")
+    settings = _settings(args)
+    check_out(Path(args.out))
+    limbs = ("hand", "foot") if args.limb == "both" else (args.limb,)
+    if args.canonical:
+        stimuli, about = canonical_set(limbs), {"set": "canonical", "seed": None}
+    else:
+        stimuli = sample_set(limbs, args.count, args.seed)
+        about = {"set": "sample", "seed": args.seed}
+    display = open_display("headless", size=(16, 16), title="vrgmi stimuli")
+    try:
+        if not display.shaders:
+            _progress("vrgmi: no OpenGL shaders here: the pictures are drawn flat")
+        write_stimulus_set(display.base, settings, stimuli, Path(args.out), args.size,
+                           args.pdf, {**about, "limbs": list(limbs)}, progress=_progress)
+    finally:
+        display.close()
+    return 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -314,7 +381,7 @@ def _progress(message: str) -> None:
 
 COMMANDS = {"run": cmd_run, "demo": cmd_demo, "replay": cmd_replay, "record": cmd_record,
             "bench": cmd_bench, "scenes": cmd_scenes, "export": cmd_export, "doctor": cmd_doctor,
-            "session": cmd_session, "patients": cmd_patients}
+            "session": cmd_session, "patients": cmd_patients, "stimuli": cmd_stimuli}
 
 
 def main(argv: list[str] | None = None) -> int:

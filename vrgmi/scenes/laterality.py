@@ -380,6 +380,12 @@ class _StageView:
         panel.root.set_z((text.count("\n") / 2.0 - 0.33) * line)
         panel.show()
 
+    def show_picture(self, stimulus: Stimulus) -> None:
+        """Show ``stimulus`` alone on the card, no text (the printable pictures:
+        vrgmi.render.stimulus_render)."""
+        self._hide_all()
+        self._show_stimulus(stimulus)
+
     def _show_stimulus(self, stimulus: Stimulus) -> None:
         rig = self.rigs[(stimulus.limb, stimulus.side)]
         rig.pose(stimulus.posture)
