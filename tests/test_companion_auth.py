@@ -1,5 +1,6 @@
 """Pairing and session tokens: one-time, expiring, hashed, revocable, brute-force limited."""
 import http.client
+import json
 import re
 
 import pytest
@@ -33,14 +34,19 @@ def test_pairing_token_works_once_and_gives_a_session_token():
     assert store.verify(None) is None
 
 
-def test_wrong_guesses_burn_the_pairing_token():
+def test_wrong_guesses_shut_out_only_the_address_that_made_them():
     store = TokenStore()
     token = store.new_pairing_token()
     for _ in range(PAIRING_MAX_FAILURES):
         with pytest.raises(AuthError, match="not the one on the screen"):
-            store.pair("AAAA-AAAA-AAAA")
-    with pytest.raises(AuthError, match="no pairing token is open"):
-        store.pair(token)
+            store.pair("AAAA-AAAA-AAAA", address="10.0.0.66")
+    with pytest.raises(AuthError, match="too many wrong tokens"):
+        store.pair(token, address="10.0.0.66")          # that address is refused, even right
+    secret, info = store.pair(token, "tablet", address="10.0.0.5")   # the tablet still pairs
+    assert store.verify(secret) is info
+    store.new_pairing_token()                             # a new token forgives everyone
+    with pytest.raises(AuthError, match="not the one on the screen"):
+        store.pair("AAAA-AAAA-AAAA", address="10.0.0.66")
 
 
 def test_tokens_expire_and_are_revoked():
@@ -115,21 +121,40 @@ def test_pair_link_sets_a_strict_httponly_cookie_and_guessing_is_rate_limited():
         assert page.status == 401 and b"Pair this device" in page.read()
         token, link = server.pairing()
         assert link == f"{server.url}/pair?token={token}"
-        response = _get(port, f"/pair?token={token}")
-        assert response.status == 303 and response.getheader("Location") == "/"
+        form = _get(port, f"/pair?token={token}")          # the QR link: a form, filled in
+        assert form.status == 200 and form.getheader("Set-Cookie") is None
+        assert f'value="{token}"'.encode() in form.read()
+        origin = {"Origin": f"http://127.0.0.1:{port}", "Sec-Fetch-Site": "same-origin"}
+        assert _post(port, "/api/pair", {"token": token},
+                     {**origin, "Content-Type": "text/plain"}).status == 415
+        assert _post(port, "/api/pair", {"token": token},
+                     {**origin, "Sec-Fetch-Site": "cross-site"}).status == 403
+        assert _post(port, "/api/pair", {"token": token},
+                     {"Origin": "http://evil.example"}).status == 403
+        response = _post(port, "/api/pair", {"token": token}, origin)   # the page's script
+        assert response.status == 200
         cookie = response.getheader("Set-Cookie")
         assert cookie.startswith(f"{COOKIE_NAME}=") and "HttpOnly" in cookie
         assert "SameSite=Strict" in cookie and "Path=/" in cookie
         secret = cookie.split(";")[0].split("=", 1)[1]
         assert _get(port, "/api/status", {"Cookie": f"{COOKIE_NAME}={secret}"}).status == 200
         assert _get(port, "/api/status", {"Authorization": f"Bearer {secret}"}).status == 200
-        again = _get(port, f"/pair?token={token}")            # one use only
+        again = _post(port, "/api/pair", {"token": token}, origin)     # one use only
         assert again.status == 403 and b"no pairing token is open" in again.read()
         server.pairing()
-        codes = [_get(port, "/pair?token=AAAA-BBBB-CCCC").status for _ in range(8)]
+        codes = [_post(port, "/api/pair", {"token": "AAAA-BBBB-CCCC"}).status
+                 for _ in range(8)]
         assert codes[:3] == [403] * 3 and codes[-1] == 429   # bursts of 5 tries, then 1 per 2 s
     finally:
         server.stop()
+
+
+def _post(port: int, path: str, body: dict,
+          headers: dict | None = None) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", path, json.dumps(body),
+                 {"Content-Type": "application/json", **(headers or {})})
+    return conn.getresponse()
 
 
 def test_hosts_accepted_locally_and_in_lan_mode():

@@ -27,7 +27,7 @@ from vrgmi.errors import VrgmiError
 PAIRING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 PAIRING_GROUPS = 3          # XXXX-XXXX-XXXX: 60 bits
 PAIRING_TTL_S = 600.0       # a pairing token shown on screen lasts 10 minutes
-PAIRING_MAX_FAILURES = 10   # wrong guesses before the shown token is burned
+PAIRING_MAX_FAILURES = 10   # wrong guesses from one address before that address is shut out
 SESSION_TTL_S = 12 * 3600.0  # a clinic day
 COOKIE_NAME = "vrgmi_session"
 MAX_TOKEN_CHARS = 128
@@ -74,7 +74,7 @@ class TokenStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._pairing: tuple[bytes, float] | None = None     # (hash, expires)
-        self._failures = 0
+        self._failures: dict[str, int] = {}     # wrong guesses per address, this token
         self._sessions: dict[str, tuple[bytes, TokenInfo]] = {}
 
     def new_pairing_token(self) -> str:
@@ -83,7 +83,7 @@ class TokenStore:
         token = normalise_pairing(raw)
         with self._lock:
             self._pairing = (_digest(token), self._clock() + self.pairing_ttl_s)
-            self._failures = 0
+            self._failures.clear()
         return token
 
     @property
@@ -92,8 +92,13 @@ class TokenStore:
         with self._lock:
             return self._pairing is not None and self._pairing[1] > self._clock()
 
-    def pair(self, token: str, label: str = "device") -> tuple[str, TokenInfo]:
-        """Exchange the pairing token for (session secret, its info); it works only once."""
+    def pair(self, token: str, label: str = "device",
+             address: str = "?") -> tuple[str, TokenInfo]:
+        """Exchange the pairing token for (session secret, its info); it works only once.
+
+        Wrong guesses are counted per ``address``: after PAIRING_MAX_FAILURES that address
+        is refused until a new token is shown, while every other address can still pair
+        (a 60-bit token cannot be guessed in the tries the rate limits allow)."""
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_CHARS:
             raise AuthError("pairing: no pairing token given")
         offered = _digest(normalise_pairing(token))
@@ -103,10 +108,11 @@ class TokenStore:
                 self._pairing = None
                 raise AuthError("pairing: no pairing token is open; show a new one on the "
                                 "engine's screen")
+            if self._failures.get(address, 0) >= PAIRING_MAX_FAILURES:
+                raise AuthError("pairing: too many wrong tokens from this device; show a new "
+                                "pairing token on the engine's screen")
             if not hmac.compare_digest(offered, self._pairing[0]):
-                self._failures += 1
-                if self._failures >= PAIRING_MAX_FAILURES:
-                    self._pairing = None
+                self._failures[address] = self._failures.get(address, 0) + 1
                 raise AuthError("pairing: that pairing token is not the one on the screen")
             self._pairing = None
             secret = secrets.token_urlsafe(32)
@@ -130,6 +136,14 @@ class TokenStore:
                 return None
             found.last_used = now
             return found
+
+    def is_live(self, token_id: str) -> bool:
+        """True while the session token ``token_id`` is neither revoked nor expired (an open
+        WebSocket asks before every message it acts on)."""
+        now = self._clock()
+        with self._lock:
+            entry = self._sessions.get(token_id)
+            return entry is not None and not entry[1].revoked and entry[1].expires > now
 
     def revoke(self, token_id: str) -> bool:
         """Revoke one session token by its public id; False if there is none."""

@@ -4,6 +4,8 @@ broadcast to every connected WebSocket, each message encoded once for all client
 Text messages are JSON ``{"type": "status", "status": {...}}`` (and replies to commands);
 binary messages are the latest JPEG of the patient's view. A client that cannot keep up
 (its send takes longer than ``SEND_TIMEOUT_S``) is dropped rather than slowing the others.
+Each socket belongs to a paired device: before every broadcast, sockets whose token was
+revoked or has expired are closed with 1008 (policy violation) and get nothing more.
 Runs on the companion's asyncio loop; reads the :class:`StatusBoard` only.
 """
 from __future__ import annotations
@@ -11,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from vrgmi.control import StatusBoard
 
@@ -26,11 +29,13 @@ class LiveHub:
     """The set of watching sockets and the broadcast task."""
 
     def __init__(self, board: StatusBoard, status_hz: float = STATUS_HZ,
-                 image_fps: float = IMAGE_FPS) -> None:
+                 image_fps: float = IMAGE_FPS,
+                 live: Callable[[str], bool] = lambda _token_id: True) -> None:
         self.board = board
         self.status_hz = status_hz
         self.image_fps = image_fps
-        self.clients: set[web.WebSocketResponse] = set()
+        self.live = live                  # is this device's session token still good?
+        self.clients: dict[web.WebSocketResponse, str] = {}     # socket -> its token id
         self.sent_images = 0
         self._task: asyncio.Task | None = None
 
@@ -38,6 +43,27 @@ class LiveHub:
     def watching(self) -> int:
         """How many sockets are watching now (the frame loop captures the view only if > 0)."""
         return len(self.clients)
+
+    def add(self, ws: web.WebSocketResponse, token_id: str) -> None:
+        """Start sending to ``ws``, which device ``token_id`` opened."""
+        self.clients[ws] = token_id
+
+    def discard(self, ws: web.WebSocketResponse) -> None:
+        """Stop sending to ``ws``."""
+        self.clients.pop(ws, None)
+
+    async def close_device(self, token_id: str) -> int:
+        """Close every socket device ``token_id`` has open (1008); how many there were."""
+        mine = [ws for ws, owner in list(self.clients.items()) if owner == token_id]
+        for ws in mine:
+            self.clients.pop(ws, None)
+        await asyncio.gather(*(_close(ws) for ws in mine))
+        return len(mine)
+
+    async def _close_dead(self) -> None:
+        """Close the sockets of devices whose token was revoked or has expired."""
+        for token_id in {t for t in self.clients.values() if not self.live(t)}:
+            await self.close_device(token_id)
 
     def start(self) -> None:
         """Start broadcasting (on the running loop)."""
@@ -72,6 +98,7 @@ class LiveHub:
             now = loop.time()
             if now >= next_status:
                 next_status = now + 1.0 / self.status_hz
+                await self._close_dead()
                 seq = self.board.status()[0]
                 if seq != status_seq:
                     status_seq = seq
@@ -81,6 +108,7 @@ class LiveHub:
                 seq, image = self.board.image()
                 if seq != image_seq and image:
                     image_seq = seq
+                    await self._close_dead()
                     await self._send_all(image)
                     self.sent_images += len(self.clients)
 
@@ -89,7 +117,7 @@ class LiveHub:
         results = await asyncio.gather(*(self._send(ws, message) for ws in clients))
         for ws, ok in zip(clients, results):
             if not ok:
-                self.clients.discard(ws)
+                self.clients.pop(ws, None)
                 await ws.close()
 
     @staticmethod
@@ -102,6 +130,16 @@ class LiveHub:
             return True
         except (asyncio.TimeoutError, ConnectionError, RuntimeError):
             return False
+
+
+async def _close(ws: web.WebSocketResponse) -> None:
+    """Close ``ws`` as refused by policy, without waiting long on a stuck client."""
+    try:
+        await asyncio.wait_for(ws.close(code=WSCloseCode.POLICY_VIOLATION,
+                                        message=b"companion: this device is no longer paired"),
+                               SEND_TIMEOUT_S)
+    except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+        pass
 
 
 def finite(value: Any) -> Any:

@@ -2,7 +2,9 @@
 
 :class:`CompanionRecords` is the interface the server codes against; :class:`AuditTrail`
 keeps the recent audit entries for the companion's own page and forwards every one to the
-records (off the asyncio loop: database writes block). No Panda3D here.
+records (off the asyncio loop: database writes block) through a bounded queue; repeated
+rate-limited rejections are folded into one entry with a count, so a flood cannot push the
+real entries out or grow the queue without end. No Panda3D here.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import collections
 import contextlib
 import io
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -20,6 +23,8 @@ from vrgmi.errors import VrgmiError
 EXPORT_FORMATS = {"csv": ("csv.zip", "application/zip"),
                   "fhir": ("fhir.json", "application/fhir+json"),
                   "pdf": ("pdf", "application/pdf")}
+MAX_PENDING = 2000          # audit entries waiting for the database, at most
+FOLD_S = 1.0                # rate-limited rejections within this window make one entry
 
 
 class RecordsUnavailable(VrgmiError):
@@ -58,14 +63,24 @@ class CompanionRecords(Protocol):
 
 
 class AuditTrail:
-    """Recent audit entries in memory, each also written to the records by a writer thread."""
+    """Recent audit entries in memory, each also written to the records by a writer thread.
 
-    def __init__(self, records: CompanionRecords | None = None, keep: int = 500) -> None:
+    The queue to the writer holds at most ``max_pending`` entries; past that, entries are
+    counted and one ``audit_overflow`` entry says how many were lost. :meth:`fold` gathers
+    repeated entries under one key for ``fold_s`` seconds into a single entry with a
+    ``count`` (and the count in its reason)."""
+
+    def __init__(self, records: CompanionRecords | None = None, keep: int = 500,
+                 max_pending: int = MAX_PENDING, fold_s: float = FOLD_S) -> None:
         self.records = records
+        self.max_pending = max_pending
+        self.fold_s = fold_s
         self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=keep)
         self._lock = threading.Lock()
         self._pending: collections.deque[dict[str, Any]] = collections.deque()
+        self._folds: dict[Any, tuple[dict[str, Any], float]] = {}   # key -> (entry, since)
         self._wake = threading.Condition(self._lock)
+        self.dropped = 0            # entries lost to a full queue, not yet reported
         self.error: str | None = None
         self._closed = False
         self._thread = threading.Thread(target=self._write, name="vrgmi-audit", daemon=True)
@@ -74,32 +89,79 @@ class AuditTrail:
     def record(self, entry: dict[str, Any]) -> None:
         """Keep ``entry`` and queue it for the records (never blocks)."""
         with self._lock:
-            self._recent.append(entry)
-            if self.records is not None:
-                self._pending.append(entry)
-                self._wake.notify()
+            self._add(entry)
+
+    def fold(self, key: Any, entry: dict[str, Any]) -> None:
+        """Count ``entry`` under ``key``: the first one of a window is kept, later ones only
+        add to its count; the window's one entry is recorded when it closes."""
+        with self._lock:
+            held = self._folds.get(key)
+            if held is not None:
+                held[0]["count"] += 1
+                return
+            self._folds[key] = ({**entry, "count": 1}, time.monotonic())
+            self._wake.notify_all()
 
     def recent(self, n: int = 100) -> list[dict[str, Any]]:
         """The last ``n`` entries, newest first."""
         with self._lock:
+            self._release()
             return list(reversed(self._recent))[:n]
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until every queued entry is written; False on timeout."""
+        """Close every fold window and wait until every queued entry is written; False on
+        timeout."""
         with self._lock:
+            self._release(force=True)
+            self._wake.notify_all()
             return self._wake.wait_for(lambda: not self._pending, timeout)
 
     def close(self) -> None:
         """Write what is queued, then stop the writer."""
         with self._lock:
+            self._release(force=True)
             self._closed = True
             self._wake.notify_all()
         self._thread.join(timeout=10.0)
 
+    def _add(self, entry: dict[str, Any]) -> None:
+        """Keep and queue one entry (the lock is held)."""
+        if self.records is not None and self.dropped and len(self._pending) < self.max_pending:
+            report = {"by": "companion", "command": "audit_overflow", "args": {},
+                      "accepted": False, "wall": time.time(),
+                      "reason": f"{self.dropped} audit entries were not stored: the audit "
+                                "queue was full"}
+            self.dropped = 0
+            self._recent.append(report)
+            self._pending.append(report)
+        self._recent.append(entry)
+        if self.records is None:
+            return
+        if len(self._pending) >= self.max_pending:
+            self.dropped += 1
+            return
+        self._pending.append(entry)
+        self._wake.notify_all()
+
+    def _release(self, force: bool = False) -> None:
+        """Record the fold windows that have closed (all of them if ``force``); lock held."""
+        now = time.monotonic()
+        for key, (entry, since) in list(self._folds.items()):
+            if force or now - since >= self.fold_s:
+                del self._folds[key]
+                if entry["count"] > 1:
+                    entry["reason"] = (f"{entry['reason']} ({entry['count']} times in "
+                                       f"{max(now - since, 0.0):.1f} s)")
+                self._add(entry)
+
     def _write(self) -> None:
         while True:
             with self._lock:
-                self._wake.wait_for(lambda: self._pending or self._closed)
+                while True:
+                    self._release()
+                    if self._pending or (self._closed and not self._folds):
+                        break
+                    self._wake.wait(self.fold_s / 4 if self._folds else None)
                 if not self._pending:
                     return
                 entry = self._pending[0]

@@ -23,14 +23,15 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
-from vrgmi.companion.auth import (COOKIE_NAME, AuthError, TokenInfo, TokenStore, pairing_banner,
-                                  pairing_url, qr_svg)
+from vrgmi.companion.auth import (COOKIE_NAME, MAX_TOKEN_CHARS, AuthError, TokenInfo, TokenStore,
+                                  pairing_banner, pairing_url, qr_svg)
 from vrgmi.companion.commands import MAX_TEXT, CommandRejected, RateLimiter, check_command
-from vrgmi.companion.live import LiveHub, dumps
+from vrgmi.companion.live import LiveHub, dumps, finite
 from vrgmi.companion.records import (EXPORT_FORMATS, AuditTrail, CompanionRecords,
                                      PatientNotFound, RecordsUnavailable)
+from vrgmi.companion.safejson import JsonRejected, parse_json
 from vrgmi.companion.tls import Certificate, companion_certificate, this_machine
 from vrgmi.control import CommandQueue, StatusBoard
 from vrgmi.errors import VrgmiError
@@ -43,6 +44,10 @@ MAX_WS_MESSAGE = 4 * 1024      # bytes of a WebSocket message
 MAX_NOTE = 4000                # characters of a therapist's note
 COMMAND_RATE = (10.0, 20.0)    # per token: 10 commands a second on average, bursts of 20
 PAIR_RATE = (0.5, 5.0)         # per address: a pairing try every 2 s, bursts of 5
+WS_STRIKES = 40                # rate-limited WebSocket messages in a row before it is closed
+SERVER_NAME = "vrgmi-companion"  # the Server header: no product versions
+UNPAIRED_PATHS = ("/pair", "/api/pair", "/static/pair.js")
+FETCH_SITES = ("same-origin", "none")    # Sec-Fetch-Site values a state change may carry
 STATIC_NAME = re.compile(r"[a-z0-9_-]{1,40}\.(html|js|css|svg|png)")
 CONTENT_TYPES = {"html": "text/html", "js": "text/javascript", "css": "text/css",
                  "svg": "image/svg+xml", "png": "image/png"}
@@ -54,6 +59,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 log = logging.getLogger("vrgmi.companion")
 TOKEN_KEY: web.RequestKey[TokenInfo] = web.RequestKey("token", TokenInfo)
+AUDITED_KEY: web.RequestKey[bool] = web.RequestKey("audited", bool)
 
 
 class CompanionError(VrgmiError):
@@ -123,7 +129,7 @@ class Companion:
         self.certificate: Certificate | None = None     # LAN mode: always HTTPS and WSS
         self.tokens = tokens or TokenStore()
         self.audit = AuditTrail(records)
-        self.hub = LiveHub(board)
+        self.hub = LiveHub(board, live=self.tokens.is_live)
         self._scenes = scenes
         self._command_limit = RateLimiter(*command_rate)
         self._pair_limit = RateLimiter(*pair_rate)
@@ -216,7 +222,8 @@ class Companion:
     def build_app(self) -> web.Application:
         """The aiohttp application (routes and middlewares)."""
         app = web.Application(client_max_size=MAX_BODY,
-                              middlewares=[self._headers, self._host_check, self._auth])
+                              middlewares=[self._guard, self._host_check, self._auth])
+        app.on_response_prepare.append(_stamp)
         r = app.router
         r.add_get("/pair", self.pair_page)
         r.add_post("/api/pair", self.pair_api)
@@ -240,9 +247,12 @@ class Companion:
         return app
 
     @web.middleware
-    async def _headers(self, request: web.Request,
-                       handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                       ) -> web.StreamResponse:
+    async def _guard(self, request: web.Request,
+                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                     ) -> web.StreamResponse:
+        """The one catch-all: every error becomes a one-line JSON answer (400 for bad input,
+        500 for a bug, logged in one line without a traceback), and every state-changing
+        request that reached a handler leaves exactly one audit row."""
         try:
             response = await handler(request)
         except web.HTTPException as exc:
@@ -252,9 +262,15 @@ class Companion:
                 str(exc.status)) else exc.reason)
         except VrgmiError as exc:
             response = _error(400, str(exc))
-        if not response.prepared:
-            for key, value in SECURITY_HEADERS.items():
-                response.headers.setdefault(key, value)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:               # a bug: answered, audited, the loop goes on
+            log.error("companion: %s %s failed: %s", request.method, request.path[:80],
+                      type(exc).__name__)
+            response = _error(500, f"companion: internal error ({type(exc).__name__})")
+        if request.method == "POST" and request.get(AUDITED_KEY) is False:
+            self._audit(request, request.path.rsplit("/", 1)[-1] or "?", {},
+                        response.status < 400, _reason(response))
         return response
 
     def _host_allowed(self, host_header: str) -> bool:
@@ -279,6 +295,11 @@ class Companion:
     async def _host_check(self, request: web.Request, handler) -> web.StreamResponse:
         if not self._host_allowed(request.host or ""):
             return _error(421, "companion: wrong host name for this server")
+        if request.method not in ("GET", "HEAD"):
+            if request.headers.get("Sec-Fetch-Site", "same-origin") not in FETCH_SITES:
+                return _error(403, "companion: requests from another site are refused")
+            if request.content_type != "application/json":
+                return _error(415, "companion: send the body as application/json")
         origin = request.headers.get("Origin")
         if origin is not None and origin != f"{request.scheme}://{request.host}":
             return _error(403, "companion: requests from another site are refused")
@@ -286,7 +307,8 @@ class Companion:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler) -> web.StreamResponse:
-        if request.path in ("/pair", "/api/pair"):
+        if request.path in UNPAIRED_PATHS:
+            request[AUDITED_KEY] = request.method != "POST"
             return await handler(request)
         info = self.tokens.verify(self._secret(request))
         if info is None:
@@ -295,6 +317,7 @@ class Companion:
             return _error(401, "companion: not paired (open the pairing link shown on the "
                                "engine's screen)")
         request[TOKEN_KEY] = info
+        request[AUDITED_KEY] = request.method != "POST"     # a POST owes one audit row
         return await handler(request)
 
     @staticmethod
@@ -306,9 +329,11 @@ class Companion:
 
     # -- pairing ---------------------------------------------------------------------------
     def _pair(self, request: web.Request, token: Any, label: str) -> tuple[str, TokenInfo]:
-        if not self._pair_limit.allow(request.remote or "?"):
+        """Pair, limited and counted per address (one address's failures stop only it)."""
+        address = request.remote or "?"
+        if not self._pair_limit.allow(address):
             raise web.HTTPTooManyRequests(text="pairing: too many tries; wait a minute")
-        return self.tokens.pair(token if isinstance(token, str) else "", label)
+        return self.tokens.pair(token if isinstance(token, str) else "", label, address)
 
     def _set_cookie(self, response: web.StreamResponse, secret: str) -> None:
         response.set_cookie(COOKIE_NAME, secret, httponly=True, samesite="Strict", path="/",
@@ -316,31 +341,36 @@ class Companion:
                             secure=self.certificate is not None)
 
     async def pair_page(self, request: web.Request) -> web.StreamResponse:
-        """GET /pair?token=...: the QR code's link; pairs this browser and opens the app."""
-        agent = request.headers.get("User-Agent", "browser")
-        try:
-            secret, _info = self._pair(request, request.query.get("token", ""), agent[:64])
-        except AuthError as exc:
-            return web.Response(text=_pair_form(str(exc)), content_type="text/html",
-                                status=403)
-        response = web.Response(status=303, headers={"Location": "/"})
-        self._set_cookie(response, secret)
-        return response
+        """GET /pair?token=...: the QR code's link. It only shows the form, filled in; the
+        device pairs when the therapist presses Pair (a POST), so a link or an image on
+        another site cannot pair a browser or use up the token."""
+        token = request.query.get("token", "")
+        return web.Response(text=_pair_form("", token[:MAX_TOKEN_CHARS]),
+                            content_type="text/html")
 
     async def pair_api(self, request: web.Request) -> web.Response:
-        """POST /api/pair {"token", "label"}: for scripts; returns the bearer token."""
+        """POST /api/pair {"token", "label"}: pairs (the page's script, or a script with the
+        token); returns the bearer token and sets the session cookie. Audited."""
         body = await _json_body(request)
+        label = body.get("label")
+        if not isinstance(label, str) or not label.strip():
+            label = request.headers.get("User-Agent", "device")
+        label = _printable(label)
         try:
-            secret, info = self._pair(request, body.get("token"), str(body.get("label", "api")))
+            secret, info = self._pair(request, body.get("token"), label)
         except AuthError as exc:
+            self._audit(request, "pair", {"label": label}, False, str(exc))
             return _error(403, str(exc))
+        request[TOKEN_KEY] = info
+        self._audit(request, "pair", {"label": label}, True, "")
         response = web.json_response({"token": secret, **info.as_dict()})
         self._set_cookie(response, secret)
         return response
 
     async def new_pairing(self, request: web.Request) -> web.Response:
-        """POST /api/pairing: a paired device opens pairing for another one."""
+        """POST /api/pairing: a paired device opens pairing for another one (audited)."""
         token, link = self.pairing()
+        self._audit(request, "new_pairing", {}, True, "")
         return web.json_response({"token": token, "url": link, "qr_svg": qr_svg(link)})
 
     async def tokens_api(self, request: web.Request) -> web.Response:
@@ -352,7 +382,9 @@ class Companion:
         """POST /api/tokens/{id}/revoke."""
         token_id = request.match_info["token_id"]
         if not re.fullmatch(r"[0-9a-f]{8}", token_id) or not self.tokens.revoke(token_id):
+            self._audit(request, "revoke_token", {"token": token_id}, False, "no such device")
             return _error(404, f"companion: no paired device {token_id[:16]!r}")
+        await self.hub.close_device(token_id)        # its open sockets go now, with 1008
         self._audit(request, "revoke_token", {"token": token_id}, True, "")
         return web.json_response({"revoked": token_id})
 
@@ -409,46 +441,78 @@ class Companion:
             return _error(403, "companion: a WebSocket needs the page's Origin")
         ws = web.WebSocketResponse(max_msg_size=MAX_WS_MESSAGE, heartbeat=20.0)
         await ws.prepare(request)
-        self.hub.clients.add(ws)
-        await ws.send_str(self.hub.status_message())
+        token_id = request[TOKEN_KEY].id
+        self.hub.add(ws, token_id)
+        strikes = 0
         try:
+            await ws.send_str(self.hub.status_message())
             async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    await ws.send_str(dumps({"type": "reply", "ok": False,
-                                             "error": "companion: send JSON text"}))
-                    continue
-                await ws.send_str(dumps(self._ws_command(request, msg.data)))
+                if not self.tokens.is_live(token_id):      # revoked or expired since
+                    await ws.close(code=WSCloseCode.POLICY_VIOLATION,
+                                   message=b"companion: this device is no longer paired")
+                    break
+                try:
+                    reply = self._ws_message(request, msg)
+                except Exception as exc:      # a bug: answered, the socket and loop go on
+                    log.error("companion: WebSocket message failed: %s", type(exc).__name__)
+                    reply = {"type": "reply", "ok": False,
+                             "error": f"companion: internal error ({type(exc).__name__})"}
+                strikes = strikes + 1 if reply.get("limited") else 0
+                if strikes >= WS_STRIKES:
+                    await ws.close(code=WSCloseCode.POLICY_VIOLATION,
+                                   message=b"companion: too many commands")
+                    break
+                await ws.send_str(dumps(reply))
+        except (ConnectionError, asyncio.TimeoutError):
+            pass                                  # the client went away
         finally:
-            self.hub.clients.discard(ws)
+            self.hub.discard(ws)
         return ws
 
-    def _ws_command(self, request: web.Request, text: str) -> dict[str, Any]:
-        try:
-            body = json.loads(text)
-        except ValueError:
-            return {"type": "reply", "ok": False, "error": "companion: malformed JSON"}
+    def _ws_message(self, request: web.Request, msg: Any) -> dict[str, Any]:
+        """The reply to one WebSocket message: every message is a command, rate-limited,
+        parsed with the bounded parser and audited once."""
+        if msg.type != WSMsgType.TEXT:
+            body: Any = None
+            error = "companion: send JSON text"
+        else:
+            try:
+                body, error = parse_json(msg.data, MAX_WS_MESSAGE), ""
+            except JsonRejected as exc:
+                body, error = None, str(exc)
         ref = body.get("ref") if isinstance(body, dict) else None
-        status, out = self._submit(request, body)
+        status, out = self._submit(request, body, error)
         return {"type": "reply", "ref": ref if isinstance(ref, (int, str)) else None,
                 "ok": status == 202, **out}
 
     # -- commands --------------------------------------------------------------------------
     async def command(self, request: web.Request) -> web.Response:
         """POST /api/command {"command", "args"}: 202 when queued for the next frame."""
-        body = await _json_body(request)
-        status, out = self._submit(request, body)
+        try:
+            body, error = await _json_body(request), ""
+        except JsonRejected as exc:
+            body, error = None, str(exc)
+        status, out = self._submit(request, body, error)
         return web.json_response(out, status=status, dumps=dumps)
 
-    def _submit(self, request: web.Request, body: Any) -> tuple[int, dict[str, Any]]:
-        """Check, rate-limit, audit and queue one command; (HTTP status, reply)."""
+    def _submit(self, request: web.Request, body: Any,
+                error: str = "") -> tuple[int, dict[str, Any]]:
+        """Rate-limit, check, audit and queue one command; (HTTP status, reply). ``error``
+        is why the body could not be parsed. Rate-limited rejections are folded into one
+        audit row per device and command."""
         info = request[TOKEN_KEY]
         name = body.get("command") if isinstance(body, dict) else None
         args = body.get("args") if isinstance(body, dict) else None
         name = name if isinstance(name, str) else "?"
         args = args if isinstance(args, dict) else {}
         if not self._command_limit.allow(info.id):
-            self._audit(request, name, args, False, "rate limited")
-            return 429, {"error": "companion: too many commands; slow down"}
+            self.audit.fold((info.id, name[:32]), self._entry(request, name, args, False,
+                                                              "rate limited"))
+            request[AUDITED_KEY] = True
+            return 429, {"error": "companion: too many commands; slow down", "limited": True}
+        if error:
+            self._audit(request, name, args, False, error)
+            return 400, {"error": error}
         _seq, status = self.board.status()
         try:
             cmd = check_command(body, status, self.scenes(), by=f"companion:{info.id}")
@@ -460,15 +524,26 @@ class Companion:
         return 202, {"accepted": True, "id": cmd.id, "command": cmd.name}
 
     def _audit(self, request: web.Request, command: str, args: dict[str, Any], accepted: bool,
-               reason: str, command_id: str = "") -> None:
+               reason: str, command_id: str = "", patient: str | None = None) -> None:
+        """One audit row for this request (marks it audited: the catch-all adds none)."""
+        self.audit.record(self._entry(request, command, args, accepted, reason, command_id,
+                                      patient))
+        request[AUDITED_KEY] = True
+
+    def _entry(self, request: web.Request, command: str, args: dict[str, Any], accepted: bool,
+               reason: str, command_id: str = "", patient: str | None = None
+               ) -> dict[str, Any]:
+        """An audit entry: who (device id and label, or the address of an unpaired
+        client), what, whether it was accepted and why not, and the patient it concerns."""
         _seq, status = self.board.status()
         info = request.get(TOKEN_KEY)
-        self.audit.record({"by": f"companion:{info.id if info else '?'}",
-                           "command": command[:32], "args": _clip(args),
-                           "accepted": accepted, "reason": reason, "command_id": command_id,
-                           "patient": status.get("patient") or None,
-                           "session": status.get("session") or None,
-                           "wall": time.time()})
+        by = (f"companion:{info.id} ({info.label[:40]})" if info
+              else f"unpaired:{(request.remote or '?')[:40]}")
+        return {"by": by, "command": command[:32], "args": _clip(args),
+                "accepted": accepted, "reason": reason[:500], "command_id": command_id,
+                "patient": patient or status.get("patient") or None,
+                "session": None if patient else status.get("session") or None,
+                "wall": time.time()}
 
     async def audit_api(self, request: web.Request) -> web.Response:
         """GET /api/audit: the latest commands, newest first."""
@@ -497,21 +572,34 @@ class Companion:
             raise web.HTTPServiceUnavailable(text=str(exc)) from None
         except VrgmiError as exc:
             raise web.HTTPBadRequest(text=str(exc)) from None
-        except Exception as exc:      # a records or export bug: one line here, details logged
-            log.exception("companion: %s failed", getattr(fn, "__name__", "records call"))
+        except Exception as exc:      # a records or export bug: one line, no traceback
+            log.error("companion: %s failed: %s", getattr(fn, "__name__", "records call"),
+                      type(exc).__name__)
             raise web.HTTPInternalServerError(
                 text=f"companion: the records could not answer ({type(exc).__name__})") from None
 
+    async def _read(self, request: web.Request, what: str, args: dict[str, Any],
+                    patient: str | None, fn: Callable[..., Any], *fn_args: Any) -> Any:
+        """A read of patient data, audited (who read what, and whether it was given)."""
+        try:
+            result = await self._blocking(fn, *fn_args)
+        except web.HTTPException as exc:
+            self._audit(request, what, args, False, exc.text or exc.reason, patient=patient)
+            raise
+        self._audit(request, what, args, True, "", patient=patient)
+        return result
+
     async def patients(self, request: web.Request) -> web.Response:
-        """GET /api/patients."""
-        rows = await self._blocking(self._records().patients)
+        """GET /api/patients (audited: a read of patient data)."""
+        rows = await self._read(request, "read_patients", {}, None, self._records().patients)
         return web.json_response({"patients": rows}, dumps=dumps)
 
     async def patient(self, request: web.Request) -> web.Response:
         """GET /api/patients/{pid}: program, phase, gating, sessions, notes, plot names."""
         pid = self._pid(request)
         records = self._records()
-        page = await self._blocking(records.patient_page, pid)
+        page = await self._read(request, "read_patient", {"patient": pid}, pid,
+                                records.patient_page, pid)
         page["plots"] = list(records.plot_names())
         return web.json_response(page, dumps=dumps)
 
@@ -522,18 +610,21 @@ class Companion:
         plot = request.match_info["plot"]
         if plot not in records.plot_names():
             return _error(404, f"companion: no plot {plot[:32]!r}")
-        png = await self._blocking(records.plot_png, pid, plot)
+        png = await self._read(request, "read_plot", {"patient": pid, "plot": plot}, pid,
+                               records.plot_png, pid, plot)
         return web.Response(body=png, content_type="image/png")
 
     async def add_note(self, request: web.Request) -> web.Response:
-        """POST /api/patients/{pid}/notes {"text"}."""
+        """POST /api/patients/{pid}/notes {"text"} (audited, without the note's text)."""
         pid = self._pid(request)
         body = await _json_body(request)
         text = body.get("text")
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE:
+            self._audit(request, "add_note", {"patient": pid}, False, "no text", patient=pid)
             return _error(400, f"companion: a note is 1-{MAX_NOTE} characters of text")
         author = f"companion:{request[TOKEN_KEY].id}"
-        note = await self._blocking(self._records().add_note, pid, text.strip(), author)
+        note = await self._read(request, "add_note", {"patient": pid, "chars": len(text)},
+                                pid, self._records().add_note, pid, text.strip(), author)
         return web.json_response(note, status=201, dumps=dumps)
 
     async def step_back(self, request: web.Request) -> web.Response:
@@ -568,40 +659,73 @@ class Companion:
         fmt = request.match_info["fmt"]
         if fmt not in EXPORT_FORMATS:
             return _error(404, f"companion: export formats are {', '.join(EXPORT_FORMATS)}")
-        body = await self._blocking(self._records().export, pid, fmt)
+        body = await self._read(request, "export", {"patient": pid, "format": fmt}, pid,
+                                self._records().export, pid, fmt)
         suffix, kind = EXPORT_FORMATS[fmt]
-        self._audit(request, "export", {"patient": pid, "format": fmt}, True, "")
         return web.Response(body=body, headers={
-            "Content-Type": kind,
-            "Content-Disposition": f'attachment; filename="vrgmi-{pid}.{suffix}"'})
+            "Content-Type": kind, "Content-Disposition": download_disposition(pid, suffix)})
+
+
+def download_disposition(pid: str, suffix: str) -> str:
+    """The Content-Disposition of an export, built only from a valid patient id and one of
+    the export suffixes (nothing a client sent can reach the header otherwise)."""
+    if not is_patient_id(pid) or suffix not in {s for s, _k in EXPORT_FORMATS.values()}:
+        raise VrgmiError(f"companion: no export file name for {pid[:16]!r}")
+    return f'attachment; filename="vrgmi-{pid}.{suffix}"'
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object body, or a one-line 400 (413 when too large)."""
-    try:
-        body = await request.json()
-    except web.HTTPRequestEntityTooLarge:
-        raise
-    except (ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="companion: the body must be JSON") from None
+    """The request's JSON object body (size- and depth-bounded, finite numbers only), or a
+    one-line 400 (413 when too large)."""
+    body = parse_json(await request.read(), MAX_BODY)
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="companion: the body must be a JSON object")
+        raise JsonRejected("companion: the body must be a JSON object")
     return body
 
 
+async def _stamp(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response, WebSocket handshakes and errors included: the security headers, and
+    a Server header that names no product versions."""
+    for key, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(key, value)
+    response.headers["Server"] = SERVER_NAME
+
+
+def _reason(response: web.StreamResponse) -> str:
+    """Why a request failed, from its JSON error body ("" when it did not)."""
+    if response.status < 400 or not isinstance(response, web.Response) or not response.body:
+        return ""
+    try:
+        return str(json.loads(bytes(response.body)).get("error", ""))[:500]
+    except (ValueError, AttributeError, TypeError):
+        return response.reason or ""
+
+
+def _printable(text: str, limit: int = 40) -> str:
+    """A device label as shown and audited: printable characters only, ``limit`` at most."""
+    return "".join(c for c in text if c.isprintable())[:limit].strip() or "device"
+
+
 def _clip(args: dict[str, Any]) -> dict[str, Any]:
-    """Arguments as stored in the audit log: short keys and values."""
+    """Arguments as stored in the audit log: short keys and values, valid JSON (a number
+    that is not finite is stored as its text)."""
     out = {}
     for key, value in list(args.items())[:8]:
-        if not isinstance(value, (int, float)):         # bool is an int
+        if isinstance(value, float) and finite(value) is None:
+            value = repr(value)
+        elif not isinstance(value, (int, float)):         # bool is an int
             value = str(value)[:200]
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2 ** 53:
+            value = "<a number too long to store>"
         out[str(key)[:32]] = value
     return out
 
 
-def _pair_form(message: str) -> str:
-    """The page an unpaired browser sees: how to pair, and a box to type the token."""
-    note = f'<p class="err">{html.escape(message)}</p>' if message else ""
+def _pair_form(message: str, token: str = "") -> str:
+    """The page an unpaired browser sees: how to pair, and a box to type the token (filled
+    in from the QR code's link). Its script (/static/pair.js) POSTs the token as JSON."""
+    note = f'<p class="err" id="pair-error" role="alert">{html.escape(message)}</p>'
+    value = f' value="{html.escape(token)}"' if token else ""
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>vrgmi companion: pair this device</title>
@@ -613,6 +737,7 @@ box-sizing:border-box;margin-top:10px}}button{{background:#2f6f6b;color:#fff;bor
 .err{{color:#9b2c2c}}</style></head><body><main>
 <h1>Pair this device</h1>{note}
 <p>Scan the QR code on the engine's screen, or type the pairing token shown there.</p>
-<form method="get" action="/pair"><label for="token">Pairing token</label>
-<input id="token" name="token" autocomplete="off" placeholder="XXXX-XXXX-XXXX" required>
-<button type="submit">Pair</button></form></main></body></html>"""
+<form id="pair-form" method="post" action="/api/pair"><label for="token">Pairing token</label>
+<input id="token" name="token" autocomplete="off" placeholder="XXXX-XXXX-XXXX" required{value}>
+<button type="submit">Pair</button></form>
+<script src="/static/pair.js"></script></main></body></html>"""

@@ -6,6 +6,7 @@ and ``vrgmi scenes`` prints them. No Panda3D here.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,15 @@ from vrgmi.errors import VrgmiError
 
 class SceneParamError(VrgmiError, ValueError):
     """A difficulty value is unknown, of the wrong type or out of bounds."""
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a huge number cannot even be printed)."""
+    try:
+        text = repr(value)
+    except ValueError:                    # an int past Python's digit limit
+        return "<a number too long to show>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,7 @@ class Param:
 
     def check(self, value: Any, where: str = "") -> Any:
         """``value`` coerced to this parameter's type, or a one-line :class:`SceneParamError`."""
-        label = f"{where + ': ' if where else ''}{self.name} = {value!r}"
+        label = f"{where + ': ' if where else ''}{self.name} = {_shown(value)}"
         if self.kind == "bool":
             if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
                 return value.lower() in ("true", "1")
@@ -55,13 +65,15 @@ class Param:
             if isinstance(value, bool):
                 raise TypeError
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise SceneParamError(f"{label} must be a number ({self.help})") from None
+        if not math.isfinite(number):         # NaN, +-inf, 1e999: checked before int()
+            raise SceneParamError(f"{label} must be a finite number ({self.help})")
         if self.kind == "int":
-            if number != int(number):
+            if not number.is_integer():
                 raise SceneParamError(f"{label} must be a whole number ({self.help})")
             number = int(number)
-        if not (number == number and self.lo <= number <= self.hi):
+        if not self.lo <= number <= self.hi:
             raise SceneParamError(f"{label} is out of range {self.lo:g}..{self.hi:g}"
                                   f"{' ' + self.unit if self.unit else ''} ({self.help})")
         return number
