@@ -6,6 +6,7 @@ scenes and records read ``CorePipeline.intact`` / ``.phantom`` after each step.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -267,6 +268,17 @@ def _swing_from_down(direction: np.ndarray) -> np.ndarray:
 
 # -- runs over whole replays ----------------------------------------------------------------
 
+#: frames the replay dump holds in memory before they go to disk
+DUMP_CHUNK = 4096
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def dump_replay(replay_path: Path, dump_path: Path, settings: Settings,
                 progress: Callable[[str], None] | None = None) -> int:
     """Run the core over a replay (no rendering) and write both limbs' joints per frame.
@@ -276,36 +288,49 @@ def dump_replay(replay_path: Path, dump_path: Path, settings: Settings,
     (N,) bool, ``body_yaw`` (N,) the body frame's yaw about the vertical (radians, 0 = facing
     stage -Z, positive = turned left) and ``turn_suspected`` (N,) bool, a body turn suspected
     for the therapist to confirm (docs/body-model.md). Returns N.
+
+    The frames are streamed to disk every :data:`DUMP_CHUNK` frames (memory does not grow
+    with the replay's length) and the file is written atomically: a full disk or a crash
+    leaves the earlier file, or none. Dumping onto the replay itself is refused.
     """
+    from vrgmi.npz_stream import NpzStream
     from vrgmi.tracking.replay import ReplaySource, load_replay
 
+    replay_path, dump_path = Path(replay_path), Path(dump_path)
+    if _same_file(replay_path, dump_path) or replay_path.resolve() == dump_path.resolve():
+        raise VrgmiError(f"replay: --dump {dump_path} is the replay itself; "
+                         "choose another file")
     replay = load_replay(replay_path)
     warmup(progress)
     pipeline = CorePipeline(settings, ReplaySource(replay, time_origin=float(replay.t[0])))
     n, j = len(replay.t), len(pipeline.joint_names)
-    intact = np.empty((n, j, 3))
-    phantom = np.empty((n, j, 3))
-    visible = np.zeros(n, dtype=np.bool_)
-    body_yaw = np.zeros(n)
-    suspected = np.zeros(n, dtype=np.bool_)
+    k = min(n, DUMP_CHUNK)
+    intact = np.empty((k, j, 3))
+    phantom = np.empty((k, j, 3))
+    visible = np.zeros(k, dtype=np.bool_)
+    body_yaw = np.zeros(k)
+    suspected = np.zeros(k, dtype=np.bool_)
+    columns = {"intact": ((j, 3), "f8"), "phantom": ((j, 3), "f8"),
+               "phantom_visible": ((), "?"), "body_yaw": ((), "f8"),
+               "turn_suspected": ((), "?")}
     dts = np.diff(replay.t, prepend=replay.t[0] - (replay.t[1] - replay.t[0] if n > 1 else 1 / 90))
-    for i in range(n):
-        pipeline.step(float(replay.t[i]), float(dts[i]))
-        intact[i] = pipeline.intact.positions
-        phantom[i] = pipeline.phantom.positions
-        visible[i] = pipeline.phantom_visibility > 0.0
-        body_yaw[i] = pipeline.torso.yaw
-        suspected[i] = pipeline.torso.turn_suspected
-        if progress and i and i % 20000 == 0:
-            progress(f"replay: {i}/{n} frames")
-    out = {"t": replay.t, "joint_names": np.array(pipeline.joint_names),
-           "intact": engine_to_stage_point(intact), "phantom": engine_to_stage_point(phantom),
-           "phantom_visible": visible, "body_yaw": body_yaw, "turn_suspected": suspected}
-    dump_path = Path(dump_path)
-    try:
-        dump_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(dump_path, "wb") as fh:
-            np.savez_compressed(fh, **out)
-    except OSError as exc:
-        raise VrgmiError(f"replay: cannot write {dump_path} ({exc.strerror})") from None
+    with NpzStream(dump_path, columns, "replay") as out:
+        for i in range(n):
+            r = i % k
+            pipeline.step(float(replay.t[i]), float(dts[i]))
+            intact[r] = pipeline.intact.positions
+            phantom[r] = pipeline.phantom.positions
+            visible[r] = pipeline.phantom_visibility > 0.0
+            body_yaw[r] = pipeline.torso.yaw
+            suspected[r] = pipeline.torso.turn_suspected
+            if r == k - 1 or i == n - 1:
+                m = r + 1
+                out.append("intact", engine_to_stage_point(intact[:m]))
+                out.append("phantom", engine_to_stage_point(phantom[:m]))
+                out.append("phantom_visible", visible[:m])
+                out.append("body_yaw", body_yaw[:m])
+                out.append("turn_suspected", suspected[:m])
+            if progress and i and i % 20000 == 0:
+                progress(f"replay: {i}/{n} frames")
+        out.finish({"t": replay.t, "joint_names": np.array(pipeline.joint_names)})
     return n

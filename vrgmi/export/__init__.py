@@ -22,6 +22,7 @@ def export_patient(db: Database, patient_id: str, fmt: str, out: Path | None = N
     ``out``: a folder for CSV (default ``.``), a file (or a folder to put
     ``PATIENT-fhir.json`` / ``PATIENT-report.pdf`` in) for the others.
     """
+    from vrgmi.atomic import AtomicWriteError
     from vrgmi.records.db import RecordsError
     from vrgmi.records.queries import get_patient
     if fmt not in FORMATS:
@@ -31,6 +32,8 @@ def export_patient(db: Database, patient_id: str, fmt: str, out: Path | None = N
         from vrgmi.export.csv_export import export_csv
         try:
             return export_csv(db, patient_id, Path(out or "."))
+        except AtomicWriteError:
+            raise
         except OSError as exc:
             raise RecordsError(f"export: cannot write to {out or '.'} ({exc.strerror})") \
                 from None
@@ -46,5 +49,7 @@ def export_patient(db: Database, patient_id: str, fmt: str, out: Path | None = N
         from vrgmi.export.report_pdf import write_report
         write_report(db, patient_id, path, progress, norms)
         return [path]
+    except AtomicWriteError:
+        raise
     except OSError as exc:
         raise RecordsError(f"export: cannot write {path} ({exc.strerror})") from None

@@ -8,6 +8,7 @@ cells are missing values.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from vrgmi.atomic import atomic_write
 from vrgmi.records.db import Database
 from vrgmi.records.queries import list_sessions, patient_trials, questionnaires
 
@@ -78,8 +80,10 @@ def export_csv(db: Database, patient_id: str, folder: Path) -> list[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = []
-    for name, text in csv_files(db, patient_id).items():
-        path = folder / name
-        path.write_text(text, encoding="utf-8", newline="")
-        out.append(path)
+    # all three or none: every table goes to its temporary file before any replaces its file
+    with contextlib.ExitStack() as stack:
+        for name, text in csv_files(db, patient_id).items():
+            path = folder / name
+            stack.enter_context(atomic_write(path, "export")).write(text.encode("utf-8"))
+            out.append(path)
     return out

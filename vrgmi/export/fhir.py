@@ -31,6 +31,7 @@ from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 
+from vrgmi.atomic import write_text
 from vrgmi.records.db import Database
 from vrgmi.records.queries import nrs_score, progress, questionnaires
 
@@ -161,7 +162,5 @@ def bundle_json(db: Database, patient_id: str) -> str:
 
 
 def write_bundle(db: Database, patient_id: str, path: Path) -> Path:
-    """Write the Bundle to ``path`` (UTF-8 JSON); returns the path."""
-    path = Path(path)
-    path.write_text(bundle_json(db, patient_id), encoding="utf-8")
-    return path
+    """Write the Bundle to ``path`` (UTF-8 JSON, atomically); returns the path."""
+    return write_text(path, bundle_json(db, patient_id), "export")

@@ -27,6 +27,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
+from vrgmi.atomic import write_bytes
 from vrgmi.export import plots
 from vrgmi.laterality.norms import Norms
 from vrgmi.records.db import Database
@@ -204,6 +205,9 @@ def write_report(db: Database, patient_id: str, out: Path | io.BytesIO,
     ``norms``: :func:`vrgmi.records.queries.report_norms` of the settings in force
     (default: the settings' defaults)."""
     say = progress_cb or (lambda _m: None)
+    if not isinstance(out, io.BytesIO):          # a file: built in memory, written atomically
+        write_bytes(out, report_bytes(db, patient_id, norms, say), "export")
+        return out
     say(f"report: reading the records of {patient_id}")
     patient = get_patient(db, patient_id)
     prog = progress(db, patient_id, norms)
@@ -219,8 +223,9 @@ def write_report(db: Database, patient_id: str, out: Path | io.BytesIO,
     return out
 
 
-def report_bytes(db: Database, patient_id: str, norms: dict[str, float] | None = None) -> bytes:
+def report_bytes(db: Database, patient_id: str, norms: dict[str, float] | None = None,
+                 progress_cb: Callable[[str], None] | None = None) -> bytes:
     """The report PDF as bytes (what the companion sends)."""
     buf = io.BytesIO()
-    write_report(db, patient_id, buf, norms=norms)
+    write_report(db, patient_id, buf, progress_cb, norms)
     return buf.getvalue()
