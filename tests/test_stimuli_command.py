@@ -176,7 +176,7 @@ def test_argument_parse_errors_are_one_line_too(tmp_path, capsys, argv):
         main(["stimuli", "--out", str(tmp_path / "x"), "--canonical", *argv])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("vrgmi stimuli: ") and err.count("\n") == 1, err
+    assert err.startswith("vrgmi: stimuli: ") and err.count("\n") == 1, err
 
 
 def test_an_out_folder_with_other_files_is_refused(tmp_path, capsys):

@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _one_line_errors(parser: argparse.ArgumentParser) -> None:
     """Make ``parser`` report a bad argument in one line (exit status 2), without usage."""
     def error(message: str):
-        parser.exit(2, f"vrgmi {parser.prog.split()[-1]}: {message}\n")
+        parser.exit(2, f"vrgmi: {parser.prog.split()[-1]}: {message}\n")
     parser.error = error
 
 
