@@ -9,11 +9,14 @@ pronation spreads along the forearm skin instead of wringing the wrist.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import gltf
 import numpy as np
 from numba import njit
 from panda3d.core import CullFaceAttrib, NodePath, OmniBoundingVolume, Quat
 
+from vrgmi.assets.glb_check import GlbError, check_glb
 from vrgmi.body.skeleton import ARM_JOINT_NAMES, LEG_JOINT_NAMES
 from vrgmi.errors import VrgmiError
 from vrgmi.render.resources import model_file
@@ -34,10 +37,20 @@ _LOADED: dict[str, NodePath] = {}
 
 def _load_limb(path) -> NodePath:
     """The limb model at ``path``, parsed once per process (about 0.3 s each); every rig
-    takes a deep copy, with joints of its own."""
+    takes a deep copy, with joints of its own. The file is checked first
+    (:func:`vrgmi.assets.glb_check.check_glb`): Panda3D's loader crashes on a truncated one.
+    A damaged model is a one-line :class:`RigError` (the engine does not start without it)."""
     key = str(path)
     if key not in _LOADED:
-        _LOADED[key] = NodePath(gltf.load_model(key))
+        try:
+            check_glb(path)
+            model = gltf.load_model(key)
+        except GlbError as exc:
+            raise RigError(f"limb model damaged: {exc}; reinstall vrgmi") from None
+        except Exception as exc:        # the loader's own errors, whatever their type
+            raise RigError(f"limb model {Path(key).name} cannot be loaded "
+                           f"({type(exc).__name__}); reinstall vrgmi") from None
+        _LOADED[key] = NodePath(model)
     return _LOADED[key]
 
 
