@@ -58,8 +58,6 @@ class Certificate:
     key_file: Path
     fingerprint: str        # SHA-256 of the certificate (DER), "AB:CD:...", as browsers show
     spki_sha256: str        # base64 SHA-256 of its public key (pinning, Chromium's SPKI list)
-    not_after: dt.datetime
-    made_here: bool
 
     def server_context(self) -> ssl.SSLContext:
         """An SSL context serving this certificate (TLS 1.2 or newer)."""
@@ -142,10 +140,8 @@ def _load(cert_path: Path, key_path: Path) -> x509.Certificate:
     return cert
 
 
-def _certificate(cert_path: Path, key_path: Path, cert: x509.Certificate,
-                 made_here: bool) -> Certificate:
-    return Certificate(cert_path, key_path, fingerprint(cert), spki_sha256(cert),
-                       cert.not_valid_after_utc, made_here)
+def _certificate(cert_path: Path, key_path: Path, cert: x509.Certificate) -> Certificate:
+    return Certificate(cert_path, key_path, fingerprint(cert), spki_sha256(cert))
 
 
 def _clinic_certificate(cert_path: Path, key_path: Path, now: dt.datetime) -> Certificate:
@@ -154,7 +150,7 @@ def _clinic_certificate(cert_path: Path, key_path: Path, now: dt.datetime) -> Ce
         raise CertificateError(
             f"companion: the certificate {cert_path} is valid only from "
             f"{cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}")
-    return _certificate(cert_path, key_path, cert, made_here=False)
+    return _certificate(cert_path, key_path, cert)
 
 
 def _names(cert: x509.Certificate) -> Identity:
@@ -173,13 +169,12 @@ def _made_certificate(folder: Path, identity: Identity, now: dt.datetime) -> Cer
         named = _names(cert)
         if (now < cert.not_valid_after_utc - RENEW_BEFORE
                 and identity.names <= named.names and identity.addresses <= named.addresses):
-            return _certificate(cert_path, key_path, cert, made_here=True)
+            return _certificate(cert_path, key_path, cert)
     except CertificateError:
         pass                                 # missing or damaged: make a new one
     cert_pem, key_pem = make_certificate(identity, now)
     _write(folder, cert_pem, key_pem)
-    return _certificate(cert_path, key_path, x509.load_pem_x509_certificate(cert_pem),
-                        made_here=True)
+    return _certificate(cert_path, key_path, x509.load_pem_x509_certificate(cert_pem))
 
 
 def make_certificate(identity: Identity, now: dt.datetime) -> tuple[bytes, bytes]:
