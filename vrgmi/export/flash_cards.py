@@ -63,8 +63,6 @@ def answer_lines(entry: dict) -> tuple[str, list[str]]:
     details = [VIEW_WORDS[entry["view"]], f"posture: {entry['posture'].replace('_', ' ')}",
                turned if entry["medial_lateral"] == "neutral"
                else f"{turned}, {entry['medial_lateral']}"]
-    if entry.get("context"):
-        details.append(f"holding a {entry['context']}")
     return answer, details
 
 
