@@ -17,7 +17,7 @@ import numpy as np
 
 from vrgmi.mirror.lower import PedalTask, in_view
 from vrgmi.mirror.trial import (HoldTimer, MirrorTaskError, TrialTask, check_range,
-                                lateral_sign, round_list, yaw_axes)
+                                flat_distance, lateral_sign, round_list, trial_spots, yaw_axes)
 
 #: the ball: radius (m); the sole is on it when the ball of the foot is within the radius
 #: plus BALL_REACH_M of its centre (horizontally) and at most BALL_TOP_MARGIN_M above its top
@@ -27,10 +27,6 @@ BALL_TOP_MARGIN_M = 0.06
 #: a path point is passed when the ball of the foot is within the tolerance horizontally
 #: and at most this high (m): the toes slide along the floor
 PATH_CONTACT_Z = 0.08
-
-
-def _flat(a: np.ndarray, b: np.ndarray) -> float:
-    return math.hypot(float(a[0] - b[0]), float(a[1] - b[1]))
 
 
 class RollBallTask(TrialTask):
@@ -68,10 +64,7 @@ class RollBallTask(TrialTask):
         return self._step(t, ball_of_foot)
 
     def _begin(self, t: float) -> None:
-        spots = np.asarray(self.make_spots(self.index), dtype=np.float64)
-        if spots.shape != (2, 3):
-            raise MirrorTaskError(f"roll_ball needs 2 floor spots, got {spots.shape}")
-        self.spots = spots
+        self.spots = spots = trial_spots(self.make_spots, self.index, 2, self.task, "floor")
         self.ball[:] = spots[0]
         self.ball[2] = BALL_RADIUS_M
         self.contact_s = self.ball_path = 0.0
@@ -82,7 +75,8 @@ class RollBallTask(TrialTask):
     def _evaluate(self, t: float) -> tuple[bool, dict[str, Any]] | None:
         dt, self._last_t = t - self._last_t, t
         f = self.foot
-        self.on_ball = bool(f[0] == f[0] and _flat(f, self.ball) <= BALL_RADIUS_M + BALL_REACH_M
+        self.on_ball = bool(f[0] == f[0]
+                            and flat_distance(f, self.ball) <= BALL_RADIUS_M + BALL_REACH_M
                             and f[2] <= 2.0 * BALL_RADIUS_M + BALL_TOP_MARGIN_M)
         if self.on_ball:
             self.contact_s += dt
@@ -94,14 +88,14 @@ class RollBallTask(TrialTask):
             self._prev[:] = f
         else:
             self._prev[:] = np.nan
-        if self.dwell.update(t, _flat(self.ball, self.spots[1]) <= self.target_radius_m):
+        if self.dwell.update(t, flat_distance(self.ball, self.spots[1]) <= self.target_radius_m):
             return True, self._fields("rolled")
         if t - self.onset >= self.time_limit_s:
             return False, self._fields("timeout")
         return None
 
     def _fields(self, outcome: str) -> dict[str, Any]:
-        error = _flat(self.ball, self.spots[1])
+        error = flat_distance(self.ball, self.spots[1])
         score = 1.0 - error / self.target_radius_m if outcome == "rolled" else 0.0
         return {"target_ids": [f"{self.index}.ball", f"{self.index}.spot"],
                 "spots": round_list(self.spots), "ball_end": round_list(self.ball),
@@ -300,7 +294,7 @@ class TracePathTask(TrialTask):
                 self._dev_sum += _segment_distance_2d(f, self.path[self.current - 1],
                                                       self.path[self.current])
                 self._dev_n += 1
-            if low and _flat(f, self.path[self.current]) <= self.tolerance_m:
+            if low and flat_distance(f, self.path[self.current]) <= self.tolerance_m:
                 self.current += 1
                 if self.current == len(self.path):
                     return True, self._fields("traced")

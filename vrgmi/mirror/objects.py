@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from vrgmi.mirror.trial import (HoldTimer, MirrorTaskError, TrialTask, check_range,
-                                lateral_sign, round_list, yaw_axes)
+                                flat_distance, lateral_sign, round_list, trial_spots, yaw_axes)
 
 #: the cup (and jug): radius and height (m); the palm holds it at half height
 CUP_RADIUS_M = 0.04
@@ -164,10 +164,6 @@ def _near(a: np.ndarray, b: np.ndarray, radius: float) -> bool:
     return bool(d0 * d0 + d1 * d1 + d2 * d2 <= radius * radius)
 
 
-def _flat_distance(a: np.ndarray, b: np.ndarray) -> float:
-    return math.hypot(float(a[0] - b[0]), float(a[1] - b[1]))
-
-
 class HandObjectTask(TrialTask):
     """What the arm object tasks share: the palm and hand rotation each frame, a grasp of
     ``self.item`` by a dwell within ``grasp_radius_m`` of ``grasp_point()``, the time limit,
@@ -195,10 +191,7 @@ class HandObjectTask(TrialTask):
         return self._step(t, palm)
 
     def _spots(self, count: int) -> np.ndarray:
-        spots = np.asarray(self.make_spots(self.index), dtype=np.float64)
-        if spots.shape != (count, 3):
-            raise MirrorTaskError(f"{self.task} needs {count} table spots, got {spots.shape}")
-        return spots
+        return trial_spots(self.make_spots, self.index, count, self.task, "table")
 
     def grasp_point(self) -> np.ndarray:
         """Where the palm takes hold of the item: above a cup's rim (a top grasp, the
@@ -259,7 +252,7 @@ class CupMoveTask(HandObjectTask):
         """Whether the cup stands on the target spot now."""
         item, spot = self.item, self.spots[1]
         base = item.centre[2] - 0.5 * CUP_HEIGHT_M
-        return (item.held and _flat_distance(item.centre, spot) <= self.place_radius_m
+        return (item.held and flat_distance(item.centre, spot) <= self.place_radius_m
                 and base <= spot[2] + PLACE_HEIGHT_M and item.tilt <= UPRIGHT_DEG)
 
     def _evaluate(self, t: float) -> tuple[bool, dict[str, Any]] | None:
@@ -276,7 +269,7 @@ class CupMoveTask(HandObjectTask):
         return None
 
     def _fields(self, outcome: str) -> dict[str, Any]:
-        error = _flat_distance(self.item.centre, self.spots[1])
+        error = flat_distance(self.item.centre, self.spots[1])
         placed = outcome == "placed"
         out = self._common(outcome, 1.0 - error / self.place_radius_m if placed else 0.0)
         out.update(target_ids=[f"{self.index}.cup", f"{self.index}.spot"],
@@ -323,7 +316,7 @@ class PourTask(HandObjectTask):
         """Whether the jug is over the glass, above its rim."""
         glass = self.spots[1]
         base = self.item.centre[2] - 0.5 * CUP_HEIGHT_M
-        return (_flat_distance(self.item.centre, glass) <= self.over_radius_m
+        return (flat_distance(self.item.centre, glass) <= self.over_radius_m
                 and base >= glass[2] + GLASS_HEIGHT_M - 0.02)
 
     @property
@@ -472,10 +465,7 @@ class WipeTask(TrialTask):
         return self._step(t, palm)
 
     def _begin(self, t: float) -> None:
-        spots = np.asarray(self.make_spots(self.index), dtype=np.float64)
-        if spots.shape != (1, 3):
-            raise MirrorTaskError(f"wipe_table needs 1 table spot, got {spots.shape}")
-        self.spots = spots
+        self.spots = spots = trial_spots(self.make_spots, self.index, 1, self.task, "table")
         cells = stain_cells(spots[0], self.stain_radius_m)
         if len(cells) != len(self.cells):
             self._diff = np.zeros_like(cells)

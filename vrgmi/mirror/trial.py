@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
@@ -99,6 +99,22 @@ def lateral_sign(side: int) -> float:
     """+1 for the right side, -1 for the left: multiplies the torso's right axis to point
     away from the midline on ``side``."""
     return 1.0 if side == 1 else -1.0
+
+
+def flat_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """The horizontal (x, y) distance between two points (m)."""
+    return math.hypot(float(a[0] - b[0]), float(a[1] - b[1]))
+
+
+def trial_spots(make_spots: Callable[[int], np.ndarray], index: int, count: int, task: str,
+                where: str) -> np.ndarray:
+    """``make_spots(index)`` as a (``count``, 3) float array; a one-line MirrorTaskError
+    naming the ``task`` and ``where`` the spots lie (table, floor) when it is not."""
+    spots = np.asarray(make_spots(index), dtype=np.float64)
+    if spots.shape != (count, 3):
+        plural = "" if count == 1 else "s"
+        raise MirrorTaskError(f"{task} needs {count} {where} spot{plural}, got {spots.shape}")
+    return spots
 
 
 def round_list(values: np.ndarray, digits: int = 4) -> list:
