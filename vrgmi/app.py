@@ -500,18 +500,34 @@ def timing_report(engine: Engine) -> dict:
 
 
 def scripted_source(settings: Settings, motion: str | None = None) -> ScriptedSource:
-    """The patient's intact limb played by a scripted motion (default: the limb's own, a
-    reach for an arm, foot taps for a leg) at the display rate."""
+    """The patient's intact limb played by a scripted motion (``motion``, else the setting
+    ``tracking.scripted_motion``, else the limb's own: a reach for an arm, foot taps for a
+    leg) at the display rate."""
     p = settings.patient
-    motion = motion or ("reach" if get_level(p.amputation_level).limb == "arm" else "foot_tap")
+    motion = motion or settings.tracking.scripted_motion or (
+        "reach" if get_level(p.amputation_level).limb == "arm" else "foot_tap")
     return ScriptedSource(motion, intact_side=SIDES[1 - SIDES.index(p.amputation_side)],
                           rate_hz=settings.display.refresh_hz, height_m=p.height_m)
 
 
 def local_pose_source(settings: Settings, display: Display) -> PoseSource:
-    """The pose source without a headset: the mouse-driven intact hand in a desktop window,
-    else the scripted one."""
-    if display.mode is DisplayMode.DESKTOP:
+    """The pose source without a headset, as ``tracking.source`` says: ``auto`` is the
+    mouse-driven intact hand in a desktop window, else the scripted motion; ``desktop``,
+    ``scripted`` and ``replay`` (``tracking.replay_path``, looped) are those sources;
+    ``openxr`` needs a headset, so here it is a one-line error."""
+    source = settings.tracking.source
+    if source == "openxr":
+        raise EngineError("tracking.source = openxr needs a headset (an OpenXR runtime); "
+                          "none answered")
+    if source == "replay":
+        from vrgmi.tracking.replay import ReplaySource
+
+        if not settings.tracking.replay_path:
+            raise EngineError("tracking.source = replay needs tracking.replay_path")
+        return ReplaySource(settings.tracking.replay_path, loop=True)
+    if source == "desktop" and display.mode is not DisplayMode.DESKTOP:
+        raise EngineError("tracking.source = desktop needs a desktop window (display.mode)")
+    if source in ("auto", "desktop") and display.mode is DisplayMode.DESKTOP:
         from vrgmi.tracking.desktop import DesktopSource
 
         p = settings.patient

@@ -228,11 +228,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _out_dir(path: str | Path, command: str) -> Path:
+    """An output folder: one line if it names an existing file."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise VrgmiError(f"{command}: --out {out} is a file; give a folder")
+    return out
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from vrgmi.render.display import has_desktop_display
+    if args.seconds is not None and not 0.0 < args.seconds <= 3600.0:
+        raise VrgmiError("run: --seconds must be more than 0 and at most 3600")
     settings = _settings(args)
     mode = settings.display.mode
-    out = Path(settings.data.out_dir)
+    out = _out_dir(settings.data.out_dir, "run")
     if mode in ("auto", "xr"):
         from vrgmi.clinic import run_xr_session
         from vrgmi.tracking.openxr import XrUnavailableError
@@ -275,7 +285,7 @@ def _session(settings, program_path, script_path, mode: str, seconds: float | No
 def cmd_demo(args: argparse.Namespace) -> int:
     from vrgmi.app import format_report, run_demo
     settings = _settings(args)
-    out = Path(args.out or settings.data.out_dir)
+    out = _out_dir(args.out or settings.data.out_dir, "demo")
     print(format_report(run_demo(settings, frames=args.frames, out_dir=out, motion=args.motion,
                                  progress=_progress)))
     return 0
@@ -315,7 +325,8 @@ def cmd_session(args: argparse.Namespace) -> int:
         raise VrgmiError("session: --block-seconds must be 0.5..1800")
     desktop = args.desktop or (not args.headless and has_desktop_display())
     return _session(settings, args.program, args.script, "desktop" if desktop else "headless",
-                    None, Path(args.out or settings.data.out_dir), args.block_seconds,
+                    None, _out_dir(args.out or settings.data.out_dir, "session"),
+                    args.block_seconds,
                     args.realtime, args.override_limit)
 
 

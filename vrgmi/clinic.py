@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -463,6 +464,10 @@ def load_input_script(path: str | Path) -> list[tuple[float, str]]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise SessionError(f"session: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SessionError(f"session: {path} is not UTF-8 text") from None
+    except RecursionError:
+        raise SessionError(f"session: {path} is nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise SessionError(f"session: {path} is not valid JSON: {exc.msg} "
                            f"(line {exc.lineno})") from None
@@ -474,9 +479,9 @@ def load_input_script(path: str | Path) -> list[tuple[float, str]]:
     out = []
     for k, item in enumerate(data):
         if (not isinstance(item, list) or len(item) != 2 or _number(item[0]) is None
-                or item[1] not in ACTIONS):
-            raise SessionError(f"session: {path} entry {k} = {item!r} must be [time_s, action] "
-                               f"with action one of {', '.join(ACTIONS)}")
+                or not 0.0 <= item[0] < math.inf or item[1] not in ACTIONS):
+            raise SessionError(f"session: {path} entry {k} = {str(item)[:40]} must be "
+                               f"[time_s >= 0, action] with action one of {', '.join(ACTIONS)}")
         out.append((float(item[0]), item[1]))
     return out
 

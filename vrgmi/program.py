@@ -571,8 +571,12 @@ def load_program(path: str | Path) -> Program:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ProgramError(f"program: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ProgramError(f"program: {path} is not UTF-8 text") from None
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except RecursionError:
+        raise ProgramError(f"program: {path} is nested too deeply") from None
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ProgramError(f"program: {path} is not valid "
                            f"{'TOML' if path.suffix == '.toml' else 'JSON'}: "

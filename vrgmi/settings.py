@@ -6,6 +6,7 @@ Every bad value gets one line naming the key and what is allowed, e.g.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -48,8 +49,9 @@ class TrackingSettings:
 
     source: str = _opt("auto", "pose source", choices=("auto", "openxr", "desktop", "replay",
                                                       "scripted"))
-    replay_path: str = _opt("", "replay file for source = replay")
-    scripted_motion: str = _opt("reach", "scripted motion for source = scripted")
+    replay_path: str = _opt("", "replay file for source = replay (played in a loop)")
+    scripted_motion: str = _opt("", "scripted motion for source = scripted (and auto without "
+                                "a window); empty = the limb's own (reach / foot_tap)")
     max_hand_speed_mps: float = _opt(10.0, "faster moves are tracking glitches (m/s)", 1.0, 30.0)
     hold_s: float = _opt(0.5, "seconds the limb holds its last pose on tracking loss", 0.0, 5.0)
     fade_s: float = _opt(0.5, "seconds the held limb takes to fade out", 0.0, 5.0)
@@ -264,6 +266,33 @@ class Settings:
     body: BodySettings = field(default_factory=BodySettings)
 
 
+def _shown(value: Any) -> str:
+    """A value as an error message shows it: its repr, cut to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _number(kind: type, value: Any) -> int | float:
+    """``value`` as ``kind`` (int or float); ValueError unless it is one exactly (an int
+    setting takes 1280 or 1280.0, never 1280.7), finite, and not a bool."""
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text) if kind is int else float(text)
+        except ValueError:
+            value = float(text)             # "1e3" for an int; still checked below
+    number = float(value) if not isinstance(value, int) else value
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ValueError
+    if kind is int:
+        if isinstance(number, float) and not number.is_integer():
+            raise ValueError
+        return int(number)
+    return float(number)
+
+
 def _coerce(key: str, f: dataclasses.Field, value: Any) -> Any:
     meta = f.metadata
     raw = value
@@ -273,25 +302,23 @@ def _coerce(key: str, f: dataclasses.Field, value: Any) -> Any:
         if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
             value = value.lower() in ("true", "1", "yes")
         if not isinstance(value, bool):
-            raise SettingsError(f"settings: {key} = {value!r} must be true or false ({meta['help']})")
+            raise SettingsError(f"settings: {key} = {_shown(value)} must be true or false "
+                                f"({meta['help']})")
     elif kind in (int, float):
         try:
-            if isinstance(value, bool):
-                raise ValueError
-            value = kind(value)
-            if kind is int and isinstance(value, float):
-                raise ValueError
-        except (TypeError, ValueError):
-            raise SettingsError(f"settings: {key} = {value!r} must be a number "
+            value = _number(kind, value)
+        except (TypeError, ValueError, OverflowError):
+            what = ", a whole one," if kind is int else ", a finite one,"
+            raise SettingsError(f"settings: {key} = {_shown(raw)} must be a number{what} "
                                 f"({meta['help']})") from None
-        if value != value or (meta["lo"] is not None and not meta["lo"] <= value <= meta["hi"]):
-            raise SettingsError(f"settings: {key} = {raw!r} is out of range "
+        if meta["lo"] is not None and not meta["lo"] <= value <= meta["hi"]:
+            raise SettingsError(f"settings: {key} = {_shown(raw)} is out of range "
                                 f"{meta['lo']:g}..{meta['hi']:g} ({meta['help']})")
     else:
         if not isinstance(value, str):
-            raise SettingsError(f"settings: {key} = {value!r} must be text ({meta['help']})")
+            raise SettingsError(f"settings: {key} = {_shown(value)} must be text ({meta['help']})")
         if meta["choices"] and value not in meta["choices"]:
-            raise SettingsError(f"settings: {key} = {value!r} is not one of "
+            raise SettingsError(f"settings: {key} = {_shown(value)} is not one of "
                                 f"{', '.join(meta['choices'])}")
     return value
 
@@ -300,12 +327,12 @@ def _apply(settings: Settings, key: str, value: Any) -> None:
     section_name, _, name = key.partition(".")
     section_fields = {f.name: f for f in fields(Settings)}
     if section_name not in section_fields or not name:
-        raise SettingsError(f"settings: unknown key {key!r}; sections are "
+        raise SettingsError(f"settings: unknown key {_shown(key)}; sections are "
                             f"{', '.join(section_fields)}")
     section = getattr(settings, section_name)
     by_name = {f.name: f for f in fields(section)}
     if name not in by_name:
-        raise SettingsError(f"settings: unknown key {key!r}; {section_name} has "
+        raise SettingsError(f"settings: unknown key {_shown(key)}; {section_name} has "
                             f"{', '.join(by_name)}")
     setattr(section, name, _coerce(key, by_name[name], value))
 
@@ -325,11 +352,19 @@ def load_settings(path: str | os.PathLike | None = None,
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise SettingsError(f"settings: file {p} does not exist") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        except IsADirectoryError:
+            raise SettingsError(f"settings: {p} is a folder, not a settings file") from None
+        except OSError as exc:
+            raise SettingsError(f"settings: cannot read {p} ({exc.strerror or exc})") from None
+        except UnicodeDecodeError:
+            raise SettingsError(f"settings: {p} is not UTF-8 text") from None
+        except RecursionError:
+            raise SettingsError(f"settings: {p} is nested too deeply") from None
+        except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"settings: {p} is not valid TOML ({exc})") from None
         for section, table in data.items():
             if not isinstance(table, dict):
-                raise SettingsError(f"settings: unknown key {section!r} in {p}; use "
+                raise SettingsError(f"settings: unknown key {_shown(section)} in {p}; use "
                                     "[patient], [tracking], [display], [data], [companion], "
                                     "[safety]")
             for name, value in table.items():
@@ -345,7 +380,8 @@ def load_settings(path: str | os.PathLike | None = None,
 def _split_override(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep:
-        raise SettingsError(f"settings: override {text!r} must look like section.key=value")
+        raise SettingsError(f"settings: override {_shown(text)} must look like "
+                            "section.key=value")
     return key.strip(), value.strip()
 
 

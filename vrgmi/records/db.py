@@ -159,6 +159,9 @@ def create_db_engine(url: URL) -> Engine:
         return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
     except (ArgumentError, NoSuchModuleError) as exc:
         raise RecordsError(f"records: cannot use {url.drivername} ({exc})") from None
+    except ImportError as exc:              # a driver SQLAlchemy knows that is not installed
+        raise RecordsError(f"records: the database driver {url.drivername} is not installed "
+                           f"({exc.name or exc}); use postgresql+psycopg://") from None
 
 
 def alembic_config(connection: Any = None) -> Any:
