@@ -40,17 +40,21 @@ def _integer(text: str) -> int:
     return int(text)
 
 
-def nesting_depth(text: str) -> int:
-    """The deepest nesting of ``[`` / ``{`` in ``text``, brackets inside strings skipped."""
-    depth = deepest = 0
+def nested_deeper(text: str, max_depth: int) -> bool:
+    """True when ``[`` / ``{`` nest deeper than ``max_depth`` in ``text`` (brackets inside
+    strings skipped); it stops at the first level too deep."""
+    if text.count("[") + text.count("{") <= max_depth:
+        return False
+    depth = 0
     for match in _TOKENS.finditer(text):
         token = match.group()
         if token in "[{":
             depth += 1
-            deepest = max(deepest, depth)
+            if depth > max_depth:
+                return True
         elif token in "]}":
             depth -= 1
-    return deepest
+    return False
 
 
 def parse_json(data: str | bytes, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
@@ -63,7 +67,7 @@ def parse_json(data: str | bytes, max_bytes: int, max_depth: int = MAX_DEPTH) ->
             data = data.decode("utf-8")
         except UnicodeDecodeError:
             raise JsonRejected("companion: the JSON must be UTF-8 text") from None
-    if nesting_depth(data) > max_depth:
+    if nested_deeper(data, max_depth):
         raise JsonRejected(f"companion: the JSON is nested deeper than {max_depth} levels")
     try:
         return json.loads(data, parse_constant=_constant, parse_float=_number,

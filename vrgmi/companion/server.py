@@ -45,9 +45,11 @@ MAX_NOTE = 4000                # characters of a therapist's note
 COMMAND_RATE = (10.0, 20.0)    # per token: 10 commands a second on average, bursts of 20
 PAIR_RATE = (0.5, 5.0)         # per address: a pairing try every 2 s, bursts of 5
 WS_STRIKES = 40                # rate-limited WebSocket messages in a row before it is closed
+WS_COOLDOWN_S = 10.0           # then that device may not open a WebSocket for this long
 SERVER_NAME = "vrgmi-companion"  # the Server header: no product versions
 UNPAIRED_PATHS = ("/pair", "/api/pair", "/static/pair.js")
 FETCH_SITES = ("same-origin", "none")    # Sec-Fetch-Site values a state change may carry
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # the methods that change nothing
 STATIC_NAME = re.compile(r"[a-z0-9_-]{1,40}\.(html|js|css|svg|png)")
 CONTENT_TYPES = {"html": "text/html", "js": "text/javascript", "css": "text/css",
                  "svg": "image/svg+xml", "png": "image/png"}
@@ -133,6 +135,7 @@ class Companion:
         self._scenes = scenes
         self._command_limit = RateLimiter(*command_rate)
         self._pair_limit = RateLimiter(*pair_rate)
+        self._cooling: dict[str, float] = {}     # token id -> when it may open a socket again
         self._static = _static_files()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -268,7 +271,7 @@ class Companion:
             log.error("companion: %s %s failed: %s", request.method, request.path[:80],
                       type(exc).__name__)
             response = _error(500, f"companion: internal error ({type(exc).__name__})")
-        if request.method == "POST" and request.get(AUDITED_KEY) is False:
+        if request.get(AUDITED_KEY) is False:
             self._audit(request, request.path.rsplit("/", 1)[-1] or "?", {},
                         response.status < 400, _reason(response))
         return response
@@ -295,7 +298,7 @@ class Companion:
     async def _host_check(self, request: web.Request, handler) -> web.StreamResponse:
         if not self._host_allowed(request.host or ""):
             return _error(421, "companion: wrong host name for this server")
-        if request.method not in ("GET", "HEAD"):
+        if request.method not in SAFE_METHODS:
             if request.headers.get("Sec-Fetch-Site", "same-origin") not in FETCH_SITES:
                 return _error(403, "companion: requests from another site are refused")
             if request.content_type != "application/json":
@@ -308,7 +311,7 @@ class Companion:
     @web.middleware
     async def _auth(self, request: web.Request, handler) -> web.StreamResponse:
         if request.path in UNPAIRED_PATHS:
-            request[AUDITED_KEY] = request.method != "POST"
+            request[AUDITED_KEY] = request.method in SAFE_METHODS
             return await handler(request)
         info = self.tokens.verify(self._secret(request))
         if info is None:
@@ -317,7 +320,7 @@ class Companion:
             return _error(401, "companion: not paired (open the pairing link shown on the "
                                "engine's screen)")
         request[TOKEN_KEY] = info
-        request[AUDITED_KEY] = request.method != "POST"     # a POST owes one audit row
+        request[AUDITED_KEY] = request.method in SAFE_METHODS    # a state change owes a row
         return await handler(request)
 
     @staticmethod
@@ -439,9 +442,11 @@ class Companion:
         """GET /ws: the live feed; also takes commands as JSON text messages."""
         if request.headers.get("Origin") is None:
             return _error(403, "companion: a WebSocket needs the page's Origin")
+        token_id = request[TOKEN_KEY].id
+        if self._cooling.get(token_id, 0.0) > time.monotonic():
+            return _error(429, "companion: this device sent too many commands; wait a moment")
         ws = web.WebSocketResponse(max_msg_size=MAX_WS_MESSAGE, heartbeat=20.0)
         await ws.prepare(request)
-        token_id = request[TOKEN_KEY].id
         self.hub.add(ws, token_id)
         strikes = 0
         try:
@@ -459,6 +464,7 @@ class Companion:
                              "error": f"companion: internal error ({type(exc).__name__})"}
                 strikes = strikes + 1 if reply.get("limited") else 0
                 if strikes >= WS_STRIKES:
+                    self._cooling[token_id] = time.monotonic() + WS_COOLDOWN_S
                     await ws.close(code=WSCloseCode.POLICY_VIOLATION,
                                    message=b"companion: too many commands")
                     break
