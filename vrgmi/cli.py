@@ -142,13 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
                                       "database)")
     _settings_args(p, patient=False)
     p.add_argument("--settings", action="store_true", help="also list every setting")
+    for command_parser in (parser, *sub.choices.values()):     # every command: one line
+        _one_line_errors(command_parser)
     return parser
 
 
 def _one_line_errors(parser: argparse.ArgumentParser) -> None:
     """Make ``parser`` report a bad argument in one line (exit status 2), without usage."""
+    name = parser.prog.split()[-1]
+    prefix = "vrgmi: " if name == "vrgmi" else f"vrgmi: {name}: "
+
     def error(message: str):
-        parser.exit(2, f"vrgmi: {parser.prog.split()[-1]}: {message}\n")
+        line = prefix + " ".join(message.split())
+        parser.exit(2, (line if len(line) <= 200 else line[:197] + "...") + "\n")
     parser.error = error
 
 
