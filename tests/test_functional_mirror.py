@@ -9,14 +9,12 @@ import math
 import numpy as np
 import pytest
 
+from mirror_patient import (FLAT, PALM_DOWN, SeatedPatient, mirror_point, run_frames,
+                            visible_fraction)
 from vrgmi.app import Engine
-from vrgmi.body.foot import foot_tracker_from_ankle
-from vrgmi.body.hand import REST_WRIST_QUAT, grip_from_wrist
-from vrgmi.body.mirror import mirror_points_kernel
 from vrgmi.mirror.floor import BALL_RADIUS_M
 from vrgmi.mirror.lower import HEEL_FOOT_FRACTION, PEDAL_FROM_FOOT
 from vrgmi.mirror.objects import CUP_HEIGHT_M, GLASS_HEIGHT_M
-from vrgmi.render.display import grab_rgba
 from vrgmi.render.environment import TABLE_TOP_Z
 from vrgmi.scenes.cup_move import CupMove
 from vrgmi.scenes.key_turn import KeyTurn
@@ -27,67 +25,15 @@ from vrgmi.scenes.trace_path import TracePath
 from vrgmi.scenes.wipe_table import WipeTable
 from vrgmi.settings import load_settings
 from vrgmi.spatial import quat_from_axis_angle, quat_mul, quat_rotate
-from vrgmi.tracking.frame import TRACKER_INDEX, PoseSource, TrackingFrame
 from vrgmi.tracking.scripted import ScriptedSource
 
-RATE = 90.0
-HEAD_ARM = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(-40.0))
-HEAD_LEG = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(-45.0))
-PALM_DOWN = quat_mul(quat_from_axis_angle(np.array([0.0, 1.0, 0.0]), -math.pi / 2),
-                     quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(80.0)))
-FLAT = np.array([0.0, 0.0, 0.0, 1.0])
 FORWARD = np.array([0.0, 1.0, 0.0])
 
 
-class Patient(PoseSource):
-    """A seated patient (intact right side): the intact wrist (arm) or ankle (leg) glides
-    toward ``goal(t) -> (position, rotation)`` (tau 0.12 s); the rotation turns at most
-    180 deg/s toward its goal; the head stays still."""
-
-    name = "functional-patient"
-
-    def __init__(self, limb: str) -> None:
-        self.limb = limb
-        self.goal = None
-        self.pos = np.array([0.20, 0.20, 0.85]) if limb == "arm" else np.array([0.09, 0.32, 0.07])
-        self.rot = PALM_DOWN.copy() if limb == "arm" else FLAT.copy()
-        self._last = None
-
-    def poll(self, display_time: float, frame: TrackingFrame) -> bool:
-        dt = 0.0 if self._last is None else display_time - self._last
-        self._last = display_time
-        want = self.goal(display_time) if self.goal is not None else None
-        if want is not None:
-            pos, rot = want
-            self.pos += (1.0 - math.exp(-dt / 0.12)) * (pos - self.pos)
-            self.rot = _turn_toward(self.rot, rot, math.radians(180.0) * dt)
-        frame.t = display_time
-        frame.head[:] = (0.0, 0.0, 1.2, *(HEAD_ARM if self.limb == "arm" else HEAD_LEG))
-        frame.head_valid = True
-        frame.grip_valid[:] = False
-        frame.tracker_valid[:] = False
-        if self.limb == "arm":
-            grip_from_wrist(np.concatenate([self.pos, quat_mul(self.rot, REST_WRIST_QUAT)]), 1,
-                            frame.grip[1])
-            frame.grip_valid[1] = True
-            frame.trigger[1] = frame.squeeze[1] = 0.0
-        else:
-            foot_tracker_from_ankle(np.concatenate([self.pos, self.rot]), 0.152 * 1.75,
-                                    frame.tracker[TRACKER_INDEX["right_foot"]])
-            frame.tracker_valid[TRACKER_INDEX["right_foot"]] = True
-        return True
-
-
-def _turn_toward(q: np.ndarray, goal: np.ndarray, step: float) -> np.ndarray:
-    d = float(np.dot(q, goal))
-    if d < 0.0:
-        goal, d = -goal, -d
-    angle = 2.0 * math.acos(min(1.0, d))
-    if angle <= step or angle < 1e-9:
-        return np.asarray(goal, dtype=np.float64).copy()
-    k = step / angle
-    out = (1.0 - k) * q + k * goal
-    return out / np.linalg.norm(out)
+def _patient(limb: str) -> SeatedPatient:
+    """The patient of these tasks: looking further down at the table (40 deg), a quicker
+    hand (tau 0.12 s) that turns at most 180 deg/s (a wrist turning the key or the jug)."""
+    return SeatedPatient(limb, arm_pitch_deg=-40.0, tau_s=0.12, turn_deg_s=180.0)
 
 
 def _engine(display, scene, limb):
@@ -95,22 +41,12 @@ def _engine(display, scene, limb):
     settings = load_settings(overrides={"patient.amputation_level": level,
                                         "ui.instructions": False,
                                         "practice.mirror_trials": 0})
-    patient = Patient(limb)
+    patient = _patient(limb)
     return Engine(settings, patient, display, scene=scene), patient
 
 
 def _run(engine, seconds, start=0):
-    n = int(seconds * RATE)
-    for i in range(start, start + n):
-        engine.frame(i / RATE, 1 / RATE, render=(i % 45 == 0))
-    return start + n
-
-
-def _mirror(engine, point):
-    out = np.zeros((1, 3))
-    mirror_points_kernel(np.asarray(point, dtype=np.float64)[None, :], engine.core.torso.pose,
-                         out)
-    return out[0]
+    return run_frames(engine, seconds, start, render_every=45)
 
 
 def _hand_goal(engine, palm_at, turn=None):
@@ -125,7 +61,7 @@ def _hand_goal(engine, palm_at, turn=None):
         offset = core.intact.positions[3] - core.intact.positions[2]
         deg = 0.0 if turn is None else turn(t, task)
         rot = quat_mul(quat_from_axis_angle(FORWARD, math.radians(deg)), PALM_DOWN)
-        return _mirror(engine, palm_at(t, task)) - offset, rot
+        return mirror_point(engine, palm_at(t, task)) - offset, rot
     return goal
 
 
@@ -270,7 +206,7 @@ def _foot_goal(engine, ball_at, up_deg=None):
         if want is None:
             return rest, FLAT
         ankle_to_ball = core.intact.positions[4] - core.intact.positions[2]
-        return _mirror(engine, want) - ankle_to_ball, FLAT
+        return mirror_point(engine, want) - ankle_to_ball, FLAT
     return goal
 
 
@@ -309,7 +245,7 @@ def test_cushion_pressed_into_the_band_and_held(display, scene):
         if not task.active or task.plate is None:
             return rest, FLAT
         plate = task.plate
-        heel = _mirror(engine, plate.hinge - (HEEL_FOOT_FRACTION + PEDAL_FROM_FOOT)
+        heel = mirror_point(engine, plate.hinge - (HEEL_FOOT_FRACTION + PEDAL_FROM_FOOT)
                        * foot * plate.forward)
         up = task.rest_deg
         if t - task.onset >= 0.8:
@@ -358,41 +294,7 @@ def test_functional_scenes_describe_their_fields_and_refuse_the_other_limb(displ
         assert all(p["help"] for p in info["params"])
     settings = load_settings(overrides={"patient.amputation_level": "transtibial"})
     with pytest.raises(SceneParamError, match="arm task"):
-        Engine(settings, Patient("leg"), display, scene=CupMove())
-
-
-def _isolate(node):
-    """Hide everything but ``node`` (the siblings along its path); the hidden nodes."""
-    hidden = []
-    path = node
-    while not path.get_parent().is_empty():
-        for sibling in path.get_parent().get_children():
-            if sibling != path and not sibling.is_hidden():
-                sibling.hide()
-                hidden.append(sibling)
-        path = path.get_parent()
-    return hidden
-
-
-def _visible_fraction(base, node) -> float:
-    """The share of ``node``'s pixels (drawn alone) that the whole scene still shows."""
-    def shot(alone, shown):
-        hidden = _isolate(node) if alone else []
-        if not shown:
-            node.hide()
-        rgb = grab_rgba(base)[..., :3].astype(np.int32)
-        node.show()
-        for h in hidden:
-            h.show()
-        return rgb
-
-    def changed(a, b):
-        return np.abs(a - b).sum(axis=-1) > 12
-
-    mask = changed(shot(True, True), shot(True, False))
-    seen = changed(shot(False, True), shot(False, False)) & mask
-    assert mask.sum() > 20, "the object is not in the patient's view at all"
-    return float(seen.sum()) / float(mask.sum())
+        Engine(settings, _patient("leg"), display, scene=CupMove())
 
 
 @pytest.mark.parametrize("cls, node, foot_shown", [(RollBall, "ball", True),
@@ -412,5 +314,5 @@ def test_floor_objects_are_seen_past_the_knees(display, scene, cls, node, foot_s
     assert task_scene.task.active
     if not foot_shown:
         engine.phantom_rig.root.hide()
-    assert _visible_fraction(display.base, getattr(task_scene, node)) > 0.8
+    assert visible_fraction(display.base, getattr(task_scene, node)) > 0.8
     engine.close()

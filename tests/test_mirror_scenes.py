@@ -7,11 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from mirror_patient import (PALM_DOWN, RATE, SeatedPatient, mirror_point, run_frames,
+                            visible_fraction)
 from vrgmi.app import Engine
-from vrgmi.body.foot import foot_tracker_from_ankle
-from vrgmi.body.hand import REST_WRIST_QUAT, grip_from_wrist
-from vrgmi.body.mirror import mirror_points_kernel
-from vrgmi.render.display import grab_rgba
 from vrgmi.ik.solver import ArmSolver
 from vrgmi.mirror.lower import HEEL_FOOT_FRACTION, PEDAL_FROM_FOOT
 from vrgmi.mirror.copy_pose import solve_pose
@@ -24,88 +22,24 @@ from vrgmi.scenes.reach_targets import ReachTargets
 from vrgmi.scenes.schema import SceneParamError
 from vrgmi.settings import load_settings
 from vrgmi.spatial import quat_from_axis_angle, quat_mul, quat_rotate
-from vrgmi.tracking.frame import TRACKER_INDEX, PoseSource, TrackingFrame
 from vrgmi.tracking.record import Recorder
 from vrgmi.tracking.replay import ReplaySource, load_replay
 from vrgmi.tracking.scripted import ScriptedSource
 
-RATE = 90.0
-HEAD_ARM = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(-20.0))
-HEAD_LEG = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(-45.0))
-PALM_DOWN = quat_mul(quat_from_axis_angle(np.array([0.0, 1.0, 0.0]), -math.pi / 2),
-                     quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(80.0)))
 MIRROR_Q = np.array([1.0, -1.0, -1.0, 1.0])
 #: these tests measure the scored trials: no instruction screen, no practice trial
 SCORED_ONLY = {"ui.instructions": False, "practice.mirror_trials": 0}
 
 
-def _mirror(engine, point):
-    out = np.zeros((1, 3))
-    mirror_points_kernel(np.asarray(point, dtype=np.float64)[None, :], engine.core.torso.pose,
-                         out)
-    return out[0]
-
-
-class Patient(PoseSource):
-    """A seated patient (intact right side) whose intact hand or foot moves smoothly toward
-    ``goal(t)`` (a callable set after the engine exists); the head stays still."""
-
-    name = "test-patient"
-
-    def __init__(self, limb: str) -> None:
-        self.limb = limb
-        self.goal = None
-        self.pos = np.array([0.20, 0.20, 0.85]) if limb == "arm" else np.array([0.09, 0.32, 0.07])
-        self.rot = PALM_DOWN.copy() if limb == "arm" else np.array([0.0, 0.0, 0.0, 1.0])
-        self.residual = None          # callable -> (7,) residual tracker pose, or None
-        self._last = None
-
-    def poll(self, display_time: float, frame: TrackingFrame) -> bool:
-        dt = 0.0 if self._last is None else display_time - self._last
-        self._last = display_time
-        if self.goal is not None:
-            want = self.goal(display_time)
-            if want is not None:
-                pos, rot = want
-                k = 1.0 - math.exp(-dt / 0.15)          # smooth approach, tau 0.15 s
-                self.pos += k * (pos - self.pos)
-                self.rot = rot
-        frame.t = display_time
-        frame.head[:] = (0.0, 0.0, 1.2, *(HEAD_ARM if self.limb == "arm" else HEAD_LEG))
-        frame.head_valid = True
-        frame.grip_valid[:] = False
-        frame.tracker_valid[:] = False
-        if self.limb == "arm":
-            wrist = np.concatenate([self.pos, quat_mul(self.rot, REST_WRIST_QUAT)])
-            grip_from_wrist(wrist, 1, frame.grip[1])
-            frame.grip_valid[1] = True
-            frame.trigger[1] = frame.squeeze[1] = 0.0
-        else:
-            ankle = np.concatenate([self.pos, self.rot])
-            foot_tracker_from_ankle(ankle, 0.152 * 1.75, frame.tracker[TRACKER_INDEX["right_foot"]])
-            frame.tracker_valid[TRACKER_INDEX["right_foot"]] = True
-        if self.residual is not None:
-            pose = self.residual()
-            if pose is not None:
-                frame.tracker[TRACKER_INDEX["left_wrist"]] = pose
-                frame.tracker_valid[TRACKER_INDEX["left_wrist"]] = True
-        return True
-
-
 def _engine(display, scene, limb="arm", level=None, record=None):
     level = level or ("transradial" if limb == "arm" else "transtibial")
     settings = load_settings(overrides={"patient.amputation_level": level, **SCORED_ONLY})
-    patient = Patient(limb)
+    patient = SeatedPatient(limb)
     return Engine(settings, patient, display, scene=scene), patient
 
 
 def _run(engine, seconds, start=0, recorder=None):
-    n = int(seconds * RATE)
-    for i in range(start, start + n):
-        engine.frame(i / RATE, 1 / RATE, render=(i % 30 == 0))
-        if recorder is not None:
-            recorder.append(engine.core.frame)
-    return start + n
+    return run_frames(engine, seconds, start, render_every=30, recorder=recorder)
 
 
 def _reach_goal(engine, scene, patient):
@@ -117,7 +51,7 @@ def _reach_goal(engine, scene, patient):
         if not task.active or task.current >= len(task.targets):
             return np.array([0.2, 0.2, 0.85]), PALM_DOWN
         palm_offset = core.intact.positions[3] - core.intact.positions[2]
-        return _mirror(engine, task.targets[task.current]) - palm_offset, PALM_DOWN
+        return mirror_point(engine, task.targets[task.current]) - palm_offset, PALM_DOWN
     return goal
 
 
@@ -207,7 +141,7 @@ def test_bilateral_symmetry_from_the_residual_tracker(display, scene):
             return None
         end = elbow + offset * (wrist - elbow) / np.linalg.norm(wrist - elbow)
         q = core.intact.rotations[1] * MIRROR_Q
-        return np.concatenate([_mirror(engine, end), q])
+        return np.concatenate([mirror_point(engine, end), q])
     patient.residual = residual
     _run(engine, 6.0)
     (ev,) = engine.events.of_kind("trial", "bilateral")
@@ -242,10 +176,10 @@ def test_foot_targets_tapped_by_the_mirrored_foot(display, scene):
         if not task.active or task.current >= len(task.targets):
             return home, np.array([0.0, 0.0, 0.0, 1.0])
         ankle_to_ball = core.intact.positions[4] - core.intact.positions[2]
-        want = _mirror(engine, task.targets[task.current]) - ankle_to_ball
+        want = mirror_point(engine, task.targets[task.current]) - ankle_to_ball
         want[2] = core.lengths.ankle_height
         ball = core.intact.positions[4]
-        if np.hypot(*(ball[:2] - _mirror(engine, task.targets[task.current])[:2])) > 0.04:
+        if np.hypot(*(ball[:2] - mirror_point(engine, task.targets[task.current])[:2])) > 0.04:
             want[2] += 0.08                            # lift the foot while moving
         return want, np.array([0.0, 0.0, 0.0, 1.0])
     patient.goal = goal
@@ -290,7 +224,7 @@ def _pedal_goal(engine, pp, rest, press_deg=20.0, on_pedal=True):
             return rest, np.array([0.0, 0.0, 0.0, 1.0])
         if on_pedal:
             plate = task.plate                           # its rear edge is this far ahead
-            heel = _mirror(engine, plate.hinge - (HEEL_FOOT_FRACTION + PEDAL_FROM_FOOT)
+            heel = mirror_point(engine, plate.hinge - (HEEL_FOOT_FRACTION + PEDAL_FROM_FOOT)
                            * foot * plate.forward)
             up = task.rest_deg
         else:
@@ -341,41 +275,6 @@ def test_pedal_pressed_beside_the_pedal_does_not_count(display, scene):
     engine.close()
 
 
-def _isolate(node):
-    """Hide everything but ``node`` (the siblings along its path); the hidden nodes."""
-    hidden = []
-    path = node
-    while not path.get_parent().is_empty():
-        for sibling in path.get_parent().get_children():
-            if sibling != path and not sibling.is_hidden():
-                sibling.hide()
-                hidden.append(sibling)
-        path = path.get_parent()
-    return hidden
-
-
-def _visible_fraction(base, node) -> float:
-    """The share of ``node``'s pixels (drawn alone) that the full scene still shows: a
-    pixel is occluded when showing or hiding the node leaves it unchanged."""
-    def shot(alone, shown):
-        hidden = _isolate(node) if alone else []
-        if not shown:
-            node.hide()
-        rgb = grab_rgba(base)[..., :3].astype(np.int32)
-        node.show()
-        for h in hidden:
-            h.show()
-        return rgb
-
-    def changed(a, b):
-        return np.abs(a - b).sum(axis=-1) > 12
-
-    mask = changed(shot(True, True), shot(True, False))
-    seen = changed(shot(False, True), shot(False, False)) & mask
-    assert mask.sum() > 20, "the target is not in the patient's view at all"
-    return float(seen.sum()) / float(mask.sum())
-
-
 def _leg_engine(display, scene_obj):
     """The scripted leg motion (its head pose: looking down at the feet)."""
     settings = load_settings(overrides={"patient.amputation_level": "transtibial", **SCORED_ONLY})
@@ -388,7 +287,7 @@ def test_pedal_is_seen_past_the_knees_and_hands(display, scene):
     engine = _leg_engine(display, pp)
     _run(engine, 0.5)
     assert pp.task.plate is not None
-    assert _visible_fraction(display.base, pp.pedal) > 0.7
+    assert visible_fraction(display.base, pp.pedal) > 0.7
     engine.close()
 
 
@@ -401,7 +300,7 @@ def test_foot_targets_are_seen_past_the_knees_and_hands(display, scene):
     fractions = []
     for k in range(5):                                   # five more discs the scene would draw
         marker.place(ft.task.make_targets(k)[0])
-        fractions.append(_visible_fraction(display.base, marker.root))
+        fractions.append(visible_fraction(display.base, marker.root))
     assert min(fractions) > 0.7, fractions
     engine.close()
 
@@ -412,7 +311,7 @@ def test_ankle_circle_guide_is_seen_past_the_knees(display, scene):
     engine = Engine(settings, ScriptedSource("ankle_circles", intact_side="right"), display,
                     scene=ac)
     _run(engine, 1.5)
-    assert _visible_fraction(display.base, ac.guide) > 0.7
+    assert visible_fraction(display.base, ac.guide) > 0.7
     engine.close()
 
 
@@ -449,4 +348,4 @@ def test_scene_descriptions_and_wrong_limb(display, scene):
         ReachTargets(distance=2.0)
     settings = load_settings(overrides={"patient.amputation_level": "transtibial", **SCORED_ONLY})
     with pytest.raises(SceneParamError, match="arm task"):
-        Engine(settings, Patient("leg"), display, scene=ReachTargets())
+        Engine(settings, SeatedPatient("leg"), display, scene=ReachTargets())

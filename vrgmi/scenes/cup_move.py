@@ -5,14 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from vrgmi.i18n import N_, _
-from vrgmi.mirror.objects import CUP_HEIGHT_M, CupMoveTask, rotate
+from vrgmi.mirror.objects import CupMoveTask
 from vrgmi.scenes.base import SceneContext, SceneFrame
 from vrgmi.scenes.mirror_common import TargetMarker
 from vrgmi.scenes.objects_common import (CUP_HEX, OBJECT_TRIAL_FIELDS, ObjectTaskScene, cup,
-                                         distance_param, orient, place)
+                                         distance_param, grasp_param, place_cup)
 from vrgmi.scenes.schema import Param
-
-_DOWN = np.array([0.0, 0.0, -0.5 * CUP_HEIGHT_M])
 
 
 class CupMove(ObjectTaskScene):
@@ -24,8 +22,7 @@ class CupMove(ObjectTaskScene):
     description = "pick up a cup with the mirrored hand and put it on the glowing spot"
     params = (
         distance_param(),
-        Param("grasp_radius_m", "float", 0.07, "how near the palm must come to take the cup",
-              0.03, 0.15, unit="m"),
+        grasp_param("cup"),
         Param("place_radius_m", "float", 0.06, "size of the spot the cup goes on (radius)",
               0.03, 0.15, unit="m"),
         Param("dwell_s", "float", 0.3, "seconds to hold still to take or set down the cup",
@@ -69,11 +66,7 @@ class CupMove(ObjectTaskScene):
             self.cup.hide()
             self.spot.set_state("hidden")
             return
-        item = task.item
-        # the cup's node is its base centre: half its height below the centre, turned
-        np.add(item.centre, rotate(item.rotation, _DOWN, self._base), out=self._base)
-        place(self.cup, self._base)
-        orient(self.cup, item.rotation)
+        place_cup(self.cup, task.item, self._base)
         if self.spot.radius != task.place_radius_m:
             self.spot.set_radius(task.place_radius_m)
         self.spot.place(task.spots[1])
@@ -81,10 +74,6 @@ class CupMove(ObjectTaskScene):
         self.spot.animate(frame.t)
         self.cup.show()
 
-    def panel_text(self, frame: SceneFrame) -> str:
-        task = self.task
-        if task.active and frame.t >= self._feedback_until:
-            line = (_("Now set it down on the glowing spot") if task.item.held
-                    else _("Reach for the cup with your mirrored hand"))
-            return "\n".join([line] + super().panel_text(frame).split("\n")[-1:])
-        return super().panel_text(frame)
+    def task_line(self, frame: SceneFrame) -> str:
+        return (_("Now set it down on the glowing spot") if self.task.item.held
+                else _("Reach for the cup with your mirrored hand"))

@@ -6,9 +6,9 @@ from typing import Any
 import numpy as np
 
 from vrgmi.i18n import N_
-from vrgmi.mirror.lower import FootTapTask, foot_home, foot_targets
+from vrgmi.mirror.lower import FootTapTask, foot_targets
 from vrgmi.scenes.base import SceneContext, SceneFrame
-from vrgmi.scenes.mirror_common import COMMON_TRIAL_FIELDS, TargetTaskScene, seated_legs
+from vrgmi.scenes.mirror_common import COMMON_TRIAL_FIELDS, TargetTaskScene, resting_foot_view
 from vrgmi.scenes.schema import Param
 
 #: LEG_JOINT_NAMES index of the ball of the foot, the point that taps
@@ -49,17 +49,15 @@ class FootTargets(TargetTaskScene):
 
     def make_task(self, ctx: SceneContext, rate_hz: float) -> FootTapTask:
         core = ctx.core
-        side, L = core.amputated, core.lengths
         legs = np.zeros((4, 2, 3))
 
         def targets(_index: int):
             d = self.difficulty
-            home = foot_home(core.torso.hip(side), core.torso.pose, L.thigh, L.foot)
-            eye = core.frame.head[:3] if core.frame.head_valid else None
-            return foot_targets(self.rng, home, core.torso.pose, side, d["distance_m"],
-                                d["sequence_length"], d["target_radius_m"], MIN_FORWARD_M,
-                                eye, seated_legs(core, legs),
-                                core.clearance_m + FOOT_MEDIAL_FRACTION * L.foot)
+            home, eye, seated = resting_foot_view(core, legs)
+            return foot_targets(self.rng, home, core.torso.pose, core.amputated,
+                                d["distance_m"], d["sequence_length"], d["target_radius_m"],
+                                MIN_FORWARD_M, eye, seated,
+                                core.clearance_m + FOOT_MEDIAL_FRACTION * core.lengths.foot)
 
         d = self.difficulty
         return FootTapTask(targets, d["target_radius_m"], d["dwell_s"], d["time_limit_s"],

@@ -9,7 +9,8 @@ from vrgmi.mirror.objects import KEY_HEIGHT_M, KeyTurnTask
 from vrgmi.mirror.trial import yaw_axes
 from vrgmi.scenes.base import SceneContext, SceneFrame
 from vrgmi.scenes.objects_common import (BRASS_HEX, LOCK_HEX, OBJECT_TRIAL_FIELDS,
-                                         ObjectTaskScene, box, cylinder, distance_param, place)
+                                         ObjectTaskScene, box, cylinder, distance_param,
+                                         grasp_param, place)
 from vrgmi.scenes.schema import Param
 
 #: the lock block: width, depth, height (m); the key's bow (radius) and blade length
@@ -29,8 +30,7 @@ class KeyTurn(ObjectTaskScene):
     hold_height_m = KEY_HEIGHT_M
     params = (
         distance_param(),
-        Param("grasp_radius_m", "float", 0.07, "how near the palm must come to take the key",
-              0.03, 0.15, unit="m"),
+        grasp_param("key"),
         Param("turn_deg", "float", 60.0, "how far to turn the key (either way)", 20.0, 110.0,
               unit="deg"),
         Param("hold_s", "float", 0.5, "seconds to hold the key turned", 0.0, 5.0, unit="s"),
@@ -90,11 +90,8 @@ class KeyTurn(ObjectTaskScene):
             self.key.clear_color_scale()
         self.lock.show()
 
-    def panel_text(self, frame: SceneFrame) -> str:
+    def task_line(self, frame: SceneFrame) -> str:
         task = self.task
-        if task.active and frame.t >= self._feedback_until:
-            line = (_("Reach for the key with your mirrored hand") if not task.item.held
-                    else _("Turn it... {turned:.0f} of {total:.0f} deg").format(
-                        turned=abs(task.turn), total=task.turn_deg))
-            return "\n".join([line] + super().panel_text(frame).split("\n")[-1:])
-        return super().panel_text(frame)
+        return (_("Reach for the key with your mirrored hand") if not task.item.held
+                else _("Turn it... {turned:.0f} of {total:.0f} deg").format(
+                    turned=abs(task.turn), total=task.turn_deg))

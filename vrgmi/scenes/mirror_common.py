@@ -16,6 +16,7 @@ from panda3d.core import (Geom, GeomNode, GeomTriangles, GeomVertexData, GeomVer
                           GeomVertexWriter, NodePath, TransparencyAttrib)
 
 from vrgmi.i18n import N_, _
+from vrgmi.mirror.lower import foot_home
 from vrgmi.mirror.trial import TrialTask
 from vrgmi.mirror.watch import WatchMeter
 from vrgmi.render.color import hex_for_framebuffer
@@ -77,8 +78,8 @@ def display_rgba(base: Any, code: str, alpha: float) -> tuple[float, float, floa
     return (*hex_for_framebuffer(code, linear), alpha)
 
 
-def _mesh(name: str, vertices: np.ndarray, shades: np.ndarray,
-          triangles: np.ndarray) -> GeomNode:
+def mesh_node(name: str, vertices: np.ndarray, shades: np.ndarray,
+              triangles: np.ndarray) -> GeomNode:
     """A static mesh with grey vertex shades (tinted by a colour scale)."""
     vdata = GeomVertexData(name, GeomVertexFormat.get_v3c4(), Geom.UH_static)
     vdata.set_num_rows(len(vertices))
@@ -121,7 +122,7 @@ def sphere_node(name: str, rings: int = 12, segments: int = 20) -> GeomNode:
             tris += [(r0 + j, r1 + j, r1 + k), (r0 + j, r1 + k, r0 + k)]
     verts = np.array(verts)
     # soft top light: lighter on top, a little darker underneath
-    return _mesh(name, verts, 0.80 + 0.20 * verts[:, 2], np.array(tris))
+    return mesh_node(name, verts, 0.80 + 0.20 * verts[:, 2], np.array(tris))
 
 
 def disc_node(name: str, segments: int = 40, thickness: float = 0.05) -> GeomNode:
@@ -137,7 +138,7 @@ def disc_node(name: str, segments: int = 40, thickness: float = 0.05) -> GeomNod
         tris += [(0, t0, t1), (1, b1, b0), (t0, b0, b1), (t0, b1, t1)]
     verts = np.array(verts)
     # the top a little lighter toward the rim's far side reads as a shallow dish
-    return _mesh(name, verts, np.where(verts[:, 2] > 0.0, 1.0, 0.8), np.array(tris))
+    return mesh_node(name, verts, np.where(verts[:, 2] > 0.0, 1.0, 0.8), np.array(tris))
 
 
 def seated_legs(core: Any, out: np.ndarray) -> np.ndarray:
@@ -148,6 +149,17 @@ def seated_legs(core: Any, out: np.ndarray) -> np.ndarray:
         out[2 * k] = limb.positions[0:2]
         out[2 * k + 1] = limb.positions[1:3]
     return out
+
+
+def resting_foot_view(core: Any, legs: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Where the missing foot rests (:func:`vrgmi.mirror.lower.foot_home`), the eye (None
+    while the head is not tracked) and the seated legs (``legs`` (4, 2, 3) filled by
+    :func:`seated_legs`): what floor placements are drawn from and checked against."""
+    side, L = core.amputated, core.lengths
+    home = foot_home(core.torso.hip(side), core.torso.pose, L.thigh, L.foot)
+    eye = core.frame.head[:3] if core.frame.head_valid else None
+    return home, eye, seated_legs(core, legs)
 
 
 def box_node(name: str) -> GeomNode:
@@ -162,7 +174,7 @@ def box_node(name: str) -> GeomNode:
         verts += [corners[i] for i in face]
         shades += [1.0 if k == 0 else 0.75 if k == 1 else 0.85] * 4
         tris += [(start, start + 1, start + 2), (start, start + 2, start + 3)]
-    return _mesh(name, np.array(verts), np.array(shades), np.array(tris))
+    return mesh_node(name, np.array(verts), np.array(shades), np.array(tris))
 
 
 class TargetMarker:
@@ -354,14 +366,22 @@ class MirrorTaskScene(Scene):
         if getattr(self, "task", None) is not None:
             self.configure()
 
+    def task_line(self, frame: SceneFrame) -> str | None:
+        """What to do now, shown instead of the instruction while a trial runs (past the
+        last trial's feedback); None keeps the instruction. Subclasses."""
+        return None
+
     def panel_text(self, frame: SceneFrame) -> str:
-        """The instruction, the progress, and feedback after a trial."""
+        """The instruction (or :meth:`task_line` during a trial), the progress, and
+        feedback after a trial."""
         task = self.task
         if task.finished:
             s = task.summary()
             return _("All done: {done} of {total} completed.\nWell done.").format(
                 done=s["successes"], total=s["trials"])
-        lines = [_(self.instruction)]
+        line = self.task_line(frame) if task.active and frame.t >= self._feedback_until \
+            else None
+        lines = [line or _(self.instruction)]
         if frame.t < self._feedback_until:
             lines.append(self.feedback)
         elif not task.active:

@@ -13,15 +13,14 @@ import math
 from typing import Any, Callable, ClassVar
 
 import numpy as np
-from panda3d.core import (Geom, GeomNode, GeomTriangles, GeomVertexData, GeomVertexFormat,
-                          GeomVertexWriter, LQuaternion, NodePath, TransparencyAttrib)
+from panda3d.core import GeomNode, LQuaternion, NodePath, TransparencyAttrib
 
-from vrgmi.mirror.objects import CUP_HEIGHT_M, CUP_RADIUS_M, table_spots
+from vrgmi.mirror.objects import CUP_HEIGHT_M, CUP_RADIUS_M, HeldObject, rotate, table_spots
 from vrgmi.mirror.reach import arm_reach
 from vrgmi.render.environment import TABLE_TOP_Z
 from vrgmi.scenes.base import SceneContext, SceneFrame
 from vrgmi.scenes.mirror_common import (COMMON_TRIAL_FIELDS, MirrorTaskScene, box_node,
-                                        display_rgba)
+                                        display_rgba, mesh_node)
 from vrgmi.scenes.schema import Param
 
 #: ARM_JOINT_NAMES index of the palm centre (position and hand rotation)
@@ -59,21 +58,7 @@ def _shade(normals: np.ndarray) -> np.ndarray:
 def shaded_mesh(name: str, vertices: np.ndarray, normals: np.ndarray,
                 triangles: np.ndarray) -> GeomNode:
     """A static mesh whose vertex colours are the light's shades of ``normals``."""
-    vdata = GeomVertexData(name, GeomVertexFormat.get_v3c4(), Geom.UH_static)
-    vdata.set_num_rows(len(vertices))
-    writer = GeomVertexWriter(vdata, "vertex")
-    colour = GeomVertexWriter(vdata, "color")
-    for v, g in zip(vertices, _shade(normals)):
-        writer.add_data3(float(v[0]), float(v[1]), float(v[2]))
-        colour.add_data4(float(g), float(g), float(g), 1.0)
-    prim = GeomTriangles(Geom.UH_static)
-    for a, b, c in triangles:
-        prim.add_vertices(int(a), int(b), int(c))
-    geom = Geom(vdata)
-    geom.add_primitive(prim)
-    node = GeomNode(name)
-    node.add_geom(geom)
-    return node
+    return mesh_node(name, vertices, _shade(normals), triangles)
 
 
 def cylinder_node(name: str, segments: int = 32) -> GeomNode:
@@ -223,6 +208,24 @@ def distance_param(default: float = 0.92) -> Param:
     a seated arm's reach from the shoulder)."""
     return Param("distance", "float", default, "farthest object, as a fraction of the arm's "
                  "reach", 0.8, 0.98)
+
+
+def grasp_param(thing: str) -> Param:
+    """The ``grasp_radius_m`` of a task whose object the mirrored hand takes."""
+    return Param("grasp_radius_m", "float", 0.07, f"how near the palm must come to take the "
+                 f"{thing}", 0.03, 0.15, unit="m")
+
+
+#: a cup's or jug's centre to its base centre, upright (its node stands on its base)
+_CUP_DOWN = np.array([0.0, 0.0, -0.5 * CUP_HEIGHT_M])
+
+
+def place_cup(node: NodePath, item: HeldObject, base: np.ndarray) -> None:
+    """Stand a :func:`cup` node where the task's ``item`` is, turned with it: its base
+    half the cup's height below the centre (``base`` (3,), a preallocated buffer)."""
+    np.add(item.centre, rotate(item.rotation, _CUP_DOWN, base), out=base)
+    place(node, base)
+    orient(node, item.rotation)
 
 
 def place(node: NodePath, position: np.ndarray) -> None:

@@ -148,12 +148,8 @@ class PedalPress(MirrorTaskScene):
                 else 0.45 if state == "on" else 0.6)
         self.halo.set_alpha_scale(float(glow))
 
-    def panel_text(self, frame: SceneFrame) -> str:
-        task = self.task
-        if task.active and frame.t >= self._feedback_until:
-            state = self.foot_state
-            line = (_("Hold it... {held:.1f} of {total:.1f} s").format(
-                        held=task.hold.held_s(frame.t), total=task.hold.hold_s)
-                    if state == "pressed" else _(self.STATE_TEXT[state]))
-            return f"{line}\nTrial {task.index + 1} of {task.trials}"
-        return super().panel_text(frame)
+    def task_line(self, frame: SceneFrame) -> str:
+        state, hold = self.foot_state, self.task.hold
+        return (_("Hold it... {held:.1f} of {total:.1f} s").format(held=hold.held_s(frame.t),
+                                                                   total=hold.hold_s)
+                if state == "pressed" else _(self.STATE_TEXT[state]))

@@ -5,15 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from vrgmi.i18n import N_, _
-from vrgmi.mirror.objects import (CUP_HEIGHT_M, GLASS_HEIGHT_M, GLASS_RADIUS_M, PourTask,
-                                  rotate)
+from vrgmi.mirror.objects import CUP_HEIGHT_M, GLASS_HEIGHT_M, GLASS_RADIUS_M, PourTask
 from vrgmi.scenes.base import SceneContext, SceneFrame
 from vrgmi.scenes.objects_common import (GLASS_HEX, JUG_HEX, LIQUID_HEX, OBJECT_TRIAL_FIELDS,
                                          ObjectTaskScene, box, cup, cylinder, distance_param,
-                                         orient, place)
+                                         grasp_param, place, place_cup)
 from vrgmi.scenes.schema import Param
-
-_DOWN = np.array([0.0, 0.0, -0.5 * CUP_HEIGHT_M])
 
 
 class Pour(ObjectTaskScene):
@@ -25,8 +22,7 @@ class Pour(ObjectTaskScene):
     description = "lift a jug with the mirrored hand and pour into the glass"
     params = (
         distance_param(),
-        Param("grasp_radius_m", "float", 0.07, "how near the palm must come to take the jug",
-              0.03, 0.15, unit="m"),
+        grasp_param("jug"),
         Param("pour_deg", "float", 50.0, "how far the jug must tip to pour", 25.0, 100.0,
               unit="deg"),
         Param("pour_s", "float", 1.5, "seconds of pouring that fill the glass", 0.3, 6.0,
@@ -79,9 +75,7 @@ class Pour(ObjectTaskScene):
                 node.hide()
             return
         item, glass = task.item, task.spots[1]
-        np.add(item.centre, rotate(item.rotation, _DOWN, self._base), out=self._base)
-        place(self.jug, self._base)
-        orient(self.jug, item.rotation)
+        place_cup(self.jug, item, self._base)
         place(self.glass, glass)
         level = min(task.poured_s / task.pour_s, 1.0) * 0.85 * GLASS_HEIGHT_M
         self.fill.set_sz(max(level, 1e-4))
@@ -96,11 +90,8 @@ class Pour(ObjectTaskScene):
         self.jug.show()
         self.glass.show()
 
-    def panel_text(self, frame: SceneFrame) -> str:
+    def task_line(self, frame: SceneFrame) -> str:
         task = self.task
-        if task.active and frame.t >= self._feedback_until:
-            line = (_("Reach for the jug with your mirrored hand") if not task.item.held
-                    else _("Tip the jug over the glass") if not task.pouring
-                    else _("Pouring...") if task.over_glass else _("Over the glass, please"))
-            return "\n".join([line] + super().panel_text(frame).split("\n")[-1:])
-        return super().panel_text(frame)
+        return (_("Reach for the jug with your mirrored hand") if not task.item.held
+                else _("Tip the jug over the glass") if not task.pouring
+                else _("Pouring...") if task.over_glass else _("Over the glass, please"))

@@ -95,10 +95,9 @@ class PressHold(PedalPress):
         self.marker.set_z(min(max(d, 0.0), GAUGE_MAX_DEG) * scale)
         self.band.set_alpha_scale(1.0 if task.in_band else 0.55)
 
-    def panel_text(self, frame: SceneFrame) -> str:
-        task = self.task
-        if task.active and frame.t >= self._feedback_until and task.in_band:
-            return (_("Hold it in the band... {held:.1f} of {total:.1f} s").format(
-                        held=task.hold.held_s(frame.t), total=task.hold.hold_s) + "\n"
-                    + _("Trial {n} of {total}").format(n=task.index + 1, total=task.trials))
-        return super().panel_text(frame)
+    def task_line(self, frame: SceneFrame) -> str:
+        hold = self.task.hold
+        if self.task.in_band:
+            return _("Hold it in the band... {held:.1f} of {total:.1f} s").format(
+                held=hold.held_s(frame.t), total=hold.hold_s)
+        return super().task_line(frame)

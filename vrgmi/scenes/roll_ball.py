@@ -8,11 +8,12 @@ import numpy as np
 
 from vrgmi.i18n import N_, _
 from vrgmi.mirror.floor import BALL_RADIUS_M, RollBallTask
-from vrgmi.mirror.lower import foot_home, foot_targets, in_view
+from vrgmi.mirror.lower import foot_targets, in_view
 from vrgmi.mirror.trial import lateral_sign, yaw_axes
 from vrgmi.scenes.base import SceneContext, SceneFrame
 from vrgmi.scenes.foot_targets import BALL, MIN_FORWARD_M
-from vrgmi.scenes.mirror_common import FLOOR_Z_M, MirrorTaskScene, TargetMarker, seated_legs
+from vrgmi.scenes.mirror_common import (FLOOR_Z_M, MirrorTaskScene, TargetMarker,
+                                        resting_foot_view)
 from vrgmi.scenes.objects_common import OBJECT_TRIAL_FIELDS, ball, place
 from vrgmi.scenes.schema import Param
 
@@ -30,13 +31,10 @@ def roll_spots(rng: np.random.Generator, core: Any, distance_m: float,
     """The ball's start (straight ahead of the missing foot's resting place) and the target
     (2, 3): ``distance_m`` from the ball, out on the missing side (at least
     :data:`MIN_LATERAL_M` from the midline), both in view past the seated legs."""
-    side, L = core.amputated, core.lengths
-    torso = core.torso.pose
+    side, torso = core.amputated, core.torso.pose
     right, fwd = yaw_axes(torso)
     lat = lateral_sign(side) * right
-    home = foot_home(core.torso.hip(side), torso, L.thigh, L.foot)
-    eye = core.frame.head[:3] if core.frame.head_valid else None
-    legs = seated_legs(core, np.zeros((4, 2, 3)))
+    home, eye, legs = resting_foot_view(core, np.zeros((4, 2, 3)))
     start = home + BALL_START_M * fwd
     if eye is not None:
         for _step in range(8):                   # forward until the ball is seen past the knee
@@ -123,10 +121,6 @@ class RollBall(MirrorTaskScene):
         self.spot.animate(frame.t)
         self.ball.show()
 
-    def panel_text(self, frame: SceneFrame) -> str:
-        task = self.task
-        if task.active and frame.t >= self._feedback_until:
-            line = (_("Roll it onto the glowing spot") if task.on_ball
-                    else _("Put your mirrored foot on the ball"))
-            return "\n".join([line] + super().panel_text(frame).split("\n")[-1:])
-        return super().panel_text(frame)
+    def task_line(self, frame: SceneFrame) -> str:
+        return (_("Roll it onto the glowing spot") if self.task.on_ball
+                else _("Put your mirrored foot on the ball"))

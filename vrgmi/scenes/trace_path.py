@@ -8,11 +8,10 @@ import numpy as np
 
 from vrgmi.i18n import N_, _
 from vrgmi.mirror.floor import TracePathTask, floor_path
-from vrgmi.mirror.lower import foot_home
 from vrgmi.scenes.base import SceneContext, SceneFrame
 from vrgmi.scenes.foot_targets import BALL, MIN_FORWARD_M
 from vrgmi.scenes.mirror_common import (AMBER, FLOOR_Z_M, TEAL, MirrorTaskScene, display_rgba,
-                                        seated_legs)
+                                        resting_foot_view)
 from vrgmi.scenes.objects_common import OBJECT_TRIAL_FIELDS, flat_disc, place
 from vrgmi.scenes.schema import Param
 
@@ -53,13 +52,10 @@ class TracePath(MirrorTaskScene):
         core, d = ctx.core, self.difficulty
 
         def path(_index: int) -> np.ndarray:
-            side, L = core.amputated, core.lengths
-            home = foot_home(core.torso.hip(side), core.torso.pose, L.thigh, L.foot)
-            eye = core.frame.head[:3] if core.frame.head_valid else None
-            return floor_path(self.rng, home, core.torso.pose, side,
+            home, eye, legs = resting_foot_view(core, np.zeros((4, 2, 3)))
+            return floor_path(self.rng, home, core.torso.pose, core.amputated,
                               self.difficulty["waypoints"], self.difficulty["length_m"],
-                              MIN_FORWARD_M, eye, seated_legs(core, np.zeros((4, 2, 3))),
-                              self.difficulty["tolerance_m"])
+                              MIN_FORWARD_M, eye, legs, self.difficulty["tolerance_m"])
         return TracePathTask(path, d["tolerance_m"], d["time_limit_s"], d["trials"],
                              rate_hz=rate_hz)
 
@@ -122,11 +118,8 @@ class TracePath(MirrorTaskScene):
                                                          else AMBER, 0.9))
         self.path_root.show()
 
-    def panel_text(self, frame: SceneFrame) -> str:
+    def task_line(self, frame: SceneFrame) -> str:
         task = self.task
-        if task.active and frame.t >= self._feedback_until:
-            line = (_("Put your mirrored toes on the glowing start") if task.current == 0
-                    else _("Follow the path - point {n} of {total}").format(
-                        n=task.current + 1, total=len(task.path)))
-            return "\n".join([line] + super().panel_text(frame).split("\n")[-1:])
-        return super().panel_text(frame)
+        return (_("Put your mirrored toes on the glowing start") if task.current == 0
+                else _("Follow the path - point {n} of {total}").format(
+                    n=task.current + 1, total=len(task.path)))

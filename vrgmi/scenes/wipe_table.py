@@ -92,11 +92,7 @@ class WipeTable(ObjectTaskScene):
             self.cloth.show()
         self.stain.show()
 
-    def panel_text(self, frame: SceneFrame) -> str:
+    def task_line(self, frame: SceneFrame) -> str:
         task = self.task
-        if task.active and frame.t >= self._feedback_until:
-            line = (_("Wipe the stain away - {clean:.0%} clean").format(
-                        clean=task.cleaned_fraction)
-                    if task.in_contact else _("Put your mirrored hand down on the stain"))
-            return "\n".join([line] + super().panel_text(frame).split("\n")[-1:])
-        return super().panel_text(frame)
+        return (_("Wipe the stain away - {clean:.0%} clean").format(clean=task.cleaned_fraction)
+                if task.in_contact else _("Put your mirrored hand down on the stain"))
