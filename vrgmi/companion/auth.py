@@ -198,4 +198,4 @@ def pairing_banner(url: str, token: str, fingerprint: str = "") -> str:
              f"companion:   {fingerprint}" if fingerprint else "")
     return (f"companion: open {url} on the therapist's tablet or second monitor\n"
             f"companion: pairing token {token} (one use, {PAIRING_TTL_S / 60:.0f} minutes), "
-            f"or scan:\n{qr_text(link)}{link}{check}")
+            f"or scan (then press Pair):\n{qr_text(link)}{link}{check}")

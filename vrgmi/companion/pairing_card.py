@@ -31,7 +31,7 @@ def qr_texture(url: str) -> Texture:
 
 def card_text(url: str, token: str, fingerprint: str = "") -> str:
     """The card's lines under the QR code; a fingerprint ("AB:CD:...") in rows of 8 bytes."""
-    text = f"Companion: scan, or open\n{url}\ntoken {token}"
+    text = f"Companion: scan, tap Pair\n{url}\ntoken {token}"
     if fingerprint:
         octets = fingerprint.split(":")
         rows = (":".join(octets[i:i + 8]) for i in range(0, len(octets), 8))
