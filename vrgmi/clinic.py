@@ -44,13 +44,15 @@ class ClinicServices:
     commands: CommandQueue = field(default_factory=CommandQueue)
     db: Any = None
     companion: Any = None
+    #: where one-line notices go (the console's progress lines)
+    say: Say = field(default=lambda _m: None)
 
     @classmethod
     def open(cls, settings: Any, say: Say, companion: bool = True) -> "ClinicServices":
         """Open the database named by the settings and start the companion if enabled."""
         from vrgmi.records import open_database, queries
 
-        services = cls()
+        services = cls(say=say)
         p = settings.patient
         try:
             services.db = open_database(settings.data.database_url)
@@ -133,11 +135,24 @@ class ClinicServices:
         if self.db is not None:
             from vrgmi.records.programs import save_program
             from vrgmi.records.store import RecordSink
+            self.close_interrupted(program.patient, out_dir)
             sinks = [RecordSink(self.db, patient=program.patient)]
             on_change = lambda p: save_program(self.db, p)  # noqa: E731
         return SessionRunner(engine, program, out_dir, self.commands, self.board,
                              max_block_s=block_seconds, sinks=sinks,
                              on_program_change=on_change)
+
+    def close_interrupted(self, patient: str, logs_dir: Path) -> None:
+        """Close the patient's sessions a crash left open as ``interrupted``, with what
+        their logs in ``logs_dir`` and the records hold (vrgmi.records.interrupted); one
+        line each. A database failure here is said and the new session goes on."""
+        from vrgmi.records.interrupted import close_interrupted
+
+        try:
+            for closed in close_interrupted(self.db, patient, logs_dir):
+                self.say(closed.line())
+        except VrgmiError as exc:
+            self.say(f"{exc} (sessions left open by a crash stay open)")
 
     def day(self, engine: Any, program: Program, out_dir: Path,
             block_seconds: float | None = None, live: bool = True,

@@ -45,6 +45,11 @@ from vrgmi.scenes.base import PHASES
 from vrgmi.settings import VR_SITTING_MAX_MIN, NormsSettings, SafetySettings
 
 
+#: the ``reason`` of a session a crash ended (vrgmi.records.interrupted closes it at the next
+#: start): the gate never counts it as a completed session, but a pain flare in it still holds
+INTERRUPTED = "interrupted"
+
+
 class ProgramError(VrgmiError, ValueError):
     """A program file or value is wrong (one line naming the key)."""
 
@@ -418,7 +423,8 @@ def gate(program: Program, history: Sequence[dict[str, Any]],
     """Decide whether ``program`` may advance from its current phase.
 
     ``history`` is the patient's per-session summaries (any order, any phase; only the
-    current phase's sessions since ``phase_started`` count, but a pain flare in any
+    current phase's sessions since ``phase_started`` count, never an :data:`INTERRUPTED`
+    one (its probe, trials and day neither meet nor break a criterion), but a pain flare in any
     session less than ``flare_hold_days`` old holds the phase: criterion
     ``no_pain_flare``, there once the patient has had a flare). ``today`` defaults to the
     latest session's date (or the real date without sessions). ``norms``: the ``[norms]``
@@ -426,6 +432,7 @@ def gate(program: Program, history: Sequence[dict[str, Any]],
     """
     phase = program.phase
     sessions = sorted((s for s in history if s.get("phase") == phase
+                       and s.get("reason") != INTERRUPTED
                        and _date(s.get("date")) >= program.phase_started),
                       key=lambda s: _date(s["date"]))
     if today is None:

@@ -4,8 +4,9 @@
   (phase, steps, gate criteria, overrides) as JSON in a new ``programs`` row (the newest row
   is the program in force; older rows are its history);
 * :func:`session_summaries`: the per-session summaries that :func:`vrgmi.program.gate`
-  reads, rebuilt from the stored sessions, scene runs, trials and questionnaires (so a
-  session that crashed before ``session_finished`` still counts with what it measured);
+  reads, rebuilt from the stored sessions, scene runs, trials and questionnaires (a session
+  that crashed keeps what it measured; the next start closes it with reason ``interrupted``,
+  :mod:`vrgmi.records.interrupted`, and the gate does not count it);
 * :func:`close_session`: after a session, gate the patient's history, record the decision
   (a ``gate_decisions`` row, as a ``gate_decision`` event would) and move the saved program
   to the next phase when every criterion is met.

@@ -323,7 +323,9 @@ async function showPatient(pid) {
   $("p-plots").replaceChildren(...page.plots.map((name) => el("figure", {class: "card plot"},
     el("img", {src: `${base}/plots/${encodeURIComponent(name)}.png`, alt: name.replace(/_/g, " "), loading: "lazy"}))));
   $("p-sessions").replaceChildren(...page.sessions.slice().reverse().map((s) => el("tr", {},
-    el("td", {}, when(s.started)), el("td", {}, fmt(s.phase)), el("td", {}, fmt(s.minutes, 1)),
+    el("td", {}, when(s.started)), el("td", {}, fmt(s.phase)),
+    el("td", {title: s.reason_ended === "interrupted" ? "ended by a crash; the gate does not count it" : ""},
+      s.reason_ended === "interrupted" ? `${fmt(s.minutes, 1)} (interrupted)` : fmt(s.minutes, 1)),
     el("td", {}, fmt(s.trials)), el("td", {}, `${fmt(s.nrs_pre)} / ${fmt(s.nrs_post)}`))));
   showNotes(page.notes);
   $("note-form").dataset.pid = p.id;

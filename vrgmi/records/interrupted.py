@@ -1,0 +1,132 @@
+"""Close the sessions a crash left open, as ``interrupted``, when the patient's next one starts.
+
+A session killed mid-way (SIGKILL, a power cut, the machine frozen) never writes its
+``session_finished``: its row keeps ``ended`` NULL and its last scene run stays open. Before a
+new session of the same patient starts, :func:`close_interrupted` closes each such session
+with what was logged:
+
+1. its JSON Lines log (``events-<session>.jsonl`` in the output folder, every line fsync'ed
+   when written) is replayed through the same :class:`~vrgmi.records.store.EventWriter` the
+   live sink uses; rows carry the event's ``event_uid``, so what the database already holds
+   is skipped and only the event in flight at the kill (at most one) is added;
+2. the session ends at its last stored moment (trial, questionnaire, session event or scene
+   start) with ``reason_ended = "interrupted"``, and every scene run still open ends there
+   too with reason ``interrupted``.
+
+The gate then reads the session with reason ``interrupted`` (:data:`vrgmi.program.INTERRUPTED`):
+it is never counted as a completed session (docs/program.md, docs/records.md). A log that
+says the session did finish (its ``session_finished`` was in flight) closes it normally.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from vrgmi.events import Event, read_events
+from vrgmi.program import INTERRUPTED
+from vrgmi.records.db import Database
+from vrgmi.records.queries import as_utc
+from vrgmi.records.schema import (QuestionnaireAnswer, SceneRun, Session, SessionEvent, Trial,
+                                  check_patient_id)
+from vrgmi.records.store import EventWriter, UnstorableEvent, event_uid
+
+
+@dataclass
+class Interrupted:
+    """One session closed by :func:`close_interrupted`."""
+
+    session: str
+    #: trials recovered from the JSON Lines log (not in the database before)
+    recovered: int
+    #: the session's stored trials after the close
+    trials: int
+    #: True when the log held the session's own end (it finished; only the write was lost)
+    finished: bool = False
+
+    def line(self) -> str:
+        """One line for the console and the companion's log."""
+        if self.finished:
+            return (f"records: session {self.session} had finished; its last events were "
+                    f"stored from its log ({self.recovered} trials recovered)")
+        return (f"records: session {self.session} was interrupted (no end recorded); closed "
+                f"as interrupted with {self.trials} trials ({self.recovered} recovered from "
+                "its log)")
+
+
+def open_sessions(db: Database, patient_id: str) -> list[str]:
+    """The ids of the patient's sessions that never ended, oldest first."""
+    check_patient_id(patient_id)
+    with db.session() as s:
+        return list(s.scalars(select(Session.id).where(Session.patient_id == patient_id,
+                                                       Session.ended.is_(None))
+                              .order_by(Session.started, Session.id)))
+
+
+def _replay_log(db: Database, path: Path, session_id: str, patient_id: str) -> None:
+    """Store the events of ``session_id`` in the log at ``path`` that the database lacks
+    (each in its own transaction, as the live sink does; stored ones are skipped by uid)."""
+    if not path.is_file():
+        return
+    writer = EventWriter(patient_id)
+    for record in read_events(path):
+        try:
+            event = Event(**record)
+        except (TypeError, ValueError):
+            continue                            # not an event line: nothing to store
+        if event.session != session_id:
+            continue
+        try:
+            with db.session() as s:
+                writer.write(s, event, event_uid(event))
+        except UnstorableEvent:
+            continue
+
+
+def _trials(db: Database, session_id: str) -> int:
+    with db.session() as s:
+        return int(s.scalar(select(func.count(Trial.id))
+                            .where(Trial.session_id == session_id)) or 0)
+
+
+def _last_moment(s, row: Session) -> datetime:
+    """The newest wall time stored for the session (its start when nothing else is)."""
+    sid = row.id
+    times = [s.scalar(select(func.max(Trial.completed)).where(Trial.session_id == sid)),
+             s.scalar(select(func.max(QuestionnaireAnswer.answered))
+                      .where(QuestionnaireAnswer.session_id == sid)),
+             s.scalar(select(func.max(SessionEvent.wall)).where(SessionEvent.session_id == sid)),
+             s.scalar(select(func.max(SceneRun.started)).where(SceneRun.session_id == sid)),
+             row.started]
+    return max(as_utc(t) for t in times if t is not None)
+
+
+def close_interrupted(db: Database, patient_id: str,
+                      logs_dir: str | Path | None = None) -> list[Interrupted]:
+    """Close every session of ``patient_id`` that never ended (see the module docstring);
+    ``logs_dir`` is where their ``events-<session>.jsonl`` logs are looked for. Call it
+    before the patient's next session starts (a patient is in one headset at a time)."""
+    closed = []
+    for sid in open_sessions(db, patient_id):
+        before = _trials(db, sid)
+        if logs_dir is not None:
+            _replay_log(db, Path(logs_dir) / f"events-{sid}.jsonl", sid, patient_id)
+        with db.session() as s:
+            row = s.get(Session, sid)
+            finished = row.ended is not None
+            if not finished:
+                end = _last_moment(s, row)
+                row.ended, row.reason_ended = end, INTERRUPTED
+                row.minutes = round((end - as_utc(row.started)).total_seconds() / 60.0, 3)
+                for run in s.scalars(select(SceneRun).where(SceneRun.session_id == sid,
+                                                            SceneRun.ended.is_(None))):
+                    last = s.scalars(select(Trial).where(Trial.scene_run_id == run.id)
+                                     .order_by(Trial.t.desc()).limit(1)).first()
+                    run.ended = as_utc(last.completed) if last is not None else end
+                    run.t_end = last.t if last is not None else run.t_start
+                    run.reason = INTERRUPTED
+        after = _trials(db, sid)
+        closed.append(Interrupted(sid, after - before, after, finished))
+    return closed
