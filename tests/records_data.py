@@ -3,6 +3,7 @@
 ``fill_history(sink_or_writer, ...)`` puts the events of ``n`` sessions, one a day from
 2026-03-02 09:00 UTC, for patient ``pid``. Per session k (0-based):
 
+* the session's seed (vrgmi.seeding) SEED0 + k, past 2**53 like a real one;
 * NRS before = 6 - k // 2, after = NRS before - 1 (so every session lowers pain by 1);
 * laterality: 20 probe trials (the block the gate judges) alternating left (even index) /
   right stimuli; the first
@@ -22,6 +23,8 @@ from typing import Any
 from vrgmi.events import Event
 
 DAY0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc).timestamp()
+#: the first session's seed: 63 bits, more than a browser's number holds exactly
+SEED0 = 2 ** 62 + 12345
 
 
 def _events(pid: str, n: int, side: str = "left", level: str = "transradial") -> list[Event]:
@@ -39,7 +42,7 @@ def _events(pid: str, n: int, side: str = "left", level: str = "transradial") ->
 
         phase = "laterality" if k < 3 else "imagery" if k < 6 else "mirror"
         ev("session_started", {"patient": pid, "phase": phase, "program": {"phase": phase},
-                               "side": side, "level": level})
+                               "side": side, "level": level, "seed": SEED0 + k})
         pre = 6 - k // 2
         ev("questionnaire", {"instrument": "nrs", "moment": "pre", "answers": [pre],
                              "scores": {"nrs": pre}}, "nrs")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from records_data import fill_history
+from records_data import SEED0, fill_history
 from vrgmi.app import Engine
 from vrgmi.companion import Companion
 from vrgmi.companion.records import DatabaseRecords
@@ -114,6 +114,8 @@ def test_therapist_pairs_tunes_stops_and_reads_progress(display, tmp_path, shots
                 page.goto(companion.url + "/#/patients")
                 page.get_by_role("link", name="P01").click()
                 expect(page.locator("#p-title")).to_have_text("Patient P01")
+                # the latest session first, its seed exact (63 bits) to replay it with --seed
+                expect(page.locator("#p-sessions td.seed").first).to_have_text(str(SEED0 + 7))
                 plots = page.locator("#p-plots img")
                 expect(plots.first).to_be_visible()
                 page.wait_for_function("() => [...document.querySelectorAll('#p-plots img')]"

@@ -12,7 +12,7 @@ from sqlalchemy import func, inspect, select
 
 import pg_server
 from pg_server import pg_url  # noqa: F401  (fixture)
-from records_data import fill_history
+from records_data import SEED0, fill_history
 from vrgmi.events import EVENT_KINDS, EventBus
 from vrgmi.records import RecordSink, RecordsError, UnknownPatient, open_database
 from vrgmi.records import queries as q
@@ -72,6 +72,7 @@ def test_round_trip_of_a_patient_history(db, tmp_path):
     assert sessions[3]["scenes"] == ["laterality", "imagery"]
     assert (sessions[2]["nrs_pre"], sessions[2]["nrs_post"]) == (5.0, 4.0)
     assert sessions[0]["reason_ended"] == "completed" and sessions[0]["minutes"] == 15.0
+    assert [s["seed"] for s in sessions] == [SEED0 + k for k in range(4)]   # --seed replays
     trials = q.session_trials(db, "P01-s01")
     assert len(trials) == 20 and trials[1]["data"]["rotation_deg"] == 30
     assert (trials[1]["side"], trials[1]["correct"], trials[1]["rt_ms"]) == \

@@ -190,15 +190,18 @@ class DatabaseRecords:
 
     def patient_page(self, patient_id: str) -> dict[str, Any]:
         """The patient, their program with its gating criteria, the latest gate decision
-        (where the patient stands on each criterion), sessions and notes."""
+        (where the patient stands on each criterion), sessions and notes. Each session's
+        ``seed`` is a string (a browser's numbers hold 53 bits, a seed 63): the therapist
+        replays the session with ``--seed``."""
         from vrgmi.records import queries
 
         with _not_found():
             patient = queries.get_patient(self.db, patient_id)
             gates = queries.gate_history(self.db, patient_id)
+            sessions = [dict(s, seed=None if s["seed"] is None else str(s["seed"]))
+                        for s in queries.list_sessions(self.db, patient_id)]
             return {"patient": patient, "program": patient.pop("program"),
-                    "gate": gates[-1] if gates else None,
-                    "sessions": queries.list_sessions(self.db, patient_id),
+                    "gate": gates[-1] if gates else None, "sessions": sessions,
                     "notes": queries.list_notes(self.db, patient_id)}
 
     def plot_names(self) -> tuple[str, ...]:

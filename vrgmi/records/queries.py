@@ -265,7 +265,8 @@ def patient_row_counts(db: Database, patient_id: str) -> dict[str, int]:
 # --- sessions and trials -------------------------------------------------------------------
 def list_sessions(db: Database, patient_id: str) -> list[dict[str, Any]]:
     """The patient's sessions, oldest first: id, started, ended, phase, side, level,
-    reason_ended, minutes, ``scenes`` (names in order), ``trials`` (count), ``nrs_pre``,
+    reason_ended, minutes, ``seed`` (vrgmi.seeding: ``--seed`` replays the session; None
+    when not recorded), ``scenes`` (names in order), ``trials`` (count), ``nrs_pre``,
     ``nrs_post``."""
     with db.session() as s:
         require_patient(s, patient_id)
@@ -276,7 +277,7 @@ def list_sessions(db: Database, patient_id: str) -> list[dict[str, Any]]:
         nrs = _nrs_by_session(s, patient_id)
         return [{"id": r.id, "started": iso(r.started), "ended": iso(r.ended),
                  "phase": r.phase, "side": r.side, "level": r.level,
-                 "reason_ended": r.reason_ended, "minutes": r.minutes,
+                 "reason_ended": r.reason_ended, "minutes": r.minutes, "seed": r.seed,
                  "scenes": [run.scene for run in r.scene_runs],
                  "trials": counts.get(r.id, 0),
                  "nrs_pre": nrs.get(r.id, {}).get("pre"),

@@ -326,7 +326,9 @@ async function showPatient(pid) {
     el("td", {}, when(s.started)), el("td", {}, fmt(s.phase)),
     el("td", {title: s.reason_ended === "interrupted" ? "ended by a crash; the gate does not count it" : ""},
       s.reason_ended === "interrupted" ? `${fmt(s.minutes, 1)} (interrupted)` : fmt(s.minutes, 1)),
-    el("td", {}, fmt(s.trials)), el("td", {}, `${fmt(s.nrs_pre)} / ${fmt(s.nrs_post)}`))));
+    el("td", {}, fmt(s.trials)), el("td", {}, `${fmt(s.nrs_pre)} / ${fmt(s.nrs_post)}`),
+    el("td", {class: "seed", title: s.seed ? `--seed ${s.seed} replays this session's stimuli` : ""},
+      fmt(s.seed)))));
   showNotes(page.notes);
   $("note-form").dataset.pid = p.id;
   $("step-back-form").dataset.pid = p.id;
