@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench demo doctor system-deps clean
+.PHONY: run test bench demo doctor system-deps xr-runtime monado clean
 
 $(STAMP): pyproject.toml
 	@echo "setting up $(VENV) (first run: a few minutes)"
@@ -16,6 +16,15 @@ $(STAMP): pyproject.toml
 
 system-deps:
 	@bash tools/system-deps.sh
+
+# Monado, the open-source OpenXR runtime the headset tests run on: built once from
+# ../shared/monado/ into ~/.cache/vrgmi (rebuilt only when its source or options change)
+monado: system-deps
+	@bash tools/build-monado.sh >/dev/null
+
+# builds Monado if needed; the last line is its runtime manifest (for XR_RUNTIME_JSON)
+xr-runtime: system-deps
+	@bash tools/build-monado.sh
 
 node_modules/.installed: package.json
 	@echo "installing the Khronos glTF validator (npm)"
@@ -31,7 +40,7 @@ demo: system-deps $(STAMP)
 doctor: $(STAMP)
 	@$(BIN)/vrgmi doctor
 
-test: system-deps $(STAMP) node_modules/.installed
+test: system-deps $(STAMP) node_modules/.installed monado
 	@$(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)

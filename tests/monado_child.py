@@ -1,0 +1,160 @@
+"""The engine on Monado, in a child process of tests/test_monado.py (one Panda3D display and
+one OpenXR runtime per process; the runtime reads its environment once).
+
+    python tests/monado_child.py mirror|day <out dir> <remote port> <headless|desktop>
+
+``mirror``: the bare engine (free mirror); the remote driver moves the intact (right)
+controller to a new pose every second frame; writes frames.npz (per frame: predicted and
+located time, the grip the engine used, the pose sent, both limbs' joints, the torso) and
+eyes.npz (both eyes' swapchain images read back on the last frame, where the limbs' joints
+project in them). ``day``: a clinic day of two laterality sessions in one OpenXR session,
+answered through the remote controllers' buttons, with the companion's live view on;
+writes the summaries and the live view's last picture. Both write result.json.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from panda3d.core import Point2, Point3
+
+from tests.monado import RemoteDriver
+from vrgmi.core import warmup
+from vrgmi.render.display import open_display
+from vrgmi.settings import load_settings
+from vrgmi.xr_app import XrRunner
+
+GL_RGBA, GL_UNSIGNED_BYTE = 0x1908, 0x1401
+_GET_IMAGE = ctypes.CFUNCTYPE(None, ctypes.c_uint, ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
+                              ctypes.c_int, ctypes.c_void_p)
+
+
+def _get_texture_image(binding: str):
+    """glGetTextureImage of the current context (EGL or GLX)."""
+    if binding == "EGL":
+        lookup = ctypes.CDLL("libEGL.so.1").eglGetProcAddress
+    else:
+        lookup = ctypes.CDLL("libGL.so.1").glXGetProcAddressARB
+    lookup.restype, lookup.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
+    return _GET_IMAGE(lookup(b"glGetTextureImage"))
+
+
+class EyeReadback:
+    """Wraps the eyes' texture copy: right after each copy into a swapchain image (while it
+    is acquired) the image is read back, so the last frame's images are what Monado got."""
+
+    def __init__(self, runner: XrRunner) -> None:
+        eyes = runner.link.eyes
+        self.size, self.images = eyes.size, [None, None]
+        self._get = _get_texture_image(runner.binding)
+        self._copy, self._eye = eyes.gl.copy_texture, 0
+        eyes.gl.copy_texture = self.copy
+
+    def copy(self, src: int, dst: int, width: int, height: int) -> None:
+        self._copy(src, dst, width, height)
+        img = np.empty((height, width, 4), np.uint8)
+        self._get(dst, 0, GL_RGBA, GL_UNSIGNED_BYTE, img.nbytes, img.ctypes.data)
+        self.images[self._eye] = img[::-1].copy()
+        self._eye ^= 1
+
+
+def project_joints(runner: XrRunner) -> dict[str, np.ndarray]:
+    """Where each limb's joints land in each eye's image (pixels)."""
+    eyes, render, core = runner.link.eyes, runner.display.base.render, runner.engine.core
+    out = {}
+    for i, cam in enumerate(eyes.cameras):
+        w, h = eyes.size[i]
+        for limb, positions in (("intact", core.intact.positions),
+                                ("phantom", core.phantom.positions)):
+            pts = []
+            for p in positions:
+                q = Point2()
+                if eyes.lenses[i].project(cam.get_relative_point(render, Point3(*p)), q):
+                    pts.append(((q[0] + 1) / 2 * w, (1 - q[1]) / 2 * h))
+            out[f"{limb}{i}"] = np.array(pts).reshape(-1, 2)
+    return out
+
+
+def settings_for(mode: str, **extra: str):
+    return load_settings(overrides={"patient.amputation_side": "left",
+                                    "patient.amputation_level": "transradial",
+                                    "display.mode": mode, "tracking.one_euro": "false",
+                                    "safety.ssq_baseline": "false", **extra})
+
+
+#: a seated patient's head: 1.25 m up, looking 35 degrees down at the hands
+HEAD = ([0.0, 1.25, 0.0], [float(np.sin(np.radians(-35) / 2)), 0.0, 0.0,
+                           float(np.cos(np.radians(-35) / 2))])
+
+
+def seated_patient(remote: RemoteDriver) -> RemoteDriver:
+    """The headset where a seated patient wears it, the right controller at rest."""
+    remote.head(*HEAD)
+    remote.controller("right", *controller_pose(0))
+    remote.send()
+    return remote
+
+
+#: the intact (right) controller's path: poses in Monado's stage space, each held 2 frames
+def controller_pose(k: int) -> tuple[list[float], list[float]]:
+    a = 0.35 * np.sin(0.5 * k)
+    position = [0.28 + 0.05 * np.cos(0.5 * k), 1.05 + 0.08 * np.sin(0.5 * k),
+                -0.38 + 0.04 * np.sin(0.3 * k)]
+    return position, [0.0, float(np.sin(a / 2)), 0.0, float(np.cos(a / 2))]
+
+
+def run_mirror(out: Path, port: int, mode: str, frames: int) -> None:
+    display = open_display(mode, size=(320, 240))
+    runner = XrRunner(settings_for(mode), display)
+    remote = seated_patient(RemoteDriver(port))
+    readback = EyeReadback(runner)
+    rows, states, sent = [], [], None
+    joints: dict[str, np.ndarray] = {}
+
+    def hook(r: XrRunner, t: int) -> None:
+        nonlocal sent, joints
+        states.append(r.link.xrs.state.name)
+        core = r.engine.core
+        if r.link.xrs.focused:
+            rows.append((t, r.stats.located_ns[-1], core.frame.grip[1].copy(),
+                         bool(core.frame.grip_valid[1]),
+                         np.full(7, np.nan) if sent is None else np.r_[sent[0], sent[1]],
+                         core.intact.positions.copy(), core.phantom.positions.copy(),
+                         core.torso.pose.copy()))
+            if len(rows) % 2 == 1:                      # a new pose every second frame
+                sent = controller_pose(len(rows))
+                remote.controller("right", *sent)
+                remote.send()
+        joints = project_joints(r)
+
+    try:
+        report = runner.run(frames=frames, on_frame=hook)
+    finally:
+        remote.close()
+        runner.engine.close()
+        display.close()
+    cols = list(zip(*rows))
+    np.savez(out / "frames.npz", predicted=np.array(cols[0], np.int64),
+             located=np.array(cols[1], np.int64), grip=np.array(cols[2]),
+             grip_valid=np.array(cols[3]), sent=np.array(cols[4]), intact=np.array(cols[5]),
+             phantom=np.array(cols[6]), torso=np.array(cols[7]))
+    np.savez(out / "eyes.npz", left=readback.images[0], right=readback.images[1], **joints)
+    (out / "result.json").write_text(json.dumps({
+        "binding": report["binding"], "fallback": report["fallback"], "xr": report["xr"],
+        "runtime": report["runtime"], "states": states}))
+
+
+def main() -> None:
+    scenario, out, port, mode = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    warmup()
+    if scenario == "mirror":
+        run_mirror(out, port, mode, int(sys.argv[5]) if len(sys.argv) > 5 else 24)
+    else:
+        raise SystemExit(f"unknown scenario {scenario}")
+
+
+if __name__ == "__main__":
+    main()

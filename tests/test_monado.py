@@ -1,0 +1,106 @@
+"""vrgmi on Monado, the open-source OpenXR runtime (a runtime written by others), headless:
+the null compositor, the remote driver moving the headset and controllers over TCP (one
+port and config folder per test worker), the Khronos core validation layer on and clean;
+for the EGL binding (no X server) and the GLX binding (Xvfb).
+
+Each scenario runs in a child process (tests/monado_child.py: one Panda3D display and one
+runtime per process). The null compositor paces frames at about 20 Hz and slows under load:
+these tests assert states, poses, pixels and frame counts, never a frame rate. What Monado
+cannot do (focus loss, session loss, a vanishing runtime, trackers) stays with the scripted
+runtime (tests/test_openxr_session.py).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_desktop_window import x_display  # noqa: F401  (fixture: Xvfb)
+from tests.monado import REPO, monado_env, monado_manifest, worker_port
+from tests.xr_runtime.harness import validation_problems
+from vrgmi.body.mirror import mirror_points
+from vrgmi.spatial import stage_to_engine_pose
+
+FRAMES = 16
+
+
+@pytest.fixture(scope="session")
+def monado() -> Path:
+    """The built runtime's manifest (one build, shared by every worker)."""
+    return monado_manifest()
+
+
+def run_child(tmp_path: Path, scenario: str, mode: str, *args: str,
+              display: str | None = None) -> tuple[dict, list[str]]:
+    """Run a scenario of tests/monado_child.py on Monado; (its result.json, the validation
+    layer's messages)."""
+    port = worker_port()
+    validation = tmp_path / "validation.txt"
+    env = monado_env(tmp_path / "config", port, validation, display)
+    res = subprocess.run([sys.executable, str(REPO / "tests" / "monado_child.py"), scenario,
+                          str(tmp_path), str(port), mode, *args], env=env, cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    messages = validation.read_text().splitlines() if validation.exists() else []
+    return json.loads((tmp_path / "result.json").read_text()), messages
+
+
+def _skin(px: np.ndarray) -> bool:
+    r, g, b = (int(v) for v in px[:3])
+    return r > g > b and r - b > 45
+
+
+def _skin_near(img: np.ndarray, points: np.ndarray) -> tuple[int, int]:
+    """(joints inside the image, joints with a skin-coloured pixel within 1 px)."""
+    h, w = img.shape[:2]
+    inside = [(int(x), int(y)) for x, y in points if 0 <= x < w and 0 <= y < h]
+    skin = sum(any(_skin(img[min(max(y + dy, 0), h - 1), min(max(x + dx, 0), w - 1)])
+                   for dx in (-1, 0, 1) for dy in (-1, 0, 1)) for x, y in inside)
+    return len(inside), skin
+
+
+@pytest.mark.parametrize("binding", ["EGL", "GLX"])
+def test_monado_session_focuses_shows_both_limbs_and_mirrors_the_controller_at_once(
+        monado, binding, request, tmp_path):
+    display = request.getfixturevalue("x_display") if binding == "GLX" else None
+    result, messages = run_child(tmp_path, "mirror",
+                                 "desktop" if display else "headless", str(FRAMES),
+                                 display=display)
+    assert result["runtime"].startswith("Monado") and result["binding"] == binding
+    assert result["fallback"] is None and result["xr"]["frames"] == FRAMES
+    assert "FOCUSED" in result["states"] and result["states"][-1] == "FOCUSED"
+    assert messages, "the core validation layer did not run"
+    bad = validation_problems(messages)
+    assert not bad, "\n".join(bad)
+
+    # every frame's poses were located at that frame's predicted display time
+    f = np.load(tmp_path / "frames.npz")
+    assert result["xr"]["pose_time_mismatch_ns"] == 0
+    np.testing.assert_array_equal(f["located"], f["predicted"])
+    assert len(f["predicted"]) >= FRAMES - 4 and f["grip_valid"].all()
+    # the remote driver moved the intact controller: each new pose (sent after a frame) is
+    # the grip of the very next frame, and that frame's phantom is its mirror image
+    moved = 0
+    for k in range(1, len(f["grip"])):
+        expected = stage_to_engine_pose(f["sent"][k])
+        np.testing.assert_allclose(f["grip"][k], expected, atol=1e-5)
+        mirrored = mirror_points(f["intact"][k], f["torso"][k], np.empty_like(f["intact"][k]))
+        np.testing.assert_allclose(f["phantom"][k], mirrored, atol=1e-6)
+        moved += not np.allclose(f["grip"][k], f["grip"][k - 1])
+    assert moved >= (len(f["grip"]) - 2) // 2
+    assert np.ptp(f["phantom"][1:, -1], axis=0).max() > 0.05       # the phantom did move
+
+    eyes = np.load(tmp_path / "eyes.npz")
+    images = [eyes["left"], eyes["right"]]
+    for eye, img in enumerate(images):
+        assert img.shape == (240, 320, 4)                   # Monado's simulated eye size
+        for limb in ("intact", "phantom"):
+            inside, skin = _skin_near(img, eyes[f"{limb}{eye}"])
+            assert inside >= 10, f"the {limb} limb is not in eye {eye}'s view"
+            assert skin >= 0.6 * inside, f"eye {eye} does not show the {limb} limb " \
+                                         f"({skin} of {inside} joints on skin)"
+    assert 1.0 < np.abs(images[0].astype(int) - images[1]).mean() < 60.0
