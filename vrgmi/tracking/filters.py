@@ -12,7 +12,14 @@ tracker) goes through the same steps:
 3. **Blend back**: when a lost channel comes back, its pose moves from the held pose to the
    live one over ``blend_s`` (position lerp, quaternion slerp) while visibility rises to 1
    at the same rate, so nothing jumps.
-4. **One Euro smoothing** (Casiez, Roussel & Vogel 2012, CHI, "1 Euro filter"), optional: a
+4. **Hand identity** (both hands' channels: grips, aims, hand joints): a runtime that swaps
+   the two controllers (or hands) for a moment reports each at the other's place. An input
+   that lands nearer the *other* hand's last accepted place than half the hands' separation,
+   and more than that from its own, while the other hand is tracked and the hands were at
+   least ``swap_min_separation_m`` apart, is an implausible identity: it is lost for this
+   frame (held, then faded), never followed. A swap that lasts past ``swap_accept_s`` is
+   taken as the runtime's word (the inputs are accepted and blended in as on a reacquire).
+5. **One Euro smoothing** (Casiez, Roussel & Vogel 2012, CHI, "1 Euro filter"), optional: a
    low-pass whose cutoff is ``min_cutoff + beta * speed``; speed is the smoothed derivative
    in mm/s for positions and deg/s for orientations (one ``beta`` serves both), derivatives
    low-passed at ``d_cutoff``.
@@ -49,6 +56,8 @@ _BOUNDS = {  # name: (lo, hi, meaning)
     "min_cutoff": (0.01, 20.0, "One Euro minimum cutoff, Hz"),
     "beta": (0.0, 10.0, "One Euro speed coefficient, Hz per mm/s (and per deg/s)"),
     "d_cutoff": (0.01, 20.0, "One Euro derivative cutoff, Hz"),
+    "swap_min_separation_m": (0.05, 1.0, "m; hands closer than this cannot be told apart"),
+    "swap_accept_s": (0.1, 30.0, "seconds a suspected hand swap is refused"),
 }
 
 
@@ -66,6 +75,8 @@ class FilterSettings:
     min_cutoff: float = 1.0
     beta: float = 0.05
     d_cutoff: float = 1.0
+    swap_min_separation_m: float = 0.15
+    swap_accept_s: float = 3.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.smoothing, bool):
@@ -85,7 +96,7 @@ class FilterSettings:
         return np.array([self.max_speed_mps, math.radians(self.max_angular_speed_dps),
                          self.quat_tolerance, self.hold_s, self.fade_s, self.blend_s,
                          1.0 if self.smoothing else 0.0, self.min_cutoff, self.beta,
-                         self.d_cutoff])
+                         self.d_cutoff, self.swap_min_separation_m, self.swap_accept_s])
 
 
 _HAS_OUT, _LIVE = 1, 2          # channel flags: ever accepted; accepted last frame
@@ -146,6 +157,42 @@ def _accept(poses, c, ref, age, has_ref, prm):
             if _quat_angle(p[3:7], r[3:7]) > max_a:
                 return False
     return True
+
+
+@njit(cache=True, inline="always")
+def _dist(a, b):
+    """Distance between the positions of two poses (7-element views)."""
+    dx, dy, dz = a[0] - b[0], a[1] - b[1], a[2] - b[2]
+    return np.sqrt(dx * dx + dy * dy + dz * dz)
+
+
+@njit(cache=True)
+def _check_identity(poses, valid, ref, flags, dt, prm, swap_s):
+    """Mark lost (``valid[c] = False``) each of two hand channels whose input sits at the
+    other hand's last accepted place (module docstring, step 4); ``swap_s[0]`` counts how
+    long a swap has been suspected, and past ``swap_accept_s`` nothing is refused."""
+    if (flags[0] & _HAS_OUT) == 0 or (flags[1] & _HAS_OUT) == 0:
+        swap_s[0] = 0.0
+        return
+    sep = _dist(ref[0, 0], ref[1, 0])
+    if sep < prm[10]:
+        swap_s[0] = 0.0
+        return
+    half = 0.5 * sep
+    suspect0 = valid[0] and valid[1] and _dist(poses[0, 0], ref[1, 0]) < half \
+        and _dist(poses[0, 0], ref[0, 0]) > half
+    suspect1 = valid[0] and valid[1] and _dist(poses[1, 0], ref[0, 0]) < half \
+        and _dist(poses[1, 0], ref[1, 0]) > half
+    if not (suspect0 or suspect1):
+        swap_s[0] = 0.0
+        return
+    swap_s[0] += dt
+    if swap_s[0] > prm[11]:
+        return                                 # a lasting swap: the runtime's identities
+    if suspect0:
+        valid[0] = False
+    if suspect1:
+        valid[1] = False
 
 
 @njit(cache=True)
@@ -255,10 +302,17 @@ class _Channels:
         self.live = np.zeros(c, dtype=np.bool_)
         self.state = (self.ref, self.out, self.frm, self.sm, self.der, self.age, self.blend,
                       self.visibility, self.flags, self.live)
+        #: seconds a hand swap has been suspected (both hands' channels only)
+        self.swap_s = np.zeros(1)
 
     def reset(self) -> None:
-        for a in self.state:
+        for a in (*self.state, self.swap_s):
             a[...] = 0
+
+    def check_identity(self, poses: np.ndarray, valid: np.ndarray, dt: float,
+                       prm: np.ndarray) -> None:
+        """Step 4 of the module docstring on a left/right pair of channels."""
+        _check_identity(poses, valid, self.ref, self.flags, dt, prm, self.swap_s)
 
 
 class PoseFilter:
@@ -304,10 +358,12 @@ class PoseFilter:
         _filter_channels(frame.head.reshape(1, 1, 7), self._head_valid, dt, prm,
                          *self._head.state)
         frame.head_valid = bool(self._head_valid[0])
-        _filter_channels(frame.grip.reshape(2, 1, 7), frame.grip_valid, dt, prm,
-                         *self._grip.state)
-        _filter_channels(frame.aim.reshape(2, 1, 7), frame.aim_valid, dt, prm,
-                         *self._aim.state)
+        grip, aim = frame.grip.reshape(2, 1, 7), frame.aim.reshape(2, 1, 7)
+        self._grip.check_identity(grip, frame.grip_valid, dt, prm)
+        self._aim.check_identity(aim, frame.aim_valid, dt, prm)
+        self._hand.check_identity(frame.hand_joints, frame.hand_valid, dt, prm)
+        _filter_channels(grip, frame.grip_valid, dt, prm, *self._grip.state)
+        _filter_channels(aim, frame.aim_valid, dt, prm, *self._aim.state)
         _filter_channels(frame.hand_joints, frame.hand_valid, dt, prm, *self._hand.state)
         _filter_channels(frame.tracker.reshape(-1, 1, 7), frame.tracker_valid, dt, prm,
                          *self._tracker.state)
