@@ -449,6 +449,9 @@ class AutoPatient:
     ANSWERS = {"pain_nrs": ("right", "select"), "ssq": ("right", "select"),
                "breathing": ("back",),
                "laterality": ("left", "right"), "imagery": ("select",)}
+    #: seconds between presses on a questionnaire (a press, not a game's answer; the two
+    #: SSQs of a session are 64 presses, which at a game's pace filled most of a short demo)
+    QUESTION_EVERY_S = 0.15
 
     def __init__(self, every_s: float = 1.2) -> None:
         self.every_s = every_s
@@ -465,8 +468,8 @@ class AutoPatient:
         screen = getattr(getattr(scene, "inner", None), "instruction_screen", None)
         if screen is not None and not screen.gate.done:
             answers = ("select",)                 # read the instructions, then go on
-        every = self.every_s / 3.0 if scene is not None and scene.name in ("pain_nrs", "ssq") \
-            else self.every_s                     # a question is a quicker press than a game
+        every = self.QUESTION_EVERY_S if scene is not None and scene.name in QUESTIONS \
+            else self.every_s
         if answers and t - self._last >= every:
             runner.engine.inputs.push(answers[self._k % len(answers)], t, "script")
             self._k += 1
