@@ -197,12 +197,13 @@ def test_task_targets_stay_on_the_phantom_side():
 def test_bilateral_hands_never_cross(display, scene):
     """The bilateral scene's target pairs keep the two hands apart: a patient reaching for
     them needs no help from the core, and the limbs stay two clearances apart."""
-    from test_mirror_scenes import Patient, _reach_goal
+    from mirror_patient import SeatedPatient
+    from test_mirror_scenes import _reach_goal
 
     settings = load_settings(overrides={"patient.amputation_level": "transradial",
                                         "ui.instructions": False, "practice.mirror_trials": 0})
     bl = Bilateral(trials=4, dwell_s=0.2, distance=0.6)
-    patient = Patient("arm")
+    patient = SeatedPatient("arm")
     engine = Engine(settings, patient, display, scene=bl)
     patient.goal = _reach_goal(engine, bl, patient)
     core, closest, shift = engine.core, np.inf, 0.0
