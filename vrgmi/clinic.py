@@ -498,7 +498,7 @@ def load_input_script(path: str | Path) -> list[tuple[float, str]]:
     for k, item in enumerate(data):
         if (not isinstance(item, list) or len(item) != 2 or _number(item[0]) is None
                 or not 0.0 <= item[0] < math.inf or item[1] not in ACTIONS):
-            raise SessionError(f"session: {path} entry {k} = {str(item)[:40]} must be "
+            raise SessionError(f"session: {path} entry {k} = {repr(item)[:40]} must be "
                                f"[time_s >= 0, action] with action one of {', '.join(ACTIONS)}")
         out.append((float(item[0]), item[1]))
     return out

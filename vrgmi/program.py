@@ -560,7 +560,8 @@ def _check_keys(cls: type, data: dict[str, Any], where: str) -> None:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - known
     if unknown:
-        raise ProgramError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} "
+        shown = (k if k.isprintable() and len(k) <= 40 else repr(k)[:40] for k in sorted(unknown))
+        raise ProgramError(f"{where}: unknown key(s) {', '.join(shown)} "
                            f"(keys: {', '.join(sorted(known))})")
 
 
