@@ -78,7 +78,7 @@ def test_difficulty_schema_enforces_types_and_bounds():
     for name, bad, msg in [("exposure_ms", 50, "out of range 200..10000 ms"),
                            ("exposure_ms", 1.5e3 + 0.5, "whole number"),
                            ("exposure_ms", True, "must be a number"),
-                           ("gain", float("nan"), "out of range"),
+                           ("gain", float("nan"), "must be a finite number"),
                            ("limb", "tail", "not one of hand, foot"),
                            ("nothing", 1, "no difficulty setting 'nothing'")]:
         with pytest.raises(SceneParamError, match=msg):
