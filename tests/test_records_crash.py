@@ -108,8 +108,8 @@ def test_sigkill_mid_session_loses_at_most_the_trial_in_flight(url, tmp_path):
 # --- the real engine, killed mid-session ---------------------------------------------------
 
 #: trials in the session's JSONL log before the kill: the first 30 s laterality block gives
-#: ~15 (the session is paced in real time, as in a headset), so the kill lands mid-block
-#: while trials are still being completed
+#: ~15 (the session is paced in real time, as in a headset; no instruction screen or practice
+#: trials before it), so the kill lands mid-block while trials are still being completed
 KILL_AFTER_TRIALS = 10
 
 
@@ -140,7 +140,8 @@ def test_sigkill_of_a_real_engine_session_loses_no_logged_trial(url, tmp_path):
            "--block-seconds", "30",
            "--out", str(out), "--script", str(_answer_script(tmp_path / "answers.json")),
            "--set", f"data.database_url={url}", "--set", "companion.port=0",
-           "--set", "patient.id=P7", "--set", "safety.ssq_baseline=false"]
+           "--set", "patient.id=P7", "--set", "safety.ssq_baseline=false",
+           "--set", "ui.instructions=false", "--set", "practice.laterality_trials=0"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("DISPLAY", None)
     err = tmp_path / "stderr.txt"
