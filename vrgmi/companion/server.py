@@ -44,7 +44,8 @@ MAX_WS_MESSAGE = 4 * 1024      # bytes of a WebSocket message
 MAX_NOTE = 4000                # characters of a therapist's note
 COMMAND_RATE = (10.0, 20.0)    # per token: 10 commands a second on average, bursts of 20
 PAIR_RATE = (0.5, 5.0)         # per address: a pairing try every 2 s, bursts of 5
-WS_STRIKES = 40                # rate-limited WebSocket messages in a row before it is closed
+WS_STRIKES = 40                # rate-limited WebSocket messages (less one for each taken)
+#                                before the socket is closed
 WS_COOLDOWN_S = 10.0           # then that device may not open a WebSocket for this long
 SERVER_NAME = "vrgmi-companion"  # the Server header: no product versions
 UNPAIRED_PATHS = ("/pair", "/api/pair", "/static/pair.js")
@@ -462,7 +463,7 @@ class Companion:
                     log.error("companion: WebSocket message failed: %s", type(exc).__name__)
                     reply = {"type": "reply", "ok": False,
                              "error": f"companion: internal error ({type(exc).__name__})"}
-                strikes = strikes + 1 if reply.get("limited") else 0
+                strikes = strikes + 1 if reply.get("limited") else max(0, strikes - 1)
                 if strikes >= WS_STRIKES:
                     self._cooling[token_id] = time.monotonic() + WS_COOLDOWN_S
                     await ws.close(code=WSCloseCode.POLICY_VIOLATION,
