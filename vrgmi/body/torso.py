@@ -70,29 +70,26 @@ def _wrap(a):
 
 
 @njit(cache=True)
-def _head_yaw(head):
-    """Yaw (about +z, 0 = facing +y) of the head's forward axis, NaN when it points nearly
-    straight up or down."""
-    fx, fy, _ = qrot_t(head[3], head[4], head[5], head[6], 0.0, 1.0, 0.0)
+def _local_axis(pose, axis):
+    """Local axis ``axis`` (0 x, 1 y, 2 z) of ``pose`` in world space, as 3 floats."""
+    return qrot_t(pose[3], pose[4], pose[5], pose[6], 1.0 if axis == 0 else 0.0,
+                  1.0 if axis == 1 else 0.0, 1.0 if axis == 2 else 0.0)
+
+
+@njit(cache=True)
+def _axis_yaw(pose, axis):
+    """Yaw (about +z, 0 = facing +y) of local axis ``axis`` (0 x, 1 y, 2 z) of ``pose``
+    projected on the floor, NaN when it points nearly straight up or down."""
+    fx, fy, _ = _local_axis(pose, axis)
     if fx * fx + fy * fy < 0.09:
         return np.nan
     return np.arctan2(-fx, fy)
 
 
 @njit(cache=True)
-def _axis_yaw(pose, axis):
-    """Yaw of local axis ``axis`` (0 x, 1 y, 2 z) of ``pose`` projected on the floor."""
-    v0, v1, v2 = 0.0, 0.0, 0.0
-    if axis == 0:
-        v0 = 1.0
-    elif axis == 1:
-        v1 = 1.0
-    else:
-        v2 = 1.0
-    fx, fy, _ = qrot_t(pose[3], pose[4], pose[5], pose[6], v0, v1, v2)
-    if fx * fx + fy * fy < 0.09:
-        return np.nan
-    return np.arctan2(-fx, fy)
+def _head_yaw(head):
+    """Yaw of the head's forward axis (its local y)."""
+    return _axis_yaw(head, 1)
 
 
 @njit(cache=True)
@@ -100,14 +97,7 @@ def _flattest_axis(pose):
     """The local axis (0 x, 1 y, 2 z) of ``pose`` closest to horizontal."""
     best, axis = 2.0, 0
     for k in range(3):
-        e0, e1, e2 = 0.0, 0.0, 0.0
-        if k == 0:
-            e0 = 1.0
-        elif k == 1:
-            e1 = 1.0
-        else:
-            e2 = 1.0
-        z = abs(qrot_t(pose[3], pose[4], pose[5], pose[6], e0, e1, e2)[2])
+        z = abs(_local_axis(pose, k)[2])
         if z < best:
             best, axis = z, k
     return axis
