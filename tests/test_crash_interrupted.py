@@ -23,12 +23,14 @@ from pathlib import Path
 import pytest
 
 from pg_server import pg_url  # noqa: F401  (fixture)
-from vrgmi.events import read_events
+from vrgmi.events import EventBus, JsonlEventLog, read_events
 from vrgmi.program import INTERRUPTED, ImageryGate, Program, gate
 from vrgmi.records import open_database
 from vrgmi.records import queries as q
+from vrgmi.records.interrupted import close_interrupted
 from vrgmi.records.programs import load_program, session_summaries
 from vrgmi.records.schema import SceneRun
+from vrgmi.records.store import RecordSink
 
 REPO = Path(__file__).resolve().parents[1]
 PATIENT = "PK9"
@@ -168,3 +170,37 @@ def test_the_gate_never_counts_an_interrupted_session_but_its_flare_holds():
     flared = dict(crashed, pain_flare=True)
     held = gate(program, [done, dict(done, date="2026-01-03"), flared])
     assert not held.criteria["no_pain_flare"].met and not held.advance
+
+
+def _log_session(out: Path, db, sid: str, stored: int, logged: int) -> None:
+    """A laterality session ``sid`` of PATIENT whose first ``stored`` events reached the
+    records and whose log holds ``logged`` (>= stored) events, as a kill would leave it."""
+    sink = RecordSink(db, spill_path=out / "spill.jsonl")
+    log = JsonlEventLog(out / f"events-{sid}.jsonl")
+    events = [("session_started", 0.0, {"patient": PATIENT, "phase": "laterality"}, ""),
+              ("scene_started", 0.1, {"phase": "laterality"}, "laterality")]
+    events += [("trial", 1.0 + k, {"index": k, "block": 0, "correct": True, "rt_s": 1.2,
+                                   "side": "left"}, "laterality") for k in range(logged - 2)]
+    bus = EventBus(sid, [log])
+    for n, (kind, t, data, scene) in enumerate(events):
+        event = bus.emit(kind, t, data, scene)
+        if n < stored:
+            sink.put(event)
+    bus.close()
+    sink.close()
+
+
+def test_the_event_in_flight_is_recovered_from_the_log(tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    try:
+        _log_session(tmp_path, db, "a1b2c3d4", stored=5, logged=6)   # 4 trials stored, 1 not
+        _log_session(tmp_path, db, "e5f6a7b8", stored=0, logged=4)   # nothing reached the db
+        closed = {c.session: c for c in close_interrupted(db, PATIENT, tmp_path)}
+        assert (closed["a1b2c3d4"].trials, closed["a1b2c3d4"].recovered) == (4, 1)
+        assert (closed["e5f6a7b8"].trials, closed["e5f6a7b8"].recovered) == (2, 2)
+        assert "was interrupted" in closed["a1b2c3d4"].line()
+        for s in q.list_sessions(db, PATIENT):
+            assert s["reason_ended"] == INTERRUPTED and s["ended"] is not None
+        assert close_interrupted(db, PATIENT, tmp_path) == []           # nothing left open
+    finally:
+        db.close()

@@ -15,7 +15,10 @@ with what was logged:
 
 The gate then reads the session with reason ``interrupted`` (:data:`vrgmi.program.INTERRUPTED`):
 it is never counted as a completed session (docs/program.md, docs/records.md). A log that
-says the session did finish (its ``session_finished`` was in flight) closes it normally.
+says the session did finish (its ``session_finished`` was in flight) closes it normally. A
+session whose very first event was in flight has no row at all: a log in the folder that
+opens with the patient's ``session_started``, later than their newest stored session, is
+stored and closed the same way.
 """
 from __future__ import annotations
 
@@ -85,6 +88,36 @@ def _replay_log(db: Database, path: Path, session_id: str, patient_id: str) -> N
             continue
 
 
+def _first_event(path: Path) -> dict | None:
+    """The first event of a log (None when it has none or is unreadable)."""
+    try:
+        return next(read_events(path), None)
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _log_only(db: Database, patient_id: str, logs_dir: Path) -> list[str]:
+    """Sessions of the patient that only their logs know: a log in ``logs_dir`` opening with
+    this patient's ``session_started``, later than their newest stored session, whose
+    session has no row (the crash came before its first event was committed)."""
+    with db.session() as s:
+        newest = s.scalar(select(func.max(Session.started))
+                          .where(Session.patient_id == patient_id))
+        stored = set(s.scalars(select(Session.id).where(Session.patient_id == patient_id)))
+    after = as_utc(newest).timestamp() if newest is not None else float("-inf")
+    found = []
+    for path in sorted(logs_dir.glob("events-*.jsonl")):
+        first = _first_event(path)
+        if (isinstance(first, dict) and first.get("kind") == "session_started"
+                and isinstance(first.get("data"), dict)
+                and first["data"].get("patient") == patient_id
+                and isinstance(first.get("wall"), (int, float)) and first["wall"] > after
+                and first.get("session") not in stored
+                and path.name == f"events-{first.get('session')}.jsonl"):
+            found.append(first["session"])
+    return found
+
+
 def _trials(db: Database, session_id: str) -> int:
     with db.session() as s:
         return int(s.scalar(select(func.count(Trial.id))
@@ -109,12 +142,18 @@ def close_interrupted(db: Database, patient_id: str,
     ``logs_dir`` is where their ``events-<session>.jsonl`` logs are looked for. Call it
     before the patient's next session starts (a patient is in one headset at a time)."""
     closed = []
-    for sid in open_sessions(db, patient_id):
-        before = _trials(db, sid)
-        if logs_dir is not None:
-            _replay_log(db, Path(logs_dir) / f"events-{sid}.jsonl", sid, patient_id)
+    logs = Path(logs_dir) if logs_dir is not None else None
+    unstored = _log_only(db, patient_id, logs) if logs is not None and logs.is_dir() else []
+    for sid in unstored:
+        _replay_log(db, logs / f"events-{sid}.jsonl", sid, patient_id)
+    for sid in dict.fromkeys([*open_sessions(db, patient_id), *unstored]):
+        before = 0 if sid in unstored else _trials(db, sid)
+        if logs is not None and sid not in unstored:
+            _replay_log(db, logs / f"events-{sid}.jsonl", sid, patient_id)
         with db.session() as s:
             row = s.get(Session, sid)
+            if row is None:                     # a log whose events could not be stored
+                continue
             finished = row.ended is not None
             if not finished:
                 end = _last_moment(s, row)
