@@ -28,13 +28,14 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from vrgmi.errors import VrgmiError
 from vrgmi.events import Event, read_events
 from vrgmi.program import INTERRUPTED
-from vrgmi.records.db import Database
+from vrgmi.records.db import Database, RecordsError
 from vrgmi.records.queries import as_utc
 from vrgmi.records.schema import (QuestionnaireAnswer, SceneRun, Session, SessionEvent, Trial,
                                   check_patient_id)
-from vrgmi.records.store import EventWriter, UnstorableEvent, event_uid
+from vrgmi.records.store import EventWriter, event_uid
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Interrupted:
     finished: bool = False
 
     def line(self) -> str:
-        """One line for the console and the companion's log."""
+        """One line for the console."""
         if self.finished:
             return (f"records: session {self.session} had finished; its last events were "
                     f"stored from its log ({self.recovered} trials recovered)")
@@ -84,8 +85,10 @@ def _replay_log(db: Database, path: Path, session_id: str, patient_id: str) -> N
         try:
             with db.session() as s:
                 writer.write(s, event, event_uid(event))
-        except UnstorableEvent:
-            continue
+        except RecordsError:
+            raise                               # the database itself: the caller says so
+        except (VrgmiError, TypeError, ValueError):
+            continue                            # an event no writer can store (as the sink)
 
 
 def _first_event(path: Path) -> dict | None:
