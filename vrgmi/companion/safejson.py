@@ -59,7 +59,7 @@ def nested_deeper(text: str, max_depth: int) -> bool:
 
 def parse_json(data: str | bytes, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
     """``data`` parsed as strict JSON, or :class:`JsonRejected` (too large, too deep,
-    malformed, not UTF-8, or a number that is not finite)."""
+    malformed, not UTF-8, an unpaired surrogate, or a number that is not finite)."""
     if len(data) > max_bytes:
         raise JsonRejected(f"companion: the JSON is larger than {max_bytes} bytes")
     if isinstance(data, bytes):
@@ -70,9 +70,14 @@ def parse_json(data: str | bytes, max_bytes: int, max_depth: int = MAX_DEPTH) ->
     if nested_deeper(data, max_depth):
         raise JsonRejected(f"companion: the JSON is nested deeper than {max_depth} levels")
     try:
-        return json.loads(data, parse_constant=_constant, parse_float=_number,
-                          parse_int=_integer)
+        value = json.loads(data, parse_constant=_constant, parse_float=_number,
+                           parse_int=_integer)
     except JsonRejected:
         raise
     except (ValueError, RecursionError):
         raise JsonRejected("companion: malformed JSON") from None
+    try:            # a lone surrogate ("\ud800") is valid JSON but no text a database takes
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise JsonRejected("companion: the JSON holds an unpaired surrogate") from None
+    return value

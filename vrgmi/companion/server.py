@@ -47,6 +47,7 @@ PAIR_RATE = (0.5, 5.0)         # per address: a pairing try every 2 s, bursts of
 WS_STRIKES = 40                # rate-limited WebSocket messages (less one for each taken)
 #                                before the socket is closed
 WS_COOLDOWN_S = 10.0           # then that device may not open a WebSocket for this long
+WS_CLOSE_WAIT_S = 1.0          # a closed socket's client has this long to answer the close
 SERVER_NAME = "vrgmi-companion"  # the Server header: no product versions
 UNPAIRED_PATHS = ("/pair", "/api/pair", "/static/pair.js")
 FETCH_SITES = ("same-origin", "none")    # Sec-Fetch-Site values a state change may carry
@@ -446,7 +447,8 @@ class Companion:
         token_id = request[TOKEN_KEY].id
         if self._cooling.get(token_id, 0.0) > time.monotonic():
             return _error(429, "companion: this device sent too many commands; wait a moment")
-        ws = web.WebSocketResponse(max_msg_size=MAX_WS_MESSAGE, heartbeat=20.0)
+        ws = web.WebSocketResponse(max_msg_size=MAX_WS_MESSAGE, heartbeat=20.0,
+                                   timeout=WS_CLOSE_WAIT_S)
         await ws.prepare(request)
         self.hub.add(ws, token_id)
         strikes = 0
