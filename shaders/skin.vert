@@ -17,11 +17,13 @@ uniform vec3 limb_axis;
 
 in vec4 p3d_Vertex;
 in vec3 p3d_Normal;
+in vec2 p3d_MultiTexCoord0;
 in vec4 transform_weight;
 in uvec4 transform_index;
 
 out vec3 v_world_pos;
 out vec3 v_world_normal;
+out vec2 v_uv;
 out float v_limb_distance;
 
 void main() {
@@ -32,6 +34,7 @@ void main() {
     vec4 model_pos = skin * p3d_Vertex;
     vec3 model_normal = mat3(skin) * p3d_Normal;
 
+    v_uv = p3d_MultiTexCoord0;
     v_limb_distance = dot(p3d_Vertex.xyz - limb_root, limb_axis);
     v_world_pos = (p3d_ModelMatrix * model_pos).xyz;
     v_world_normal = mat3(p3d_ModelMatrixInverseTranspose) * model_normal;

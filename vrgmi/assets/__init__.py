@@ -1,7 +1,7 @@
-"""Limb assets: procedural rigged glTF limbs and the skin tone palette.
+"""Limb assets: rigged glTF limbs (cut from the MakeHuman body) and the skin tone palette.
 
-* ``limb_mesh``: signed distance fields, meshing, skin-weight helpers, linear blend
-  skinning, bind-pose refit to a patient, mirroring right -> left (NumPy).
+* ``limb_mesh``: surface checks, skin-weight handovers, linear blend skinning, bind-pose
+  refit to a patient, mirroring right -> left (NumPy).
 * ``gltf_writer``: write / read one skinned mesh as binary glTF (pygltflib).
 * ``skin_tones``: Monk Skin Tone based palette covering Fitzpatrick I-VI.
 

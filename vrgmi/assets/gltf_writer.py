@@ -38,9 +38,12 @@ class SkinnedMesh:
     joint_parents: tuple[int, ...]
     joint_positions: np.ndarray
     texcoords: np.ndarray | None = None
+    tangents: np.ndarray | None = None      # (N, 4) glTF TANGENT, for the normal map
     colors: np.ndarray | None = None
     base_color: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
     roughness: float = 0.6
+    base_color_png: bytes | None = None     # baseColorTexture (sRGB), read with TEXCOORD_0
+    normal_png: bytes | None = None         # normalTexture (tangent space)
     extras: dict = field(default_factory=dict)
 
 
@@ -52,6 +55,8 @@ def _check(m: SkinnedMesh) -> None:
               "joint_positions": (m.joint_positions, (j, 3))}
     if m.texcoords is not None:
         shapes["texcoords"] = (m.texcoords, (n, 2))
+    if m.tangents is not None:
+        shapes["tangents"] = (m.tangents, (n, 4))
     if m.colors is not None:
         shapes["colors"] = (m.colors, (n, 4))
     for name, (arr, shape) in shapes.items():
@@ -106,6 +111,8 @@ def skinned_mesh_glb(m: SkinnedMesh) -> bytes:
         WEIGHTS_0=blob.add(m.weights.astype(f32), g.FLOAT, g.VEC4, g.ARRAY_BUFFER))
     if m.texcoords is not None:
         attrs.TEXCOORD_0 = blob.add(m.texcoords.astype(f32), g.FLOAT, g.VEC2, g.ARRAY_BUFFER)
+    if m.tangents is not None:
+        attrs.TANGENT = blob.add(m.tangents.astype(f32), g.FLOAT, g.VEC4, g.ARRAY_BUFFER)
     if m.colors is not None:
         rgba = np.round(np.clip(m.colors, 0.0, 1.0) * 255.0).astype(np.uint8)
         attrs.COLOR_0 = blob.add(rgba, g.UNSIGNED_BYTE, g.VEC4, g.ARRAY_BUFFER, normalized=True)
@@ -121,10 +128,25 @@ def skinned_mesh_glb(m: SkinnedMesh) -> bytes:
     # glTF matrices are column-major: write the transpose's rows
     ibm_acc = blob.add(np.transpose(ibm, (0, 2, 1)).reshape(len(jp), 16), g.FLOAT, g.MAT4, None)
 
+    def texture(png: bytes | None) -> int | None:
+        if png is None:
+            return None
+        raw = blob.add(np.frombuffer(png, np.uint8), g.UNSIGNED_BYTE, g.SCALAR, None)
+        view = gltf.accessors.pop(raw).bufferView           # images use the view, not an accessor
+        gltf.images.append(g.Image(bufferView=view, mimeType="image/png"))
+        if not gltf.samplers:
+            gltf.samplers.append(g.Sampler(magFilter=g.LINEAR, minFilter=g.LINEAR_MIPMAP_LINEAR,
+                                           wrapS=g.CLAMP_TO_EDGE, wrapT=g.CLAMP_TO_EDGE))
+        gltf.textures.append(g.Texture(sampler=0, source=len(gltf.images) - 1))
+        return len(gltf.textures) - 1
+
+    base_tex, normal_tex = texture(m.base_color_png), texture(m.normal_png)
     gltf.materials.append(g.Material(
         name="skin", doubleSided=False,
+        normalTexture=None if normal_tex is None else g.NormalMaterialTexture(index=normal_tex),
         pbrMetallicRoughness=g.PbrMetallicRoughness(
             baseColorFactor=[float(c) for c in m.base_color], metallicFactor=0.0,
+            baseColorTexture=None if base_tex is None else g.TextureInfo(index=base_tex),
             roughnessFactor=float(m.roughness))))
     gltf.meshes.append(g.Mesh(name=m.name, primitives=[
         g.Primitive(attributes=attrs, indices=indices, material=0, mode=g.TRIANGLES)]))
@@ -195,6 +217,7 @@ def read_skinned_mesh(data: bytes) -> SkinnedMesh:
         joint_parents=tuple(parents),
         joint_positions=pos,
         texcoords=None if a.TEXCOORD_0 is None else _read(gltf, blob, a.TEXCOORD_0).astype(np.float64),
+        tangents=None if a.TANGENT is None else _read(gltf, blob, a.TANGENT).astype(np.float64),
         colors=None if a.COLOR_0 is None else _read(gltf, blob, a.COLOR_0),
         base_color=tuple(gltf.materials[prim.material].pbrMetallicRoughness.baseColorFactor),
         roughness=gltf.materials[prim.material].pbrMetallicRoughness.roughnessFactor,

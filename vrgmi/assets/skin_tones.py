@@ -15,7 +15,8 @@ pigmentation and so the Fitzpatrick phototypes only approximately; the mapping i
 convenience for choosing a tone, not a clinical classification.
 
 The limb models' base colour is neutral white; the shader multiplies it by the chosen
-tone's linear RGB. Nails (TEXCOORD_0.v = 1 on the models) use :func:`nail_color`.
+tone's linear RGB (times the model's detail texture). Nails (the nail mask in the models'
+normal map alpha) use :func:`nail_color`, palms and soles :func:`palmar_color`.
 """
 from __future__ import annotations
 
@@ -163,8 +164,29 @@ def tones_for_type(fitzpatrick: int) -> tuple[SkinTone, ...]:
     return tuple(t for t in PALETTE if t.fitzpatrick == fitzpatrick)
 
 
-def nail_color(tone: SkinTone) -> tuple[float, float, float]:
-    """Linear RGB for the nails on a limb of ``tone``: lighter and pinker than the skin
-    (nail beds show the capillary bed through the plate on every skin type)."""
+def nail_color(tone: SkinTone | tuple[float, float, float]) -> tuple[float, float, float]:
+    """Linear RGB for the nails on a limb of ``tone`` (a palette tone or linear RGB):
+    lighter and pinker than the skin (nail beds show the capillary bed through the plate
+    on every skin type)."""
     pink = np.array([0.80, 0.55, 0.52])       # linear
-    return tuple(float(c) for c in 0.55 * np.asarray(tone.linear) + 0.45 * pink)
+    linear = np.asarray(getattr(tone, "linear", tone), dtype=np.float64)
+    return tuple(float(c) for c in 0.55 * linear + 0.45 * pink)
+
+
+#: palms and soles: the tone moved toward this light, pinkish colour (linear RGB) ...
+PALMAR_TARGET = np.array([0.75, 0.50, 0.43])
+#: ... by a fraction that grows as the skin darkens (from the first number at relative
+#: luminance PALMAR_LUMINANCE and above to the second at 0). Palmar and plantar skin has far
+#: less melanin than the rest on every skin type, so the contrast is small and mostly
+#: pinker on very light skin and large on dark skin (most visible from Fitzpatrick IV to VI).
+PALMAR_MIX = (0.4, 0.55)
+PALMAR_LUMINANCE = 0.8
+
+
+def palmar_color(tone: SkinTone | tuple[float, float, float]) -> tuple[float, float, float]:
+    """Linear RGB of the palms and soles of a limb of ``tone``."""
+    linear = np.asarray(getattr(tone, "linear", tone), dtype=np.float64)
+    luminance = float(linear @ [0.2126, 0.7152, 0.0722])
+    lo, hi = PALMAR_MIX
+    k = hi - (hi - lo) * min(luminance / PALMAR_LUMINANCE, 1.0)
+    return tuple(float(c) for c in (1.0 - k) * linear + k * PALMAR_TARGET)

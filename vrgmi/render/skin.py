@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from panda3d.core import NodePath, Shader, ShaderAttrib, TransparencyAttrib, Vec3
+from panda3d.core import NodePath, PNMImage, Shader, ShaderAttrib, Texture, TransparencyAttrib, Vec3
 
-from vrgmi.assets.skin_tones import SkinToneError, get_tone, tones_for_type
+from vrgmi.assets.skin_tones import (SkinToneError, get_tone, nail_color, palmar_color,
+                                     tones_for_type)
 from vrgmi.errors import VrgmiError
 from vrgmi.render.color import ColorError, hex_to_linear, linear_to_srgb
 
@@ -55,14 +56,19 @@ class SkinLook:
     scatter_strength: float = 0.30          # reddish warmth where light turns away
     rim_color: tuple[float, float, float] = (0.30, 0.31, 0.34)
     rim_strength: float = 0.35              # gentle edge light that separates the limb
+    normal_strength: float = 1.0            # the normal map's creases, lines, tendons
+    specular: float = 0.028                 # skin's reflectance at normal incidence
+    gloss: float = 24.0                     # Blinn-Phong exponent of the skin's sheen
 
     def __post_init__(self) -> None:
         for name in ("tone", "scatter_color", "rim_color"):
             if not all(0.0 <= c <= 1.0 for c in getattr(self, name)):
                 raise SkinError(f"skin {name} {getattr(self, name)!r} is outside 0..1 (linear)")
-        for name in ("wrap", "scatter_strength", "rim_strength"):
+        for name in ("wrap", "scatter_strength", "rim_strength", "normal_strength", "specular"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise SkinError(f"skin {name} {getattr(self, name)!r} is outside 0..1")
+        if not 1.0 <= self.gloss <= 256.0:
+            raise SkinError(f"skin gloss {self.gloss!r} is outside 1..256")
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,7 @@ def apply_skin(limb: NodePath, shader: Shader | None, look: SkinLook = SkinLook(
         limb.set_color(float(srgb[0]), float(srgb[1]), float(srgb[2]), 1.0, 1)
         return
     limb.set_attrib(ShaderAttrib.make(shader).set_flag(ShaderAttrib.F_hardware_skinning, True))
+    set_skin_maps(limb)
     set_skin_look(limb, look)
     set_stump(limb, stump, root, axis)
     limb.set_transparency(TransparencyAttrib.M_alpha)
@@ -127,9 +134,41 @@ def apply_skin(limb: NodePath, shader: Shader | None, look: SkinLook = SkinLook(
     limb.set_depth_write(True)
 
 
+def _plain_texture(name: str, rgba: tuple[float, float, float, float]) -> Texture:
+    image = PNMImage(1, 1, 4)
+    image.fill(*rgba[:3])
+    image.alpha_fill(rgba[3])
+    tex = Texture(name)
+    tex.load(image)
+    return tex
+
+
+#: stand-ins for a model without maps: no detail, no palm, flat normals, no nails
+_NO_BASE = _plain_texture("no_base_map", (1.0, 1.0, 1.0, 0.0))
+_NO_NORMAL = _plain_texture("no_normal_map", (0.5, 0.5, 1.0, 0.0))
+
+
+def set_skin_maps(limb: NodePath) -> None:
+    """Hand the model's base colour and normal textures (glTF material, loaded by
+    panda3d-gltf into the stages "Base Color" and "Normal") to the skin shader."""
+    maps = {"Base Color": _NO_BASE, "Normal": _NO_NORMAL}
+    for stage in limb.find_all_texture_stages():
+        if stage.get_name() in maps:
+            tex = limb.find_texture(stage)
+            if tex is not None:
+                maps[stage.get_name()] = tex
+    limb.set_shader_input("base_map", maps["Base Color"])
+    limb.set_shader_input("normal_map", maps["Normal"])
+
+
 def set_skin_look(limb: NodePath, look: SkinLook) -> None:
     """Change the skin look of a limb that :func:`apply_skin` prepared."""
     limb.set_shader_input("skin_tone", Vec3(*look.tone))
+    limb.set_shader_input("palm_tone", Vec3(*palmar_color(look.tone)))
+    limb.set_shader_input("nail_tone", Vec3(*nail_color(look.tone)))
+    limb.set_shader_input("normal_strength", look.normal_strength)
+    limb.set_shader_input("specular", look.specular)
+    limb.set_shader_input("gloss", look.gloss)
     limb.set_shader_input("lighting", 1.0 if look.lighting else 0.0)
     limb.set_shader_input("wrap", look.wrap)
     limb.set_shader_input("scatter_color", Vec3(*look.scatter_color))
