@@ -24,6 +24,14 @@ TARGETS = {  # key: (comparison, bound) from the core issue
     "engine_frame_ms_p99": ("<=", 2.0),
     "xr_added_latency_frames": ("<=", 0.0),
     "companion_p99_ratio": ("<=", 1.10),     # the frame p99 with >= 8 watchers / without
+    # soak (vrgmi/soak.py): nothing grows with the frames beyond the session's event history;
+    # 50 MiB an hour is what a line fitted over a few thousand frames can tell from noise
+    "soak_session_rss_mib_per_hour": ("<=", 50.0),
+    "soak_render_rss_mib_per_hour": ("<=", 50.0),
+    "soak_session_open_files_growth": ("<=", 0.0),
+    "soak_render_open_files_growth": ("<=", 0.0),
+    "soak_session_threads_growth": ("<=", 0.0),
+    "soak_render_threads_growth": ("<=", 0.0),
 }
 #: the scripted OpenXR test runtime of a checkout (absent from an installed wheel)
 XR_RUNTIME_DIR = Path(__file__).resolve().parents[1] / "tests" / "xr_runtime"
@@ -203,6 +211,8 @@ def run_bench(quick: bool = False,
     say("bench: engine frame while 8 companion clients watch the live view...")
     from vrgmi.companion.bench import bench_companion
     results.update(bench_companion(clients=8, seconds=20.0 if quick else 60.0))
+    from vrgmi.soak import run_soak
+    results.update(run_soak(quick, say))
     results["quick"] = quick
     return results
 
