@@ -270,8 +270,8 @@ class Companion:
         except asyncio.CancelledError:
             raise
         except Exception as exc:               # a bug: answered, audited, the loop goes on
-            log.error("companion: %s %s failed: %s", request.method, request.path[:80],
-                      type(exc).__name__)
+            log.error("companion: %s %r failed: %s", request.method, request.path[:80],
+                      type(exc).__name__)          # %r: a path cannot forge log lines
             response = _error(500, f"companion: internal error ({type(exc).__name__})")
         if request.get(AUDITED_KEY) is False:
             self._audit(request, request.path.rsplit("/", 1)[-1] or "?", {},
