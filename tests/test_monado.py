@@ -104,3 +104,19 @@ def test_monado_session_focuses_shows_both_limbs_and_mirrors_the_controller_at_o
             assert skin >= 0.6 * inside, f"eye {eye} does not show the {limb} limb " \
                                          f"({skin} of {inside} joints on skin)"
     assert 1.0 < np.abs(images[0].astype(int) - images[1]).mean() < 60.0
+
+
+@pytest.mark.parametrize("driver", ["remote", "simulated"])
+def test_monado_doctor_says_the_headset_is_simulated(monado, driver, tmp_path):
+    env = monado_env(tmp_path / "config", worker_port(), tmp_path / "validation.txt")
+    if driver == "simulated":
+        env.pop("P_OVERRIDE_ACTIVE_CONFIG")
+        env.update({"SIMULATED_ENABLE": "1", "SIMULATED_LEFT": "simple",
+                    "SIMULATED_RIGHT": "simple"})
+    res = subprocess.run([sys.executable, "-m", "vrgmi", "doctor"], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    (line,) = [ln for ln in res.stdout.splitlines() if " openxr " in ln]
+    assert line.startswith("[--]") and "runtime 'Monado" in line
+    system = "Remote HMD" if driver == "remote" else "Simulated HMD"
+    assert f"headset: Monado: {system} (a simulated headset" in line
+    assert "no real headset, nothing reaches a patient" in line

@@ -102,10 +102,30 @@ def check_openxr() -> Finding:
         info = probe_runtime()
     except VrgmiError as exc:
         return Finding("openxr", False, f"{exc} ({manifest})")
-    return Finding("openxr", info.system != "no headset connected",
-                   f"runtime '{info.name}' {info.version} ({manifest}), headset: {info.system};"
-                   f" offers {len(info.extensions)} extensions: "
+    simulated = simulated_headset(info.name, info.system)
+    note = f" ({simulated}: no real headset, nothing reaches a patient)" if simulated else ""
+    return Finding("openxr", info.system != "no headset connected" and not simulated,
+                   f"runtime '{info.name}' {info.version} ({manifest}), headset: {info.system}"
+                   f"{note}; offers {len(info.extensions)} extensions: "
                    f"{', '.join(sorted(info.extensions))}")
+
+
+#: Monado's drivers that only pretend to be a headset (P_OVERRIDE_ACTIVE_CONFIG values)
+MONADO_SIMULATED_CONFIGS = ("remote", "simulated")
+
+
+def simulated_headset(runtime: str, system: str) -> str | None:
+    """What simulates the headset, or None when it looks like a real one: a system named
+    "Simulated", or Monado running its simulated or remote (test) driver."""
+    if "simulated" in system.lower():
+        return "a simulated headset"
+    if runtime.lower().startswith("monado"):
+        config = os.environ.get("P_OVERRIDE_ACTIVE_CONFIG", "").lower()
+        if config in MONADO_SIMULATED_CONFIGS or "remote" in system.lower():
+            return "a simulated headset (Monado's remote driver)"
+        if os.environ.get("SIMULATED_ENABLE", "").lower() in ("1", "true", "on", "yes"):
+            return "a simulated headset (Monado's simulated driver)"
+    return None
 
 
 def check_database(url: str) -> Finding:

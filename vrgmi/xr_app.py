@@ -140,6 +140,7 @@ class XrRunner:
         self._session_started = False
         self.link.source.inputs = self.engine.inputs
         self.recorder = Recorder(Path(out_dir) / "recording.npz") if out_dir else None
+        self._recorded_t = float("nan")               # the last recorded frame's time
         self.stats = XrStats()
         self.runtime_name = self.link.xrs.runtime_name
         self.binding = self.link.binding
@@ -225,9 +226,12 @@ class XrRunner:
                 or (frames is not None and n >= frames))
 
     def _record(self) -> None:
-        """Append the engine's tracking frame to the recording (not while it is held)."""
-        if self.recorder is not None and not self.engine.held:
-            self.recorder.append(self.engine.core.frame)
+        """Append the engine's tracking frame to the recording (not while it is held, nor
+        on a frame that did not step the core: a clinic day's Start frame)."""
+        frame = self.engine.core.frame
+        if self.recorder is not None and not self.engine.held and frame.t != self._recorded_t:
+            self._recorded_t = frame.t
+            self.recorder.append(frame)
 
     def _step(self, on_frame) -> bool:
         """One pass: events, and a frame while the session runs. True once it has exited."""
