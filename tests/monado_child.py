@@ -147,11 +147,128 @@ def run_mirror(out: Path, port: int, mode: str, frames: int) -> None:
         "runtime": report["runtime"], "states": states}))
 
 
+STICK_RIGHT, STICK_LEFT, STICK_REST = {"thumbstick": (1.0, 0.0)}, {"thumbstick": (-1.0, 0.0)}, \
+    {"thumbstick": (0.0, 0.0)}
+PRESS, RELEASE = {"a_click": True}, {"a_click": False}
+#: the NRS before a session, on the right controller: (nothing chosen) 10 -> 7, confirm
+NRS_SEVEN = [STICK_LEFT, STICK_REST] * 4 + [PRESS, RELEASE]
+
+
+class ControllerPatient:
+    """A clinic day through Monado's remote controllers: each session's NRS is answered
+    7 with the thumbstick and A, A begins the laterality task and the first picture is
+    answered with the trigger on its side;
+    then the therapist stops the session (no post questionnaires: short), presses Start
+    once, and the run ends after the second session. Each controller state is held two
+    frames (Monado serves the latest state it has read, so none is missed)."""
+
+    def __init__(self, remote: RemoteDriver, services) -> None:
+        self.remote, self.services = remote, services
+        self.block, self.todo, self.answered = None, [], set()
+        self.started, self.stopped, self.frame = False, 0, 0
+
+    def command(self, name: str) -> None:
+        from vrgmi.control import Command
+        self.services.commands.put(Command(name, {}))
+
+    def __call__(self, runner: XrRunner, _t: int) -> None:
+        day = runner.session
+        self.frame += 1
+        if day.idle:
+            if len(day.summaries) == 1 and not self.started:
+                self.command("start")
+                self.started = True
+            elif len(day.summaries) == 2:
+                runner.request_stop()
+            return
+        session = day.runner
+        if session.current is not self.block:
+            self.block = session.current
+            pre_nrs = self.block is not None and (self.block.scene, self.block.part) == \
+                ("pain_nrs", "pre")
+            self.todo = list(NRS_SEVEN) if pre_nrs else []
+        scene = session.scene
+        inner = getattr(scene, "inner", scene)           # under the session's guard
+        if scene is not None and scene.name == "laterality":
+            task = inner.task
+            if (task.trials or task.practice) and self.stopped < len(day.summaries) + 1:
+                self.command("emergency_stop")           # a trial answered: stop here
+                self.stopped += 1
+            elif task.phase in ("intro", "rest") and not self.todo:   # "press to begin"
+                self.todo = [PRESS, RELEASE]
+            trial = (session.session, task.block, len(task.practice), len(task.trials))
+            if task.stimulus_visible and trial not in self.answered:
+                self.answered.add(trial)
+                side = task.stimulus.side
+                self.todo = [{"trigger_value": 1.0, "trigger_click": True, "side": side},
+                             {"trigger_value": 0.0, "trigger_click": False, "side": side}]
+        if self.todo and self.frame % 2 == 0:
+            change = dict(self.todo.pop(0))
+            self.remote.controller(change.pop("side", "right"), **change)
+            self.remote.send()
+
+
+def run_day(out: Path, port: int, mode: str) -> None:
+    """Two laterality sessions of a clinic day in one OpenXR session, answered through the
+    controllers; the companion's live view publishes the patient's view meanwhile."""
+    from vrgmi.clinic import ClinicDay, ClinicServices
+    from vrgmi.companion.snapshot import LiveView
+    from vrgmi.events import read_events
+    from vrgmi.program import Program, SceneStep
+    from vrgmi.records import open_database, queries
+
+    settings = settings_for(mode, **{"patient.id": "P1", "ui.instructions": "false",
+                                     "ui.speak_instructions": "false"})
+    db = open_database(f"sqlite:///{out / 'records.sqlite'}")
+    queries.upsert_patient(db, "P1", side="left", level="transradial", height_m=1.75)
+    services = ClinicServices(db=db)
+    program = Program("P1", phase="laterality", breathing_between_blocks=False,
+                      steps={"laterality": [SceneStep("laterality", 0.5)]})
+    display = open_display(mode, size=(320, 240))
+    live = LiveView(display.base, services.board)
+    pictures = []
+    days: list[ClinicDay] = []
+
+    def make_day(engine) -> ClinicDay:
+        days.append(ClinicDay(services, engine, program, out, block_seconds=60.0, live=live,
+                              stay_open=True))
+        return days[-1]
+
+    runner = XrRunner(settings, display, out, session=make_day)
+    remote = seated_patient(RemoteDriver(port))
+    patient = ControllerPatient(remote, services)
+
+    def hook(r: XrRunner, t: int) -> None:
+        patient(r, t)
+        seq, picture = services.board.image()
+        if picture and (not pictures or pictures[-1][0] != seq):
+            pictures.append((seq, picture))
+
+    try:
+        report = runner.run(frames=400, on_frame=hook)
+    finally:
+        remote.close()
+        runner.engine.close()                     # the day closed the live view
+        display.close()
+        db.close()
+    summaries = days[0].summaries
+    if pictures:
+        (out / "live.jpg").write_bytes(pictures[-1][1])
+    trials = [e["data"] for s in summaries for e in read_events(out / f"events-{s['session']}.jsonl")
+              if e["kind"] == "trial"]
+    (out / "result.json").write_text(json.dumps({
+        "binding": report["binding"], "fallback": report["fallback"], "xr": report["xr"],
+        "runtime": report["runtime"], "summaries": summaries, "trials": trials,
+        "pictures": len(pictures)}, default=str))
+
+
 def main() -> None:
     scenario, out, port, mode = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     warmup()
     if scenario == "mirror":
         run_mirror(out, port, mode, int(sys.argv[5]) if len(sys.argv) > 5 else 24)
+    elif scenario == "day":
+        run_day(out, port, mode)
     else:
         raise SystemExit(f"unknown scenario {scenario}")
 

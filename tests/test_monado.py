@@ -120,3 +120,29 @@ def test_monado_doctor_says_the_headset_is_simulated(monado, driver, tmp_path):
     system = "Remote HMD" if driver == "remote" else "Simulated HMD"
     assert f"headset: Monado: {system} (a simulated headset" in line
     assert "no real headset, nothing reaches a patient" in line
+
+
+def test_monado_clinic_day_of_two_sessions_answered_with_the_controllers(monado, tmp_path):
+    from PIL import Image
+
+    result, messages = run_child(tmp_path, "day", "headless")
+    # one OpenXR session for the whole day: never lost, never reconnected, no fallback
+    assert result["binding"] == "EGL" and result["fallback"] is None
+    assert (result["xr"]["lost"], result["xr"]["reconnects"]) == (0, 0)
+    assert result["xr"]["pose_time_mismatch_ns"] == 0
+    first, second = result["summaries"]
+    assert first["session"] != second["session"]
+    for summary in (first, second):          # the NRS answered with the thumbstick and A
+        assert summary["reason"] == "emergency_stop" and summary["nrs_pre"] == 7
+    # a laterality picture in each session answered with the trigger on its side
+    answered = [t for t in result["trials"] if t["answer"] is not None]
+    assert len(answered) >= 2 and all(t["answer"] == t["side"] for t in answered)
+    assert {t["side"] for t in answered} <= {"left", "right"}
+    # the companion's live view published the patient's view all day
+    assert result["pictures"] >= 3
+    with Image.open(tmp_path / "live.jpg") as picture:
+        assert picture.width == 320
+        pixels = np.asarray(picture.convert("RGB"), dtype=int)
+    assert pixels.std() > 10.0                              # a picture, not a blank frame
+    assert messages and not validation_problems(messages), "\n".join(
+        validation_problems(messages))

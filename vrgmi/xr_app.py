@@ -140,7 +140,7 @@ class XrRunner:
         self._session_started = False
         self.link.source.inputs = self.engine.inputs
         self.recorder = Recorder(Path(out_dir) / "recording.npz") if out_dir else None
-        self._recorded_t = float("nan")               # the last recorded frame's time
+        self._recorded_t = self._stepped_t = float("nan")   # the last recorded / stepped frame
         self.stats = XrStats()
         self.runtime_name = self.link.xrs.runtime_name
         self.binding = self.link.binding
@@ -268,7 +268,11 @@ class XrRunner:
         xrs.end_frame(t, layer)
         self.stats.cpu_ms.append((time.perf_counter_ns() - t0) * 1e-6)
         self.stats.predicted_ns.append(t)
-        self.stats.located_ns.append(link.source.located_ns if not engine.held else t)
+        # a held frame, or one that did not step the core (a clinic day's Start), used no pose
+        stepped = engine.core.frame.t != self._stepped_t
+        self._stepped_t = engine.core.frame.t
+        self.stats.located_ns.append(link.source.located_ns if stepped and not engine.held
+                                     else t)
         self._record()
         if on_frame is not None:
             on_frame(self, t)
