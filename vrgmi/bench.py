@@ -190,6 +190,52 @@ def bench_xr(seconds: float) -> dict:
             "xr_added_latency_frames": lag}
 
 
+#: the headset loop in a child process on Monado (its environment must be set before the
+#: runtime loads): prints the XR summary and the frames' predicted display times
+_MONADO_CHILD = r"""
+import json, sys
+from vrgmi.settings import load_settings
+from vrgmi.xr_app import run_xr
+settings = load_settings(overrides={**json.loads(sys.argv[1]), "display.mode": "headless"})
+times = []
+report = run_xr(settings, frames=int(sys.argv[2]), on_frame=lambda _r, t: times.append(t))
+print(json.dumps({"xr": report["xr"], "runtime": report["runtime"], "times": times}))
+"""
+MONADO_BUILD = Path(__file__).resolve().parents[1] / "tools" / "build-monado.sh"
+LAVAPIPE_ICD = Path("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json")
+
+
+def bench_xr_monado(frames: int) -> dict:
+    """The headset loop on Monado (built from ../shared/monado/ by tools/build-monado.sh;
+    null compositor, its simulated headset, EGL): CPU per frame (median, p99) and the
+    latency the engine adds in frames (poses located for an earlier frame's display time).
+    Monado's null compositor paces at about 20 Hz: no rate is reported."""
+    if not MONADO_BUILD.exists():
+        return {"xr_monado_note": "Monado figures need a checkout (tools/build-monado.sh)"}
+    build = subprocess.run(["bash", str(MONADO_BUILD)], capture_output=True, text=True)
+    if build.returncode != 0:
+        return {"xr_monado_note": "Monado did not build: " + build.stderr.strip()[-200:]}
+    env = {k: v for k, v in os.environ.items() if k not in (
+        "DISPLAY", "WAYLAND_DISPLAY", "XR_ENABLE_API_LAYERS", "P_OVERRIDE_ACTIVE_CONFIG")}
+    env.update({"XR_RUNTIME_JSON": build.stdout.strip().splitlines()[-1],
+                "XRT_COMPOSITOR_NULL": "1", "SIMULATED_ENABLE": "1",
+                "SIMULATED_LEFT": "simple", "SIMULATED_RIGHT": "simple", "XRT_LOG": "error"})
+    if LAVAPIPE_ICD.exists():
+        env["VK_ICD_FILENAMES"] = str(LAVAPIPE_ICD)
+    import json
+    res = subprocess.run([sys.executable, "-c", _MONADO_CHILD, json.dumps(BENCH_PATIENT),
+                          str(frames)], capture_output=True, text=True, env=env, timeout=600)
+    if res.returncode != 0:
+        return {"xr_monado_note": "the Monado run failed: " + res.stderr.strip()[-200:]}
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    period_ns = float(np.median(np.diff(out["times"]))) if len(out["times"]) > 1 else 0.0
+    lag = out["xr"]["pose_time_mismatch_ns"]
+    return {"xr_monado_frames": out["xr"]["frames"],
+            "xr_monado_frame_cpu_ms_median": out["xr"]["cpu_ms_median"],
+            "xr_monado_frame_cpu_ms_p99": out["xr"]["cpu_ms_p99"],
+            "xr_monado_added_latency_frames": round(lag / period_ns) if period_ns else None}
+
+
 def run_bench(quick: bool = False,
               progress: Callable[[str], None] | None = None) -> dict[str, float]:
     """Every benchmark; ``quick`` shortens runs so the whole thing stays under a minute."""
@@ -208,6 +254,8 @@ def run_bench(quick: bool = False,
     results.update(bench_engine(minutes))
     say("bench: headset frame against the OpenXR test runtime (EGL, offscreen)...")
     results.update(bench_xr(5.0 if quick else 30.0))
+    say("bench: headset frame on Monado (null compositor, simulated headset, EGL)...")
+    results.update(bench_xr_monado(60 if quick else 300))
     say("bench: engine frame while 8 companion clients watch the live view...")
     from vrgmi.companion.bench import bench_companion
     results.update(bench_companion(clients=8, seconds=20.0 if quick else 60.0))
