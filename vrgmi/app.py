@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from panda3d.core import PerspectiveLens, Quat, RenderState, TransformState
 
+from vrgmi.atomic import write_text
 from vrgmi.body import get_level
 from vrgmi.core import CorePipeline, warmup
 from vrgmi.errors import VrgmiError
@@ -582,7 +583,7 @@ def run_demo(settings: Settings, frames: int, out_dir: Path, motion: str | None 
         engine.close()
     finally:
         display.close()
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
+    write_text(out_dir / "report.json", json.dumps(report, indent=2), "demo")
     return report
 
 

@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from vrgmi.atomic import write_text
 from vrgmi.control import CommandQueue, EngineStatus, StatusBoard
 from vrgmi.errors import VrgmiError
 from vrgmi.events import EventBus
@@ -695,8 +696,7 @@ def run_demo_sessions(settings: Any, out_dir: str | Path, block_seconds: float =
     report["wall_s"] = round(time.perf_counter() - t0, 1)
     report["screenshots"] = sorted(str(p) for p in out.glob("*/*.png"))
     report["database"] = settings.data.database_url
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=str),
-                                     encoding="utf-8")
+    write_text(out / "report.json", json.dumps(report, indent=2, default=str), "demo")
     return report
 
 

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from vrgmi.atomic import AtomicWriteError, write_text
 from vrgmi.body import get_level
 from vrgmi.control import CommandQueue, EngineStatus, StatusBoard
 from vrgmi.errors import VrgmiError
@@ -410,9 +411,9 @@ class SessionRunner:
         summary = session_summary(self.events.history, self.safety.flare_rise)
         path = self.out_dir / f"summary-{self.session}.json"
         try:
-            path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-        except OSError as exc:
-            log.warning("vrgmi: could not write %s: %s", path, exc.strerror)
+            write_text(path, json.dumps(summary, indent=2))
+        except AtomicWriteError as exc:
+            log.warning("vrgmi: %s", exc)
         return summary
 
     # -- blocks ---------------------------------------------------------------------------
