@@ -174,6 +174,10 @@ class ControllerPatient:
     def __call__(self, runner: XrRunner, _t: int) -> None:
         day = runner.session
         self.frame += 1
+        if self.todo and self.frame % 2 == 0:           # also while idle: a release is due
+            change = dict(self.todo.pop(0))
+            self.remote.controller(change.pop("side", "right"), **change)
+            self.remote.send()
         if day.idle:
             if len(day.summaries) == 1 and not self.started:
                 self.command("start")
@@ -186,7 +190,8 @@ class ControllerPatient:
             self.block = session.current
             pre_nrs = self.block is not None and (self.block.scene, self.block.part) == \
                 ("pain_nrs", "pre")
-            self.todo = list(NRS_SEVEN) if pre_nrs else []
+            if pre_nrs:
+                self.todo += NRS_SEVEN                  # after any release still due
         scene = session.scene
         inner = getattr(scene, "inner", scene)           # under the session's guard
         if scene is not None and scene.name == "laterality":
@@ -202,10 +207,6 @@ class ControllerPatient:
                 side = task.stimulus.side
                 self.todo = [{"trigger_value": 1.0, "trigger_click": True, "side": side},
                              {"trigger_value": 0.0, "trigger_click": False, "side": side}]
-        if self.todo and self.frame % 2 == 0:
-            change = dict(self.todo.pop(0))
-            self.remote.controller(change.pop("side", "right"), **change)
-            self.remote.send()
 
 
 def run_day(out: Path, port: int, mode: str) -> None:

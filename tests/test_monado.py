@@ -82,16 +82,22 @@ def test_monado_session_focuses_shows_both_limbs_and_mirrors_the_controller_at_o
     assert result["xr"]["pose_time_mismatch_ns"] == 0
     np.testing.assert_array_equal(f["located"], f["predicted"])
     assert len(f["predicted"]) >= FRAMES - 4 and f["grip_valid"].all()
-    # the remote driver moved the intact controller: each new pose (sent after a frame) is
-    # the grip of the very next frame, and that frame's phantom is its mirror image
+    # the remote driver moved the intact controller (a new pose after every second frame):
+    # the grip is the pose Monado serves (the one just sent, or while Monado's socket thread
+    # has not read it yet, the one before; from the hold's second frame on, the one sent),
+    # and in every frame the phantom is the mirror image of that same frame's intact limb
     moved = 0
-    for k in range(1, len(f["grip"])):
-        expected = stage_to_engine_pose(f["sent"][k])
-        np.testing.assert_allclose(f["grip"][k], expected, atol=1e-5)
+    for k in range(2, len(f["grip"])):
+        now, before = (stage_to_engine_pose(f["sent"][j]) for j in (k, k - 1))
+        if np.array_equal(f["sent"][k], f["sent"][k - 1]):
+            np.testing.assert_allclose(f["grip"][k], now, atol=1e-5)
+        else:
+            assert np.allclose(f["grip"][k], now, atol=1e-5) or \
+                np.allclose(f["grip"][k], before, atol=1e-5), f"frame {k}: an unsent grip"
         mirrored = mirror_points(f["intact"][k], f["torso"][k], np.empty_like(f["intact"][k]))
         np.testing.assert_allclose(f["phantom"][k], mirrored, atol=1e-6)
         moved += not np.allclose(f["grip"][k], f["grip"][k - 1])
-    assert moved >= (len(f["grip"]) - 2) // 2
+    assert moved >= (len(f["grip"]) - 2) // 2 - 1
     assert np.ptp(f["phantom"][1:, -1], axis=0).max() > 0.05       # the phantom did move
 
     eyes = np.load(tmp_path / "eyes.npz")
