@@ -255,8 +255,8 @@ def run_day(out: Path, port: int, mode: str) -> None:
     summaries = days[0].summaries
     if pictures:
         (out / "live.jpg").write_bytes(pictures[-1][1])
-    trials = [e["data"] for s in summaries for e in read_events(out / f"events-{s['session']}.jsonl")
-              if e["kind"] == "trial"]
+    trials = [e["data"] for s in summaries
+              for e in read_events(out / f"events-{s['session']}.jsonl") if e["kind"] == "trial"]
     (out / "result.json").write_text(json.dumps({
         "binding": report["binding"], "fallback": report["fallback"], "xr": report["xr"],
         "runtime": report["runtime"], "summaries": summaries, "trials": trials,

@@ -152,3 +152,13 @@ def test_monado_clinic_day_of_two_sessions_answered_with_the_controllers(monado,
     assert pixels.std() > 10.0                              # a picture, not a blank frame
     assert messages and not validation_problems(messages), "\n".join(
         validation_problems(messages))
+
+
+def test_monado_build_is_cached_outside_the_checkout_and_reused(monado):
+    res = subprocess.run(["bash", str(REPO / "tools" / "build-monado.sh")], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0 and "building" not in res.stderr     # the cached build
+    manifest = Path(res.stdout.strip().splitlines()[-1])
+    assert manifest == monado and manifest.is_absolute() and REPO not in manifest.parents
+    library = Path(json.loads(manifest.read_text())["runtime"]["library_path"])
+    assert library.is_absolute() and library.exists()
