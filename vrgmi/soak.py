@@ -140,9 +140,10 @@ def soak_session(frames: int = 3000, rate_hz: float = 90.0,
 
 
 def soak_render(frames: int = 2000, rate_hz: float = 90.0,
-                size: tuple[int, int] = (160, 120)) -> dict[str, Any]:
-    """The render path: the free-mirror engine frame, drawn offscreen every frame (a small
-    buffer: on a software renderer the draw is CPU rasterisation)."""
+                size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The render path: the free-mirror engine frame, drawn offscreen every frame at
+    ``size`` (default: the settings' display size, 1280 x 720; memory a draw holds scales
+    with it: on Mesa's software renderer a 160 x 120 buffer hides what 1280 x 720 shows)."""
     from vrgmi.app import Engine, scripted_source
     from vrgmi.core import warmup
     from vrgmi.render.display import open_display
@@ -152,7 +153,8 @@ def soak_render(frames: int = 2000, rate_hz: float = 90.0,
     settings = load_settings(overrides={"patient.amputation_side": "left",
                                         "patient.amputation_level": "transradial",
                                         "display.refresh_hz": rate_hz})
-    display = open_display("headless", size=size)
+    display = open_display("headless", size=size or (settings.display.width,
+                                                     settings.display.height))
     meter = _Meter(frames)
     try:
         engine = Engine(settings, scripted_source(settings), display)
@@ -173,6 +175,6 @@ def run_soak(quick: bool = False,
     frames = 1500 if quick else 4000
     say(f"bench: soak, session path ({frames} frames, not drawn)...")
     results = soak_session(frames)
-    say(f"bench: soak, render path ({frames // 2} frames, drawn offscreen)...")
+    say(f"bench: soak, render path ({frames // 2} frames, drawn offscreen at 1280 x 720)...")
     results.update(soak_render(frames // 2))
     return results
