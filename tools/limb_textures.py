@@ -1,7 +1,7 @@
 """The limb's generated skin maps (docs/limb-rigs.md, "Surface"): a base colour texture
 (RGB: a detail factor the shader multiplies the skin tone by; A: the palmar/plantar
 mask) and a tangent-space normal map (RGB; A: the nail mask), in a UV atlas cropped from
-MakeHuman's body atlas to the limb.
+MakeHuman's body atlas to the limb and warped so the hand or foot gets most texels.
 
 Every texel gets the rest-pose position and normal of the surface point it covers
 (linear interpolation of the vertices over the UV triangulation); the features are
@@ -151,29 +151,42 @@ def leg_features(p, n, rig, toes):
     return height, plantar, np.zeros(len(p))
 
 
+def _warp(t: np.ndarray, importance: np.ndarray) -> np.ndarray:
+    """A monotone map of 0..1 onto itself that gives each stretch of ``t`` texture room in
+    proportion to the importance of the vertices there (histogram equalisation)."""
+    hist, edges = np.histogram(t, bins=256, range=(0.0, 1.0), weights=importance)
+    hist = np.convolve(hist + 0.02 * hist.sum() / 256, np.ones(9) / 9, mode="same")
+    cdf = np.concatenate([[0.0], np.cumsum(hist)])
+    return np.interp(t, edges, cdf / cdf[-1])
+
+
 def skin_textures(kind: str, rig, surface, src, toes=None) -> Maps:
-    """Generate the maps for a limb surface (rest pose, engine axes)."""
+    """Generate the maps for a limb surface (rest pose, engine axes). The limb's part of
+    MakeHuman's atlas is cropped and warped so the hand or foot gets most of the texels."""
     uv = surface.uvs
     lo, hi = uv.min(axis=0), uv.max(axis=0)
     pad = 0.01 * (hi - lo)
     lo, hi = lo - pad, hi + pad
-    texcoords = np.column_stack([(uv[:, 0] - lo[0]) / (hi[0] - lo[0]),
-                                 (hi[1] - uv[:, 1]) / (hi[1] - lo[1])])
+    box = np.column_stack([(uv[:, 0] - lo[0]) / (hi[0] - lo[0]),
+                           (hi[1] - uv[:, 1]) / (hi[1] - lo[1])])
+    distal = rig["wrist"][2] + 0.02 if kind == "arm" else rig["ankle"][2] + 0.03
+    importance = 0.1 + (surface.positions[:, 2] < distal)
+    texcoords = np.column_stack([_warp(box[:, 0], importance), _warp(box[:, 1], importance)])
     c = (np.arange(SIZE) + 0.5) / SIZE
     gu, gv = np.meshgrid(c, c)                               # gv: row (v down)
-    interp = LinearNDInterpolator(texcoords, np.hstack([surface.positions, surface.normals]))
+    interp = LinearNDInterpolator(texcoords, np.hstack([surface.positions, surface.normals,
+                                                        uv]))
     data = interp(gu.ravel(), gv.ravel())
     empty = np.isnan(data[:, 0])
     nearest_fill = np.nan_to_num(data)
-    p, n = nearest_fill[:, :3], _unit(nearest_fill[:, 3:] + 1e-12)
+    p, n = nearest_fill[:, :3], _unit(nearest_fill[:, 3:6] + 1e-12)
+    atlas_u, atlas_v = nearest_fill[:, 6], nearest_fill[:, 7]
     if kind == "arm":
         height, pale, vein = arm_features(p, n, rig)
     else:
         height, pale, vein = leg_features(p, n, rig, toes)
     height[empty] = 0.0
     # nails: MakeHuman's masks sampled at the texel's place in the body atlas
-    atlas_u = lo[0] + gu.ravel() * (hi[0] - lo[0])
-    atlas_v = hi[1] - gv.ravel() * (hi[1] - lo[1])
     mask = src.image("textures/mpfb_fingernails.jpg" if kind == "arm"
                      else "textures/mpfb_toenails.jpg")[..., 0]
     h, w = mask.shape

@@ -179,7 +179,7 @@ PALMAR_TARGET = np.array([0.75, 0.50, 0.43])
 #: luminance PALMAR_LUMINANCE and above to the second at 0). Palmar and plantar skin has far
 #: less melanin than the rest on every skin type, so the contrast is small and mostly
 #: pinker on very light skin and large on dark skin (most visible from Fitzpatrick IV to VI).
-PALMAR_MIX = (0.4, 0.55)
+PALMAR_MIX = (0.25, 0.55)
 PALMAR_LUMINANCE = 0.8
 
 
