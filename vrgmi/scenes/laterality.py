@@ -20,11 +20,12 @@ import numpy as np
 from panda3d.core import (AlphaTestAttrib, CardMaker, CullBinEnums, CullBinManager,
                           DepthTestAttrib, Geom, GeomNode, GeomTriangles,
                           GeomVertexData, GeomVertexFormat, GeomVertexReader, GeomVertexWriter,
-                          LMatrix4f, NodePath, Point3, Quat, RenderAttrib, ShaderAttrib, Vec3,
-                          Vec4)
+                          LMatrix4f, NodePath, Point3, Quat, RenderAttrib, ShaderAttrib, Thread,
+                          Vec3, Vec4)
 
 from vrgmi.body.postures import posture_angles
 from vrgmi.i18n import N_, _
+from vrgmi.laterality.framing import frame_silhouette
 from vrgmi.laterality.staircase import next_session_start
 from vrgmi.laterality.probe import PROBE_TRIALS
 from vrgmi.laterality.stimuli import Stimulus
@@ -37,6 +38,7 @@ from vrgmi.render.skin import SkinLook, StumpBlend, skin_tone
 from vrgmi.render.ui import Panel, line_height_for, text_line_deg
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import Param
+from vrgmi.spatial import quat_to_matrix
 
 #: where the stimulus floats: metres in front of the eyes along the gaze (near enough to
 #: look large, far enough for comfortable convergence in a headset), whose pitch is clamped
@@ -61,6 +63,12 @@ CROSS_HEX = "#e3a857"       # soft amber, never a harsh red
 #: how much forearm / shin shows beyond the wrist / ankle (m, before the height scale)
 WRIST_MARGIN_M = 0.045
 ANKLE_MARGIN_M = 0.07
+#: a foot is shown by its own heel-to-ball axis (whatever the ankle's posture) tilted this
+#: far (deg) about its transverse axis, toes toward the patient in the top view (heel-first
+#: in the sole view, the same outline mirrored), and further where the shin would come
+#: nearer to the line of sight: the camera never looks down the shin, whose cut end then
+#: lies below the heel in the top view (behind the sole in the sole view), not on the foot
+FOOT_VIEW_TILT_DEG = 40.0
 #: the cut is a soft alpha step this wide (m) along the limb; a skin-coloured cap closes it
 CUT_BLEND_M = 0.008
 #: a soft key light for the stimulus from behind-above the patient's right shoulder, toward
@@ -392,6 +400,9 @@ class _StageView:
         rig.show(True)
         q = stimulus.quaternion()
         self.pivot.set_quat(Quat(float(q[3]), float(q[0]), float(q[1]), float(q[2])))
+        scale, position = rig.frame(quat_to_matrix(q))
+        rig.holder.set_scale(scale)
+        self.pivot.set_pos(*position)
         if stimulus.context is not None:
             prop = self.props[stimulus.context]
             prop.reparent_to(rig.offset)
@@ -547,16 +558,12 @@ class _StimulusRig:
         scale = height / MODEL_HEIGHT
         if limb == "hand":
             self.solver = ArmSolver(L.upper_arm, L.forearm, L.hand)
-            self._margin = WRIST_MARGIN_M * scale
             cut = (L.upper_arm + L.forearm) / scale - WRIST_MARGIN_M
-            self._distal = slice(3, None)                   # palm and fingers
-            self._joint_at_cut, reference = "wrist", "open"
+            reference = "open"
         else:
             self.solver = LegSolver(L.thigh, L.shank, L.foot, L.ankle_height)
-            self._margin = ANKLE_MARGIN_M * scale
             cut = (L.thigh + L.shank) / scale - ANKLE_MARGIN_M
-            self._distal = slice(2, None)                   # ankle, heel, ball, toe tip
-            self._joint_at_cut, reference = "ankle", "neutral"
+            reference = "neutral"
         self.holder = pivot.attach_new_node(f"{limb}_{side}_scaled")
         self.offset = self.holder.attach_new_node(f"{limb}_{side}")
         self.rig = LimbRig(self.offset, "arm" if limb == "hand" else "leg", self.index,
@@ -568,45 +575,53 @@ class _StimulusRig:
         self.rig.model.set_two_sided(True)
         self.cap = _cut_cap(self.rig, cut + CUT_BLEND_M / 2.0, *cap_style) \
             if skin is not None else None
+        self._shown = _ShownPart(self.rig, cut + CUT_BLEND_M / 2.0)
         self._posture: str | None = None
+        #: per posture: the shown part's mesh points, upright and centred on the pivot (the
+        #: holder's frame), and the offset that centres them
+        self._framed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._neutral_pitch = 0.0
+        if limb == "foot":
+            self.solver.forward(posture_angles(limb, reference), self.index)
+            self._neutral_pitch = self._foot_pitch()
         self.pose(reference)
-        self.scale = 2.0 * STIMULUS_DISTANCE_M * math.tan(math.radians(STIMULUS_SPAN_DEG / 2)) \
-            / self._length()
-        self.holder.set_scale(self.scale)
 
-    def _cut_point(self) -> np.ndarray:
-        """Where the visible forearm / shin ends (posed, the solver's frame)."""
-        joint = self._joint(self._joint_at_cut)
-        proximal = self.solver.positions[self.solver.joint_names.index(self._joint_at_cut) - 1]
-        axis = proximal - joint
-        return joint + axis / np.linalg.norm(axis) * self._margin
-
-    def _length(self) -> float:
-        """The posed stimulus's length along its pointing direction (m, unscaled): from the
-        cut to the fingertips for a hand, heel to toes for a foot (whose shin points at the
-        patient in the upright views)."""
-        if self.limb == "hand":
-            pts = np.vstack([self.solver.positions[self._distal], self._cut_point()])
-            axis = self._joint("wrist") - self._cut_point()
-        else:
-            pts = self.solver.positions[self._distal]
-            axis = self._joint("toe_tip") - self._joint("heel")
-        along = pts @ (axis / np.linalg.norm(axis))
-        return float(along.max() - along.min())
+    def _foot_pitch(self) -> float:
+        """The posed heel-to-ball axis's elevation (rad) in the leg's sagittal plane."""
+        axis = self._joint("ball") - self._joint("heel")
+        return math.atan2(float(axis[2]), float(axis[1]))
 
     def pose(self, posture: str) -> None:
-        """Pose the model (forward kinematics) and centre what shows of it on the pivot."""
+        """Pose the model (forward kinematics), upright for the views (a foot turned so its
+        own heel-to-ball axis, not the shin, sets its view: see :data:`FOOT_VIEW_TILT_DEG`),
+        and centre the shown part's bounding box on the pivot."""
         if posture == self._posture:
             return
         self._posture = posture
         s = self.solver
         s.forward(posture_angles(self.limb, posture), self.index)
         self.rig.apply(s.positions, s.rotations, 1.0)
-        if self.cap is not None:
-            self.rig.character.node().force_update()        # the cap follows its joint now
-        pts = np.vstack([s.positions[self._distal], self._cut_point()])
-        centre = 0.5 * (pts.min(axis=0) + pts.max(axis=0))
-        self.offset.set_pos(*(-centre))
+        self.rig.character.node().force_update()    # the cap and the mesh follow the joints
+        upright = Quat()
+        if self.limb == "foot":
+            # the foot's own axis tilted FOOT_VIEW_TILT_DEG, the shin at least as far
+            tilt = max(FOOT_VIEW_TILT_DEG + math.degrees(self._neutral_pitch
+                                                         - self._foot_pitch()),
+                       FOOT_VIEW_TILT_DEG)
+            upright.set_from_axis_angle(tilt, Vec3(1.0, 0.0, 0.0))
+        self.offset.set_quat(upright)
+        if posture not in self._framed:
+            self.offset.set_pos(0.0, 0.0, 0.0)
+            points = self._shown.points(self.holder)
+            centre = 0.5 * (points.min(axis=0) + points.max(axis=0))
+            self._framed[posture] = (points - centre, -centre)
+        self.offset.set_pos(*self._framed[posture][1])
+
+    def frame(self, rotation: np.ndarray) -> tuple[float, np.ndarray]:
+        """Scale and pivot position that frame the posed model turned by the rotation matrix
+        ``rotation`` (3, 3): :func:`vrgmi.laterality.framing.frame_silhouette`."""
+        return frame_silhouette(self._framed[self._posture][0] @ rotation.T,
+                                STIMULUS_DISTANCE_M, STIMULUS_SPAN_DEG)
 
     def show(self, visible: bool) -> None:
         """Show or hide the model."""
@@ -643,6 +658,47 @@ class _StimulusRig:
 
 #: the cap's outline: rest-pose mesh vertices this close (m) to the cut plane
 CAP_SLAB_M = 0.006
+
+
+class _ShownPart:
+    """The limb mesh's part the stage shows: its vertices past the cut (model metres along
+    the rest limb axis, -Z, where the stump blend's alpha is 0.5) and the points where its
+    triangles' edges cross the cut (the outline of the cut end), posed on demand."""
+
+    def __init__(self, rig: LimbRig, cut: float) -> None:
+        self.mesh = max(rig.model.find_all_matches("**/+GeomNode"),
+                        key=lambda path: path.node().get_geom(0).get_vertex_data()
+                        .get_num_rows())
+        geom = self.mesh.node().get_geom(0)
+        distance = -_positions(geom.get_vertex_data())[:, 2]
+        self.rows = np.flatnonzero(distance > cut)
+        tris = np.concatenate([np.array(geom.get_primitive(k).decompose().get_vertex_list(),
+                                        dtype=np.int64) for k in range(geom.get_num_primitives())])
+        edges = tris.reshape(-1, 3)[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+        ends = distance[edges] - cut
+        crossing = ends[:, 0] * ends[:, 1] < 0.0
+        self.edges = edges[crossing]
+        self.along = (-ends[crossing, 0] / (ends[crossing, 1] - ends[crossing, 0]))[:, None]
+
+    def points(self, frame: NodePath) -> np.ndarray:
+        """The posed (skinned) points in ``frame``'s space: shown vertices and cut outline."""
+        geom = self.mesh.node().get_geom(0)
+        posed = _positions(geom.get_animated_vertex_data(True, Thread.get_current_thread()))
+        outline = (1.0 - self.along) * posed[self.edges[:, 0]] \
+            + self.along * posed[self.edges[:, 1]]
+        m = np.array(self.mesh.get_mat(frame), dtype=np.float64).reshape(4, 4)  # row vectors
+        return np.vstack([posed[self.rows], outline]) @ m[:3, :3] + m[3, :3]
+
+
+def _positions(vdata: GeomVertexData) -> np.ndarray:
+    """The (N, 3) vertex positions of ``vdata`` (float32 in its first array)."""
+    array = vdata.get_array(0)
+    stride = array.get_array_format().get_stride() // 4
+    column = vdata.get_format().get_column("vertex")
+    if column.get_start() != 0 or column.get_numeric_type() != Geom.NT_float32:
+        raise RigError("the limb mesh's positions are not float32 at the start of a vertex")
+    return np.frombuffer(memoryview(array), dtype=np.float32).reshape(-1, stride)[:, :3] \
+        .astype(np.float64)
 
 
 def _cut_cap(rig: LimbRig, distance: float, color: Vec4, shader) -> NodePath:
