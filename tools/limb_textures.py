@@ -78,8 +78,10 @@ def arm_features(p, n, rig):
     """Height (mm), darkening (0..1), palmar mask (0..1) and vein tint for arm texels."""
     dorsal_dir = np.array([1.0, 0.0, 0.0])
     W = rig["wrist"]
-    hand = _smooth((W[2] + 0.015 - p[:, 2]) / 0.035)
-    palmar = hand * _smooth((n @ -dorsal_dir + 0.15) / 0.45)
+    hand = _smooth((W[2] + 0.025 - p[:, 2]) / 0.05)
+    # palmar skin fades out over the lateral borders of the hand and the sides of the
+    # fingers: 0 with the normal 60 degrees from dorsal, 1 at 60 degrees from palmar
+    palmar = hand * _smooth((n @ -dorsal_dir + 0.5) / 1.0)
     dorsal = hand * _smooth((n @ dorsal_dir - 0.1) / 0.5)
     height = np.zeros(len(p))
     for finger in ("thumb", "index", "middle", "ring", "little"):
@@ -134,7 +136,8 @@ def leg_features(p, n, rig, toes):
     """As :func:`arm_features`, for the leg; ``toes`` are the toe joint chains."""
     sole = rig["heel"][2]
     foot = _smooth((rig["ankle"][2] - p[:, 2]) / 0.02)
-    plantar = foot * _smooth((n @ [0, 0, -1.0] + 0.2) / 0.5) * _smooth((sole + 0.03 - p[:, 2]) / 0.02)
+    plantar = (foot * _smooth((n @ [0, 0, -1.0] + 0.45) / 0.95)      # over the foot's sides
+               * _smooth((sole + 0.045 - p[:, 2]) / 0.04))
     height = np.zeros(len(p))
     up = np.array([0.0, 0.0, 1.0])
     for chain in toes:

@@ -173,8 +173,14 @@ def nail_color(tone: SkinTone | tuple[float, float, float]) -> tuple[float, floa
     return tuple(float(c) for c in 0.55 * linear + 0.45 * pink)
 
 
-#: palms and soles: the tone moved toward this light, pinkish colour (linear RGB) ...
-PALMAR_TARGET = np.array([0.75, 0.50, 0.43])
+#: palms and soles: the tone moved toward a target colour (linear RGB) that runs from this
+#: light, pinkish one on light skin (the capillary bed shows through) ...
+PALMAR_PINK = np.array([0.75, 0.50, 0.43])
+#: ... to this warm tan (sRGB #c69c7c) on dark skin, whose palms and soles are a lighter
+#: brown, not pink; the target changes over relative luminance PALMAR_TAN_LUMINANCE
+#: (all pink above the first, all tan below the second, smoothstep between) ...
+PALMAR_TAN = np.array([0.5647, 0.3324, 0.2016])
+PALMAR_TAN_LUMINANCE = (0.4, 0.1)
 #: ... by a fraction that grows as the skin darkens (from the first number at relative
 #: luminance PALMAR_LUMINANCE and above to the second at 0). Palmar and plantar skin has far
 #: less melanin than the rest on every skin type, so the contrast is small and mostly
@@ -187,6 +193,10 @@ def palmar_color(tone: SkinTone | tuple[float, float, float]) -> tuple[float, fl
     """Linear RGB of the palms and soles of a limb of ``tone``."""
     linear = np.asarray(getattr(tone, "linear", tone), dtype=np.float64)
     luminance = float(linear @ [0.2126, 0.7152, 0.0722])
+    pink_above, tan_below = PALMAR_TAN_LUMINANCE
+    t = min(max((pink_above - luminance) / (pink_above - tan_below), 0.0), 1.0)
+    t = t * t * (3.0 - 2.0 * t)
+    target = (1.0 - t) * PALMAR_PINK + t * PALMAR_TAN
     lo, hi = PALMAR_MIX
     k = hi - (hi - lo) * min(luminance / PALMAR_LUMINANCE, 1.0)
-    return tuple(float(c) for c in (1.0 - k) * linear + k * PALMAR_TARGET)
+    return tuple(float(c) for c in (1.0 - k) * linear + k * target)
