@@ -20,6 +20,21 @@ _UNIT = np.stack([np.cos(np.linspace(0.0, math.pi, _DIRECTIONS, endpoint=False))
                   np.sin(np.linspace(0.0, math.pi, _DIRECTIONS, endpoint=False))])
 #: fixed-point passes that settle the perspective (converged to < 0.01 % after 4)
 _PASSES = 5
+#: directions spread evenly over the sphere (a Fibonacci lattice) that pick the outer points
+#: of a shape: each lies within 5 deg of one, so an extent is missed by < 0.4 % of the radius
+_SPHERE = 600
+_GOLDEN = math.pi * (3.0 - math.sqrt(5.0))
+_Z = 1.0 - 2.0 * (np.arange(_SPHERE) + 0.5) / _SPHERE
+_SPHERE_DIRS = np.stack([np.sqrt(1.0 - _Z ** 2) * np.cos(_GOLDEN * np.arange(_SPHERE)),
+                         np.sqrt(1.0 - _Z ** 2) * np.sin(_GOLDEN * np.arange(_SPHERE)), _Z])
+
+
+def outer_points(points: np.ndarray) -> np.ndarray:
+    """The few of ``points`` (N, 3) that lie furthest along one of :data:`_SPHERE`
+    directions (the convex hull's vertices, nearly all): however the shape is turned, its
+    framing depends only on them. Computed once per posture; framing them is then quick."""
+    along = _SPHERE_DIRS.T @ points.T                   # (directions, N), rows contiguous
+    return points[np.unique(np.concatenate([along.argmax(axis=1), along.argmin(axis=1)]))]
 
 
 def projected_diameter(uv: np.ndarray) -> float:

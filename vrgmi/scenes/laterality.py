@@ -20,12 +20,12 @@ import numpy as np
 from panda3d.core import (AlphaTestAttrib, CardMaker, CullBinEnums, CullBinManager,
                           DepthTestAttrib, Geom, GeomNode, GeomTriangles,
                           GeomVertexData, GeomVertexFormat, GeomVertexReader, GeomVertexWriter,
-                          LMatrix4f, NodePath, Point3, Quat, RenderAttrib, ShaderAttrib, Thread,
+                          LMatrix3f, LMatrix4f, NodePath, Point3, Quat, RenderAttrib, ShaderAttrib, Thread,
                           Vec3, Vec4)
 
-from vrgmi.body.postures import posture_angles
+from vrgmi.body.postures import FOOT_POSTURES, HAND_POSTURES, posture_angles
 from vrgmi.i18n import N_, _
-from vrgmi.laterality.framing import frame_silhouette
+from vrgmi.laterality.framing import frame_silhouette, outer_points
 from vrgmi.laterality.staircase import next_session_start
 from vrgmi.laterality.probe import PROBE_TRIALS
 from vrgmi.laterality.stimuli import Stimulus
@@ -38,7 +38,6 @@ from vrgmi.render.skin import SkinLook, StumpBlend, skin_tone
 from vrgmi.render.ui import Panel, line_height_for, text_line_deg
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import Param
-from vrgmi.spatial import quat_to_matrix
 
 #: where the stimulus floats: metres in front of the eyes along the gaze (near enough to
 #: look large, far enough for comfortable convergence in a headset), whose pitch is clamped
@@ -399,8 +398,11 @@ class _StageView:
         rig.pose(stimulus.posture)
         rig.show(True)
         q = stimulus.quaternion()
-        self.pivot.set_quat(Quat(float(q[3]), float(q[0]), float(q[1]), float(q[2])))
-        scale, position = rig.frame(quat_to_matrix(q))
+        turn = Quat(float(q[3]), float(q[0]), float(q[1]), float(q[2]))
+        self.pivot.set_quat(turn)
+        rows = LMatrix3f()                      # Panda3D's: row k is where axis k goes
+        turn.extract_to_matrix(rows)
+        scale, position = rig.frame(np.array(rows, dtype=np.float64).reshape(3, 3).T)
         rig.holder.set_scale(scale)
         self.pivot.set_pos(*position)
         if stimulus.context is not None:
@@ -577,14 +579,16 @@ class _StimulusRig:
             if skin is not None else None
         self._shown = _ShownPart(self.rig, cut + CUT_BLEND_M / 2.0)
         self._posture: str | None = None
-        #: per posture: the shown part's mesh points, upright and centred on the pivot (the
+        #: per posture: the shown part's outer points, upright and centred on the pivot (the
         #: holder's frame), and the offset that centres them
         self._framed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._neutral_pitch = 0.0
         if limb == "foot":
             self.solver.forward(posture_angles(limb, reference), self.index)
             self._neutral_pitch = self._foot_pitch()
-        self.pose(reference)
+        # frame every posture now, while the scene loads, not at a stimulus's onset
+        for posture in (*(HAND_POSTURES if limb == "hand" else FOOT_POSTURES), reference):
+            self.pose(posture)
 
     def _foot_pitch(self) -> float:
         """The posed heel-to-ball axis's elevation (rad) in the leg's sagittal plane."""
@@ -612,7 +616,7 @@ class _StimulusRig:
         self.offset.set_quat(upright)
         if posture not in self._framed:
             self.offset.set_pos(0.0, 0.0, 0.0)
-            points = self._shown.points(self.holder)
+            points = outer_points(self._shown.points(self.holder))
             centre = 0.5 * (points.min(axis=0) + points.max(axis=0))
             self._framed[posture] = (points - centre, -centre)
         self.offset.set_pos(*self._framed[posture][1])
@@ -674,7 +678,8 @@ class _ShownPart:
         self.rows = np.flatnonzero(distance > cut)
         tris = np.concatenate([np.array(geom.get_primitive(k).decompose().get_vertex_list(),
                                         dtype=np.int64) for k in range(geom.get_num_primitives())])
-        edges = tris.reshape(-1, 3)[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+        edges = np.unique(np.sort(tris.reshape(-1, 3)[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2),
+                                  axis=1), axis=0)
         ends = distance[edges] - cut
         crossing = ends[:, 0] * ends[:, 1] < 0.0
         self.edges = edges[crossing]
