@@ -12,8 +12,8 @@ from enum import Enum
 from pathlib import Path
 
 import numpy as np
-from panda3d.core import (Filename, GraphicsOutput, Texture, WindowProperties,
-                          loadPrcFileData)
+from panda3d.core import (ConfigVariableBool, Filename, GraphicsOutput, Texture,
+                          WindowProperties, loadPrcFileData)
 
 from vrgmi.errors import VrgmiError
 from vrgmi.render.shaders import set_lighting, set_srgb_encoding, shaders_supported
@@ -43,6 +43,20 @@ _CANDIDATES = {
     DisplayMode.SOFTWARE: [],
 }
 _SOFTWARE = ("p3tinydisplay", "offscreen")
+
+_paced = False
+
+
+def _pace_offscreen(on: bool) -> None:
+    """Panda3D's ``gl-finish`` (a glFinish() at the end of every frame), read by Panda3D each
+    frame. An offscreen buffer has no buffer swap to pace the frame loop, so without it the
+    GL driver queues frames: Mesa llvmpipe keeps each queued frame's binned triangles until
+    its rasteriser threads catch up, and a loop that only renders grew by ~2 MB a frame at
+    1280 x 720 up to llvmpipe's scene limit (~1.9 GB). See docs/rendering.md ("Frame pacing
+    offscreen"). Touched only once Panda3D's GL module has defined the variable."""
+    global _paced
+    ConfigVariableBool("gl-finish").set_value(on)
+    _paced = on
 
 
 @dataclass
@@ -112,6 +126,8 @@ def open_display(requested: str = "auto", size: tuple[int, int] = (1280, 720),
     if getattr(builtins, "base", None) is not None:
         raise DisplayError("a display is already open in this process; close it first")
     _configure(mode, title, multisamples)
+    if _paced:
+        _pace_offscreen(False)        # off while the next GSG is made (else Panda3D warns)
     from direct.showbase.ShowBase import ShowBase
 
     base = ShowBase(windowType="none")
@@ -129,6 +145,8 @@ def open_display(requested: str = "auto", size: tuple[int, int] = (1280, 720),
     elif opened == "offscreen" and mode is DisplayMode.DESKTOP:
         log.warning("vrgmi: the desktop window did not open; rendering offscreen")
         mode = DisplayMode.HEADLESS
+    if mode is DisplayMode.HEADLESS:
+        _pace_offscreen(True)         # one frame in flight offscreen
     base.disable_mouse()  # the camera moves only with the head
     set_srgb_encoding(base.render, not base.win.get_fb_properties().get_srgb_color())
     set_lighting(base.render)
