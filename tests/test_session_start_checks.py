@@ -4,6 +4,8 @@ file gives ``phase_started`` as a TOML date-time."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -31,6 +33,13 @@ def _one_line_error(capsys, argv: list[str]) -> str:
     err = out.strip().splitlines()[-1]
     assert err.startswith("vrgmi: ") and len(err) <= MESSAGE_MAX_CHARS, out
     return err
+
+
+def _run_session(argv: list[str]) -> subprocess.CompletedProcess:
+    """A session that opens a display runs in its own process: a test process may already
+    hold the session-wide offscreen display (tests/conftest.py), and a process has one."""
+    return subprocess.run([sys.executable, "-m", "vrgmi", *argv], capture_output=True,
+                          text=True, timeout=300)
 
 
 def _program(tmp_path: Path, body: str, name: str = "prog.toml") -> Path:
@@ -75,12 +84,15 @@ def test_an_empty_input_script_is_refused(tmp_path, capsys):
     assert "no answers" in err
 
 
-def test_a_script_that_runs_out_before_the_pain_question_stops(tmp_path, capsys):
+def test_a_script_that_runs_out_before_the_pain_question_stops(tmp_path):
     """One answer that never reaches the NRS: the session stops in display seconds (well
     under the 3,600 s cap) with one line, and is stored as stopped."""
     script = tmp_path / "answers.json"
     script.write_text(json.dumps([[0.2, "left"]]))
-    err = _one_line_error(capsys, _session(tmp_path, "--script", str(script)))
+    run = _run_session(_session(tmp_path, "--script", str(script)))
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    err = run.stderr.strip().splitlines()[-1]
+    assert err.startswith("vrgmi: ") and len(err) <= MESSAGE_MAX_CHARS, run.stderr
     assert "ran out" in err and "pain_nrs" in err
     db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
@@ -96,13 +108,14 @@ def test_long_messages_are_cut_to_one_short_line(capsys):
     assert one_line("a\n  b\tc") == "a b c" and len(one_line("x" * 999)) == MESSAGE_MAX_CHARS
 
 
-def test_a_toml_datetime_phase_start_is_its_date_and_the_gate_decides(tmp_path, capsys):
+def test_a_toml_datetime_phase_start_is_its_date_and_the_gate_decides(tmp_path):
     prog = _program(tmp_path, 'patient = "P15"\nphase_started = 2026-01-05T10:00:00\n' + STEP)
     program = load_program(prog)
     assert program.phase_started == date(2026, 1, 5) and type(program.phase_started) is date
     assert gate(program, [{"date": "2026-01-06", "phase": "laterality"}]).phase == "laterality"
-    assert main(_session(tmp_path, "--program", str(prog))) == 0
-    summary = json.loads(capsys.readouterr().out)
+    run = _run_session(_session(tmp_path, "--program", str(prog)))
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
     assert "error" not in summary["gate"] and summary["gate"]["phase"] == "laterality"
     db = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
