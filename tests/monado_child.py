@@ -218,8 +218,11 @@ def run_day(out: Path, port: int, mode: str) -> None:
     from vrgmi.program import Program, SceneStep
     from vrgmi.records import open_database, queries
 
+    # no practice trials: their time limit runs on the display clock, which Monado's null
+    # compositor stretches under load; the probe pictures wait for the answer
     settings = settings_for(mode, **{"patient.id": "P1", "ui.instructions": "false",
-                                     "ui.speak_instructions": "false"})
+                                     "ui.speak_instructions": "false",
+                                     "practice.laterality_trials": "0"})
     db = open_database(f"sqlite:///{out / 'records.sqlite'}")
     queries.upsert_patient(db, "P1", side="left", level="transradial", height_m=1.75)
     services = ClinicServices(db=db)
