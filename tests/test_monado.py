@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from test_desktop_window import x_display  # noqa: F401  (fixture: Xvfb)
+from tests.eye_pixels import skin_near
 from tests.monado import REPO, monado_env, monado_manifest, worker_port
 from tests.xr_runtime.harness import validation_problems
 from vrgmi.body.mirror import mirror_points
@@ -47,20 +48,6 @@ def run_child(tmp_path: Path, scenario: str, mode: str, *args: str,
     assert res.returncode == 0, res.stderr[-3000:]
     messages = validation.read_text().splitlines() if validation.exists() else []
     return json.loads((tmp_path / "result.json").read_text()), messages
-
-
-def _skin(px: np.ndarray) -> bool:
-    r, g, b = (int(v) for v in px[:3])
-    return r > g > b and r - b > 45
-
-
-def _skin_near(img: np.ndarray, points: np.ndarray) -> tuple[int, int]:
-    """(joints inside the image, joints with a skin-coloured pixel within 1 px)."""
-    h, w = img.shape[:2]
-    inside = [(int(x), int(y)) for x, y in points if 0 <= x < w and 0 <= y < h]
-    skin = sum(any(_skin(img[min(max(y + dy, 0), h - 1), min(max(x + dx, 0), w - 1)])
-                   for dx in (-1, 0, 1) for dy in (-1, 0, 1)) for x, y in inside)
-    return len(inside), skin
 
 
 @pytest.mark.parametrize("binding", ["EGL", "GLX"])
@@ -105,7 +92,7 @@ def test_monado_session_focuses_shows_both_limbs_and_mirrors_the_controller_at_o
     for eye, img in enumerate(images):
         assert img.shape == (240, 320, 4)                   # Monado's simulated eye size
         for limb in ("intact", "phantom"):
-            inside, skin = _skin_near(img, eyes[f"{limb}{eye}"])
+            inside, skin = skin_near(img, eyes[f"{limb}{eye}"])
             assert inside >= 10, f"the {limb} limb is not in eye {eye}'s view"
             assert skin >= 0.6 * inside, f"eye {eye} does not show the {limb} limb " \
                                          f"({skin} of {inside} joints on skin)"

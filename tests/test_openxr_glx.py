@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from test_desktop_window import x_display  # noqa: F401  (fixture: Xvfb)
+from tests.eye_pixels import skin_near
 from tests.xr_runtime.harness import validation_problems, xr_test_runtime
 from vrgmi.events import read_events
 from vrgmi.tracking.replay import save_replay
@@ -94,20 +95,6 @@ def reach(tmp_path_factory):
     return path
 
 
-def _skin(px: np.ndarray) -> bool:
-    r, g, b = (int(v) for v in px[:3])
-    return r > g > b and r - b > 45
-
-
-def _skin_near(img: np.ndarray, points: np.ndarray) -> tuple[int, int]:
-    """(joints inside the image, joints with a skin-coloured pixel within 1 px)."""
-    h, w = img.shape[:2]
-    inside = [(int(x), int(y)) for x, y in points if 0 <= x < w and 0 <= y < h]
-    skin = sum(any(_skin(img[min(max(y + dy, 0), h - 1), min(max(x + dx, 0), w - 1)])
-                   for dx in (-1, 0, 1) for dy in (-1, 0, 1)) for x, y in inside)
-    return len(inside), skin
-
-
 def test_the_headset_loop_renders_both_eyes_through_the_glx_binding(x_display, reach,
                                                                    tmp_path):
     env = {**os.environ, "DISPLAY": x_display, "PYTHONPATH": str(REPO)}
@@ -131,7 +118,7 @@ def test_the_headset_loop_renders_both_eyes_through_the_glx_binding(x_display, r
     for eye, img in enumerate(eyes):
         assert img.shape == (VIEW[1], VIEW[0], 4)
         for limb in ("intact", "phantom"):          # the patient's hand and its mirror image
-            inside, skin = _skin_near(img, data[f"{limb}{eye}"])
+            inside, skin = skin_near(img, data[f"{limb}{eye}"])
             assert inside >= 10, f"the {limb} limb is not in eye {eye}'s view"
             assert skin >= 0.6 * inside, f"eye {eye} does not show the {limb} limb " \
                                          f"({skin} of {inside} joints on skin)"
