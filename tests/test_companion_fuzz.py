@@ -286,7 +286,11 @@ def test_floods_and_pairing_abuse_at_the_real_limits(records):
         assert summary["ws_messages"] > 500
         rows = _last_audit_id(companion, records) - start_id
         accepted = len(companion.commands.drain())
-        assert rows < accepted + 200 < summary["ws_messages"], (rows, accepted, summary)
+        # one row per accepted command and per HTTP request at most (their number depends on
+        # the machine's speed), the rejected flood folded into a few counted rows
+        requests = sum(summary["statuses"].values())
+        assert accepted <= rows <= accepted + requests + 50, (rows, accepted, requests, summary)
+        assert rows < summary["ws_messages"] - accepted, (rows, accepted, summary)
         # pairing abuse from other addresses, and cross-site tries, while a tablet waits
         pairing = companion.pairing()[0]
         for n in range(2, 6):
