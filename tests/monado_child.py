@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from panda3d.core import Point2, Point3
 
+from tests.eye_pixels import project_joints
 from tests.monado import RemoteDriver
 from vrgmi.core import warmup
 from vrgmi.render.display import open_display
@@ -59,23 +59,6 @@ class EyeReadback:
         self._get(dst, 0, GL_RGBA, GL_UNSIGNED_BYTE, img.nbytes, img.ctypes.data)
         self.images[self._eye] = img[::-1].copy()
         self._eye ^= 1
-
-
-def project_joints(runner: XrRunner) -> dict[str, np.ndarray]:
-    """Where each limb's joints land in each eye's image (pixels)."""
-    eyes, render, core = runner.link.eyes, runner.display.base.render, runner.engine.core
-    out = {}
-    for i, cam in enumerate(eyes.cameras):
-        w, h = eyes.size[i]
-        for limb, positions in (("intact", core.intact.positions),
-                                ("phantom", core.phantom.positions)):
-            pts = []
-            for p in positions:
-                q = Point2()
-                if eyes.lenses[i].project(cam.get_relative_point(render, Point3(*p)), q):
-                    pts.append(((q[0] + 1) / 2 * w, (1 - q[1]) / 2 * h))
-            out[f"{limb}{i}"] = np.array(pts).reshape(-1, 2)
-    return out
 
 
 def settings_for(mode: str, **extra: str):

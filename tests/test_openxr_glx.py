@@ -39,7 +39,7 @@ CHILD = r'''
 import json, sys
 from pathlib import Path
 import numpy as np
-from panda3d.core import Point2, Point3
+from tests.eye_pixels import project_joints
 from tests.xr_runtime.harness import xr_test_runtime
 from vrgmi.core import warmup
 from vrgmi.render.display import open_display
@@ -54,17 +54,7 @@ settings = load_settings(overrides={"patient.amputation_side": "left",
 joints = {}
 
 def project(runner, _t):
-    eyes, render = runner.link.eyes, runner.display.base.render
-    core = runner.engine.core
-    for i, cam in enumerate(eyes.cameras):
-        for limb, positions in (("intact", core.intact.positions),
-                                ("phantom", core.phantom.positions)):
-            pts = []
-            for p in positions:
-                q = Point2()
-                if eyes.lenses[i].project(cam.get_relative_point(render, Point3(*p)), q):
-                    pts.append(((q[0] + 1) / 2 * w, (1 - q[1]) / 2 * h))
-            joints[f"{limb}{i}"] = np.array(pts).reshape(-1, 2)
+    joints.update(project_joints(runner))
 
 with xr_test_runtime(replay=replay, view_size=(w, h)) as rt:
     display = open_display("desktop", size=(320, 240))
