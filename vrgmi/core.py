@@ -297,7 +297,7 @@ def dump_replay(replay_path: Path, dump_path: Path, settings: Settings,
     from vrgmi.tracking.replay import ReplaySource, load_replay
 
     replay_path, dump_path = Path(replay_path), Path(dump_path)
-    if _same_file(replay_path, dump_path) or replay_path.resolve() == dump_path.resolve():
+    if _same_file(replay_path, dump_path):
         raise VrgmiError(f"replay: --dump {dump_path} is the replay itself; "
                          "choose another file")
     replay = load_replay(replay_path)
