@@ -14,6 +14,7 @@ import pg_server
 from pg_server import pg_url  # noqa: F401  (fixture)
 from records_data import SEED0, fill_history
 from vrgmi.events import EVENT_KINDS, EventBus
+from vrgmi.outcomes.store import record_visit
 from vrgmi.records import RecordSink, RecordsError, UnknownPatient, open_database
 from vrgmi.records import queries as q
 from vrgmi.records.db import current_revision, head_revision
@@ -39,7 +40,7 @@ def _store(db, tmp_path, pid="P01", n=4):
 
 
 def test_migrations_reach_head_and_match_the_models(db):
-    assert current_revision(db) == head_revision() == "0003"
+    assert current_revision(db) == head_revision() == "0004"
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                 Base.metadata)
@@ -154,6 +155,7 @@ def test_deleting_a_patient_removes_every_row(db, tmp_path):
     q.log_command(db, command="pause", by="tok-1", accepted=True, patient_id="P01",
                   session_id="P01-s03")
     q.log_command(db, command="stop", by="tok-1", accepted=True, patient_id="P02")
+    record_visit(db, "P01", "end", {"pain": {"average": 3, "worst": 5}}, "tok-1")
     before = q.patient_row_counts(db, "P01")
     assert all(before[t] > 0 for t in TABLES), before
     other = q.patient_row_counts(db, "P02")

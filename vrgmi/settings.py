@@ -248,6 +248,30 @@ class BodySettings:
 
 
 @dataclass
+class OutcomesSettings:
+    """[outcomes]: the measure battery, follow-up visits and responder analysis
+    (docs/outcomes.md)."""
+
+    followup_months: str = _opt("1,3,6", "follow-up visits this many months after the end of "
+                                "treatment (comma-separated whole months, 1..24)")
+    due_before_days: int = _opt(7, "a visit is listed as due this many days before its date",
+                                0, 60)
+    overdue_after_days: int = _opt(14, "a visit not done this many days after its date is "
+                                   "overdue", 1, 120)
+    dropout_after_days: int = _opt(60, "a visit still not done this many days after its date "
+                                   "counts the patient as dropped out at that time point", 1, 365)
+    end_after_mirror_days: int = _opt(14, "the end-of-treatment visit is due once the mirror "
+                                      "phase has run this many days", 1, 120)
+    responder_moderate: float = _opt(0.30, "a responder: average pain at least this fraction "
+                                     "below baseline (IMMPACT: 30 % moderately important)",
+                                     0.05, 1.0)
+    responder_substantial: float = _opt(0.50, "a substantial responder: at least this fraction "
+                                        "below baseline (IMMPACT: 50 %)", 0.05, 1.0)
+    item_texts_file: str = _opt("", "the clinic's licensed item texts (TOML or JSON) shown "
+                                "instead of the built-in ones; empty = built-in texts")
+
+
+@dataclass
 class Settings:
     """All settings, grouped by section as in the TOML file."""
 
@@ -264,6 +288,7 @@ class Settings:
     imagery: ImagerySettings = field(default_factory=ImagerySettings)
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
     body: BodySettings = field(default_factory=BodySettings)
+    outcomes: OutcomesSettings = field(default_factory=OutcomesSettings)
 
 
 def _shown(value: Any) -> str:

@@ -34,9 +34,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import selectinload
 
 from vrgmi.records.db import Database, RecordsError
-from vrgmi.records.schema import (TABLES, CommandLog, GateDecision, Patient, Program,
-                                  QuestionnaireAnswer, SceneRun, Session, SessionEvent,
-                                  TherapistNote, Trial, check_patient_id)
+from vrgmi.records.schema import (TABLES, CommandLog, GateDecision, OutcomeAnswer,
+                                  OutcomePlan, Patient, Program, QuestionnaireAnswer, SceneRun,
+                                  Session, SessionEvent, TherapistNote, Trial, check_patient_id)
 from vrgmi.settings import NormsSettings
 
 
@@ -253,6 +253,8 @@ def _row_counts(s: Any, patient_id: str) -> dict[str, int]:
     out["sessions"] = count(Session, Session.patient_id == patient_id)
     out["programs"] = count(Program, Program.patient_id == patient_id)
     out["patients"] = count(Patient, Patient.id == patient_id)
+    out["outcome_answers"] = count(OutcomeAnswer, OutcomeAnswer.patient_id == patient_id)
+    out["outcome_plans"] = count(OutcomePlan, OutcomePlan.patient_id == patient_id)
     return {name: out[name] for name in TABLES}
 
 

@@ -7,16 +7,16 @@ belongs to that patient in one statement. Wall-clock times are timezone-aware UT
 those as UTC); ``t`` columns are display-clock seconds of the session. Rows that come from a
 session event carry ``event_uid`` (unique), so replaying a spilled event is harmless.
 The migrations in ``migrations/versions/`` (0001 initial, 0002 the full program and gate
-details, 0003 the session's seed) match these models (a test checks that autogenerate finds no difference).
+details, 0003 the session's seed, 0004 the outcome plans and answers) match these models
+(a test checks that autogenerate finds no difference).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer,
-                        MetaData,
-                        String, Text)
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index,
+                        Integer, MetaData, String, Text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from vrgmi.errors import VrgmiError
@@ -263,6 +263,38 @@ class TherapistNote(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
+class OutcomePlan(Base):
+    """A patient's outcome plan (vrgmi.outcomes): the battery the therapist chose, the
+    follow-up months, and the day treatment ended (follow-ups are counted from it)."""
+
+    __tablename__ = "outcome_plans"
+
+    patient_id: Mapped[str] = mapped_column(_patient_fk(), primary_key=True)
+    measures: Mapped[list[Any]] = mapped_column(default=list)
+    followup_months: Mapped[list[Any]] = mapped_column(default=list)
+    treatment_ended: Mapped[date | None] = mapped_column(Date)
+    updated: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutcomeAnswer(Base):
+    """One outcome measure answered at one time point (baseline, a phase change, the end of
+    treatment or a follow-up), with its answers as given and its scores."""
+
+    __tablename__ = "outcome_answers"
+    __table_args__ = (Index("ix_outcome_answers_patient_id_timepoint", "patient_id",
+                            "timepoint"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(_patient_fk())
+    timepoint: Mapped[str] = mapped_column(String(16))      # baseline|phase_imagery|end|fu_3m..
+    measure: Mapped[str] = mapped_column(String(24))
+    answered: Mapped[datetime] = mapped_column(default=utcnow)
+    by: Mapped[str] = mapped_column(String(64), default="")
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 #: every table, children first (the order deletion counts are reported in)
-TABLES = ("command_log", "therapist_notes", "gate_decisions", "session_events",
+TABLES = ("outcome_answers", "outcome_plans", "command_log", "therapist_notes",
+          "gate_decisions", "session_events",
           "questionnaire_answers", "trials", "scene_runs", "sessions", "programs", "patients")
