@@ -161,11 +161,21 @@ def _pinch(u, b, v):
     return pos, rot, curls, p
 
 
+#: how far (m at 1.75 m) the tapping foot's ankle is forward of the eyes: the feet forward
+#: of the knees (knees bent about 45 deg), as a seated patient asked to watch the feet puts
+#: them, so the eyes looking down see them past the knees (at 0.45 m, knees bent about 70
+#: deg, the knees hid them)
+FOOT_TAP_FORWARD_M = 0.56
+#: how far (deg) each tap lifts the toes about the heel (off a pedal's 20 deg incline)
+FOOT_TAP_LIFT_DEG = 25.0
+
+
 def _foot_tap(u, b, v):
-    ankle = np.array([0.15 * b.s, 0.45 * b.s, b.ankle_height]) + v["offset"] * [1, 1, 0]
+    ankle = np.array([0.15 * b.s, FOOT_TAP_FORWARD_M * b.s, b.ankle_height]) \
+        + v["offset"] * [1, 1, 0]
     heel = ankle + np.array([0.0, -0.22 * b.foot, -b.ankle_height])
     tracker = ankle + np.array([0.0, 0.28 * b.foot, 0.0])
-    lift = v["amp"] * 18 * _D * np.maximum(0.0, np.sin(2 * np.pi * 4 * u)) ** 2
+    lift = v["amp"] * FOOT_TAP_LIFT_DEG * _D * np.maximum(0.0, np.sin(2 * np.pi * 4 * u)) ** 2
     rot = _qaxis(_X, lift)                                          # toes up about the heel
     return heel + _qrot(rot, tracker - heel), rot
 

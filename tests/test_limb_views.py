@@ -1,0 +1,86 @@
+"""What the patient and the therapist see of the limbs, measured in the rendered pictures:
+the feet past the knees from the seated patient's eye (the scripted foot-tap motion), and
+the parts of a limb picked out by the skin shader's stump blend (rest-pose distance from
+the limb root)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mirror_patient import run_frames
+from vrgmi.app import Engine
+from vrgmi.render.display import grab_rgba
+from vrgmi.render.rig import MODEL_HEIGHT
+from vrgmi.scenes.foot_targets import FootTargets
+from vrgmi.settings import load_settings
+from vrgmi.tracking.scripted import ScriptedSource
+
+_BLEND = ("stump_distance", "stump_blend_width", "residual_alpha", "phantom_alpha")
+
+
+def _changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.abs(a - b).sum(axis=-1) > 12
+
+
+def beyond_mask(engine, rigs, distance: float) -> tuple[np.ndarray, np.ndarray]:
+    """(seen, whole): the pixels of the parts of ``rigs`` more than ``distance`` (model
+    metres, rest pose) from their roots that the full picture shows, and all their pixels
+    drawn with nothing in front. The skin shader's stump blend hides either part: a pixel
+    is seen where hiding the far part changes the picture; its whole silhouette is drawn
+    without depth test (nothing occludes it) with the near part hidden."""
+    base = engine.display.base
+    saved = [{k: rig.character.get_shader_input(k) for k in _BLEND} for rig in rigs]
+
+    def shot(near: float, far: float) -> np.ndarray:
+        for rig in rigs:
+            c = rig.character
+            c.set_shader_input("stump_distance", distance)
+            c.set_shader_input("stump_blend_width", 0.0)
+            c.set_shader_input("residual_alpha", near)
+            c.set_shader_input("phantom_alpha", far)
+        return grab_rgba(base)[..., :3].astype(np.int32)
+
+    try:
+        seen = _changed(shot(1.0, 1.0), shot(1.0, 0.0))
+        for rig in rigs:
+            rig.character.set_depth_test(False)
+        whole = _changed(shot(0.0, 1.0), shot(0.0, 0.0))
+    finally:
+        for rig, inputs in zip(rigs, saved):
+            rig.character.clear_depth_test()
+            for value in inputs.values():
+                rig.character.set_shader_input(value)
+    return seen & whole, whole
+
+
+def feet_seen(engine) -> tuple[float, int]:
+    """(the share of the feet's pixels the patient sees, the feet's pixel count): the foot
+    is the leg beyond 2 cm above the ankle joint along the rest-pose leg."""
+    L = engine.core.lengths
+    scale = engine.settings.patient.height_m / MODEL_HEIGHT
+    seen, whole = beyond_mask(engine, (engine.intact_rig, engine.phantom_rig),
+                              (L.thigh + L.shank) / scale - 0.02)
+    return float(seen.sum()) / max(1.0, float(whole.sum())), int(whole.sum())
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_the_seated_patient_sees_the_feet_past_the_knees_while_tapping(display, scene, side):
+    """The scripted foot-tap motion (the default leg motion of demos and headless sessions)
+    puts the feet forward of the knees: from the eye looking down 45 deg most of both
+    feet shows (with the feet under the knees none did)."""
+    settings = load_settings(overrides={"patient.amputation_level": "transtibial",
+                                        "patient.amputation_side": side,
+                                        "ui.instructions": False,
+                                        "practice.mirror_trials": 0})
+    other = "right" if side == "left" else "left"
+    engine = Engine(settings, ScriptedSource("foot_tap", intact_side=other), display,
+                    scene=FootTargets())
+    try:
+        frame = 0
+        for seconds in (0.6, 0.35, 0.35):           # toes down, lifting, lifted
+            frame = run_frames(engine, seconds, frame, render_every=1000)
+            share, pixels = feet_seen(engine)
+            assert pixels > 100, "the feet are not in the patient's view at all"
+            assert share >= 0.6, f"only {share:.0%} of the feet show past the knees"
+    finally:
+        engine.close()
