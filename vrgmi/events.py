@@ -48,7 +48,9 @@ EVENT_KINDS = ("session_started", "scene_started", "trial", "block_finished", "q
                "patient_stop", "pain_check", "pain_flare", "ssq_alert", "dose_warning",
                "phase_step_back",
                # the levels carried over to the next session (vrgmi/progress.py)
-               "progression")
+               "progression",
+               # a brush stroke of the touch task (vrgmi/scenes/touch.py, docs/embodiment.md)
+               "stroke")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ import numpy as np
 from vrgmi.atomic import AtomicWriteError, write_text
 from vrgmi.body import get_level
 from vrgmi.control import CommandQueue, EngineStatus, StatusBoard
+from vrgmi.embodiment_plan import MEASURE_PARTS, MEASURE_PRE, with_measures
 from vrgmi.errors import VrgmiError
 from vrgmi.events import Event, EventBus, EventSink, JsonlEventLog
 from vrgmi.i18n import _
@@ -184,7 +185,7 @@ class Block:
     scene: str
     params: dict[str, Any] = field(default_factory=dict)
     seconds: float | None = None          # None: until the scene finishes
-    part: str = "main"                    # pre | main | break | post
+    part: str = "main"                    # pre | main | break | post | measure(_pre)
     seed: int | None = None               # the scene's seed, given when it first starts
 
 
@@ -296,11 +297,19 @@ class SessionRunner:
         plan = [Block("pain_nrs", {"moment": "pre"}, part="pre")]
         if self.safety.ssq_baseline:
             plan.append(Block("ssq", {"moment": "pre"}, part="pre"))
-        for step in self.program.session_steps():
-            plan.append(Block(step.scene, dict(step.params), self._cap(60.0 * step.minutes)))
+        main = [Block(step.scene, dict(step.params), self._cap(60.0 * step.minutes))
+                for step in self.program.session_steps()]
+        plan += with_measures(main, self.engine.settings.embodiment, self._is_mirror, Block)
         plan += [Block("pain_nrs", {"moment": "post"}, part="post"),
                  Block("ssq", {"moment": "post"}, part="post")]
         return plan
+
+    def _is_mirror(self, name: str) -> bool:
+        """Whether the scene ``name`` is a mirror block (embodiment measures go around it)."""
+        try:
+            return resolve_scene(name, self.registry).phase == "mirror"
+        except VrgmiError:
+            return False
 
     def _cap(self, seconds: float) -> float:
         return seconds if self.max_block_s is None else min(seconds, self.max_block_s)
@@ -443,7 +452,7 @@ class SessionRunner:
                     self._skip(block, t, "the session's minutes are used up")
                     continue
                 block.seconds = left if block.seconds is None else min(block.seconds, left)
-            if block.part == "main" and offer_break and self._break_due():
+            if block.part in ("main", MEASURE_PRE) and offer_break and self._break_due():
                 self.plan.insert(self.index, Block("breathing", {
                     "ask_first": True, "minutes": BREAK_MINUTES},
                     self._cap(60.0 * BREAK_MINUTES), part="break"))
@@ -452,7 +461,11 @@ class SessionRunner:
                 return
 
     def _break_due(self) -> bool:
-        prev = self.plan[self.index - 1] if self.index > 0 else None
+        before = self.plan[:self.index]
+        if before and before[-1].part == MEASURE_PRE:
+            return False                 # a block right after its own pre-block measure
+        # the measures after a block belong to it: look past them
+        prev = next((b for b in reversed(before) if b.part not in MEASURE_PARTS), None)
         if prev is None or prev.part != "main" or not self._main_since_break:
             return False
         return (self.program.breathing_between_blocks
@@ -702,7 +715,7 @@ class SessionRunner:
         """Warn ``safety.dose_warning_min`` before the session's limit; at the hard limit
         (``safety.session_max_min`` in the headset) go to the post questionnaires."""
         block = self.current
-        if block is None or block.part not in ("main", "break"):
+        if block is None or block.part not in ("main", "break", *MEASURE_PARTS):
             return
         hard_left = 60.0 * self.safety.session_max_min - self._session_s
         left = min(self._main_limit_s - self._main_s, hard_left)

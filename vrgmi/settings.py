@@ -219,6 +219,36 @@ class MirrorSettings:
 
 
 @dataclass
+class EmbodimentSettings:
+    """Embodiment measures around mirror blocks and the touch task (docs/embodiment.md)."""
+
+    questionnaire_every: int = _opt(0, "ask the embodiment questionnaire after every N-th "
+                                    "mirror block of a session; 0 = never", 0, 20)
+    items_file: str = _opt("", "the clinic's embodiment item texts (JSON, docs/embodiment.md); "
+                           "empty = vrgmi's own items")
+    drift_every: int = _opt(0, "proprioceptive drift task before and after every N-th mirror "
+                            "block of a session; 0 = never", 0, 20)
+    drift_trials: int = _opt(2, "pointings per drift task (their mean is the task's error)",
+                             1, 5)
+    drift_fade_s: float = _opt(0.8, "seconds the view takes to fade to the plain room before "
+                               "the patient points", 0.2, 3.0)
+    drift_time_limit_s: float = _opt(20.0, "a pointing not confirmed within this many "
+                                     "seconds is recorded as a timeout", 5.0, 60.0)
+    touch_delay_s: float = _opt(0.0, "the drawn brush lags the real one by this many seconds "
+                                "(0 = synchronous; the control condition uses about 0.5 s)",
+                                0.0, 2.0)
+    touch_contact_m: float = _opt(0.06, "the brush tip within this distance (m) of a limb's "
+                                  "axis touches it", 0.02, 0.15)
+    touch_haptic: bool = _opt(False, "a haptic pulse on the patient's controller while the "
+                              "drawn brush touches the virtual limb")
+    touch_haptic_amplitude: float = _opt(0.5, "strength of the haptic pulse (0..1)", 0.05, 1.0)
+    touch_brush: str = _opt("auto", "what the therapist holds as the brush: a tracker with "
+                            "the role handheld_object, the controller on the amputated side, or "
+                            "auto (the tracker when tracked, else that controller)",
+                            choices=("auto", "handheld_object", "controller"))
+
+
+@dataclass
 class BodySettings:
     """The body frame (docs/body-model.md): what may turn it, and when a turn is only
     suspected and left to the therapist. The gaze never moves it."""
@@ -288,6 +318,7 @@ class Settings:
     imagery: ImagerySettings = field(default_factory=ImagerySettings)
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
     body: BodySettings = field(default_factory=BodySettings)
+    embodiment: EmbodimentSettings = field(default_factory=EmbodimentSettings)
     outcomes: OutcomesSettings = field(default_factory=OutcomesSettings)
 
 

@@ -114,6 +114,9 @@ class _Relay(PoseSource):
     def poll(self, display_time, frame) -> bool:
         return self.source.poll(display_time, frame)
 
+    def haptic_pulse(self, side: int, seconds: float, amplitude: float) -> bool:
+        return self.source.haptic_pulse(side, seconds, amplitude)
+
 
 class XrRunner:
     """Runs one patient session in the headset (see the module docstring)."""

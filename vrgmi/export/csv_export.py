@@ -69,10 +69,13 @@ def questionnaires_csv(db: Database, patient_id: str) -> str:
 
 def csv_files(db: Database, patient_id: str) -> dict[str, str]:
     """The three tables as file name (``PATIENT-trials.csv``, ``PATIENT-sessions.csv``,
-    ``PATIENT-questionnaires.csv``) -> CSV text."""
-    return {f"{patient_id}-{name}.csv": table(db, patient_id) for name, table in (
+    ``PATIENT-questionnaires.csv``) -> CSV text;
+    and the embodiment tables (:mod:`vrgmi.export.embodiment_export`) when it has them."""
+    tables = {f"{patient_id}-{name}.csv": table(db, patient_id) for name, table in (
         ("trials", trials_csv), ("sessions", sessions_csv),
         ("questionnaires", questionnaires_csv))}
+    from vrgmi.export.embodiment_export import embodiment_tables
+    return tables | embodiment_tables(db, patient_id)      # when it has them
 
 
 def export_csv(db: Database, patient_id: str, folder: Path) -> list[Path]:

@@ -21,7 +21,8 @@ What goes in:
   against local questionnaire URIs, plus one ``Observation`` per SSQ with the total score.
 
 Resource ids are UUIDs derived from the patient and the record (UUID v5), so exporting twice
-gives the same ids.
+gives the same ids. The embodiment measures' resources:
+:mod:`vrgmi.export.embodiment_export`.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 
 from vrgmi.atomic import write_text
+from vrgmi.export.embodiment_export import embodiment_resources
 from vrgmi.records.db import Database
 from vrgmi.records.queries import nrs_score, progress, questionnaires
 
@@ -93,6 +95,7 @@ def bundle_dict(db: Database, patient_id: str) -> dict[str, Any]:
         "identifier": [{"system": PATIENT_SYSTEM, "value": pid}]}]
     for q in questionnaires(db, patient_id):
         resources.extend(_questionnaire(pid, q))
+    resources.extend(embodiment_resources(pid, db, patient_id, _uid, CODE_SYSTEM, _category))
     for p in prog["laterality"]:
         side = f"{p['side']} stimuli, {p['n']} trials"
         resources.append(_observation(
@@ -124,6 +127,8 @@ def bundle_dict(db: Database, patient_id: str) -> dict[str, Any]:
 
 
 def _questionnaire(pid: str, q: dict[str, Any]) -> list[dict[str, Any]]:
+    if q["instrument"] == "embodiment":          # vrgmi.export.embodiment_export: item ids
+        return []
     key = (q["instrument"], q["session"], q["moment"], q["answered"])
     moment = {"pre": "before the session", "post": "after the session"}.get(
         q["moment"], f"moment: {q['moment']}")

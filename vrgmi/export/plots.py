@@ -311,8 +311,67 @@ def figure_ssq(progress: dict[str, Any],
     return fig
 
 
+def _session_means(progress: dict[str, Any], series: str, key: str) -> list[dict[str, Any]]:
+    """Rows of ``progress[series]`` averaged per session for ``key`` (None rows left out):
+    ``[{"session", key}]`` in session order."""
+    sums: dict[str, list[float]] = {}
+    for row in progress.get(series, []):
+        if row.get(key) is not None and row["session"] in _numbering(progress):
+            sums.setdefault(row["session"], []).append(float(row[key]))
+    return [{"session": s, key: sum(v) / len(v)} for s, v in sums.items()]
+
+
+EMBODIMENT_STYLE = {"ownership": ("#0072B2", "o"), "agency": ("#D55E00", "s"),
+                    "location": ("#009E73", "^"), "appearance": ("#CC79A7", "D")}
+
+
+def figure_embodiment(progress: dict[str, Any],
+                      fig: Figure | SubFigure | None = None) -> Any:
+    """Embodiment after mirror blocks (docs/embodiment.md): the questionnaire's subscale
+    means (-3..+3) and their mean per session; the drift task's pointing error before and
+    after the block (cm) and the drift toward the virtual limb (before - after)."""
+    num = _numbering(progress)
+    fig = _new(fig, tall=True)
+    ax1, ax2 = fig.subplots(2, 1)
+    _style(ax1, "Embodiment questionnaire (-3 disagree .. +3 agree)", "subscale mean")
+    _style(ax2, "Proprioceptive drift: felt phantom vs drawn limb", "cm")
+    shown: list[float] = []
+    for key, (color, marker) in EMBODIMENT_STYLE.items():
+        shown += _line(ax1, num, _session_means(progress, "embodiment", key), key,
+                       color=color, marker=marker, linewidth=1.0, label=key)
+    shown += _line(ax1, num, _session_means(progress, "embodiment", "embodiment"),
+                   "embodiment", color="#000000", marker="o", linewidth=2.0, label="embodiment")
+    ax1.axhline(0.0, color="#999999", linewidth=0.8)
+    ax1.set_ylim(-3.2, 3.2)
+    drift: list[float] = []
+    for key, color, marker, label in (("pre_cm", "#CC79A7", "o", "error before the block"),
+                                      ("post_cm", "#0072B2", "v", "error after the block"),
+                                      ("drift_cm", "#000000", "D", "drift toward the limb")):
+        drift += _line(ax2, num, _session_means(progress, "drift", key), key, color=color,
+                       marker=marker, linewidth=1.8 if key == "drift_cm" else 1.0, label=label)
+    ax2.axhline(0.0, color="#999999", linewidth=0.8)
+    _finish(ax1, len(num), bool(shown), legend_loc="lower left")
+    _finish(ax2, len(num), bool(drift))
+    return fig
+
+
+def figure_touch(progress: dict[str, Any],
+                 fig: Figure | SubFigure | None = None) -> Any:
+    """Touch the phantom: brush strokes per session, synchronous and delayed (the control
+    condition) stacked."""
+    num = _numbering(progress)
+    fig, ax = _axes("Touch the phantom: brush strokes", "strokes", fig)
+    rows = [r for r in progress.get("touch", []) if r["session"] in num]
+    x = [num[r["session"]] for r in rows]
+    sync = [r["synchronous"] for r in rows]
+    ax.bar(x, sync, color="#0072B2", label="synchronous")
+    ax.bar(x, [r["delayed"] for r in rows], bottom=sync, color="#E69F00", label="delayed")
+    _finish(ax, len(num), bool(rows))
+    return fig
+
+
 #: the charts drawn as two panels (given more height on a report page)
-TALL = frozenset({"imagery", "mirror", "laterality_difference"})
+TALL = frozenset({"imagery", "mirror", "laterality_difference", "embodiment"})
 
 #: chart name -> figure function (the names the companion serves under)
 PLOTS: dict[str, Callable[..., Any]] = {
@@ -326,6 +385,8 @@ PLOTS: dict[str, Callable[..., Any]] = {
     "mirror_watch": figure_mirror_watch,
     "nrs": figure_nrs,
     "ssq": figure_ssq,
+    "embodiment": figure_embodiment,
+    "touch": figure_touch,
 }
 
 

@@ -1,6 +1,6 @@
 """A patient's progress report as a PDF (matplotlib ``PdfPages``, Agg; no pyplot state).
 
-Pages (A4 portrait, always seven so a therapist finds things in the same place):
+Pages (A4 portrait, always these seven so a therapist finds things in the same place):
 
 1. title: pseudonymous id, amputation side and level, program phase, sessions and dates,
    the latest figures against the norms, and how to read the charts;
@@ -11,7 +11,9 @@ Pages (A4 portrait, always seven so a therapist finds things in the same place):
 4. explicit imagery: chronometry ratio and KVIQ (mean rating per item);
 5. pain NRS before/after each session and cybersickness (SSQ);
 6. mirror therapy (trials completed, time to complete, per task);
-7. a table of the latest sessions.
+7. a table of the latest sessions;
+8. only for a patient with embodiment measures (docs/embodiment.md): the embodiment
+   questionnaire, the proprioceptive drift and the touch task's strokes, per session.
 
 The norm verdicts use the one rule of :class:`vrgmi.laterality.norms.Norms` (the gate's).
 """
@@ -48,6 +50,8 @@ SESSION_ROWS = 45
 #: label)
 MARGIN_TOP_IN, MARGIN_BOTTOM_IN = 0.85, 0.55
 PAGE_COUNT = 1 + len(PAGES)
+#: the page added after the others when the patient has embodiment measures
+EMBODIMENT_PAGE = ("Embodiment", ("embodiment", "touch"))
 
 
 def _page() -> Figure:
@@ -99,7 +103,24 @@ def _latest_lines(prog: dict[str, Any]) -> list[str]:
                      f"{change:+.1f} over {len(pairs)} sessions")
     if prog["ssq"]:
         lines.append(f"SSQ total (latest): {_fmt(prog['ssq'][-1]['total'], '.1f')}")
+    lines += _embodiment_lines(prog)
     return lines or ["No measurements yet."]
+
+
+def _embodiment_lines(prog: dict[str, Any]) -> list[str]:
+    """The latest embodiment questionnaire and drift (docs/embodiment.md)."""
+    lines = []
+    if prog.get("embodiment"):
+        e = prog["embodiment"][-1]
+        parts = ", ".join(f"{k} {e[k]:+.1f}" for k in ("ownership", "agency", "location",
+                                                        "appearance") if e[k] is not None)
+        lines.append(f"Embodiment (latest, -3..+3): {_fmt(e['embodiment'], '+.2f')} ({parts})")
+    drift = [d for d in prog.get("drift", []) if d["drift_cm"] is not None]
+    if drift:
+        d = drift[-1]
+        lines.append(f"Proprioceptive drift (latest): {d['drift_cm']:+.1f} cm toward the "
+                     f"virtual limb ({d['pre_cm']:.1f} cm before, {d['post_cm']:.1f} cm after)")
+    return lines
 
 
 def _title_page(patient: dict[str, Any], prog: dict[str, Any]) -> Figure:
@@ -216,10 +237,12 @@ def write_report(db: Database, patient_id: str, out: Path | io.BytesIO,
     with PdfPages(out, metadata=meta) as pdf:
         say("report: title page")
         pdf.savefig(_title_page(patient, prog))
-        for title, names in PAGES:
+        extra = (EMBODIMENT_PAGE,) if any(prog.get(k) for k in ("embodiment", "drift",
+                                                                 "touch")) else ()
+        for title, names in PAGES + extra:
             say(f"report: {title.lower()}")
             pdf.savefig(_chart_page(title, names, prog, sessions))
-    say(f"report: {PAGE_COUNT} pages written")
+    say(f"report: {PAGE_COUNT + len(extra)} pages written")
     return out
 
 

@@ -489,7 +489,8 @@ def progress(db: Database, patient_id: str,
     started, moment, visual, kinesthetic, visual_mean, kinesthetic_mean}], "mirror":
     [{session, started, scene, n, successes, success_rate, time_s, score, watch_share}], "nrs":
     [{session, started, pre, post}], "ssq": [{session, started, moment, total, nausea,
-    oculomotor, disorientation}]}``.
+    oculomotor, disorientation}]}``, and the embodiment measures' "embodiment", "drift" and
+    "touch" series (:func:`vrgmi.records.embodiment.embodiment_series`).
     """
     with db.session() as s:
         p = require_patient(s, patient_id)
@@ -546,13 +547,15 @@ def progress(db: Database, patient_id: str,
             else:
                 ssq.append({**base, **{k: _num(q.scores, k) for k in
                                        ("total", "nausea", "oculomotor", "disorientation")}})
+        from vrgmi.records.embodiment import embodiment_series
+        embodiment = embodiment_series(s, patient_id, sessions, started)
         return {"patient": p.id, "side": p.amputation_side, "level": p.amputation_level,
                 "phase": program.phase if program else None,
                 "norms": {**NORMS, **(norms or {})},
                 "sessions": [{"id": r.id, "started": started[r.id], "phase": r.phase}
                              for r in sessions],
                 "laterality": laterality, **effects, "imagery": imagery, "kviq": kviq,
-                "mirror": mirror, "nrs": nrs, "ssq": ssq}
+                "mirror": mirror, "nrs": nrs, "ssq": ssq, **embodiment}
 
 
 def kviq_total(scores: dict[str, Any], subscale: str) -> float | None:

@@ -92,5 +92,10 @@ class PoseSource(ABC):
         """Length in seconds for finite sources, None for live ones."""
         return None
 
+    def haptic_pulse(self, side: int, seconds: float, amplitude: float) -> bool:
+        """A vibration of ``seconds`` at ``amplitude`` (0..1) on the controller of ``side``
+        (0 left, 1 right); False where the source has no haptic output."""
+        return False
+
     def close(self) -> None:
         """Release devices or files. Safe to call twice."""

@@ -1,8 +1,9 @@
 """OpenXRSource: controllers, hand tracking and Vive trackers from an OpenXR session.
 
 One action set ("vrgmi") with grip and aim poses, trigger, squeeze, thumbstick, primary and
-secondary buttons and menu, suggested for every profile of :mod:`vrgmi.tracking.xr_profiles`
-the instance accepts; XR_EXT_hand_tracking with our own 26-joint array (pyopenxr's
+secondary buttons and menu, and a haptic output (:meth:`OpenXRSource.haptic_pulse`),
+suggested for every profile of :mod:`vrgmi.tracking.xr_profiles` the instance accepts;
+XR_EXT_hand_tracking with our own 26-joint array (pyopenxr's
 ``locate_hand_joints_ext`` passes an empty one); XR_HTCX_vive_tracker_interaction roles for
 the residual limb and the feet. ``poll`` locates everything at the frame's predicted display
 time (the display clock is :meth:`XrSession.to_seconds`), converts stage space to engine space
@@ -87,6 +88,9 @@ class OpenXRSource(PoseSource):
         self._float = xr.ActionStateFloat()
         self._bool = xr.ActionStateBoolean()
         self._vec = xr.ActionStateVector2f()
+        self._vibration = xr.HapticVibration(frequency=xr.FREQUENCY_UNSPECIFIED)
+        self._haptic = [xr.HapticActionInfo(action=self.actions["haptic"], subaction_path=p)
+                        for p in self._hand_paths]
         self._devices = ("controller_left", "controller_right")
         self._stick = [(AxisToActions("left", "right"), AxisToActions("down", "up"))
                        for _ in SIDES]
@@ -176,6 +180,18 @@ class OpenXRSource(PoseSource):
         for k, space in self._trackers:
             frame.tracker_valid[k] = focused and self._locate(space, t, frame.tracker[k])
         self._poll_hands(t, frame)
+        return True
+
+    def haptic_pulse(self, side: int, seconds: float, amplitude: float) -> bool:
+        """xrApplyHapticFeedback on the ``side`` hand's haptic output (while focused: the
+        runtime ignores an unfocused session's haptics)."""
+        xrs = self.xrs
+        if not xrs.focused:
+            return False
+        vib = self._vibration
+        vib.duration, vib.amplitude = max(1, int(seconds * 1e9)), float(amplitude)
+        xrs.call("xrApplyHapticFeedback", xrs.session, ctypes.byref(self._haptic[side]),
+                 ctypes.cast(ctypes.byref(vib), ctypes.POINTER(self.xr.HapticBaseHeader)))
         return True
 
     def _locate(self, space, t: int, out: np.ndarray) -> bool:

@@ -16,10 +16,12 @@ CONTROLLER_ACTIONS = (
     ("trigger", "FLOAT_INPUT"), ("squeeze", "FLOAT_INPUT"),
     ("thumbstick", "VECTOR2F_INPUT"),
     ("primary", "BOOLEAN_INPUT"), ("secondary", "BOOLEAN_INPUT"), ("menu", "BOOLEAN_INPUT"),
+    ("haptic", "VIBRATION_OUTPUT"),
 )
 HANDS = ("/user/hand/left", "/user/hand/right")
 
-_POSES = {"grip_pose": "input/grip/pose", "aim_pose": "input/aim/pose"}
+_POSES = {"grip_pose": "input/grip/pose", "aim_pose": "input/aim/pose",
+          "haptic": "output/haptic"}     # every profile has both poses and a haptic output
 
 
 @dataclass(frozen=True)
