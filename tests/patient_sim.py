@@ -167,3 +167,44 @@ def fill_simulated(db: Database, pid: str = "P10", weeks: int = 6,
         for e in events:
             writer.write(s, e, event_uid(e))
     return len(events)
+
+
+# --- a simulated clinic with outcome visits (issue 17) -------------------------------------
+#: patient -> average phantom pain (0-10) at each time point; None: the visit was missed
+CLINIC_PAIN: dict[str, dict[str, int | None]] = {
+    "C01": {"baseline": 8, "end": 4, "fu_1m": 3, "fu_3m": 4},
+    "C02": {"baseline": 6, "end": 5, "fu_1m": 4, "fu_3m": 5},
+    "C03": {"baseline": 5, "end": 2, "fu_1m": 2, "fu_3m": None},     # dropped out at 3 months
+    "C04": {"baseline": 7, "end": 7, "fu_1m": 6, "fu_3m": 6},
+    "C05": {"baseline": 0, "end": 1, "fu_1m": 0, "fu_3m": 0},        # no pain to lose
+    "C06": {"baseline": 9, "end": 6, "fu_1m": None, "fu_3m": None},  # dropped out after the end
+    "C07": {"baseline": 4, "end": 2, "fu_1m": 2, "fu_3m": 1},
+}
+CLINIC_END_DAY = 28          # days after DAY0: 4 simulated weeks of sessions, then the end visit
+
+
+def fill_clinic(db: Database, weeks: int = 4) -> None:
+    """The patients of :data:`CLINIC_PAIN`: each a simulated program (:func:`fill_simulated`,
+    a few laterality trials a session) and outcome visits through the records' own
+    :func:`vrgmi.outcomes.store.record_visit`: baseline on DAY0, the end after ``weeks``,
+    follow-ups 1 and 3 months later (missed where ``None``); average pain as given, worst
+    pain 2 above it, PSFS one activity rated 10 - average pain."""
+    from datetime import timedelta
+
+    from vrgmi.outcomes.schedule import add_months
+    from vrgmi.outcomes.store import record_visit
+
+    start = datetime.fromtimestamp(DAY0, timezone.utc)
+    end = start + timedelta(days=7 * weeks)
+    dates = {"baseline": start, "end": end,
+             "fu_1m": datetime.combine(add_months(end.date(), 1), end.timetz()),
+             "fu_3m": datetime.combine(add_months(end.date(), 3), end.timetz())}
+    for pid, pains in CLINIC_PAIN.items():
+        fill_simulated(db, pid, weeks=weeks, laterality_trials=2)
+        for tp, avg in pains.items():
+            if avg is None:
+                continue
+            record_visit(db, pid, tp, {
+                "pain": {"average": avg, "worst": min(10, avg + 2)},
+                "psfs": {"activities": [{"name": "Cycling", "rating": 10 - avg}]}},
+                "sim", dates[tp])

@@ -316,7 +316,8 @@ def test_patient_pages_plots_notes_and_exports(server, token, records):
     assert status == 200 and headers["Content-Disposition"] == \
         'attachment; filename="vrgmi-P01.csv.zip"'
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    assert names == ["P01-trials.csv", "P01-sessions.csv", "P01-questionnaires.csv"]
+    assert names == ["P01-trials.csv", "P01-sessions.csv", "P01-questionnaires.csv",
+                     "P01-outcomes.csv"]
     status, _h, data = request(server, "GET", "/api/patients/P01/export/fhir", token=token)
     assert status == 200 and json.loads(data)["resourceType"] == "Bundle"
     status, _h, data = request(server, "GET", "/api/patients/P01/export/pdf", token=token)

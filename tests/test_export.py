@@ -124,7 +124,7 @@ def test_cli_export_and_patients(db, tmp_path, capsys):
     assert main(["export", "P01", "--format", "csv", "--out", str(tmp_path),
                  "--database", url]) == 0
     assert sorted(p.name for p in tmp_path.glob("*.csv")) == [
-        "P01-questionnaires.csv", "P01-sessions.csv", "P01-trials.csv"]
+        "P01-outcomes.csv", "P01-questionnaires.csv", "P01-sessions.csv", "P01-trials.csv"]
     assert main(["export", "P01", "--format", "fhir", "--out", str(tmp_path / "b.json"),
                  "--database", url]) == 0
     Bundle.model_validate_json((tmp_path / "b.json").read_text())

@@ -71,6 +71,7 @@ class ClinicServices:
         return services
 
     def _start_companion(self, settings: Any, say: Say) -> None:
+        from vrgmi.companion.outcomes import OutcomeRecords
         from vrgmi.companion.records import DatabaseRecords
         from vrgmi.companion.server import Companion, CompanionOptions
         from vrgmi.records.queries import report_norms
@@ -78,7 +79,8 @@ class ClinicServices:
         opts = CompanionOptions.from_settings(settings)
         try:
             self.companion = Companion(self.board, self.commands,
-                                       DatabaseRecords(self.db, report_norms(settings.norms))
+                                       DatabaseRecords(self.db, report_norms(settings.norms),
+                                                       OutcomeRecords.from_settings(self.db, settings))
                                        if self.db else None,
                                        port=opts.port, lan=opts.lan,
                                        cert_file=opts.cert_file, key_file=opts.key_file)
@@ -666,6 +668,7 @@ def run_demo_sessions(settings: Any, out_dir: str | Path, block_seconds: float =
     progress report PDF, and ``report.json`` (returned)."""
     from vrgmi.body import get_level
     from vrgmi.export import export_patient
+    from vrgmi.outcomes.demo import run_demo_outcomes
     from vrgmi.records.queries import report_norms
 
     say = progress or (lambda _m: None)
@@ -688,6 +691,7 @@ def run_demo_sessions(settings: Any, out_dir: str | Path, block_seconds: float =
                                   services=services)
             report["sessions"][phase] = summary
         if services.db is not None:
+            report["outcomes"] = run_demo_outcomes(services.db, settings.patient.id, out, say)
             report["exports"] = [str(p) for p in export_patient(
                 services.db, settings.patient.id, "pdf", out / "progress-report.pdf",
                 progress=progress, norms=report_norms(settings.norms))]

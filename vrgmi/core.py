@@ -118,6 +118,9 @@ class CorePipeline:
         self.residual_tracked = False
         self.hand_tracked = False
         self.timer = StageTimer(STAGES)
+        #: a decoded signal moving the phantom after its solve and shaping
+        #: (vrgmi.research.drive, docs/research.md); None: it is not driven
+        self.drive = None
 
     # -- per-frame ------------------------------------------------------------------------
     def step(self, display_time: float, dt: float) -> bool:
@@ -148,6 +151,8 @@ class CorePipeline:
             self.phantom.toe_curl[:] = self.intact.toe_curl
         timer.mark(4)
         self._solve_phantom()
+        if self.drive is not None:
+            self.drive.apply(self, dt)
         self.phantom_visibility = visible
         self._watch(visible)
         timer.mark(5)

@@ -48,6 +48,7 @@ from vrgmi.measures.questionnaires import pain_flare, ssq_alerts
 from vrgmi.patient_controls import PatientControls
 from vrgmi.program import Program, override, step_back
 from vrgmi.progress import after_scene, after_session, carried_params
+from vrgmi.research.link import LslLink
 from vrgmi.scenes import SceneLoadError, load_scene
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import SceneParamError
@@ -257,8 +258,11 @@ class SessionRunner:
         self.out_dir = Path(out_dir)
         self.log_path = self.out_dir / f"events-{self.session}.jsonl"
         self._watch = _Watcher()
+        #: the session's LSL markers, limbs and phantom drive (``[lsl]``; None: off)
+        self.lsl = LslLink.open(engine)
+        lsl_sinks = [self.lsl.markers] if self.lsl is not None and self.lsl.markers else []
         self.events = EventBus(self.session,
-                               [JsonlEventLog(self.log_path), self._watch, *sinks])
+                               [JsonlEventLog(self.log_path), self._watch, *sinks, *lsl_sinks])
         engine.events = self.events
         self.plan: list[Block] = []
         self.index = -1                    # the block running now
@@ -331,6 +335,8 @@ class SessionRunner:
             return
         p = self.engine.settings.patient
         self.t = self._t0 = t
+        if self.lsl is not None:
+            self.lsl.observe(t)
         self.plan = self._build_plan()
         self._progress_started = dict(self.program.progress)
         self.state = "running"
@@ -346,6 +352,8 @@ class SessionRunner:
     def step(self, t: float, dt: float, render: bool = True) -> bool:
         """One frame: apply commands, run the engine frame, advance the plan, publish the
         status. False once the session has ended."""
+        if self.lsl is not None:
+            self.lsl.observe(t)
         if self.state == "idle":
             self.start(t)
         self.t = t
@@ -353,6 +361,8 @@ class SessionRunner:
             self.controls.step(self.engine.inputs, t)
         for command in self.commands.drain():
             self._apply(command, t)
+            if self.lsl is not None:
+                self.lsl.command(command.name, command.by, command.args, t)
         self._note_focus(t)
         try:
             self.engine.frame(t, dt, render)
@@ -360,6 +370,8 @@ class SessionRunner:
             self._finish(t, "error")
             self.close()
             raise SessionError(f"session: the engine failed: {_one_line(exc)}") from None
+        if self.lsl is not None:
+            self.lsl.after_frame(t)
         self._frames += 1
         if not self.done and not self.engine.focus_lost:
             self._session_s += dt
@@ -417,6 +429,8 @@ class SessionRunner:
                 self._finish(self.t, "stopped")
             self._closed = True
             self.events.close()
+            if self.lsl is not None:
+                self.lsl.close()
         summary = session_summary(self.events.history, self.safety.flare_rise)
         path = self.out_dir / f"summary-{self.session}.json"
         try:

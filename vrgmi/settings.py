@@ -301,6 +301,68 @@ class OutcomesSettings:
                                 "instead of the built-in ones; empty = built-in texts")
 
 
+#: how a decoded signal joins the mirrored pose, per degree of freedom (docs/research.md)
+DRIVE_MODES = ("blend", "replace")
+
+
+@dataclass
+class LslSettings:
+    """Lab Streaming Layer (docs/research.md): the session's markers and the solved limbs as
+    LSL streams for a lab's recorder, and a decoded signal (an EMG decoder's output) driving
+    the phantom's grip, wrist rotation or ankle flexion. Off unless set."""
+
+    enabled: bool = _opt(False, "publish the marker stream (vrgmi-markers) and the limb and "
+                         "head stream (vrgmi-limbs) on the lab network")
+    limbs: bool = _opt(True, "with enabled: stream both limbs' solved joints and the head "
+                       "every frame too")
+    drive_stream: str = _opt("", "name of the LSL stream whose channels drive the phantom "
+                             "(an EMG decoder's output); empty = the phantom only mirrors")
+    drive_timeout_s: float = _opt(0.2, "no sample for this long (s): the drive stream counts "
+                                  "as lost and the phantom fades back to the mirror", 0.02, 5.0)
+    drive_fade_s: float = _opt(0.5, "seconds the phantom takes to fade between the mirror "
+                               "and the decoded signal (on loss and on reacquire)", 0.05, 5.0)
+    drive_smoothing_s: float = _opt(0.08, "time constant of the decoded signal's smoothing "
+                                    "(s); 0 = none", 0.0, 2.0)
+    drive_blend: float = _opt(0.5, "share of the decoded signal in a blended degree of "
+                              "freedom (the rest is the mirrored pose)", 0.0, 1.0)
+    grip_channel: int = _opt(-1, "drive stream channel (0-based) for the hand closing; "
+                             "-1 = not driven", -1, 1023)
+    grip_mode: str = _opt("replace", "the decoded grip blends with or replaces the mirrored "
+                          "one", choices=DRIVE_MODES)
+    grip_low: float = _opt(0.0, "grip channel value meaning the hand fully open", -1e6, 1e6)
+    grip_high: float = _opt(1.0, "grip channel value meaning a full fist", -1e6, 1e6)
+    wrist_channel: int = _opt(-1, "drive stream channel for wrist (forearm) rotation; -1 = not "
+                              "driven", -1, 1023)
+    wrist_mode: str = _opt("replace", "the decoded wrist rotation blends with or replaces the "
+                           "mirrored one", choices=DRIVE_MODES)
+    wrist_low: float = _opt(0.0, "wrist channel value meaning full supination (the joint "
+                            "limit)", -1e6, 1e6)
+    wrist_high: float = _opt(1.0, "wrist channel value meaning full pronation", -1e6, 1e6)
+    ankle_channel: int = _opt(-1, "drive stream channel for ankle flexion; -1 = not driven",
+                              -1, 1023)
+    ankle_mode: str = _opt("replace", "the decoded ankle flexion blends with or replaces the "
+                           "mirrored one", choices=DRIVE_MODES)
+    ankle_low: float = _opt(0.0, "ankle channel value meaning full plantarflexion (the joint "
+                            "limit)", -1e6, 1e6)
+    ankle_high: float = _opt(1.0, "ankle channel value meaning full dorsiflexion", -1e6, 1e6)
+
+
+@dataclass
+class LimbShapeSettings:
+    """The patient's limb shape, the same on the intact and the phantom limb (MakeHuman's
+    targets as the models' morph targets; docs/limb-rigs.md "Matched to the patient").
+    Segment lengths still come from the height."""
+
+    build: float = _opt(0.0, "build: -1 slim, 0 average, 1 heavy", -1.0, 1.0)
+    muscle: float = _opt(0.0, "muscle: -1 little, 0 average, 1 strong", -1.0, 1.0)
+    sex: float = _opt(0.0, "sex-typical hand and foot shape: -1 female, 0 neutral, 1 male",
+                      -1.0, 1.0)
+    age_years: float = _opt(25.0, "age (years): 25 and under the young adult shape, older "
+                            "towards MakeHuman's 90-year-old", 18.0, 90.0)
+    hand_size: float = _opt(1.0, "hand size relative to the height's average hand", 0.85, 1.2)
+    foot_size: float = _opt(1.0, "foot size relative to the height's average foot", 0.85, 1.2)
+
+
 @dataclass
 class Settings:
     """All settings, grouped by section as in the TOML file."""
@@ -318,6 +380,7 @@ class Settings:
     imagery: ImagerySettings = field(default_factory=ImagerySettings)
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
     body: BodySettings = field(default_factory=BodySettings)
+    lsl: LslSettings = field(default_factory=LslSettings)
     embodiment: EmbodimentSettings = field(default_factory=EmbodimentSettings)
     outcomes: OutcomesSettings = field(default_factory=OutcomesSettings)
 

@@ -178,9 +178,14 @@ class DatabaseRecords:
     """:class:`CompanionRecords` over the records database (:mod:`vrgmi.records.queries`)
     and the exports (:mod:`vrgmi.export`)."""
 
-    def __init__(self, db: Any, norms: dict[str, float] | None = None) -> None:
+    def __init__(self, db: Any, norms: dict[str, float] | None = None,
+                 outcomes: Any = None) -> None:
+        from vrgmi.companion.outcomes import OutcomeRecords
+
         self.db = db
         self.norms = norms          # the charts' norms (queries.report_norms of the settings)
+        #: the outcome pages' records (vrgmi.companion.outcomes; default rules and texts)
+        self.outcomes = outcomes or OutcomeRecords(db)
 
     def patients(self) -> list[dict[str, Any]]:
         """Every patient (see :func:`vrgmi.records.queries.list_patients`)."""

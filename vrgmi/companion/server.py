@@ -29,6 +29,7 @@ from vrgmi.companion.auth import (COOKIE_NAME, MAX_TOKEN_CHARS, AuthError, Token
                                   pairing_banner, pairing_url, qr_svg)
 from vrgmi.companion.commands import MAX_TEXT, CommandRejected, RateLimiter, check_command
 from vrgmi.companion.live import LiveHub, dumps, finite
+from vrgmi.companion.outcomes import OutcomeRoutes
 from vrgmi.companion.records import (EXPORT_FORMATS, AuditTrail, CompanionRecords,
                                      PatientNotFound, RecordsUnavailable)
 from vrgmi.companion.safejson import JsonRejected, parse_json
@@ -249,6 +250,7 @@ class Companion:
         r.add_post("/api/patients/{pid}/notes", self.add_note)
         r.add_post("/api/patients/{pid}/step_back", self.step_back)
         r.add_get("/api/patients/{pid}/export/{fmt}", self.export)
+        OutcomeRoutes(self).add_to(r)
         return app
 
     @web.middleware

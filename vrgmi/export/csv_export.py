@@ -1,4 +1,5 @@
-"""CSV exports of a patient's records: trials, sessions and questionnaires.
+"""CSV exports of a patient's records: trials, sessions, questionnaires and outcome answers
+(:mod:`vrgmi.export.outcomes_csv`).
 
 Column order is fixed (:data:`TRIAL_COLUMNS`, :data:`SESSION_COLUMNS`,
 :data:`QUESTIONNAIRE_COLUMNS`), with a header row; every measured value of a trial is in the
@@ -68,12 +69,14 @@ def questionnaires_csv(db: Database, patient_id: str) -> str:
 
 
 def csv_files(db: Database, patient_id: str) -> dict[str, str]:
-    """The three tables as file name (``PATIENT-trials.csv``, ``PATIENT-sessions.csv``,
-    ``PATIENT-questionnaires.csv``) -> CSV text;
+    """The four tables as file name (``PATIENT-trials.csv``, ``PATIENT-sessions.csv``,
+    ``PATIENT-questionnaires.csv``, ``PATIENT-outcomes.csv``) -> CSV text;
     and the embodiment tables (:mod:`vrgmi.export.embodiment_export`) when it has them."""
+    from vrgmi.export.outcomes_csv import outcomes_csv
+
     tables = {f"{patient_id}-{name}.csv": table(db, patient_id) for name, table in (
         ("trials", trials_csv), ("sessions", sessions_csv),
-        ("questionnaires", questionnaires_csv))}
+        ("questionnaires", questionnaires_csv), ("outcomes", outcomes_csv))}
     from vrgmi.export.embodiment_export import embodiment_tables
     return tables | embodiment_tables(db, patient_id)      # when it has them
 
@@ -83,7 +86,7 @@ def export_csv(db: Database, patient_id: str, folder: Path) -> list[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = []
-    # all three or none: every table goes to its temporary file before any replaces its file
+    # all or none: every table goes to its temporary file before any replaces its file
     with contextlib.ExitStack() as stack:
         for name, text in csv_files(db, patient_id).items():
             path = folder / name

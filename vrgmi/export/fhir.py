@@ -18,7 +18,9 @@ What goes in:
   as ``Observation`` with codes of the local code system
   :data:`CODE_SYSTEM` (there are no LOINC codes for these);
 * SSQ, KVIQ and PCS as ``QuestionnaireResponse`` (one item per question, ``valueInteger``)
-  against local questionnaire URIs, plus one ``Observation`` per SSQ with the total score.
+  against local questionnaire URIs, plus one ``Observation`` per SSQ with the total score;
+* the outcome battery's answers (:mod:`vrgmi.export.outcomes_fhir`): a
+  ``QuestionnaireResponse`` per measure and visit, and an ``Observation`` per score.
 
 Resource ids are UUIDs derived from the patient and the record (UUID v5), so exporting twice
 gives the same ids. The embodiment measures' resources:
@@ -34,6 +36,8 @@ from fhir.resources.R4B.bundle import Bundle
 
 from vrgmi.atomic import write_text
 from vrgmi.export.embodiment_export import embodiment_resources
+from vrgmi.export.outcomes_fhir import outcome_resources
+from vrgmi.outcomes.store import patient_answers
 from vrgmi.records.db import Database
 from vrgmi.records.queries import nrs_score, progress, questionnaires
 
@@ -96,6 +100,8 @@ def bundle_dict(db: Database, patient_id: str) -> dict[str, Any]:
     for q in questionnaires(db, patient_id):
         resources.extend(_questionnaire(pid, q))
     resources.extend(embodiment_resources(pid, db, patient_id, _uid, CODE_SYSTEM, _category))
+    resources.extend(outcome_resources(pid, patient_answers(db, patient_id), _uid, CODE_SYSTEM,
+                                       LOINC, _category))
     for p in prog["laterality"]:
         side = f"{p['side']} stimuli, {p['n']} trials"
         resources.append(_observation(
