@@ -8,11 +8,15 @@ import numpy as np
 import pytest
 
 from mirror_patient import run_frames
+from test_gaze_stable import looking_at_the_phantom
 from vrgmi.app import Engine
+from vrgmi.render.body_proxy import THERAPIST_CAMERA_MASK
 from vrgmi.render.display import grab_rgba
 from vrgmi.render.rig import MODEL_HEIGHT
 from vrgmi.scenes.foot_targets import FootTargets
 from vrgmi.settings import load_settings
+from vrgmi.scenes.reach_targets import ReachTargets
+from vrgmi.tracking.replay import ReplaySource
 from vrgmi.tracking.scripted import ScriptedSource
 
 _BLEND = ("stump_distance", "stump_blend_width", "residual_alpha", "phantom_alpha")
@@ -22,13 +26,16 @@ def _changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a - b).sum(axis=-1) > 12
 
 
-def beyond_mask(engine, rigs, distance: float) -> tuple[np.ndarray, np.ndarray]:
-    """(seen, whole): the pixels of the parts of ``rigs`` more than ``distance`` (model
-    metres, rest pose) from their roots that the full picture shows, and all their pixels
-    drawn with nothing in front. The skin shader's stump blend hides either part: a pixel
-    is seen where hiding the far part changes the picture; its whole silhouette is drawn
-    without depth test (nothing occludes it) with the near part hidden."""
+def part_mask(engine, rigs, distance: float, far: bool = True
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(seen, whole): the pixels of the parts of ``rigs`` more (``far``) or less than
+    ``distance`` (model metres along the rest-pose limb) from their roots that the full
+    picture shows, and all their pixels drawn with nothing in front. The skin shader's
+    stump blend hides either part: a pixel is seen where hiding the part changes the
+    picture; its whole silhouette is drawn without depth test (nothing occludes it) with
+    the rest of the limb hidden."""
     base = engine.display.base
+    on = (0.0, 1.0) if far else (1.0, 0.0)
     saved = [{k: rig.character.get_shader_input(k) for k in _BLEND} for rig in rigs]
 
     def shot(near: float, far: float) -> np.ndarray:
@@ -41,10 +48,10 @@ def beyond_mask(engine, rigs, distance: float) -> tuple[np.ndarray, np.ndarray]:
         return grab_rgba(base)[..., :3].astype(np.int32)
 
     try:
-        seen = _changed(shot(1.0, 1.0), shot(1.0, 0.0))
+        seen = _changed(shot(1.0, 1.0), shot(1.0 - on[0], 1.0 - on[1]))
         for rig in rigs:
             rig.character.set_depth_test(False)
-        whole = _changed(shot(0.0, 1.0), shot(0.0, 0.0))
+        whole = _changed(shot(*on), shot(0.0, 0.0))
     finally:
         for rig, inputs in zip(rigs, saved):
             rig.character.clear_depth_test()
@@ -58,7 +65,7 @@ def feet_seen(engine) -> tuple[float, int]:
     is the leg beyond 2 cm above the ankle joint along the rest-pose leg."""
     L = engine.core.lengths
     scale = engine.settings.patient.height_m / MODEL_HEIGHT
-    seen, whole = beyond_mask(engine, (engine.intact_rig, engine.phantom_rig),
+    seen, whole = part_mask(engine, (engine.intact_rig, engine.phantom_rig),
                               (L.thigh + L.shank) / scale - 0.02)
     return float(seen.sum()) / max(1.0, float(whole.sum())), int(whole.sum())
 
@@ -82,5 +89,67 @@ def test_the_seated_patient_sees_the_feet_past_the_knees_while_tapping(display, 
             share, pixels = feet_seen(engine)
             assert pixels > 100, "the feet are not in the patient's view at all"
             assert share >= 0.6, f"only {share:.0%} of the feet show past the knees"
+    finally:
+        engine.close()
+
+
+def shoulder_ends(engine) -> tuple[int, int]:
+    """(pixels of the arms' shoulder ends the picture shows, pixels of the whole arms):
+    the shoulder end is the arm above its shoulder joint (the cut's rim and cap)."""
+    rigs = (engine.intact_rig, engine.phantom_rig)
+    seen, _ = part_mask(engine, rigs, 0.0, far=False)
+    _, arms = part_mask(engine, rigs, 0.0, far=True)
+    return int(seen.sum()), int(arms.sum())
+
+
+def test_looking_45_deg_at_the_phantom_the_shoulder_end_is_closed(display, scene):
+    """The patient turns the head 45 deg toward the phantom and looks down at it (the eye
+    a hand's breadth from that shoulder): the arm's cut end above the shoulder joint does
+    not show, the sleeve covers it."""
+    settings, replay = looking_at_the_phantom(turn_at=0.5, hold_s=0.5)
+    engine = Engine(settings, ReplaySource(replay, time_origin=0.0), display)
+    try:
+        for i, t in enumerate(replay.t):
+            engine.frame(float(t), 1 / 90, render=False)
+        ends, arms = shoulder_ends(engine)
+        assert arms > 2000, "the arms are not in the patient's view"
+        assert ends <= 0.002 * arms, f"{ends} px of the shoulder's cut end show"
+    finally:
+        engine.close()
+
+
+def test_the_therapist_sees_a_seated_body_and_no_open_shoulder(display, scene):
+    """The third-person view shows a torso and head around the limbs (the patient's own
+    views do not), and no arm's cut shoulder end."""
+    settings = load_settings(overrides={"patient.amputation_level": "transradial",
+                                        "ui.instructions": False,
+                                        "practice.mirror_trials": 0})
+    engine = Engine(settings, ScriptedSource("reach", intact_side="right"), display,
+                    scene=ReachTargets())
+    base = display.base
+    try:
+        run_frames(engine, 1.0, render_every=1000)
+        body = engine.room.body.root
+
+        def torso_pixels() -> int:
+            with_body = grab_rgba(base)[..., :3].astype(np.int32)
+            body.hide()
+            without = grab_rgba(base)[..., :3].astype(np.int32)
+            body.show()
+            return int(_changed(with_body, without).sum())
+
+        assert torso_pixels() == 0                     # the patient's eye: no stand-in chest
+        lens = base.cam.node()
+        mask = lens.get_camera_mask()
+        base.camera.set_pos(0.9, 1.2, 1.3)
+        base.camera.look_at(0.0, 0.0, 0.8)
+        lens.set_camera_mask(THERAPIST_CAMERA_MASK)
+        try:
+            h, w = base.win.get_y_size(), base.win.get_x_size()
+            assert torso_pixels() > 0.01 * h * w
+            ends, arms = shoulder_ends(engine)
+            assert arms > 300 and ends <= 0.002 * arms, f"{ends} px of a shoulder's cut end"
+        finally:
+            lens.set_camera_mask(mask)
     finally:
         engine.close()

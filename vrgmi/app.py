@@ -24,6 +24,7 @@ from vrgmi.body import get_level
 from vrgmi.core import CorePipeline, warmup
 from vrgmi.errors import VrgmiError
 from vrgmi.render.display import Display, DisplayMode, grab_rgba, open_display, save_png
+from vrgmi.render.body_proxy import THERAPIST_CAMERA_MASK
 from vrgmi.render.environment import build_clinic_room
 from vrgmi.render.rig import MODEL_HEIGHT, LimbRig
 from vrgmi.render.shaders import ROOM, SKIN, load_shader
@@ -276,6 +277,8 @@ class Engine:
             built.append(LimbRig(self.world, core.limb, core.amputated, height, skin, look,
                                  blend, root, axis))
             seated = SeatedLimbs(self.world, core, height, skin, look)
+            for rig in (built if core.limb == "arm" else seated.rigs):
+                self.room.body.dress(rig)         # a sleeve over each shoulder end
         except Exception:
             for rig in built:
                 rig.remove()
@@ -439,6 +442,7 @@ class Engine:
         self.phantom_rig.apply(core.phantom.positions, core.phantom.rotations,
                                core.phantom_visibility)
         self.seated.apply()
+        self.room.body.pose(core.torso, core.frame.head, core.frame.head_valid)
         self._place_camera()
         timer.mark(1)
         if not held and self.scene is not None:
@@ -478,10 +482,14 @@ class Engine:
             saved = cam.get_transform()
             cam.set_pos(*THERAPIST_EYE)
             cam.look_at(*THERAPIST_LOOK)
+            lens = self.display.base.cam.node()
+            mask = lens.get_camera_mask()
+            lens.set_camera_mask(THERAPIST_CAMERA_MASK)     # the body around the limbs
             try:
                 return save_png(grab_rgba(self.display.base), path)
             finally:
                 cam.set_transform(saved)
+                lens.set_camera_mask(mask)
         return save_png(grab_rgba(self.display.base), path)
 
     def close(self) -> None:

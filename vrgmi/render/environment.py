@@ -10,6 +10,7 @@ from panda3d.core import (AmbientLight, DirectionalLight, Geom, GeomNode, GeomTr
                           TransparencyAttrib, Vec3, Vec4)
 
 from vrgmi.errors import VrgmiError
+from vrgmi.render.body_proxy import BodyProxy
 from vrgmi.render.color import hex_for_framebuffer
 from vrgmi.render.shaders import Lighting, set_lighting
 
@@ -133,6 +134,8 @@ class ClinicRoom:
     mat: NodePath
     chair: NodePath
     lighting: Lighting
+    #: the patient's clothed torso and head (therapist's view) and arm sleeves
+    body: BodyProxy
 
     def set_focus(self, limb: str) -> None:
         """``"upper"``: the table is there for the arms; ``"lower"``: the table goes, so the
@@ -163,9 +166,10 @@ def build_clinic_room(parent: NodePath, shader: Shader | None,
         glow.set_shader_input("emission", 1.0)
     else:
         glow.set_light_off()
+    body = BodyProxy(parent, shader)
     set_lighting(parent, lighting)
     _panda_lights(parent, lighting)
-    return ClinicRoom(root, table, mat, chair, lighting)
+    return ClinicRoom(root, table, mat, chair, lighting, body)
 
 
 def _panda_lights(parent: NodePath, lighting: Lighting) -> None:
