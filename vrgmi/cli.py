@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="records database URL (default: data.database_url, else SQLite in "
                         "the user data directory)")
 
+    p = sub.add_parser("bids", help="write sessions' events as BIDS events files "
+                       "(docs/research.md)")
+    p.add_argument("logs", nargs="+", metavar="EVENTS", help="a session's events-*.jsonl log")
+    p.add_argument("--out", default="bids", help="the BIDS dataset folder (default: bids)")
+    p.add_argument("--task", default="gmi", help="the BIDS task label (default: gmi)")
+
     p = sub.add_parser("patients", help="list, show or delete the patients in the records")
     _settings_args(p, patient=False)
     p.add_argument("action", nargs="?", choices=("list", "show", "delete"), default="list")
@@ -357,6 +363,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bids(args: argparse.Namespace) -> int:
+    from vrgmi.events import read_events
+    from vrgmi.export.bids_events import write_bids_events
+    for log in args.logs:
+        try:
+            events = list(read_events(Path(log)))
+        except OSError as exc:
+            raise VrgmiError(f"bids: cannot read {log} ({exc.strerror})") from None
+        for path in write_bids_events(events, Path(args.out), args.task):
+            print(f"wrote {path}")
+    return 0
+
+
 def cmd_patients(args: argparse.Namespace) -> int:
     from vrgmi.records import queries
     if args.action != "list" and not args.patient:
@@ -398,7 +417,8 @@ def _progress(message: str) -> None:
 
 COMMANDS = {"run": cmd_run, "demo": cmd_demo, "replay": cmd_replay, "record": cmd_record,
             "bench": cmd_bench, "scenes": cmd_scenes, "export": cmd_export, "doctor": cmd_doctor,
-            "session": cmd_session, "patients": cmd_patients, "stimuli": cmd_stimuli}
+            "session": cmd_session, "patients": cmd_patients, "stimuli": cmd_stimuli,
+            "bids": cmd_bids}
 
 
 def main(argv: list[str] | None = None) -> int:
