@@ -383,6 +383,7 @@ class Settings:
     lsl: LslSettings = field(default_factory=LslSettings)
     embodiment: EmbodimentSettings = field(default_factory=EmbodimentSettings)
     outcomes: OutcomesSettings = field(default_factory=OutcomesSettings)
+    limb_shape: LimbShapeSettings = field(default_factory=LimbShapeSettings)
 
 
 def _shown(value: Any) -> str:

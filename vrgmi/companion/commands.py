@@ -145,6 +145,22 @@ def _skin_tone(name: str, args: dict, _status: dict, _scenes: dict) -> dict[str,
     return {"tone": tone}
 
 
+def _limb_shape(name: str, args: dict, _status: dict, _scenes: dict) -> dict[str, Any]:
+    """At least one ``[limb_shape]`` value, each a finite number in the setting's range."""
+    from vrgmi.settings import load_settings
+
+    if not args:
+        raise CommandRejected(f"{name}: give {', '.join(COMMANDS[name])}")
+    for key, v in args.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise CommandRejected(f"{name}: {key} must be a number")
+    try:
+        shape = load_settings(None, {f"limb_shape.{k}": v for k, v in args.items()}).limb_shape
+    except VrgmiError as exc:
+        raise CommandRejected(f"{name}: {exc}") from None
+    return {k: getattr(shape, k) for k in args}
+
+
 def _gate_override(name: str, args: dict, _status: dict, _scenes: dict) -> dict[str, Any]:
     phase = args["phase"]
     if phase not in PHASES:
@@ -170,7 +186,8 @@ def _source(name: str, args: dict, _status: dict, _scenes: dict) -> dict[str, An
 _CHECKS: dict[str, Callable[[str, dict, dict, dict], dict[str, Any]]] = {
     "start": _start, "switch_scene": _scene_name, "set_param": _set_param,
     "set_patient": _set_patient, "skin_tone": _skin_tone, "gate_override": _gate_override,
-    "step_back": _step_back, "recenter": _source, "patient_stop": _source}
+    "step_back": _step_back, "recenter": _source, "patient_stop": _source,
+    "limb_shape": _limb_shape}
 
 
 class RateLimiter:
