@@ -40,7 +40,7 @@ def _store(db, tmp_path, pid="P01", n=4):
 
 
 def test_migrations_reach_head_and_match_the_models(db):
-    assert current_revision(db) == head_revision() == "0004"
+    assert current_revision(db) == head_revision() == "0005"
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                 Base.metadata)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "tools"))
 
+import limb_morphs  # noqa: E402
 import limb_textures as tex  # noqa: E402
 import limb_weights as lw  # noqa: E402
 import mh_limb as mh  # noqa: E402
@@ -182,12 +183,16 @@ class Surface:
     uvs: np.ndarray             # base.obj UVs (v up)
     weights: np.ndarray         # (V, joints) dense
     toes: list[list[np.ndarray]] | None = None    # leg: each toe's joints, rest pose
+    #: morph targets: name -> (position deltas, normal deltas), each (V, 3)
+    morphs: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def limb_surface(kind: str, rig: Rig, src: Source) -> Surface:
-    """Cut, subdivide, re-pose and close the right arm or leg."""
+    """Cut, subdivide, re-pose and close the right arm or leg. Each MakeHuman morph
+    (tools/limb_morphs.py) gives a morph target: the limb cut from the morphed body and
+    re-posed with the bone maps of that body's own rig, so a morph changes the shape but
+    not the segment lengths."""
     mesh = src.base_mesh()
-    mh_rig = src.rig(mesh)
     bones = arm_bones() if kind == "arm" else leg_bones()
     groups = {joint: [b for b, _ in pairs] for joint, pairs in bones.items()}
     weights = src.weights()
@@ -197,20 +202,34 @@ def limb_surface(kind: str, rig: Rig, src: Source) -> Surface:
         for bone in names:
             if not bone.startswith(("shoulder01", "pelvis")):
                 np.add.at(chain, *weights[bone])
-    piece = mh.subdivide(mh.cut(mesh, dense, chain))
-    if kind == "arm":
-        maps = arm_maps(rig, mh_rig)
-    else:
-        foot = piece.positions[piece.positions[:, 2] < mh.bone_point(mh_rig, "foot.R")[2]]
-        turn_ref = mh.bone_point(mh_rig, "toe2-1.R") - mh.bone_point(mh_rig, "foot.R")
-        ahead = mh.rotation_between(np.array([turn_ref[0], turn_ref[1], 0.0]),
-                                    np.array([0.0, 1.0, 0.0]))
-        y = foot @ ahead[1]
-        maps = leg_maps(rig, mh_rig, piece.positions[:, 2].min(), (y.min(), y.max()))
-    positions = mh.repose(piece, [maps[j] for j in groups])
-    positions, triangles, uvs, cap = mh.close_and_triangulate(
+    coarse = mh.cut(mesh, dense, chain)
+
+    def placed(body: np.ndarray):
+        """The limb of base-mesh positions ``body``: re-posed positions (before closing),
+        the subdivided piece, the bone maps and the MakeHuman rig."""
+        mh_rig = src.rig(replace(mesh, positions=body))
+        piece = mh.subdivide(replace(coarse, positions=mh.engine_axes_obj(body[coarse.source])))
+        if kind == "arm":
+            maps = arm_maps(rig, mh_rig)
+        else:
+            foot = piece.positions[piece.positions[:, 2] < mh.bone_point(mh_rig, "foot.R")[2]]
+            turn_ref = mh.bone_point(mh_rig, "toe2-1.R") - mh.bone_point(mh_rig, "foot.R")
+            ahead = mh.rotation_between(np.array([turn_ref[0], turn_ref[1], 0.0]),
+                                        np.array([0.0, 1.0, 0.0]))
+            y = foot @ ahead[1]
+            maps = leg_maps(rig, mh_rig, piece.positions[:, 2].min(), (y.min(), y.max()))
+        return mh.repose(piece, [maps[j] for j in groups]), piece, maps, mh_rig
+
+    positions, piece, maps, mh_rig = placed(mesh.positions)
+    positions, triangles, uvs, cap, source = mh.close_and_triangulate(
         positions, piece.quads, piece.quad_uvs)
     normals = mh.vertex_normals(positions, triangles, cap)
+    rim = mh.rim_loop(piece.quads)
+    targets = {}
+    for name, offset in limb_morphs.morph_offsets(src, len(mesh.positions)).items():
+        moved = placed(mesh.positions + offset)[0]
+        moved = np.vstack([moved, moved[rim].mean(axis=0)])[source]
+        targets[name] = (moved - positions, mh.vertex_normals(moved, triangles, cap) - normals)
     toes = None
     if kind == "leg":
         toes = [[maps["ball"].apply(mh.bone_point(mh_rig, f"toe{t}-{i}.R")[None])[0]
@@ -220,7 +239,7 @@ def limb_surface(kind: str, rig: Rig, src: Source) -> Surface:
         skin = lw.leg_weights(rig, toes[0][0], toes[-1][0], positions)
     else:
         skin = lw.arm_weights(rig, lw.hand_digits(rig), positions)
-    return Surface(positions, normals, triangles, uvs, skin, toes)
+    return Surface(positions, normals, triangles, uvs, skin, toes, targets)
 
 
 def build(kind: str, src: Source) -> bytes:
@@ -240,6 +259,8 @@ def build(kind: str, src: Source) -> bytes:
         tangents=np.column_stack([engine_to_stage_point(tangents[:, :3]), tangents[:, 3]]),
         base_color_png=images.base_color,
         normal_png=images.normal,
+        morph_targets=tuple((name, engine_to_stage_point(dp), engine_to_stage_point(dn))
+                            for name, (dp, dn) in s.morphs.items()),
         extras={"vrgmi": {
             "limb": kind, "side": "right", "body_height_m": HEIGHT,
             "segment_fractions_of_height": (

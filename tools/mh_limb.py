@@ -33,6 +33,7 @@ class Piece:
     weights: np.ndarray            # (V, G)
     quads: np.ndarray              # (F, 4)
     quad_uvs: np.ndarray           # (F, 4, 2)
+    source: np.ndarray | None = None   # (V,) base-mesh vertex of each vertex (a cut's)
 
 
 def dense_weights(mesh: BaseMesh, weights: dict, groups: dict[str, list[str]]) -> np.ndarray:
@@ -62,7 +63,7 @@ def cut(mesh: BaseMesh, w: np.ndarray, chain: np.ndarray) -> Piece:
     used2, inverse2 = np.unique(quads, return_inverse=True)
     total = w[used][used2].sum(axis=1, keepdims=True)
     return Piece(engine_axes_obj(mesh.positions[used][used2]), w[used][used2] / total,
-                 inverse2.reshape(-1, 4), mesh.uvs[quad_uvs])
+                 inverse2.reshape(-1, 4), mesh.uvs[quad_uvs], used[used2])
 
 
 def _edge_table(quads: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -228,8 +229,9 @@ class AffineMap:
 def close_and_triangulate(positions: np.ndarray, quads: np.ndarray, quad_uvs: np.ndarray):
     """Triangles (each quad split along its shorter diagonal) and a fan over the cut's rim
     around its centroid; vertices split where the UVs do, and the cap has vertices of its
-    own (its own normals: the rim is a crease). Returns positions, triangles, UVs, and
-    per output vertex 1 on the cap, 0 on the skin."""
+    own (its own normals: the rim is a crease). Returns positions, triangles, UVs, per
+    output vertex 1 on the cap, 0 on the skin, and per output vertex its input vertex
+    (``len(positions)``: the cap's centre, the rim's mean)."""
     loop = rim_loop(quads)
     centre = len(positions)
     positions = np.vstack([positions, positions[loop].mean(axis=0)])
@@ -262,7 +264,8 @@ def close_and_triangulate(positions: np.ndarray, quads: np.ndarray, quad_uvs: np
     rank[order] = np.arange(len(order))
     vert = unique[order]
     src = vert[:, 0].astype(np.int64)
-    return positions[src], rank[inverse.reshape(-1)].reshape(-1, 3), vert[:, 1:3], vert[:, 3]
+    return (positions[src], rank[inverse.reshape(-1)].reshape(-1, 3), vert[:, 1:3], vert[:, 3],
+            src)
 
 
 def vertex_normals(positions: np.ndarray, triangles: np.ndarray, part: np.ndarray) -> np.ndarray:

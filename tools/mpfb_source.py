@@ -7,6 +7,7 @@ imported or installed, and the engine never needs it.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -127,3 +128,15 @@ class Source:
 
         with Image.open(io.BytesIO(self.read(relative))) as im:
             return np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
+
+    def target(self, relative: str, count: int) -> np.ndarray:
+        """The (count, 3) vertex offsets of ``targets/<relative>.target.gz`` in base.obj's
+        axes and units (a MakeHuman target lists ``vertex dx dy dz`` for the vertices it moves)."""
+        out = np.zeros((count, 3))
+        text = gzip.decompress(self.read(f"targets/{relative}.target.gz")).decode("ascii")
+        rows = [line.split() for line in text.splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+        if rows:                    # MakeHuman's default body's own targets are empty
+            index = np.array([int(r[0]) for r in rows], dtype=np.int64)
+            out[index] = np.array([[float(x) for x in r[1:4]] for r in rows])
+        return out

@@ -35,7 +35,9 @@ from vrgmi.events import EventBus
 from vrgmi.input import InputQueue
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.free_mirror import FreeMirror
-from vrgmi.settings import PatientSettings, Settings, load_settings
+from vrgmi.settings import (LimbShapeSettings, PatientSettings, Settings,
+                            load_settings)
+from vrgmi.body.limb_shape import SHAPE_KEYS
 from vrgmi.spatial import quat_from_axis_angle, quat_mul, quat_rotate
 from vrgmi.timing import StageTimer
 from vrgmi.tracking.frame import SIDES, PoseSource, TrackingFrame
@@ -135,7 +137,7 @@ class SeatedLimbs:
     ELBOW_OUT_DEG = 20.0
 
     def __init__(self, parent, core: CorePipeline, height_m: float, shader,
-                 look: SkinLook) -> None:
+                 look: SkinLook, shape: LimbShapeSettings | None = None) -> None:
         from vrgmi.ik.solver import ArmSolver, LegSolver
 
         L = core.lengths
@@ -144,7 +146,7 @@ class SeatedLimbs:
         make = ((lambda: LegSolver(L.thigh, L.shank, L.foot, L.ankle_height))
                 if self.limb == "leg" else (lambda: ArmSolver(L.upper_arm, L.forearm, L.hand)))
         self.solvers = (make(), make())
-        self.rigs = tuple(LimbRig(parent, self.limb, side, height_m, shader, look)
+        self.rigs = tuple(LimbRig(parent, self.limb, side, height_m, shader, look, shape=shape)
                           for side in (0, 1))
         tilt = (self.HAND_TILT * np.array([1.0, -1.0, -1.0, 1.0]), self.HAND_TILT)
         self._hand_q = tuple(quat_mul(tilt[k], _PALM_DOWN[k]) for k in (0, 1))
@@ -272,11 +274,13 @@ class Engine:
         height, look, skin = self.settings.patient.height_m, self._look, self._skin
         built: list[LimbRig] = []
         try:
-            built.append(LimbRig(self.world, core.limb, core.intact_side, height, skin, look))
+            shape = self.settings.limb_shape           # one shape for every limb shown
+            built.append(LimbRig(self.world, core.limb, core.intact_side, height, skin, look,
+                                 shape=shape))
             blend, root, axis = stump_blend(core, height, self.settings.display.phantom_alpha)
             built.append(LimbRig(self.world, core.limb, core.amputated, height, skin, look,
-                                 blend, root, axis))
-            seated = SeatedLimbs(self.world, core, height, skin, look)
+                                 blend, root, axis, shape=shape))
+            seated = SeatedLimbs(self.world, core, height, skin, look, shape)
             for rig in (built if core.limb == "arm" else seated.rigs):
                 self.room.body.dress(rig)         # a sleeve over each shoulder end
         except Exception:
@@ -369,6 +373,25 @@ class Engine:
 
     @property
     def calibrating(self) -> bool:
+    def set_limb_shape(self, **changes: Any) -> dict[str, tuple[float, float]]:
+        """Change the patient's limb shape (``[limb_shape]`` keys: build, muscle, sex,
+        age_years, hand_size, foot_size), each value checked against the settings' range (a
+        one-line :class:`~vrgmi.errors.SettingsError`), and give it to every limb shown
+        (intact, phantom, resting) through :meth:`LimbRig.set_shape`. Returns the changed
+        keys' (old, new) values."""
+        unknown = sorted(set(changes) - set(SHAPE_KEYS))
+        if unknown or not changes:
+            raise EngineError(f"limb_shape: give {', '.join(SHAPE_KEYS)}"
+                              + (f" (not {', '.join(map(str, unknown))})" if unknown else ""))
+        checked = load_settings(None, {f"limb_shape.{k}": v for k, v in changes.items()})
+        old = self.settings.limb_shape
+        shape = dataclasses.replace(old, **{k: getattr(checked.limb_shape, k) for k in changes})
+        for rig in self._rigs():
+            rig.set_shape(shape)
+        self.settings = dataclasses.replace(self.settings, limb_shape=shape)
+        return {k: (getattr(old, k), getattr(shape, k)) for k in changes
+                if getattr(old, k) != getattr(shape, k)}
+
         """True while a torso calibration is recording frames."""
         return self._calibrating is not None
 

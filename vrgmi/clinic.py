@@ -400,6 +400,8 @@ class ClinicDay:
     def _publish_idle(self, t: float) -> None:
         engine, last = self.engine, self._last
         p = engine.settings.patient
+            if record.get("limb_shape"):
+                engine.set_limb_shape(**record["limb_shape"])
         self.services.board.publish(EngineStatus(
             t=t, frame=engine.frame_index, state="idle", session=last.session,
             patient=p.id, side=p.amputation_side, level=p.amputation_level,

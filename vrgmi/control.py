@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "set_param": ("name", "value"),  # a difficulty value of the running scene
     "set_patient": ("side", "level", "height_m"),
     "skin_tone": ("tone",),
+    "limb_shape": ("build", "muscle", "sex", "age_years", "hand_size", "foot_size"),  # any
     "recenter": ("source",),        # "forward" is where the patient faces now
     "calibrate": (),                # T-pose-free seated calibration of the torso frame
     "gate_override": ("phase", "advance", "reason"),

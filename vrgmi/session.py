@@ -826,6 +826,8 @@ class SessionRunner:
             except VrgmiError as exc:
                 self.message = str(exc)
         elif name == "start":
+        elif name == "limb_shape":
+            self._limb_shape(args, command.by, t)
             self.message = "start: the session is already running" if not self.done else \
                 "start: this session has ended; start a new one"
         else:
@@ -969,6 +971,20 @@ class SessionRunner:
             self.events.emit("param_changed", self.t, {"name": "patient.calibration",
                                                        "old": self._calibration, "new": new,
                                                        "by": by})
+    def _limb_shape(self, args: dict[str, Any], by: str, t: float) -> None:
+        """The patient's limb shape, on every limb at once (a ``param_changed`` per value
+        that changed: the records keep it with the patient)."""
+        try:
+            changes = self.engine.set_limb_shape(**args)
+        except VrgmiError as exc:
+            self.message = str(exc)
+            return
+        for key, (was, now) in changes.items():
+            self.events.emit("param_changed", t, {"name": f"limb_shape.{key}", "old": was,
+                                                  "new": now, "by": by})
+        self.message = "limb shape: " + (", ".join(f"{k} {now:g}" for k, (_, now)
+                                                   in changes.items()) or "unchanged")
+
             self._calibration = new
 
     def _emergency(self, t: float, by: str = "therapist") -> None:

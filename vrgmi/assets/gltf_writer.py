@@ -45,6 +45,9 @@ class SkinnedMesh:
     base_color_png: bytes | None = None     # baseColorTexture (sRGB), read with TEXCOORD_0
     normal_png: bytes | None = None         # normalTexture (tangent space)
     extras: dict = field(default_factory=dict)
+    #: morph targets: (name, position deltas (N, 3), normal deltas (N, 3)), named in the
+    #: mesh's ``extras.targetNames``; their default weights are 0
+    morph_targets: tuple[tuple[str, np.ndarray, np.ndarray], ...] = ()
 
 
 def _check(m: SkinnedMesh) -> None:
@@ -70,6 +73,9 @@ def _check(m: SkinnedMesh) -> None:
         raise GltfError("joint_parents must start with the root (-1) and list parents first")
     if np.asarray(m.joints).max() >= j:
         raise GltfError(f"joints refer to joint {np.asarray(m.joints).max()} of {j}")
+    for name, dp, dn in m.morph_targets:
+        if np.shape(dp) != (n, 3) or np.shape(dn) != (n, 3):
+            raise GltfError(f"morph target {name} needs ({n}, 3) position and normal deltas")
 
 
 class _Blob:
@@ -148,8 +154,15 @@ def skinned_mesh_glb(m: SkinnedMesh) -> bytes:
             baseColorFactor=[float(c) for c in m.base_color], metallicFactor=0.0,
             baseColorTexture=None if base_tex is None else g.TextureInfo(index=base_tex),
             roughnessFactor=float(m.roughness))))
-    gltf.meshes.append(g.Mesh(name=m.name, primitives=[
-        g.Primitive(attributes=attrs, indices=indices, material=0, mode=g.TRIANGLES)]))
+    targets = [g.Attributes(
+        POSITION=blob.add(dp.astype(f32), g.FLOAT, g.VEC3, g.ARRAY_BUFFER, minmax=True),
+        NORMAL=blob.add(dn.astype(f32), g.FLOAT, g.VEC3, g.ARRAY_BUFFER))
+        for _, dp, dn in m.morph_targets]
+    gltf.meshes.append(g.Mesh(
+        name=m.name, primitives=[g.Primitive(attributes=attrs, indices=indices, material=0,
+                                             mode=g.TRIANGLES, targets=targets or None)],
+        weights=[0.0] * len(targets) or None,
+        extras={"targetNames": [name for name, _, _ in m.morph_targets]} if targets else None))
     gltf.nodes.append(g.Node(name=m.name, mesh=0, skin=0))
     for j, name in enumerate(m.joint_names):
         parent = m.joint_parents[j]
@@ -197,6 +210,10 @@ def read_skinned_mesh(data: bytes) -> SkinnedMesh:
     except Exception as exc:  # pygltflib raises many kinds on a bad file
         raise GltfError(f"not a vrgmi limb model: {exc}") from None
     a = prim.attributes
+    names = (gltf.meshes[node.mesh].extras or {}).get("targetNames", [])
+    morphs = tuple((name, _read(gltf, blob, t["POSITION"]).astype(np.float64),
+                    _read(gltf, blob, t["NORMAL"]).astype(np.float64))
+                   for name, t in zip(names, prim.targets or []))
     index_of = {n: i for i, n in enumerate(skin.joints)}
     parents = [-1] * len(skin.joints)
     for n in skin.joints:
@@ -221,4 +238,5 @@ def read_skinned_mesh(data: bytes) -> SkinnedMesh:
         colors=None if a.COLOR_0 is None else _read(gltf, blob, a.COLOR_0),
         base_color=tuple(gltf.materials[prim.material].pbrMetallicRoughness.baseColorFactor),
         roughness=gltf.materials[prim.material].pbrMetallicRoughness.roughnessFactor,
-        extras=dict(gltf.extras or {}))
+        extras=dict(gltf.extras or {}),
+        morph_targets=morphs)

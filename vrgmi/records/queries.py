@@ -101,7 +101,8 @@ def _in_force(p: Patient) -> Program | None:
 def _patient_dict(p: Patient) -> dict[str, Any]:
     return {"id": p.id, "amputation_side": p.amputation_side,
             "amputation_level": p.amputation_level, "height_m": p.height_m,
-            "segment_lengths": p.segment_lengths, "skin_tone": p.skin_tone, "notes": p.notes,
+            "segment_lengths": p.segment_lengths, "skin_tone": p.skin_tone,
+            "limb_shape": dict(p.limb_shape or {}), "notes": p.notes,
             "created": iso(p.created)}
 
 

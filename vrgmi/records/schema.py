@@ -73,6 +73,7 @@ class Patient(Base):
     height_m: Mapped[float | None] = mapped_column(Float)
     segment_lengths: Mapped[dict[str, Any]] = mapped_column(default=dict)  # name -> metres
     skin_tone: Mapped[str] = mapped_column(String(32), default="III")
+    limb_shape: Mapped[dict[str, Any]] = mapped_column(default=dict)   # [limb_shape] key -> value
     notes: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[datetime] = mapped_column(default=utcnow)
 

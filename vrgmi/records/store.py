@@ -43,6 +43,8 @@ from vrgmi.records.schema import (GateDecision, Patient, QuestionnaireAnswer, Sc
 PATIENT_PARAMS = {"patient.side": "amputation_side", "patient.amputation_level":
                   "amputation_level", "patient.height_m": "height_m",
                   "patient.skin_tone": "skin_tone"}
+#: ``param_changed`` names ``limb_shape.<key>`` go to the patient's ``limb_shape`` values
+SHAPE_PREFIX = "limb_shape."
 _BACKOFF_S = (0.5, 30.0)
 
 
@@ -244,10 +246,15 @@ class EventWriter:
 
     def _on_param_changed(self, s: OrmSession, event: Event, uid: str, d: dict) -> None:
         """A difficulty change (a SessionEvent row); a ``patient.*`` change (side, level,
-        height, skin tone) also updates the patient row and the session's side / level."""
+        height, skin tone, limb shape) also updates the patient row and the session's side /
+        level."""
         session = self._on_session_event(s, event, uid, d)
-        column = PATIENT_PARAMS.get(str(d.get("name")))
-        new = d.get("new")
+        name, new = str(d.get("name")), d.get("new")
+        column = PATIENT_PARAMS.get(name)
+        if session is not None and name.startswith(SHAPE_PREFIX) and _number(new) is not None:
+            patient = s.get(Patient, session.patient_id)       # a new dict: JSON columns
+            patient.limb_shape = {**(patient.limb_shape or {}),  # track assignment only
+                                  name[len(SHAPE_PREFIX):]: _number(new)}
         if session is None or column is None or new is None:
             return
         setattr(s.get(Patient, session.patient_id), column,

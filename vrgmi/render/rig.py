@@ -5,7 +5,9 @@ pose is that rest pose with identity joint rotations, so each joint's local rota
 ``inverse(parent_delta) * delta``. A left limb is the right model under a mirror node
 (scale x = -1): its deltas are conjugated by the mirror, ``(x, y, z, w) -> (x, -y, -z, w)``.
 The forearm twist joint takes half of the twist between the elbow and the wrist, so
-pronation spreads along the forearm skin instead of wringing the wrist.
+pronation spreads along the forearm skin instead of wringing the wrist. A rig's shape
+(the patient's ``[limb_shape]``: morph weights and hand / foot size) is set by
+:meth:`LimbRig.set_shape`, the one place it is applied, to intact and phantom limbs alike.
 """
 from __future__ import annotations
 
@@ -14,13 +16,16 @@ from pathlib import Path
 import gltf
 import numpy as np
 from numba import njit
-from panda3d.core import CullFaceAttrib, NodePath, OmniBoundingVolume, Quat
+from panda3d.core import CullFaceAttrib, LMatrix4f, NodePath, OmniBoundingVolume, Quat
 
 from vrgmi.assets.glb_check import GlbError, check_glb
+from vrgmi.body.limb_shape import MORPH_NAMES, SIZE_JOINT, morph_weights, part_scale
 from vrgmi.body.skeleton import ARM_JOINT_NAMES, LEG_JOINT_NAMES
 from vrgmi.errors import VrgmiError
+from vrgmi.render.morphs import MeshMorphs, MorphError
 from vrgmi.render.resources import model_file
 from vrgmi.render.skin import SkinLook, StumpBlend, apply_skin
+from vrgmi.settings import LimbShapeSettings
 from vrgmi.spatial import qmul_t
 
 #: the height (m) the shipped models are built for (docs/limb-rigs.md)
@@ -32,25 +37,26 @@ class RigError(VrgmiError, ValueError):
     """A limb model does not have the joints the engine drives."""
 
 
-_LOADED: dict[str, NodePath] = {}
+_LOADED: dict[str, tuple[NodePath, MeshMorphs]] = {}
 
 
-def _load_limb(path) -> NodePath:
-    """The limb model at ``path``, parsed once per process (about 0.3 s each); every rig
-    takes a deep copy, with joints of its own. The file is checked first
+def _load_limb(path) -> tuple[NodePath, MeshMorphs]:
+    """The limb model at ``path`` and its morph targets (taken out of the mesh), parsed once
+    per process (about 0.3 s each); every rig takes a deep copy, with joints of its own. The file is checked first
     (:func:`vrgmi.assets.glb_check.check_glb`): Panda3D's loader crashes on a truncated one.
     A damaged model is a one-line :class:`RigError` (the engine does not start without it)."""
     key = str(path)
     if key not in _LOADED:
         try:
             check_glb(path)
-            model = gltf.load_model(key)
-        except GlbError as exc:
+            model = NodePath(gltf.load_model(key))
+            morphs = MeshMorphs.take(model, MORPH_NAMES)
+        except (GlbError, MorphError) as exc:
             raise RigError(f"limb model damaged: {exc}; reinstall vrgmi") from None
         except Exception as exc:        # the loader's own errors, whatever their type
             raise RigError(f"limb model {Path(key).name} cannot be loaded "
                            f"({type(exc).__name__}); reinstall vrgmi") from None
-        _LOADED[key] = NodePath(model)
+        _LOADED[key] = (model, morphs)
     return _LOADED[key]
 
 
@@ -110,7 +116,8 @@ class LimbRig:
     def __init__(self, parent: NodePath, limb: str, side: int, height_m: float,
                  shader, look: SkinLook, stump: StumpBlend | None = None,
                  stump_root: tuple[float, float, float] = (0.0, 0.0, 0.0),
-                 stump_axis: tuple[float, float, float] = (0.0, 0.0, -1.0)) -> None:
+                 stump_axis: tuple[float, float, float] = (0.0, 0.0, -1.0),
+                 shape: LimbShapeSettings | None = None) -> None:
         if limb not in ("arm", "leg"):
             raise RigError(f"limb {limb!r} is not 'arm' or 'leg'")
         names = ARM_JOINT_NAMES if limb == "arm" else LEG_JOINT_NAMES
@@ -122,7 +129,9 @@ class LimbRig:
         if side == 0:       # the mirror turns the triangles' winding around: cull the other way
             self.root.set_attrib(CullFaceAttrib.make_reverse())
         path = model_file(f"limbs/{limb}_right.glb")
-        self.model = _load_limb(path).copy_to(self.root)
+        loaded, self._morphs = _load_limb(path)
+        self.limb = limb
+        self.model = loaded.copy_to(self.root)
         # the skinned mesh moves far from its bind-pose bounds: never frustum-cull it
         self.model.node().set_bounds(OmniBoundingVolume())
         self.model.node().set_final(True)
@@ -158,12 +167,34 @@ class LimbRig:
                 raise RigError(f"{path.name}: joint {name} cannot be driven")
             self._controls.append(control)
         self._quat = Quat()
+        #: False hides the limb whatever its visibility (a study's imagery condition)
+        self.shown = True
+        #: the forearm / shank drawn this fraction of its length (a telescoped phantom)
+        self.segment_scale = 1.0
+        mid, end = ("elbow", "wrist") if limb == "arm" else ("knee", "ankle")
+        self._mid, self._end = self._controls[index[mid]], self._controls[index[end]]
+        self._end_pos = self._end.get_pos()
+        self._end_mat = LMatrix4f()
+        self._unscale = LMatrix4f()
+        self._size_control = self._controls[order.index(SIZE_JOINT[limb])]
+        #: the rest-pose positions and normals (N, 6) of the current shape
+        self.shaped = self._morphs.rest
+        self.shape = LimbShapeSettings()
+        self.set_shape(shape or self.shape)
         apply_skin(character, shader, look, stump or StumpBlend(distance=2.0),
                    stump_root, stump_axis)
 
+    def set_shape(self, shape: LimbShapeSettings) -> None:
+        """Give the limb the patient's shape: the morph targets' weights baked into its
+        vertices and the hand (wrist) or foot (ankle) skeleton scaled to its size. The
+        engine calls this with the same settings for every limb it shows."""
+        self.shaped = self._morphs.bake(self.model, morph_weights(shape))
+        self._size_control.set_scale(part_scale(self.limb, shape))
+        self.shape = shape
+
     def apply(self, positions: np.ndarray, rotations: np.ndarray, visibility: float) -> None:
         """Pose the limb: ``positions`` (J, 3) and ``rotations`` (J, 4) from a solver."""
-        if visibility <= 0.0:
+        if visibility <= 0.0 or not self.shown:
             self.root.hide()
             return
         self.root.show()
@@ -175,6 +206,23 @@ class LimbRig:
         for control, local in zip(self._controls, self._local):
             q.set(local[3], local[0], local[1], local[2])
             control.set_quat(q)
+        if self.segment_scale != 1.0 or self._mid.get_sz() != 1.0:
+            self._telescope()
+
+    def _telescope(self) -> None:
+        """Draw the forearm / shank ``segment_scale`` of its length: the elbow / knee scales
+        its bone (the rest bone is the joint's local -z), and the wrist / ankle undoes that
+        scale before its own rotation (and its size scale), so the hand / foot keeps its
+        size and shape; the forearm twist turns about the bone and commutes with the scale."""
+        s = self.segment_scale
+        k = part_scale(self.limb, self.shape) if self._end is self._size_control else 1.0
+        self._mid.set_scale(1.0, 1.0, s)
+        m = self._end_mat
+        self._end.get_quat().extract_to_matrix(m)
+        self._unscale.set_scale_mat((k, k, k / s))
+        m *= self._unscale
+        m.set_row(3, self._end_pos)
+        self._end.set_mat(m)
 
     def remove(self) -> None:
         """Take the limb out of the scene."""

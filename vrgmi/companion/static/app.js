@@ -228,6 +228,8 @@ function wireControls() {
   $("switch").addEventListener("click", () => send("switch_scene", {scene: $("scene-select").value}, $("setup-error")));
   $("set-patient").addEventListener("click", () => send("set_patient", {side: $("side").value, level: $("level").value}, $("setup-error")));
   $("set-tone").addEventListener("click", () => send("skin_tone", {tone: $("tone").value}, $("setup-error")));
+  $("set-shape").addEventListener("click", () => send("limb_shape", Object.fromEntries(
+    SHAPE_KEYS.map((k) => [k, Number($(`shape-${k}`).value)])), $("setup-error")));
   $("start").addEventListener("click", openChooser);
   $("chooser-cancel").addEventListener("click", () => $("chooser").close());
   $("chooser-new").addEventListener("submit", (ev) => {
@@ -287,6 +289,8 @@ const GATE_LABELS = {
   min_kviq_mean: "KVIQ mean rating",
 };
 
+const SHAPE_KEYS = ["build", "muscle", "sex", "age_years", "hand_size", "foot_size"];
+
 async function showPatient(pid) {
   const page = await api(`/api/patients/${encodeURIComponent(pid)}`);
   const p = page.patient;
@@ -295,6 +299,9 @@ async function showPatient(pid) {
     el("dt", {}, "Amputation"), el("dd", {}, `${p.amputation_side} ${p.amputation_level.replace(/_/g, " ")}`),
     el("dt", {}, "Height"), el("dd", {}, p.height_m ? `${p.height_m} m` : "-"),
     el("dt", {}, "Skin tone"), el("dd", {}, fmt(p.skin_tone)),
+    el("dt", {}, "Limb shape"), el("dd", {}, Object.keys(p.limb_shape || {}).length
+      ? Object.entries(p.limb_shape).map(([k, v]) => `${k.replace(/_/g, " ")} ${v}`).join(", ")
+      : "average"),
     el("dt", {}, "Sessions"), el("dd", {}, fmt(p.sessions)),
     el("dt", {}, "Trials"), el("dd", {}, fmt(p.trials)));
   const program = page.program;

@@ -1,0 +1,198 @@
+"""The patient's limb shape (issue 12 item 3): MakeHuman's build, muscle, sex and age targets
+as the models' glTF morph targets, hand and foot size, one shape for every limb shown, the
+therapist's command and the patient's record."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pygltflib
+import pytest
+from panda3d.core import OrthographicLens
+from records_data import _events
+
+from vrgmi.app import Engine, EngineError
+from vrgmi.body.limb_shape import MORPH_NAMES, morph_weights
+from vrgmi.companion.commands import CommandRejected, check_command
+from vrgmi.control import CommandQueue, StatusBoard
+from vrgmi.events import Event
+from vrgmi.render.display import grab_rgba
+from vrgmi.render.morphs import _geom_node, _float_view
+from vrgmi.render.resources import model_file
+from vrgmi.render.rig import LimbRig
+from vrgmi.render.shaders import SKIN, load_shader
+from vrgmi.render.skin import SkinLook
+from vrgmi.records import queries
+from vrgmi.records.db import open_database
+from vrgmi.records.store import RecordSink
+from vrgmi.settings import LimbShapeSettings, load_settings
+from vrgmi.tracking.scripted import ScriptedSource
+
+FILM, SIZE = 1.2, 256          # 1.2 m across 256 px: 4.7 mm a pixel
+PX = FILM / SIZE
+
+
+@pytest.mark.parametrize("kind", ["arm", "leg"])
+def test_models_carry_the_named_morph_targets(kind):
+    gltf = pygltflib.GLTF2.load(str(model_file(f"limbs/{kind}_right.glb")))
+    mesh = gltf.meshes[0]
+    assert mesh.extras["targetNames"] == list(MORPH_NAMES) and len(MORPH_NAMES) == 7
+    prim = mesh.primitives[0]
+    assert len(prim.targets) == 7 and mesh.weights == [0.0] * 7
+    for target in prim.targets:
+        acc = gltf.accessors[target["POSITION"]]
+        assert acc.count == gltf.accessors[prim.attributes.POSITION].count
+        reach = max(max(abs(v) for v in acc.min), max(abs(v) for v in acc.max))
+        assert 0.005 < reach < 0.05                      # millimetres to a few centimetres
+
+
+@pytest.fixture(scope="module")
+def shader(display):
+    return load_shader(*SKIN, gsg=display.win.get_gsg())
+
+
+@pytest.fixture
+def side_view(display, scene):
+    """Orthographic camera on +X looking at the limb's lateral side (-X): the whole hand
+    (palm medial) or foot in profile; z up in the image."""
+    lens = OrthographicLens()
+    lens.set_film_size(FILM, FILM)
+    lens.set_near_far(0.1, 10.0)
+    display.base.cam.node().set_lens(lens)
+    display.base.cam.set_pos(3, 0, -0.5)
+    display.base.cam.look_at(0, 0, -0.5)
+    return scene
+
+
+def _mask(display, rig, **shape) -> np.ndarray:
+    rig.set_shape(LimbShapeSettings(**shape))
+    return grab_rgba(display.base)[..., 3] > 0
+
+
+def _row(z: float) -> int:
+    return int(SIZE / 2 - (z + 0.5) / PX)
+
+
+def test_build_and_hand_size_change_the_silhouette(display, side_view, shader):
+    rig = LimbRig(side_view, "arm", 1, 1.75, shader, SkinLook())
+    mid_forearm = _row(-(0.186 + 0.073) * 1.75)
+    below_wrist = _row(-(0.186 + 0.146) * 1.75) + 2
+    slim, heavy = _mask(display, rig, build=-1.0), _mask(display, rig, build=1.0)
+    width = [m[mid_forearm - 3:mid_forearm + 4].sum(axis=1).mean() for m in (slim, heavy)]
+    assert width[1] - width[0] >= 1.5, width              # 13.3 -> 15.3 px (62 -> 72 mm)
+    small, large = _mask(display, rig, hand_size=0.9), _mask(display, rig, hand_size=1.15)
+    area = [m[below_wrist:].sum() for m in (small, large)]
+    assert area[1] / area[0] > 1.3, area                  # (1.15 / 0.9)^2 = 1.63
+    young, old = _mask(display, rig), _mask(display, rig, age_years=90.0)
+    female, male = _mask(display, rig, sex=-1.0), _mask(display, rig, sex=1.0)
+    assert (young ^ old).sum() > 100 and (female ^ male).sum() > 100
+    rig.remove()
+
+
+def test_foot_size_changes_the_foot(display, side_view, shader):
+    rig = LimbRig(side_view, "leg", 1, 1.75, shader, SkinLook())
+    below_ankle = _row(-(0.245 + 0.246) * 1.75) + 2
+    small, large = _mask(display, rig, foot_size=0.9), _mask(display, rig, foot_size=1.15)
+    area = [m[below_ankle:].sum() for m in (small, large)]
+    assert area[1] / area[0] > 1.3, area
+    rig.remove()
+
+
+def _vertices(rig: LimbRig) -> np.ndarray:
+    """The rest-pose vertex rows (positions, normals...) the rig's mesh holds now."""
+    vdata = _geom_node(rig.model).get_geom(0).get_vertex_data()
+    return _float_view(vdata.get_array(0), vdata.get_num_rows()).copy()
+
+
+def test_intact_phantom_and_resting_limbs_share_one_shape(display, scene):
+    settings = load_settings(None, {"patient.amputation_side": "left",
+                                    "limb_shape.build": 0.5})
+    engine = Engine(settings, ScriptedSource("reach", intact_side="right"), display)
+    try:
+        intact, phantom = engine.intact_rig, engine.phantom_rig
+        assert intact.shape == phantom.shape == settings.limb_shape
+        changes = engine.set_limb_shape(build=1.0, age_years=70.0, hand_size=1.1)
+        assert changes == {"build": (0.5, 1.0), "age_years": (25.0, 70.0),
+                           "hand_size": (1.0, 1.1)}
+        rigs = (intact, phantom, *engine.seated.rigs)
+        weights = [morph_weights(r.shape) for r in rigs[:2]]
+        assert np.array_equal(*weights) and weights[0][1] == 1.0
+        assert np.array_equal(_vertices(intact), _vertices(phantom))
+        baked = _vertices(intact)
+        assert not np.allclose(baked[:, :3], intact._morphs.rest[:, :3], atol=1e-4)
+        # the phantom is the intact limb's mirror image: same mesh, x scale negated
+        si, sp = intact.root.get_scale(), phantom.root.get_scale()
+        assert sp[0] == -si[0] and (sp[1], sp[2]) == (si[1], si[2])
+        assert intact._size_control.get_scale() == phantom._size_control.get_scale()
+        assert math.isclose(intact._size_control.get_scale()[0], 1.1, rel_tol=1e-6)
+        assert all(r.shape == engine.settings.limb_shape for r in rigs)
+        before = engine.settings.limb_shape
+        for bad in ({"build": 2.0}, {"sex": "male"}, {"colour": 1.0}, {}):
+            with pytest.raises((EngineError, ValueError)) as err:
+                engine.set_limb_shape(**bad)
+            assert "\n" not in str(err.value)
+        assert engine.settings.limb_shape == before
+    finally:
+        engine.close()
+
+
+def test_limb_shape_command_is_checked(display):
+    ok = check_command({"command": "limb_shape", "args": {"build": -0.5, "age_years": 60}},
+                       {}, {}, "companion:t")
+    assert (ok.name, ok.args) == ("limb_shape", {"build": -0.5, "age_years": 60.0})
+    for args, why in (({}, "give build"), ({"build": "heavy"}, "must be a number"),
+                      ({"build": True}, "must be a number"), ({"muscle": float("nan")},
+                                                              "must be a number"),
+                      ({"hand_size": 3.0}, "out of range 0.85..1.2"),
+                      ({"age_years": 5}, "out of range 18..90"),
+                      ({"colour": 1}, "unexpected argument")):
+        with pytest.raises(CommandRejected) as err:
+            check_command({"command": "limb_shape", "args": args}, {}, {}, "companion:t")
+        assert why in str(err.value) and "\n" not in str(err.value), (args, err.value)
+
+
+def test_limb_shape_round_trip_command_engine_records(display, scene, tmp_path):
+    """Companion command -> session -> every limb -> param_changed -> the patient's row ->
+    the next session's limbs."""
+    from test_session import REGISTRY
+    from vrgmi.program import Program, SceneStep
+    from vrgmi.session import SessionRunner
+
+    engine = Engine(load_settings(None, {}), ScriptedSource("reach", intact_side="right"),
+                    display)
+    runner = SessionRunner(engine, Program("p01", phase="mirror",
+                                           steps={"mirror": [SceneStep("tiny", 0.1)]}),
+                           tmp_path, CommandQueue(), StatusBoard(), registry=REGISTRY)
+    try:
+        command = check_command({"command": "limb_shape",
+                                 "args": {"muscle": 0.8, "foot_size": 1.1}}, {}, {}, "therapist")
+        runner.commands.put(command)
+        runner.start(0.0)
+        runner.step(0.0, 1 / 90, render=False)
+        assert engine.intact_rig.shape.muscle == engine.phantom_rig.shape.muscle == 0.8
+        changed = [e.data for e in runner.events.of_kind("param_changed")]
+        assert {"name": "limb_shape.muscle", "old": 0.0, "new": 0.8,
+                "by": "therapist"} in changed
+    finally:
+        runner.close()
+        engine.close()
+    db = open_database(f"sqlite:///{tmp_path / 'records.sqlite3'}")
+    try:
+        sink = RecordSink(db, spill_path=tmp_path / "spill.jsonl")
+        start = _events("P07", 1)[0]
+        sink.put(start)
+        for data in changed:
+            sink.put(Event("param_changed", 1.0, data, "", start.session, start.wall + 1))
+        sink.close()
+        assert sink.error is None
+        record = queries.get_patient(db, "P07")
+        assert record["limb_shape"] == {"muscle": 0.8, "foot_size": 1.1}
+    finally:
+        db.close()
+    again = Engine(load_settings(None, {}), ScriptedSource("reach", intact_side="right"),
+                   display)
+    try:
+        again.set_limb_shape(**record["limb_shape"])      # what clinic.py does at start
+        assert again.phantom_rig.shape == LimbShapeSettings(muscle=0.8, foot_size=1.1)
+    finally:
+        again.close()
