@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,3 +100,22 @@ def test_vrgmi_run_without_a_runtime_falls_back_headless_without_a_traceback(tmp
     assert "Traceback" not in res.stderr
     assert "no headset (the OpenXR runtime did not answer" in res.stderr
     assert "headless demo" in res.stderr
+
+
+def test_active_runtime_is_found_where_each_platform_keeps_it(tmp_path, monkeypatch):
+    from vrgmi.doctor import openxr_manifest
+
+    monkeypatch.delenv("XR_RUNTIME_JSON", raising=False)
+    # Windows: the loader's registry key (SteamVR, Meta's runtime); nothing set -> no runtime
+    steamvr = r"C:\Program Files (x86)\Steam\steamapps\common\SteamVR\steamxr_win64.json"
+    assert openxr_manifest("win32", lambda: steamvr) == Path(steamvr)
+    assert openxr_manifest("win32", lambda: None) is None
+    # Linux: the XDG config folders first
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    manifest = tmp_path / "openxr" / "1" / "active_runtime.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("{}")
+    assert openxr_manifest("linux") == manifest
+    # XR_RUNTIME_JSON wins everywhere
+    monkeypatch.setenv("XR_RUNTIME_JSON", str(tmp_path / "monado.json"))
+    assert openxr_manifest("win32", lambda: steamvr) == tmp_path / "monado.json"

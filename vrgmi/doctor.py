@@ -12,6 +12,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from vrgmi.paths import default_database_url
 
@@ -78,11 +79,28 @@ def check_gl() -> Finding:
                                    f"(GLSL {info['glsl']})")
 
 
-def openxr_manifest() -> Path | None:
-    """The active OpenXR runtime manifest the loader would use, if any."""
+def _windows_active_runtime() -> str | None:
+    """The active runtime's manifest path from the Windows registry, as the loader reads it."""
+    import winreg  # noqa: PLC0415  (Windows only)
+    try:
+        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SOFTWARE\Khronos\OpenXR\1") as key:
+            return str(winreg.QueryValueEx(key, "ActiveRuntime")[0])
+    except OSError:
+        return None
+
+
+def openxr_manifest(platform_name: str | None = None,
+                    windows_registry: Callable[[], str | None] | None = None) -> Path | None:
+    """The active OpenXR runtime manifest the loader would use, if any: ``XR_RUNTIME_JSON``,
+    else the platform's own place (Windows: the registry key SteamVR and Meta's runtime set;
+    Linux and other Unix: the XDG config folders, then /usr/share)."""
     env = os.environ.get("XR_RUNTIME_JSON")
     if env:
         return Path(env)
+    platform_name = platform_name or sys.platform
+    if platform_name == "win32":
+        found = (windows_registry or _windows_active_runtime)()
+        return Path(found) if found else None
     config_home = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
     candidates = [config_home / "openxr/1/active_runtime.json"]
     candidates += [Path(d) / "openxr/1/active_runtime.json"
