@@ -147,7 +147,7 @@ def test_key_is_turned_by_turning_the_forearm_and_held(display, scene):
 
     def turn(t, task):
         return 80.0 if task.item.held and t - task.onset - task.grasp_time > 0.4 else 0.0
-    patient.goal = _hand_goal(engine, lambda t, task: task.item.centre, turn)
+    patient.goal = _hand_goal(engine, lambda t, task: task.grasp_point(), turn)
     _run(engine, 7.0)
     trials = _trials(engine, "key_turn")
     assert len(trials) == 2
@@ -161,7 +161,7 @@ def test_key_is_turned_by_turning_the_forearm_and_held(display, scene):
 def test_key_grasped_but_not_turned_scores_the_part_turned(display, scene):
     kt = KeyTurn(trials=1, turn_deg=90.0, time_limit_s=6.0)
     engine, patient = _engine(display, kt, "arm")
-    patient.goal = _hand_goal(engine, lambda t, task: task.item.centre,
+    patient.goal = _hand_goal(engine, lambda t, task: task.grasp_point(),
                               lambda t, task: 45.0 if task.item.held else 0.0)
     _run(engine, 7.5)
     (d,) = _trials(engine, "key_turn")

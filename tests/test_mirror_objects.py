@@ -11,8 +11,9 @@ import pytest
 from vrgmi.mirror.floor import (BALL_RADIUS_M, PressHoldTask, RollBallTask, TracePathTask,
                                 floor_path, press_bands)
 from vrgmi.mirror.lower import PedalPlate
-from vrgmi.mirror.objects import (CUP_HEIGHT_M, GLASS_HEIGHT_M, GRIP_ABOVE_RIM_M, CupMoveTask,
-                                  KeyTurnTask, MirrorTaskError, PourTask, WipeTask,
+from vrgmi.mirror.objects import (CUP_HEIGHT_M, GLASS_HEIGHT_M, GRIP_ABOVE_RIM_M,
+                                  KEY_PINCH_FROM_PALM_M, CupMoveTask, KeyTurnTask,
+                                  MirrorTaskError, PourTask, WipeTask,
                                   relative_rotation, rotate, stain_cells, table_spots,
                                   tilt_deg, twist_deg)
 from vrgmi.spatial import quat_from_axis_angle, quat_mul
@@ -123,7 +124,7 @@ def test_key_turns_with_the_forearm_and_springs_back_when_let_go():
     spots = np.array([[-0.25, 0.40, 0.72]])
     task = KeyTurnTask(lambda i: spots, Y, turn_deg=60.0, hold_s=0.3, dwell_s=0.1,
                        time_limit_s=10.0, rest_s=0.0, trials=1, rate_hz=RATE)
-    key = spots[0] + (0, 0, 0.16)
+    key = spots[0] + (0, 0, 0.16) - KEY_PINCH_FROM_PALM_M * Y     # the palm pinching the bow
     away = key + (0.0, -0.3, 0.0)
     n1, n2, n3 = 20, 30, 60
     path = np.vstack([np.repeat([key], n1 + n2, 0), np.repeat([away], 10, 0),

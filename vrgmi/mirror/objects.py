@@ -40,6 +40,9 @@ UPRIGHT_DEG = 25.0
 #: patient; the hand lets go of the key when the palm is this many grasp radii away
 KEY_HEIGHT_M = 0.16
 KEY_RELEASE_RADII = 2.0
+#: the key is pinched between the thumb and the side of the index (between its middle joints):
+#: the palm centre this far (m) behind the key's bow, toward the patient
+KEY_PINCH_FROM_PALM_M = 0.095
 #: the stain and the cloth: cells this far apart (m) cover the stain; the palm cleans within
 #: ``cloth_radius_m`` while at most CONTACT_HEIGHT_M above the table top
 WIPE_CELL_M = 0.02
@@ -379,8 +382,10 @@ class KeyTurnTask(HandObjectTask):
         self.peak_turn = 0.0
 
     def grasp_point(self) -> np.ndarray:
-        """The key's bow: the palm holds it where it is (thumb and index around it)."""
-        return self.item.centre
+        """Where the palm centre is while thumb and index pinch the key's bow:
+        :data:`KEY_PINCH_FROM_PALM_M` behind it, toward the patient."""
+        np.subtract(self.item.centre, KEY_PINCH_FROM_PALM_M * self.axis, out=self._grip)
+        return self._grip
 
     def _begin(self, t: float) -> None:
         self.spots = self._spots(1)
@@ -392,7 +397,7 @@ class KeyTurnTask(HandObjectTask):
 
     def _evaluate(self, t: float) -> tuple[bool, dict[str, Any]] | None:
         item = self.item
-        if item.held and not _near(self.palm, item.centre,
+        if item.held and not _near(self.palm, self.grasp_point(),
                                    KEY_RELEASE_RADII * self.grasp_radius_m):
             item.held = False                     # let go: the key springs back
             self.turn = 0.0

@@ -13,10 +13,11 @@ from vrgmi.scenes.objects_common import (BRASS_HEX, LOCK_HEX, OBJECT_TRIAL_FIELD
                                          grasp_param, place)
 from vrgmi.scenes.schema import Param
 
-#: the lock block: width, depth, height (m); the key's bow (radius) and blade length
+#: the lock block: width, depth, height (m); the key's bow (radius) and blade length (a house
+#: key: the bow stands out far enough that the fingers pinching it stop short of the lock)
 LOCK_SIZE_M = (0.14, 0.06, KEY_HEIGHT_M + 0.07)
 BOW_RADIUS_M = 0.022
-BLADE_M = 0.035
+BLADE_M = 0.06
 
 
 class KeyTurn(ObjectTaskScene):
