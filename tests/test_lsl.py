@@ -22,7 +22,8 @@ from vrgmi.app import Engine  # noqa: E402
 from vrgmi.control import Command, CommandQueue, StatusBoard  # noqa: E402
 from vrgmi.core import CorePipeline  # noqa: E402
 from vrgmi.ik.kernels import FINGER_DOF0, G_FIST  # noqa: E402
-from vrgmi.ik.limits import ARM_DOF_NAMES  # noqa: E402
+from vrgmi.errors import SettingsError  # noqa: E402
+from vrgmi.ik.limits import ARM_DOF_NAMES, LEG_DOF_NAMES  # noqa: E402
 from vrgmi.program import Program, SceneStep  # noqa: E402
 from vrgmi.research import lsl as lsl_loader  # noqa: E402
 from vrgmi.research.outlets import LIMB_STREAM, MARKER_STREAM  # noqa: E402
@@ -267,4 +268,50 @@ def test_without_pylsl_the_session_runs_and_says_so_once(display, tmp_path, monk
     finally:
         for runner in runners:
             runner.close()
+        engine.close()
+
+
+def test_a_decoder_drives_the_phantom_ankle(display, tmp_path):
+    stream = f"emg-ankle-{time.monotonic_ns()}"
+    outlet = pylsl.StreamOutlet(pylsl.StreamInfo(stream, "EMG", 3, 100.0, pylsl.cf_float32,
+                                                 stream))
+    settings = load_settings(None, SCRIPTED + [
+        "patient.amputation_level=transtibial", f"lsl.drive_stream={stream}",
+        "lsl.ankle_channel=2", "lsl.ankle_low=-1", "lsl.ankle_high=1", "lsl.ankle_mode=blend",
+        "lsl.drive_blend=0.5", "lsl.drive_fade_s=0.1", "lsl.drive_smoothing_s=0"])
+    engine = Engine(settings, ScriptedSource("foot_tap", intact_side="right"), display)
+    runner = SessionRunner(engine, Program("p01", phase="mirror", steps={
+        "mirror": [SceneStep("free_mirror", 1.0)]}), tmp_path, registry=REGISTRY)
+    mirror = CorePipeline(settings, ScriptedSource("foot_tap", intact_side="right"))
+    phantom, drive = engine.core.phantom, engine.core.drive
+    j = LEG_DOF_NAMES.index("ankle_dorsiflexion")
+    lo, hi = phantom.limits[j]
+    try:
+        assert [m.dof for m in drive.maps] == ["ankle"]
+        k, end = 0, time.monotonic() + 5.0
+        while drive.presence < 1.0 or k < 40:
+            assert time.monotonic() < end, "the drive stream never arrived"
+            outlet.push_sample([9.0, 9.0, 0.5])              # 0.5 of -1..1: 3/4 up the range
+            runner.step(k * 0.01, 0.01, render=False)
+            mirror.step(k * 0.01, 0.01)
+            k += 1
+            time.sleep(0.01)
+        decoded = lo + 0.75 * (hi - lo)
+        assert phantom.angles[j] == pytest.approx(
+            0.5 * mirror.phantom.angles[j] + 0.5 * decoded, abs=1e-9)   # blended half-half
+        assert drive.value("ankle") == pytest.approx(0.75)
+    finally:
+        runner.close()
+        engine.close()
+
+
+def test_an_empty_channel_range_is_a_one_line_settings_error(display, tmp_path):
+    settings = load_settings(None, SCRIPTED + ["lsl.drive_stream=emg", "lsl.grip_channel=0",
+                                               "lsl.grip_low=0.5", "lsl.grip_high=0.5"])
+    engine = Engine(settings, ScriptedSource("reach", intact_side="right"), display)
+    try:
+        with pytest.raises(SettingsError, match=r"^settings: lsl.grip_low and lsl.grip_high "
+                                                r"are both 0.5; they must differ"):
+            SessionRunner(engine, Program("p01"), tmp_path, registry=REGISTRY)
+    finally:
         engine.close()

@@ -44,6 +44,13 @@ class LslDriveSource:
         return time.monotonic() - received
 
     def _run(self) -> None:
+        try:
+            self._read()
+        except Exception as exc:  # noqa: BLE001  the phantom mirrors; said once
+            log.error("vrgmi: lsl: drive stream %r: %s: %s; the phantom only mirrors",
+                      self.name, type(exc).__name__, exc)
+
+    def _read(self) -> None:
         pylsl = self._pylsl
         resolver = pylsl.ContinuousResolver(prop="name", value=self.name)
         inlet = None

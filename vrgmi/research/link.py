@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from vrgmi.errors import VrgmiError
 from vrgmi.events import Event
 from vrgmi.research.clock import ClockMap
 from vrgmi.research.drive import PhantomDrive, dof_maps
@@ -67,7 +68,17 @@ class LslLink:
         if not lsl.enabled and not lsl.drive_stream:
             return None
         pylsl = load_pylsl()
-        return None if pylsl is None else cls(pylsl, engine)
+        if pylsl is None:
+            return None
+        try:
+            return cls(pylsl, engine)
+        except VrgmiError:
+            raise
+        except Exception as exc:  # noqa: BLE001  liblsl could not open a stream: go on
+            text = str(exc).strip().splitlines()
+            log.error("vrgmi: lsl: could not open the streams (%s: %s); running without LSL",
+                      type(exc).__name__, text[0] if text else "")
+            return None
 
     def observe(self, t: float) -> None:
         """At a frame's start: its display time against the LSL clock."""

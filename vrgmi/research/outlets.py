@@ -131,8 +131,13 @@ class LimbOutlet:
             if self._written - n > RING - 1:      # overwritten while we were behind
                 self.dropped += 1
                 continue
-            self.outlet.push_sample(self._rows[n % RING], float(self._stamps[n % RING]))
-            self.sent += 1
+            try:
+                self.outlet.push_sample(self._rows[n % RING], float(self._stamps[n % RING]))
+                self.sent += 1
+            except Exception as exc:  # noqa: BLE001  a frame lost, never the stream
+                self.dropped += 1
+                if self.dropped == 1:
+                    log.warning("vrgmi: lsl: a limb frame was not sent: %s", exc)
 
 
 def marker_outlet(pylsl: ModuleType) -> MarkerOutlet:
