@@ -21,6 +21,7 @@ import pylsl  # noqa: E402
 from vrgmi.app import Engine  # noqa: E402
 from vrgmi.control import Command, CommandQueue, StatusBoard  # noqa: E402
 from vrgmi.core import CorePipeline  # noqa: E402
+from vrgmi.doctor import check_lsl  # noqa: E402
 from vrgmi.ik.kernels import FINGER_DOF0, G_FIST  # noqa: E402
 from vrgmi.errors import SettingsError  # noqa: E402
 from vrgmi.ik.limits import ARM_DOF_NAMES, LEG_DOF_NAMES  # noqa: E402
@@ -265,6 +266,8 @@ def test_without_pylsl_the_session_runs_and_says_so_once(display, tmp_path, monk
         assert len(lines) == 1 and "\n" not in lines[0]
         assert "pylsl / liblsl unavailable" in lines[0] and "running without LSL" in lines[0]
         assert lsl_loader.lsl_error() in lines[0]
+        doctor = check_lsl()
+        assert not doctor.ok and "running without LSL" in doctor.text
     finally:
         for runner in runners:
             runner.close()
@@ -315,3 +318,8 @@ def test_an_empty_channel_range_is_a_one_line_settings_error(display, tmp_path):
             SessionRunner(engine, Program("p01"), tmp_path, registry=REGISTRY)
     finally:
         engine.close()
+
+
+def test_doctor_names_liblsl():
+    finding = check_lsl()
+    assert finding.ok and finding.text.startswith(f"liblsl 1.{pylsl.library_version() % 100}")

@@ -163,7 +163,18 @@ def check_database(url: str) -> Finding:
     return Finding("database", True, f"database server configured: ...@{shown}")
 
 
+def check_lsl() -> Finding:
+    """Whether the Lab Streaming Layer can be used (docs/research.md)."""
+    from vrgmi.research.lsl import load_pylsl, lsl_error
+    pylsl = load_pylsl()
+    if pylsl is None:
+        return Finding("lsl", False, lsl_error() or "pylsl unavailable")
+    version = pylsl.library_version()
+    return Finding("lsl", True, f"liblsl {version // 100}.{version % 100} (off until "
+                                "lsl.enabled or lsl.drive_stream is set)")
+
+
 def run_doctor(database_url: str = "") -> list[Finding]:
     """Run every check and return the findings in display order."""
     return [check_python(), check_display(), check_gl(), check_openxr(),
-            check_database(database_url)]
+            check_database(database_url), check_lsl()]
