@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from vrgmi.outcomes.battery import MEASURES
-from vrgmi.outcomes.schedule import BASELINE, Rules, order_key
+from vrgmi.outcomes.schedule import BASELINE, Rules, label, order_key
 
 PRIMARY = "pain.average"
 
@@ -81,7 +81,7 @@ def clinic_summary(patients: Iterable[Mapping[str, Any]], rules: Rules = Rules()
     ``record`` as above and ``missed`` the time points the patient dropped out at.
 
     Returns ``{"patients", "with_baseline", "thresholds", "timepoints": [row...]}``; each row:
-    ``timepoint``, ``answered``, ``dropouts``, ``responders`` ``{"30": {"n", "rate",
+    ``timepoint``, ``label``, ``answered``, ``dropouts``, ``responders`` ``{"30": {"n", "rate",
     "rate_itt"}, "50": ...}``, ``evaluable`` (answered with a baseline pain above 0),
     ``pain_pct`` (median and IQR of the percent change of the primary measure) and
     ``change`` (per score: ``n`` and median and IQR of the change from baseline)."""
@@ -113,7 +113,8 @@ def clinic_summary(patients: Iterable[Mapping[str, Any]], rules: Rules = Rules()
                      if key in p["record"].get(tp, {}) and key in p["record"].get(BASELINE, {})]
             if diffs:
                 change[key] = {"n": len(diffs), **_quartiles(diffs)}
-        rows.append({"timepoint": tp, "answered": len(answered), "evaluable": len(pcts),
+        rows.append({"timepoint": tp, "label": label(tp), "answered": len(answered),
+                     "evaluable": len(pcts),
                      "dropouts": dropouts, "responders": responders,
                      "pain_pct": _quartiles([100.0 * x for x in pcts]), "change": change})
     return {"patients": len(pts), "with_baseline": len(based), "primary": PRIMARY,

@@ -340,6 +340,7 @@ async function showPatient(pid) {
   $("note-form").dataset.pid = p.id;
   $("step-back-form").dataset.pid = p.id;
   $("step-back-error").textContent = "";
+  showPatientOutcomes(p.id);
 }
 
 async function stepBack(ev) {
@@ -402,6 +403,7 @@ function route() {
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", hash.startsWith(a.getAttribute("href")));
   if (parts[0] === "patients" && parts[1]) { show("view-patient"); showPatient(decodeURIComponent(parts[1])); }
   else if (parts[0] === "patients") { show("view-patients"); showPatients(); }
+  else if (parts[0] === "outcomes") { show("view-outcomes"); showOutcomes(); }
   else if (parts[0] === "devices") { show("view-devices"); showDevices(); }
   else show("view-live");
 }
