@@ -6,7 +6,7 @@ reads an instruction screen for :data:`READ_S` before pressing select, thinks
 :data:`THINK_S` per questionnaire statement, and in the drift task moves the intact hand
 (``hand.goal`` of a :class:`tests.mirror_patient.SeatedPatient`, when given) to the mirror
 image of where it "feels" the phantom, :attr:`felt_offset` (body frame, m) from where it is
-drawn, before it confirms after :data:`POINT_S`.
+drawn, before it confirms after :data:`POINT_S`. A headset test may quicken the pace.
 """
 from __future__ import annotations
 
@@ -25,8 +25,11 @@ class EmbodimentPatient:
     """Drives one session's questionnaires and drift tasks (see the module docstring)."""
 
     def __init__(self, press: Callable[[str], None], hand=None,
-                 felt_offset: dict[str, tuple[float, float, float]] | None = None) -> None:
+                 felt_offset: dict[str, tuple[float, float, float]] | None = None,
+                 read_s: float = READ_S, think_s: float = THINK_S,
+                 point_s: float = POINT_S) -> None:
         self.press, self.hand = press, hand
+        self.read_s, self.think_s, self.point_s = read_s, think_s, point_s
         self.felt_offset = felt_offset or {"pre": (0.0, -0.10, 0.0),
                                            "post": (0.0, -0.04, 0.0)}
         self.block = None
@@ -46,11 +49,11 @@ class EmbodimentPatient:
         age = t - self.since
         screen = scene.instruction_screen
         if screen is not None and not screen.gate.done:
-            self._once("read", age >= READ_S, ["select"])
+            self._once("read", age >= self.read_s, ["select"])
             return
         name = block.scene
         if name == "pain_nrs":
-            self._once("nrs", age >= READ_S + 1.0, ["right"] * 3 + ["select"])
+            self._once("nrs", age >= self.read_s + 1.0, ["right"] * 3 + ["select"])
         elif name == "ssq":
             self._once("ssq", age >= 1.0, ["right", "select"] * 16)
         elif name == "embodiment":
@@ -68,7 +71,7 @@ class EmbodimentPatient:
         if scene.scores is not None or ("answered", scene.item) in self.done:
             return
         shown = self.shown.setdefault(scene.item, t)
-        if t - shown >= THINK_S:
+        if t - shown >= self.think_s:
             self.done.add(("answered", scene.item))
             value = ANSWERS[scene.item % len(ANSWERS)]
             # from "nothing selected" the first right selects -3, each further one adds 1
@@ -89,7 +92,7 @@ class EmbodimentPatient:
             if key not in self.done:
                 self.done.add(key)
                 self.point_at = t
-            if t - self.point_at >= POINT_S and ("pressed",) + key not in self.done:
+            if t - self.point_at >= self.point_s and ("pressed",) + key not in self.done:
                 self.done.add(("pressed",) + key)
                 self.press("select")
         elif hand is not None and self.rest is not None:

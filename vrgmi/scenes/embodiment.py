@@ -25,6 +25,8 @@ QUESTION = N_("How much do you agree?")
 HINT = N_("Left / right: choose        Trigger: confirm\nBack: the previous statement")
 #: a statement wider than this (m, at the panel's distance) wraps onto the next line
 WRAP_M = 0.85
+#: the statement's (last line's) height above the answer boxes (m)
+STATEMENT_Z = 0.085
 LEVELS = tuple(f"{v:+d}" if v else "0" for v in range(SCALE_MIN, SCALE_MAX + 1))
 
 
@@ -74,9 +76,9 @@ class EmbodimentQuestionnaire(Scene):
               card=False).set_text(low)
         Panel(view.root, (edge, 0.0, -0.062), d, 1.6, "emb-high", "right",
               card=False).set_text(high)
-        question = Panel(view.root, (0.0, 0.0, 0.175), d, 1.8, "emb-question", card=False)
+        question = Panel(view.root, (0.0, 0.0, 0.235), d, 1.8, "emb-question", card=False)
         question.set_text(_(QUESTION), DIM_RGBA)
-        statement = self._statement = Panel(view.root, (0.0, 0.0, 0.085), d, 2.4,
+        statement = self._statement = Panel(view.root, (0.0, 0.0, STATEMENT_Z), d, 2.4,
                                             "emb-statement", card=False)
         # long statements wrap onto a second line at WRAP_M (in the text's own units)
         statement.text.set_wordwrap(WRAP_M * statement.text.get_line_height()
@@ -86,7 +88,7 @@ class EmbodimentQuestionnaire(Scene):
         hint = Panel(view.root, (0.0, 0.0, -0.16), d, 1.6, "emb-hint", card=False)
         hint.set_text(_(HINT), DIM_RGBA)
         width = max(self._row.width_m, WRAP_M) + 0.12
-        backdrop(view.root, width, 0.5, (0.0, 0.002, 0.0))
+        backdrop(view.root, width, 0.55, (0.0, 0.002, 0.04))
         self._show()
 
     def _text(self, text: str) -> str:
@@ -96,7 +98,11 @@ class EmbodimentQuestionnaire(Scene):
         if self._row is None or self.items is None:
             return
         self._row.select(self.cursor)
-        self._statement.set_text(self._text(self.items.items[self.item].text))
+        statement = self._statement
+        statement.set_text(self._text(self.items.items[self.item].text))
+        # a statement wrapped onto more lines grows upward, clear of the answer boxes
+        statement.root.set_z(STATEMENT_Z + (statement.text.get_num_rows() - 1)
+                             * statement.line_height_m)
         self._progress.set_text(_("statement {n} of {total}").format(
             n=self.item + 1, total=len(self.items.items)))
 
