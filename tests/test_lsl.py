@@ -227,15 +227,20 @@ def test_an_emg_decoder_stream_drives_the_phantom_and_its_loss_fades_to_the_mirr
         for _ in range(20):
             frame([0.8, 0.75])
         assert phantom.angles[PRONATION] == pytest.approx(lo + 0.75 * (hi - lo), abs=1e-2)
-        # the stream goes silent: hold, then fade to the mirrored pose, never a jump
-        decoded = lo + 0.75 * (hi - lo)
-        offsets, limit = [], []
+        # the stream goes silent: hold, then fade to the mirrored pose, never a jump: each
+        # frame the wrist is the mirror's plus a weight times the way to the held value, and
+        # the weight falls by at most dt / drive_fade_s a frame
+        assert drive.value("wrist") == pytest.approx(0.75, abs=1e-3)
+        weights = [drive.weights[1]]
         for _ in range(int((0.1 + 0.25) / dt) + 40):
             frame()
-            offsets.append(phantom.angles[PRONATION] - mirror.phantom.angles[PRONATION])
-            limit.append(abs(decoded - mirror.phantom.angles[PRONATION]))
-        steps = np.abs(np.diff(offsets))
-        assert np.all(steps <= np.array(limit[1:]) * dt / 0.25 + 1e-6), steps.max()
+            w, mirrored = drive.weights[1], mirror.phantom.angles[PRONATION]
+            decoded = lo + drive.value("wrist") * (hi - lo)     # held from the last sample
+            assert phantom.angles[PRONATION] == pytest.approx(
+                mirrored + w * (decoded - mirrored), abs=1e-9)
+            weights.append(w)
+        assert weights[0] == 1.0 and np.all(np.diff(weights) <= 0.0)
+        assert np.all(np.diff(weights) >= -dt / 0.25 - 1e-12)
         assert drive.presence == 0.0 and np.all(drive.weights == 0.0)
         np.testing.assert_allclose(phantom.positions, mirror.phantom.positions, atol=1e-9)
         np.testing.assert_allclose(phantom.angles, mirror.phantom.angles, atol=1e-9)
