@@ -45,7 +45,8 @@ class SeatedPatient(PoseSource):
     exists) with time constant ``tau_s``; the rotation is taken at once, or turned at most
     ``turn_deg_s`` per second. The head stays still, pitched ``arm_pitch_deg`` (arm tasks)
     or :data:`HEAD_LEG_PITCH_DEG` (leg tasks). ``residual() -> (7,) pose or None`` feeds a
-    left wrist tracker on the residual limb."""
+    left wrist tracker on the residual limb; ``grip(t) -> 0..1`` (None: 0) is how far the
+    controller's trigger and grip are pressed (the hand's fingers close with them)."""
 
     name = "test-patient"
 
@@ -58,6 +59,7 @@ class SeatedPatient(PoseSource):
         self.head = np.array([0.0, 0.0, 1.2, *quat_from_axis_angle(X_AXIS, math.radians(pitch))])
         self.goal: Callable[[float], tuple[np.ndarray, np.ndarray] | None] | None = None
         self.residual: Callable[[], np.ndarray | None] | None = None
+        self.grip: Callable[[float], float] | None = None
         self.pos = np.array(ARM_REST if limb == "arm" else ANKLE_REST)
         self.rot = PALM_DOWN.copy() if limb == "arm" else FLAT.copy()
         self._last = None
@@ -80,7 +82,8 @@ class SeatedPatient(PoseSource):
             wrist = np.concatenate([self.pos, quat_mul(self.rot, REST_WRIST_QUAT)])
             grip_from_wrist(wrist, 1, frame.grip[1])
             frame.grip_valid[1] = True
-            frame.trigger[1] = frame.squeeze[1] = 0.0
+            frame.trigger[1] = frame.squeeze[1] = \
+                0.0 if self.grip is None else self.grip(display_time)
         else:
             foot_tracker_from_ankle(np.concatenate([self.pos, self.rot]), 0.152 * 1.75,
                                     frame.tracker[TRACKER_INDEX["right_foot"]])

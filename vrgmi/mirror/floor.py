@@ -24,6 +24,9 @@ from vrgmi.mirror.trial import (HoldTimer, MirrorTaskError, TrialTask, check_ran
 BALL_RADIUS_M = 0.08
 BALL_REACH_M = 0.05
 BALL_TOP_MARGIN_M = 0.06
+#: a foot joint (they lie on the sole) pushing into the ball rolls it away: the ball keeps
+#: this far (m) clear of every one
+BALL_FOOT_CLEARANCE_M = 0.004
 #: a path point is passed when the ball of the foot is within the tolerance horizontally
 #: and at most this high (m): the toes slide along the floor
 PATH_CONTACT_Z = 0.08
@@ -34,7 +37,8 @@ class RollBallTask(TrialTask):
 
     Spots per trial (``make_spots(index) -> (2, 3)``): the ball's start, the target. While
     the sole is on the ball (:data:`BALL_REACH_M`, :data:`BALL_TOP_MARGIN_M`) the ball
-    rolls with the foot's horizontal movement. Done when the ball's centre stays within
+    rolls with the foot's horizontal movement, and given the foot's joints it rolls away
+    from any that pushes into it (the foot never goes through it). Done when the ball's centre stays within
     ``target_radius_m`` of the target for ``dwell_s``. ``score``: 1 - final distance /
     radius (0 when not there). Fields: ``final_error_m``, ``ball_path_m``, ``contact_s``,
     ``outcome`` (``rolled`` | ``timeout``)."""
@@ -57,11 +61,33 @@ class RollBallTask(TrialTask):
         self.ball_path = 0.0
         self._prev = np.full(3, np.nan)
         self._last_t = math.nan
+        self._joints: np.ndarray | None = None
 
-    def update(self, t: float, ball_of_foot: np.ndarray) -> dict[str, Any] | None:
-        """One frame: the phantom ball of the foot (3,) (NaN = lost)."""
+    def update(self, t: float, ball_of_foot: np.ndarray,
+               foot_joints: np.ndarray | None = None) -> dict[str, Any] | None:
+        """One frame: the phantom ball of the foot (3,) (NaN = lost) and, when known, the
+        foot's joints (k, 3)."""
         self.foot[:] = ball_of_foot
+        self._joints = foot_joints
         return self._step(t, ball_of_foot)
+
+    def _push_clear(self, joints: np.ndarray) -> None:
+        """Roll the ball horizontally away from every foot joint inside it (plus the
+        clearance), adding the way to its path."""
+        reach = BALL_RADIUS_M + BALL_FOOT_CLEARANCE_M
+        ball = self.ball
+        for j in range(len(joints)):
+            dx, dy = ball[0] - joints[j, 0], ball[1] - joints[j, 1]
+            dz = ball[2] - joints[j, 2]
+            if dx != dx or abs(dz) >= reach or dx * dx + dy * dy + dz * dz >= reach * reach:
+                continue
+            apart = math.hypot(dx, dy)
+            need = math.sqrt(reach * reach - dz * dz) - apart
+            if apart < 1e-9:
+                continue
+            ball[0] += need * dx / apart
+            ball[1] += need * dy / apart
+            self.ball_path += need
 
     def _begin(self, t: float) -> None:
         self.spots = spots = trial_spots(self.make_spots, self.index, 2, self.task, "floor")
@@ -88,6 +114,8 @@ class RollBallTask(TrialTask):
             self._prev[:] = f
         else:
             self._prev[:] = np.nan
+        if self._joints is not None:
+            self._push_clear(self._joints)
         if self.dwell.update(t, flat_distance(self.ball, self.spots[1]) <= self.target_radius_m):
             return True, self._fields("rolled")
         if t - self.onset >= self.time_limit_s:

@@ -5,9 +5,11 @@ a key in a lock, wipe a stain off the table. No Panda3D.
 Each task is stepped once per frame with the phantom palm centre (NaN while the intact hand
 is not tracked, which never grasps or cleans) and the phantom hand's world delta rotation
 (identity = rest). An object is **grasped** when the palm stays within ``grasp_radius_m`` of
-its handle for ``dwell_s``; from then on it moves rigidly with the hand: its centre keeps
-its offset from the palm, turned by the hand's rotation since the grasp (so tilting the
-hand tilts the cup, turning the forearm turns the key). Object spots are drawn from the
+its handle for ``dwell_s``; a cup or jug then comes up to rest against the hand (its rim
+under the palm, every hand joint outside it: :meth:`HeldObject.fit`), and from then on it
+moves rigidly with the hand: its centre keeps its offset from the palm, turned by the
+hand's rotation since the grasp (so tilting the hand tilts the cup, turning the forearm
+turns the key). A new object never appears around the hand. Object spots are drawn from the
 scene's seeded generator (:func:`table_spots`): on the missing side of the table, inside
 the arm's reach.
 
@@ -17,7 +19,7 @@ task below) besides the common fields of :class:`vrgmi.mirror.trial.TrialTask`.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
@@ -29,6 +31,13 @@ CUP_RADIUS_M = 0.04
 CUP_HEIGHT_M = 0.10
 #: a cup or jug is held from above: the palm this far (m) above its rim
 GRIP_ABOVE_RIM_M = 0.03
+#: a held cup or jug rests against the hand: its rim this far (m) under the palm centre
+#: (the palm's soft tissue), every joint of the hand at least this far (m) outside it (a
+#: joint lies on the bone, under the skin)
+PALM_CLEARANCE_M = 0.012
+JOINT_CLEARANCE_M = 0.008
+#: the grasp slides the cup up toward the palm in steps of this (m)
+FIT_STEP_M = 0.004
 #: the glass poured into
 GLASS_RADIUS_M = 0.035
 GLASS_HEIGHT_M = 0.11
@@ -44,9 +53,13 @@ KEY_RELEASE_RADII = 2.0
 #: the palm centre this far (m) behind the key's bow, toward the patient
 KEY_PINCH_FROM_PALM_M = 0.095
 #: the stain and the cloth: cells this far apart (m) cover the stain; the palm cleans within
-#: ``cloth_radius_m`` while at most CONTACT_HEIGHT_M above the table top
+#: ``cloth_radius_m`` while the hand is down on the table: its palm centre at most
+#: CONTACT_HEIGHT_M above the top
 WIPE_CELL_M = 0.02
 CONTACT_HEIGHT_M = 0.07
+#: given the hand's joints, the hand is down on the table while its lowest joint is at
+#: most this (m) above the top (a hand flat on the cloth)
+CONTACT_JOINT_M = 0.03
 #: where objects may stand: forward of the torso origin and out from the midline (m)
 FORWARD_M = (0.38, 0.62)
 LATERAL_M = (0.12, 0.45)
@@ -94,14 +107,26 @@ def twist_deg(q: tuple[float, float, float, float], axis: np.ndarray) -> float:
 
 # --- where objects stand --------------------------------------------------------------------
 
+def _stands_around(spot: np.ndarray, points: np.ndarray, radius: float, height: float) -> bool:
+    """Whether an object of ``radius`` and ``height`` standing on ``spot`` holds a point."""
+    dx, dy = points[:, 0] - spot[0], points[:, 1] - spot[1]
+    return bool(((dx * dx + dy * dy < radius * radius)
+                 & (points[:, 2] < spot[2] + height)).any())
+
+
 def table_spots(rng: np.random.Generator, shoulder: np.ndarray, torso_pose: np.ndarray,
                 side: int, reach_m: float, distance: float, count: int, gap_m: float,
                 table_z: float, table_near_y: float, hold_height_m: float,
-                edge_margin_m: float = EDGE_MARGIN_M, tries: int = 1000) -> np.ndarray:
+                edge_margin_m: float = EDGE_MARGIN_M, tries: int = 1000,
+                avoid: np.ndarray | None = None,
+                footprint: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """``count`` spots (count, 3) on the table top (z = ``table_z``) on the ``side`` of the
     midline, each with its hold point (``hold_height_m`` above it) at most ``distance`` x
     ``reach_m`` from the shoulder and not nearer than half the reach, at least ``gap_m``
-    apart from each other, at least ``edge_margin_m`` behind the table's near edge."""
+    apart from each other, at least ``edge_margin_m`` behind the table's near edge, and
+    (given the points to ``avoid`` (k, 3), e.g. the hand's joints) none where an object of
+    ``footprint`` (radius, height; m) standing on it would hold one of those points: an
+    object never appears around the hand."""
     check_range("distance", distance, 0.5, 1.0)
     right, fwd = yaw_axes(torso_pose)
     lat = lateral_sign(side) * right
@@ -114,7 +139,8 @@ def table_spots(rng: np.random.Generator, shoulder: np.ndarray, torso_pose: np.n
             d = math.dist((p[0], p[1], p[2] + hold_height_m), shoulder)
             if (not 0.5 * reach_m <= d <= distance * reach_m
                     or p[1] < table_near_y + edge_margin_m
-                    or any(math.dist(p, out[j]) < gap_m for j in range(i))):
+                    or any(math.dist(p, out[j]) < gap_m for j in range(i))
+                    or (avoid is not None and _stands_around(p, avoid, *footprint))):
                 continue
             out[i] = p
             break
@@ -141,11 +167,31 @@ class HeldObject:
         self.held = False
         self.rotation = (0.0, 0.0, 0.0, 1.0)
 
-    def grasp(self, palm: np.ndarray, hand: np.ndarray) -> None:
-        """The palm takes hold of the object now."""
+    def grasp(self, palm: np.ndarray, hand: np.ndarray,
+              joints: np.ndarray | None = None) -> None:
+        """The palm takes hold of the object now. Given the hand's ``joints`` (k, 3), an
+        upright cup or jug is first raised to rest against the hand (:meth:`fit`)."""
         self.held = True
         self.ref[:] = hand
+        if joints is not None:
+            self.fit(palm, joints)
         np.subtract(self.centre, palm, out=self.offset)
+
+    def fit(self, palm: np.ndarray, joints: np.ndarray) -> None:
+        """Raise the upright cup toward the palm, at most until its rim is
+        :data:`PALM_CLEARANCE_M` under the palm centre, as far as every hand joint stays
+        :data:`JOINT_CLEARANCE_M` outside it: the hand holds it at its surface (the
+        fingers around it stay outside). It never goes down."""
+        top = float(palm[2]) - PALM_CLEARANCE_M - 0.5 * CUP_HEIGHT_M
+        z = self.centre[2]
+        best = z
+        while top > z:
+            self.centre[2] = top
+            if cup_clear(joints, self.centre, JOINT_CLEARANCE_M):
+                best = top
+                break
+            top -= FIT_STEP_M
+        self.centre[2] = best
 
     def follow(self, palm: np.ndarray, hand: np.ndarray, floor_z: float) -> None:
         """Move with the hand (not below ``floor_z``, the centre's lowest height)."""
@@ -162,6 +208,16 @@ class HeldObject:
         return tilt_deg(self.rotation)
 
 
+def cup_clear(points: np.ndarray, centre: np.ndarray, margin: float) -> bool:
+    """Whether every point (k, 3) is at least ``margin`` outside an upright cup (or jug)
+    centred at ``centre``."""
+    dx, dy = points[:, 0] - centre[0], points[:, 1] - centre[1]
+    r = CUP_RADIUS_M + margin
+    inside = (dx * dx + dy * dy < r * r) & (np.abs(points[:, 2] - centre[2])
+                                             < 0.5 * CUP_HEIGHT_M + margin)
+    return not bool(inside.any())
+
+
 def _near(a: np.ndarray, b: np.ndarray, radius: float) -> bool:
     d0, d1, d2 = a[0] - b[0], a[1] - b[1], a[2] - b[2]
     return bool(d0 * d0 + d1 * d1 + d2 * d2 <= radius * radius)
@@ -170,7 +226,10 @@ def _near(a: np.ndarray, b: np.ndarray, radius: float) -> bool:
 class HandObjectTask(TrialTask):
     """What the arm object tasks share: the palm and hand rotation each frame, a grasp of
     ``self.item`` by a dwell within ``grasp_radius_m`` of ``grasp_point()``, the time limit,
-    and ``make_spots(trial_index) -> (k, 3)`` table spots for each trial."""
+    and ``make_spots(trial_index) -> (k, 3)`` table spots for each trial. ``fits``: the
+    grasp brings the item (a cup or jug) to rest against the hand."""
+
+    fits: ClassVar[bool] = True
 
     def __init__(self, make_spots: Callable[[int], np.ndarray], grasp_radius_m: float,
                  dwell_s: float, time_limit_s: float, trials: int, rest_s: float,
@@ -185,12 +244,16 @@ class HandObjectTask(TrialTask):
         self.palm = np.full(3, np.nan)
         self.hand = np.array([0.0, 0.0, 0.0, 1.0])
         self.grasp_time = math.nan
+        self.joints: np.ndarray | None = None
         self._grip = np.zeros(3)
 
-    def update(self, t: float, palm: np.ndarray, hand: np.ndarray) -> dict[str, Any] | None:
-        """One frame: the phantom palm centre (3,) and hand rotation (4,) (NaN = lost)."""
+    def update(self, t: float, palm: np.ndarray, hand: np.ndarray,
+               joints: np.ndarray | None = None) -> dict[str, Any] | None:
+        """One frame: the phantom palm centre (3,) and hand rotation (4,) (NaN = lost),
+        and when known the hand's joints (k, 3) (a grasp fits the item to them)."""
         self.palm[:] = palm
         self.hand[:] = hand
+        self.joints = joints
         return self._step(t, palm)
 
     def _spots(self, count: int) -> np.ndarray:
@@ -208,7 +271,7 @@ class HandObjectTask(TrialTask):
         if self.item.held:
             return False
         if self.dwell.update(t, _near(self.palm, self.grasp_point(), self.grasp_radius_m)):
-            self.item.grasp(self.palm, self.hand)
+            self.item.grasp(self.palm, self.hand, self.joints if self.fits else None)
             self.grasp_time = t - self.onset
             self.dwell.reset()
             return True
@@ -368,6 +431,7 @@ class KeyTurnTask(HandObjectTask):
     ``peak_turn_deg``, ``held_s``, ``outcome`` (``turned`` | ``timeout``)."""
 
     task = "key_turn"
+    fits = False                         # the key stays in its lock
 
     def __init__(self, make_spots: Callable[[int], np.ndarray], axis: np.ndarray,
                  grasp_radius_m: float = 0.07, turn_deg: float = 60.0, hold_s: float = 0.5,
@@ -435,9 +499,8 @@ class WipeTask(TrialTask):
 
     Spots per trial: the stain's centre. The stain is a grid of cells
     (:func:`stain_cells`); a cell is clean once the palm has passed within ``cloth_radius_m``
-    of it (horizontally) while down on the table (at most :data:`CONTACT_HEIGHT_M` above
-    the top). Done when ``clean_fraction`` of the cells are clean. ``score``: the share of
-    the stain cleaned. Fields: ``cleaned_fraction``, ``contact_s``, ``outcome``
+    of it (horizontally) while down on the table (:attr:`in_contact`). Done when
+    ``clean_fraction`` of the cells are clean. ``score``: the share of the stain cleaned. Fields: ``cleaned_fraction``, ``contact_s``, ``outcome``
     (``clean`` | ``timeout``). Per frame it only writes preallocated arrays."""
 
     task = "wipe_table"
@@ -461,12 +524,14 @@ class WipeTask(TrialTask):
         self._hit = np.zeros(len(self.cells), dtype=bool)
         self.contact_s = 0.0
         self._last_t = math.nan
+        self._lowest = math.nan
 
-    def update(self, t: float, palm: np.ndarray, hand: np.ndarray | None = None
-               ) -> dict[str, Any] | None:
-        """One frame: the phantom palm centre (3,) (NaN = lost); the hand's rotation is not
-        used (a flat hand or a fist both wipe)."""
+    def update(self, t: float, palm: np.ndarray, hand: np.ndarray | None = None,
+               joints: np.ndarray | None = None) -> dict[str, Any] | None:
+        """One frame: the phantom palm centre (3,) (NaN = lost) and, when known, the hand's
+        joints (k, 3); the hand's rotation is not used (a flat hand or a fist both wipe)."""
         self.palm[:] = palm
+        self._lowest = math.nan if joints is None else float(joints[:, 2].min())
         return self._step(t, palm)
 
     def _begin(self, t: float) -> None:
@@ -484,9 +549,13 @@ class WipeTask(TrialTask):
 
     @property
     def in_contact(self) -> bool:
-        """Whether the hand is down on the table now."""
-        z = self.palm[2]
-        return bool(z == z and z <= self.spots[0][2] + CONTACT_HEIGHT_M)
+        """Whether the hand is down on the table now: its lowest joint within
+        :data:`CONTACT_JOINT_M` of the top (the palm centre within
+        :data:`CONTACT_HEIGHT_M` when the joints are not known)."""
+        z, low, top = self.palm[2], self._lowest, self.spots[0][2]
+        if z != z:
+            return False
+        return bool(low <= top + CONTACT_JOINT_M if low == low else z <= top + CONTACT_HEIGHT_M)
 
     @property
     def cleaned_fraction(self) -> float:

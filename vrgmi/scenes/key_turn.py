@@ -29,6 +29,7 @@ class KeyTurn(ObjectTaskScene):
     description = "take the key in the lock with the mirrored hand and turn it"
     spot_count = 1
     hold_height_m = KEY_HEIGHT_M
+    footprint_m = (0.5 * LOCK_SIZE_M[0] + 0.02 + BLADE_M, LOCK_SIZE_M[2] + 0.02)
     params = (
         distance_param(),
         grasp_param("key"),

@@ -25,6 +25,8 @@ from vrgmi.scenes.schema import Param
 
 #: ARM_JOINT_NAMES index of the palm centre (position and hand rotation)
 PALM = 3
+#: ARM_JOINT_NAMES of the hand: the wrist and every hand joint after it
+HAND_JOINTS = slice(2, None)
 #: the table's near edge (m, world y; vrgmi/render/environment.py)
 TABLE_NEAR_Y = 0.22
 #: object colours: a warm ceramic cup, a blue jug, a clear glass, brass key, a coffee stain
@@ -179,6 +181,8 @@ class ObjectTaskScene(MirrorTaskScene):
     limbs = ("arm",)
     spot_count: ClassVar[int] = 2
     hold_height_m: ClassVar[float] = 0.5 * CUP_HEIGHT_M
+    #: (radius, height) of the object a spot holds, kept clear of the hand (m): a cup
+    footprint_m: ClassVar[tuple[float, float]] = (CUP_RADIUS_M + 0.02, CUP_HEIGHT_M + 0.02)
     trial_fields: ClassVar[dict[str, str]] = OBJECT_TRIAL_FIELDS
 
     def spot_maker(self, ctx: SceneContext) -> Callable[[int], np.ndarray]:
@@ -191,7 +195,8 @@ class ObjectTaskScene(MirrorTaskScene):
             return table_spots(self.rng, core.torso.shoulder(side).copy(), core.torso.pose,
                                side, reach, self.difficulty["distance"], self.spot_count,
                                0.16, TABLE_TOP_Z, TABLE_NEAR_Y, self.hold_height_m,
-                               self.edge_margin_m())
+                               self.edge_margin_m(), avoid=core.phantom.positions[HAND_JOINTS],
+                               footprint=self.footprint_m)
         return spots
 
     def edge_margin_m(self) -> float:
@@ -200,7 +205,8 @@ class ObjectTaskScene(MirrorTaskScene):
 
     def step_task(self, frame: SceneFrame) -> dict[str, Any] | None:
         palm = self.effector(frame, PALM)
-        return self.task.update(frame.t, palm, frame.phantom.rotations[PALM])
+        return self.task.update(frame.t, palm, frame.phantom.rotations[PALM],
+                                frame.phantom.positions[HAND_JOINTS])
 
 
 def distance_param(default: float = 0.92) -> Param:

@@ -22,6 +22,10 @@ BALL_START_M = 0.22
 #: the target stays this far (m) out from the body midline (the feet need not cross)
 MIN_LATERAL_M = 0.10
 #: the ball's colour, and the stripe that shows it roll
+#: LEG_JOINT_NAMES of the foot (ankle, heel, ball, toe tip), and how far (m) they stay
+#: outside a new ball
+FOOT_JOINTS = slice(2, None)
+FOOT_CLEARANCE_M = 0.03
 BALL_HEX = "#d8694f"
 STRIPE_HEX = "#f4efe4"
 
@@ -30,7 +34,8 @@ def roll_spots(rng: np.random.Generator, core: Any, distance_m: float,
                target_radius_m: float) -> np.ndarray:
     """The ball's start (straight ahead of the missing foot's resting place) and the target
     (2, 3): ``distance_m`` from the ball, out on the missing side (at least
-    :data:`MIN_LATERAL_M` from the midline), both in view past the seated legs."""
+    :data:`MIN_LATERAL_M` from the midline), both in view past the seated legs; the ball
+    never appears around the mirrored foot (it goes further ahead, clear of it)."""
     side, torso = core.amputated, core.torso.pose
     right, fwd = yaw_axes(torso)
     lat = lateral_sign(side) * right
@@ -41,6 +46,12 @@ def roll_spots(rng: np.random.Generator, core: Any, distance_m: float,
             if in_view(eye, start + (0.0, 0.0, BALL_RADIUS_M), legs, BALL_RADIUS_M):
                 break
             start = start + 0.02 * fwd
+    foot = core.phantom.positions[FOOT_JOINTS]
+    for _step in range(15):
+        centre = start + (0.0, 0.0, BALL_RADIUS_M)
+        if np.linalg.norm(foot - centre, axis=1).min() >= BALL_RADIUS_M + FOOT_CLEARANCE_M:
+            break
+        start = start + 0.02 * fwd
     for _step in range(100):
         goal = foot_targets(rng, start, torso, side, distance_m, 1, target_radius_m,
                             MIN_FORWARD_M, eye, legs)[0]
@@ -102,7 +113,9 @@ class RollBall(MirrorTaskScene):
         self.spot.set_state("hidden")
 
     def step_task(self, frame: SceneFrame) -> dict[str, Any] | None:
-        return self.task.update(frame.t, self.effector(frame, BALL))
+        return self.task.update(frame.t, self.effector(frame, BALL),
+                                frame.phantom.positions[FOOT_JOINTS]
+                                if frame.phantom_visibility > 0.0 else None)
 
     def draw(self, frame: SceneFrame) -> None:
         task = self.task
