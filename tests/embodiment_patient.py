@@ -54,6 +54,8 @@ class EmbodimentPatient:
         name = block.scene
         if name == "pain_nrs":
             self._once("nrs", age >= self.read_s + 1.0, ["right"] * 3 + ["select"])
+        elif name == "breathing":                    # a break offered: no, thank you
+            self._once("skip", age >= 1.0, ["back"])
         elif name == "ssq":
             self._once("ssq", age >= 1.0, ["right", "select"] * 16)
         elif name == "embodiment":

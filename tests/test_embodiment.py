@@ -274,3 +274,32 @@ def test_the_questionnaire_reads_the_clinics_texts_in_a_session(display, tmp_pat
     assert q["scores"]["source"] == "clinic-items.json"
     assert [a["item"] for a in q["answers"]] == ["c0", "c1", "c2", "c3"]
     assert q["scores"]["ownership"] == ANSWERS[0]
+
+
+def test_every_nth_block_and_a_break_comes_before_the_pre_block_task(display, tmp_path):
+    settings = load_settings(None, {"embodiment.drift_every": 2,
+                                    "embodiment.questionnaire_every": 1,
+                                    "embodiment.drift_trials": 1,
+                                    "safety.ssq_baseline": False, "ui.instructions": False})
+    hand = SeatedPatient("arm")
+    engine = Engine(settings, hand, display)
+    program = Program("p01", phase="mirror", breathing_between_blocks=True,
+                      steps={"mirror": [SceneStep("free_mirror", 0.1),
+                                        SceneStep("free_mirror", 0.1)]})
+    runner = SessionRunner(engine, program, tmp_path, max_block_s=1.0)
+    patient = EmbodimentPatient(lambda a: engine.inputs.push(a, runner.t, "script"), hand,
+                                read_s=1.2, think_s=0.2, point_s=0.5)
+    t = 0.0
+    try:
+        while runner.step(t, DT, render=False) and t < 120.0:
+            patient(runner, t)
+            t += DT
+        runner.close()
+    finally:
+        engine.close()
+    started = [(e.scene, e.data["params"].get("moment") or e.data["params"].get("block"))
+               for e in runner.events.history if e.kind == "scene_started"]
+    assert started == [("pain_nrs", "pre"), ("free_mirror", None), ("embodiment", 1),
+                       ("breathing", None), ("proprioceptive_drift", "pre"),
+                       ("free_mirror", None), ("proprioceptive_drift", "post"),
+                       ("embodiment", 2), ("pain_nrs", "post"), ("ssq", "post")]

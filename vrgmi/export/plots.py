@@ -350,7 +350,7 @@ def figure_embodiment(progress: dict[str, Any],
         drift += _line(ax2, num, _session_means(progress, "drift", key), key, color=color,
                        marker=marker, linewidth=1.8 if key == "drift_cm" else 1.0, label=label)
     ax2.axhline(0.0, color="#999999", linewidth=0.8)
-    _finish(ax1, len(num), bool(shown), legend_loc="lower left")
+    _finish(ax1, len(num), bool(shown), legend_loc="upper left")
     _finish(ax2, len(num), bool(drift))
     return fig
 
@@ -366,6 +366,7 @@ def figure_touch(progress: dict[str, Any],
     sync = [r["synchronous"] for r in rows]
     ax.bar(x, sync, color="#0072B2", label="synchronous")
     ax.bar(x, [r["delayed"] for r in rows], bottom=sync, color="#E69F00", label="delayed")
+    ax.set_axisbelow(True)
     _finish(ax, len(num), bool(rows))
     return fig
 
