@@ -21,6 +21,7 @@ from vrgmi.scenes.cup_move import CupMove
 from vrgmi.scenes.key_turn import BLADE_M, LOCK_SIZE_M, KeyTurn
 from vrgmi.scenes.pour import Pour
 from vrgmi.scenes.roll_ball import RollBall
+from vrgmi.scenes.trace_path import TracePath
 from vrgmi.scenes.wipe_table import WipeTable
 
 #: deepest (m) a joint may be inside an object (joints lie on the bones, under the skin)
@@ -212,4 +213,21 @@ def test_the_foot_rolls_the_ball_from_on_top_not_through_it(display, scene):
     (d,) = [e.data for e in engine.events.of_kind("trial", "roll_ball")]
     assert d["success"], d
     assert worst <= MAX_DEPTH_M, f"a foot joint {1000 * worst:.1f} mm inside the ball or floor"
+    engine.close()
+
+
+def _floor_depth(e) -> float:
+    """How deep the deepest foot joint (ankle, heel, ball, toe tip) is under the floor."""
+    return float((-e.core.phantom.positions[2:, 2]).max())
+
+
+def test_the_foot_traces_the_path_on_the_floor_not_through_it(display, scene):
+    tp = TracePath(trials=1, waypoints=5)
+    engine, patient = _engine(display, tp, "leg")
+    patient.goal = _foot_goal(engine, lambda t, task: task.path[
+        min(task.current, len(task.path) - 1)] + (0.0, 0.0, 0.01))
+    worst = run_measuring(engine, 4.0, _floor_depth)
+    (d,) = [e.data for e in engine.events.of_kind("trial", "trace_path")]
+    assert d["success"], d
+    assert worst <= MAX_DEPTH_M, f"a foot joint {1000 * worst:.1f} mm under the floor"
     engine.close()
