@@ -303,3 +303,34 @@ def test_every_nth_block_and_a_break_comes_before_the_pre_block_task(display, tm
                        ("breathing", None), ("proprioceptive_drift", "pre"),
                        ("free_mirror", None), ("proprioceptive_drift", "post"),
                        ("embodiment", 2), ("pain_nrs", "post"), ("ssq", "post")]
+
+
+def test_the_drift_task_with_the_foot(display, tmp_path):
+    settings = load_settings(None, {"embodiment.drift_every": 1, "embodiment.drift_trials": 1,
+                                    "patient.amputation_level": "transtibial",
+                                    "safety.ssq_baseline": False, "ui.instructions": False})
+    foot = SeatedPatient("leg")
+    engine = Engine(settings, foot, display)
+    program = Program("p01", phase="mirror", steps={"mirror": [SceneStep("free_mirror", 0.1)]})
+    runner = SessionRunner(engine, program, tmp_path, max_block_s=1.0)
+    # body frame (x right, y forward): the left phantom foot felt nearer the midline and
+    # ahead of the drawn one before the block, only ahead after it
+    felt = {"pre": (0.05, 0.08, 0.0), "post": (0.0, 0.03, 0.0)}
+    patient = EmbodimentPatient(lambda a: engine.inputs.push(a, runner.t, "script"), foot, felt,
+                                read_s=1.2, think_s=0.2, point_s=2.0)
+    t = 0.0
+    try:
+        while runner.step(t, DT, render=False) and t < 90.0:
+            patient(runner, t)
+            t += DT
+        runner.close()
+    finally:
+        engine.close()
+    trials = [e.data for e in runner.events.history if e.kind == "trial"]
+    assert [(d["moment"], d["limb"], d["timeout"]) for d in trials] == [
+        ("pre", "leg", False), ("post", "leg", False)]
+    for d in trials:
+        want = felt[d["moment"]]
+        assert d["error_cm"] == pytest.approx(100 * np.linalg.norm(want), abs=1.0)
+        assert d["lateral_cm"] == pytest.approx(100 * want[0], abs=1.0)
+        assert d["forward_cm"] == pytest.approx(100 * want[1], abs=1.0)

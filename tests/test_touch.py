@@ -208,6 +208,17 @@ def test_brush_map_and_delay_line_units():
     end = m.locate(np.array([-0.2, 0.0, 0.975]), intact, phantom, torso)
     assert end["surface"] == "residual"
     assert m.draw_point(end, phantom, torso, out) == pytest.approx([-0.2, 0.0, 0.65])
+    # a leg: a touch on the intact shin lands on the phantom shin, mirrored
+    from vrgmi.ik.solver import LegSolver
+    names = LegSolver.joint_names
+    intact, phantom = np.zeros((len(names), 3)), np.zeros((len(names), 3))
+    chain = [names.index(n) for n in ("hip", "knee", "ankle", "toe_tip")]
+    intact[chain] = [[0.1, 0, 0.5], [0.1, 0.45, 0.5], [0.1, 0.45, 0.07], [0.1, 0.65, 0.0]]
+    phantom[chain] = intact[chain] * [-1, 1, 1]
+    leg = BrushMap("leg", names, 1, 0.5, 0.05)
+    shin = leg.locate(np.array([0.1, 0.48, 0.2]), intact, phantom, torso)
+    assert (shin["surface"], shin["segment"], shin["touching"]) == ("intact", "shank", True)
+    assert leg.draw_point(shin, phantom, torso, out) == pytest.approx([-0.1, 0.48, 0.2])
     line = DelayLine(100)
     for k in range(60):
         line.push(k / 90.0, k)
