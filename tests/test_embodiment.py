@@ -249,7 +249,7 @@ def test_every_item_is_in_the_records_report_csv_and_fhir(session_run):
 def test_the_questionnaire_reads_the_clinics_texts_in_a_session(display, tmp_path):
     items = {"items": [{"id": f"c{k}", "subscale": s, "text": f"Clinic statement {k}."}
                        for k, s in enumerate(SUBSCALES)]}
-    path = tmp_path / "clinic-items.json"
+    path = tmp_path / "clinic items (de).json"
     path.write_text(json.dumps(items), encoding="utf-8")
     settings = load_settings(None, {"embodiment.questionnaire_every": 1,
                                     "embodiment.items_file": str(path),
@@ -271,9 +271,23 @@ def test_the_questionnaire_reads_the_clinics_texts_in_a_session(display, tmp_pat
         engine.close()
     (q,) = [e.data for e in runner.events.history
             if e.kind == "questionnaire" and e.data["instrument"] == "embodiment"]
-    assert q["scores"]["source"] == "clinic-items.json"
+    assert q["scores"]["source"] == "clinic items (de).json"
     assert [a["item"] for a in q["answers"]] == ["c0", "c1", "c2", "c3"]
     assert q["scores"]["ownership"] == ANSWERS[0]
+    db = open_database(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    try:
+        with db.session() as s:
+            for e in runner.events.history:
+                EventWriter().write(s, e, event_uid(e))
+        bundle = bundle_dict(db, "p01")
+        build_bundle(db, "p01")                       # valid: the file name made a URI
+    finally:
+        db.close()
+    (qr,) = [e["resource"] for e in bundle["entry"]
+             if e["resource"]["resourceType"] == "QuestionnaireResponse"
+             and "embodiment" in e["resource"]["questionnaire"]]
+    assert qr["questionnaire"].endswith(":embodiment:clinic-items-de-.json")
+    assert [i["linkId"] for i in qr["item"]] == ["c0", "c1", "c2", "c3"]
 
 
 def test_every_nth_block_and_a_break_comes_before_the_pre_block_task(display, tmp_path):

@@ -9,12 +9,13 @@ delay, haptic pulse).
 
 FHIR (:func:`embodiment_resources`, added to the Bundle): each questionnaire as a
 ``QuestionnaireResponse`` (one item per statement, ``linkId`` the item id, ``valueInteger``
--3..+3) and an ``Observation`` per subscale score; per mirror block an ``Observation`` of the
+-3..+3; the questionnaire URI ends with the texts' source, ``vrgmi`` or the item file's name) and an ``Observation`` per subscale score; per mirror block an ``Observation`` of the
 drift (cm); per session one of the strokes (count, with the synchronous and delayed counts
 as components). Codes of vrgmi's local code system.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -78,8 +79,9 @@ def embodiment_resources(pid: str, db: Database, patient_id: str, uid: Callable[
         items = [{"linkId": str(a["item"]), "answer": [{"valueInteger": int(a["value"])}]}
                  for a in q["answers"] if isinstance(a, dict)
                  and isinstance(a.get("value"), int) and not isinstance(a.get("value"), bool)]
+        source = re.sub(r"[^A-Za-z0-9._-]+", "-", str(q["source"] or "vrgmi"))
         out.append({"resourceType": "QuestionnaireResponse", "id": uid(pid, *key),
-                    "questionnaire": f"urn:vrgmi:fhir:Questionnaire:embodiment:{q['source']}",
+                    "questionnaire": f"urn:vrgmi:fhir:Questionnaire:embodiment:{source}",
                     "status": "completed", "subject": subject, "authored": q["answered"],
                     **({"item": items} if items else {})})
         for s in ("embodiment", *SUBSCALES):
