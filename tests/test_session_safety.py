@@ -331,7 +331,7 @@ def test_desktop_keys_escape_stops_the_session_and_backspace_skips_the_post_nrs(
     """The desktop loop's own key bindings (sent through Panda3D's messenger as the window's
     keys are): answer the NRS, Escape is the patient's stop, Backspace skips the post NRS."""
     from vrgmi.app import DESKTOP_KEYS
-    from vrgmi.clinic import _desktop_loop
+    from vrgmi.clinic import run_desktop_day
 
     program = Program("p01", phase="mirror", breathing_between_blocks=False,
                       steps={"mirror": [SceneStep("free_mirror", 1.0)]})
@@ -340,14 +340,23 @@ def test_desktop_keys_escape_stops_the_session_and_backspace_skips_the_post_nrs(
     services = ClinicServices()
     day = services.day(engine, program, tmp_path, live=False)
     base = display.base
-    for delay, key in ((0.3, "arrow_right"), (0.4, "enter"), (2.0, "escape"),
-                       (3.0, "backspace")):
-        base.taskMgr.doMethodLater(delay, lambda task, k=key: base.messenger.send(k),
-                                   f"press-{key}")
+    # one key every few frames (the global clock's delays would bunch them into one frame
+    # when the first frame is slow, as it is on a loaded machine)
+    presses = {5: "arrow_right", 10: "enter", 30: "escape", 40: "backspace"}
+    frame = iter(range(1_000_000))
+
+    def press(task):
+        key = presses.get(next(frame))
+        if key is not None:
+            base.messenger.send(key)
+        return task.cont
+
+    base.taskMgr.add(press, "press-keys")
     try:
-        _desktop_loop(display, day, None, DESKTOP_KEYS, 20.0, services)
+        run_desktop_day(display, day, services, max_seconds=20.0)
         summary = day.close()
     finally:
+        base.taskMgr.remove("press-keys")
         for key in (*DESKTOP_KEYS, "escape", "r"):
             base.ignore(key)
         engine.close()

@@ -1,10 +1,10 @@
-"""The engine loop: core (poll -> filters -> torso -> IK -> mirror) -> rigs -> scene -> render.
+"""The engine frame: core (poll -> filters -> torso -> IK -> mirror) -> rigs -> scene -> render.
 
-``Engine`` owns one patient's session on an open display: every mode (the headset loop in
-``vrgmi.xr_app``, the desktop window and the headless sessions in ``vrgmi.clinic``, the
-benchmarks, the tests) calls :meth:`Engine.frame`. ``run_demo`` (``vrgmi demo``) plays a
-scripted free-mirror session headless and writes screenshots (patient and therapist views),
-the recording and a timing report.
+``Engine`` owns one patient's session on an open display: in every mode (the headset, the
+desktop window, the headless sessions, the demo, the benchmarks) the one frame loop
+(:func:`vrgmi.frame_loop.run_frames`) calls :meth:`Engine.frame`, directly or through the
+session. ``run_demo`` (``vrgmi demo``) plays a scripted free-mirror session headless and
+writes screenshots (patient and therapist views), the recording and a timing report.
 """
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ from vrgmi.render.color import linear_to_srgb
 from vrgmi.render.skin import SkinLook, StumpBlend, set_skin_look, skin_tone
 from vrgmi.render.ui import HoldNotice
 from vrgmi.events import EventBus
+from vrgmi.frame_loop import FrameLoop, run_frames
+from vrgmi.frame_source import FrameTime, OffscreenFrames
 from vrgmi.input import InputQueue
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.free_mirror import FreeMirror
@@ -250,7 +252,7 @@ class Engine:
         self.scene = scene
         if seed is not None:
             self.scene_seed = seed
-        scene._t = self._scene_frame.t
+        scene.set_time(self._scene_frame.t)
         scene.setup(SceneContext(self.world.attach_new_node(f"scene-{scene.name}"), self.core,
                                  self.events, self.settings, self.intact_rig,
                                  self.phantom_rig, self.display.base, self.scene_seed))
@@ -371,8 +373,6 @@ class Engine:
                                                        skin_tone=tone.strip()))
         return rgb
 
-    @property
-    def calibrating(self) -> bool:
     def set_limb_shape(self, **changes: Any) -> dict[str, tuple[float, float]]:
         """Change the patient's limb shape (``[limb_shape]`` keys: build, muscle, sex,
         age_years, hand_size, foot_size), each value checked against the settings' range (a
@@ -392,6 +392,8 @@ class Engine:
         return {k: (getattr(old, k), getattr(shape, k)) for k in changes
                 if getattr(old, k) != getattr(shape, k)}
 
+    @property
+    def calibrating(self) -> bool:
         """True while a torso calibration is recording frames."""
         return self._calibrating is not None
 
@@ -595,17 +597,20 @@ def run_demo(settings: Settings, frames: int, out_dir: Path, motion: str | None 
         say(f"demo: {frames} frames of '{motion}' ({p.amputation_side} {p.amputation_level}) "
             f"on the {display.mode.value} display")
         capture = {int(frames * (k + 1) / (shots + 1)) for k in range(shots)} | {frames - 1}
+
+        def after(loop: FrameLoop, _frame: FrameTime) -> None:
+            i = loop.frames - 1
+            if i in capture:
+                k = len(written) // 2
+                written.append(engine.screenshot(out_dir / f"patient_{k}.png"))
+                written.append(engine.screenshot(out_dir / f"therapist_{k}.png", True))
+            if i and i % 200 == 0:
+                say(f"demo: frame {i}/{frames}")
+
         with Recorder(out_dir / "recording.npz") as recorder:
             t0 = time.perf_counter()
-            for i in range(frames):
-                engine.frame(i / rate, 1.0 / rate)
-                recorder.append(engine.core.frame)
-                if i in capture:
-                    k = len(written) // 2
-                    written.append(engine.screenshot(out_dir / f"patient_{k}.png"))
-                    written.append(engine.screenshot(out_dir / f"therapist_{k}.png", True))
-                if i and i % 200 == 0:
-                    say(f"demo: frame {i}/{frames}")
+            run_frames(OffscreenFrames(rate, max_frames=frames, draw=True), engine,
+                       recorder=recorder, on_frame=after)
             wall = time.perf_counter() - t0
         report = {"frames": frames, "motion": motion, "side": p.amputation_side,
                   "level": p.amputation_level, "display": display.mode.value,

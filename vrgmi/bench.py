@@ -101,6 +101,8 @@ def bench_engine(minutes: float, rate_hz: float = 120.0,
     (on llvmpipe the draw is CPU rasterisation, so that figure is informational)."""
     from vrgmi.app import Engine
     from vrgmi.core import warmup
+    from vrgmi.frame_loop import run_frames
+    from vrgmi.frame_source import BenchmarkFrames
     from vrgmi.render.display import open_display
     from vrgmi.settings import load_settings
     from vrgmi.tracking.replay import ReplaySource
@@ -111,28 +113,17 @@ def bench_engine(minutes: float, rate_hz: float = 120.0,
     display = open_display("headless", size=(1280, 720))
     try:
         engine = Engine(settings, ReplaySource(replay), display)
-        render = display.base.graphicsEngine.render_frame
-        n = len(replay.t)
-        frame_ms = np.empty(n)
-        draw_ms = []
-        clock = time.perf_counter_ns
-        dt = 1.0 / rate_hz
-        for i in range(n):
-            t0 = clock()
-            engine.frame(float(replay.t[i]), dt, render=False)
-            t1 = clock()
-            frame_ms[i] = (t1 - t0) * 1e-6
-            if i % render_every == 0:
-                render()
-                draw_ms.append((clock() - t1) * 1e-6)
+        frames = BenchmarkFrames(display, replay.t, 1.0 / rate_hz,
+                                 draw=lambda i: i % render_every == 0)
+        run_frames(frames, engine)
         renderer = display.win.get_gsg().get_driver_renderer()
         engine.close()
     finally:
         display.close()
-    return {"engine_frames": n,
-            "engine_frame_ms_median": round(float(np.median(frame_ms)), 4),
-            "engine_frame_ms_p99": round(float(np.percentile(frame_ms, 99)), 4),
-            "render_frame_ms_median": round(float(np.median(draw_ms)), 3),
+    return {"engine_frames": len(frames.frame_ms),
+            "engine_frame_ms_median": round(float(np.median(frames.frame_ms)), 4),
+            "engine_frame_ms_p99": round(float(np.percentile(frames.frame_ms, 99)), 4),
+            "render_frame_ms_median": round(float(np.median(frames.draw_ms)), 3),
             "renderer": renderer}
 
 

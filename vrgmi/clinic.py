@@ -1,12 +1,17 @@
 """A clinic session end to end: the display, the engine, the session runner, the records
 database, the companion and its live view, in whichever mode the machine offers.
 
-``vrgmi run`` and ``vrgmi session`` come here. :class:`ClinicServices` is the therapist's side
-around the sessions (records, companion); :class:`ClinicDay` runs one session after another
-(idle between them until the therapist presses Start on the companion); :func:`run_session`
-runs a day on the desktop window or headless; :func:`run_demo_sessions` is the headless demo of ``make run`` on a
-machine without a headset or a screen: one short session per GMI phase with a scripted
-patient, writing screenshots, the records database, a progress report and ``report.json``.
+``vrgmi run`` and ``vrgmi session`` come here. The layers, from the frame loop down:
+:class:`ClinicDay` (one session after another, idle between them until the therapist presses
+Start on the companion) -> :class:`~vrgmi.session.SessionRunner` (one session: questionnaires,
+the phase's scenes, breaks, safety) -> :meth:`~vrgmi.app.Engine.frame` -> the scene.
+:class:`ClinicServices` is the therapist's side around them (records, companion; it opens each
+session's runner and closes it with the program's gate). :func:`run_session` runs a day in
+the desktop window or headless, :func:`run_xr_session` in the headset, each through the one
+frame loop (:func:`vrgmi.frame_loop.run_frames`) with the mode's frame source;
+:func:`run_demo_sessions` is the headless demo of ``make run`` on a machine without a headset
+or a screen: one short session per GMI phase with a scripted patient, writing screenshots,
+the records database, a progress report and ``report.json``.
 """
 from __future__ import annotations
 
@@ -18,18 +23,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from vrgmi.atomic import write_text
-from vrgmi.control import CommandQueue, EngineStatus, StatusBoard
+from vrgmi.control import Command, CommandQueue, EngineStatus, StatusBoard
 from vrgmi.errors import VrgmiError
 from vrgmi.events import EventBus
-from vrgmi.input import ACTIONS
+from vrgmi.frame_loop import FrameLoop, run_frames
+from vrgmi.frame_source import Feeder, OffscreenFrames, WindowFrames, bind_desktop_keys
+from vrgmi.input import ACTIONS, ScriptedInput
 from vrgmi.program import Program, ProgramError, SceneStep, check_steps, default_steps
-from vrgmi.scenes.base import PHASES
+from vrgmi.scenes.base import PHASES, Scene
 from vrgmi.session import CALM_ENDS, SessionError, SessionRunner, _number
+from vrgmi.settings import Settings
+
+if TYPE_CHECKING:
+    from vrgmi.app import Engine
+    from vrgmi.companion.server import Companion
+    from vrgmi.companion.snapshot import LiveView
+    from vrgmi.records.db import Database
+    from vrgmi.render.display import Display
 
 Say = Callable[[str], None]
+#: a session's or a report's JSON-ready summary
+Summary = dict[str, object]
 log = logging.getLogger("vrgmi.clinic")
 
 
@@ -43,13 +60,13 @@ class ClinicServices:
 
     board: StatusBoard = field(default_factory=StatusBoard)
     commands: CommandQueue = field(default_factory=CommandQueue)
-    db: Any = None
-    companion: Any = None
+    db: Database | None = None
+    companion: Companion | None = None
     #: where one-line notices go (the console's progress lines)
     say: Say = field(default=lambda _m: None)
 
     @classmethod
-    def open(cls, settings: Any, say: Say, companion: bool = True) -> "ClinicServices":
+    def open(cls, settings: Settings, say: Say, companion: bool = True) -> "ClinicServices":
         """Open the database named by the settings and start the companion if enabled."""
         from vrgmi.records import open_database, queries
 
@@ -70,7 +87,7 @@ class ClinicServices:
             services._start_companion(settings, say)
         return services
 
-    def _start_companion(self, settings: Any, say: Say) -> None:
+    def _start_companion(self, settings: Settings, say: Say) -> None:
         from vrgmi.companion.outcomes import OutcomeRecords
         from vrgmi.companion.records import DatabaseRecords
         from vrgmi.companion.server import Companion, CompanionOptions
@@ -90,7 +107,7 @@ class ClinicServices:
             self.companion = None
             say(f"{exc} (the session runs without the companion)")
 
-    def program(self, settings: Any, path: str | Path | None = None) -> Program:
+    def program(self, settings: Settings, path: str | Path | None = None) -> Program:
         """The program file given, else the patient's program in the records, else a new
         one for the patient's limb (saved, so the next session continues it)."""
         from vrgmi.body import get_level
@@ -129,7 +146,7 @@ class ClinicServices:
                                f"{program.sessions_per_day} sessions today (the program's "
                                "limit); a therapist may override")
 
-    def runner(self, engine: Any, program: Program, out_dir: Path,
+    def runner(self, engine: Engine, program: Program, out_dir: Path,
                block_seconds: float | None = None) -> SessionRunner:
         """A session runner on ``engine`` wired to these services: its events also go to
         a records sink of its own (closed with the session), a therapist's gate override
@@ -145,6 +162,26 @@ class ClinicServices:
                              max_block_s=block_seconds, sinks=sinks,
                              on_program_change=on_change)
 
+    def close_runner(self, runner: SessionRunner) -> Summary:
+        """Close ``runner`` (events, records, summary), then gate the program (recorded, the
+        phase advanced when its criteria are met). A gate that fails leaves its one line in
+        ``summary["gate"]["error"]`` (a fault that is not a user error is also logged with
+        its traceback): the session is stored either way."""
+        summary = runner.close()
+        if self.db is not None and runner.state != "idle":
+            from vrgmi.records.programs import close_session
+            try:
+                summary["gate"] = close_session(
+                    self.db, runner.program, summary,
+                    flare_hold_days=runner.safety.flare_hold_days,
+                    norms=runner.engine.settings.norms).as_dict()
+            except VrgmiError as exc:
+                summary["gate"] = {"error": str(exc)}
+            except Exception as exc:  # noqa: BLE001  a gate fault must not lose the summary
+                log.exception("vrgmi: the gate failed after session %s", runner.session)
+                summary["gate"] = {"error": f"gate: {type(exc).__name__}: {exc}"}
+        return summary
+
     def close_interrupted(self, patient: str, logs_dir: Path) -> None:
         """Close the patient's sessions a crash left open as ``interrupted``, with what
         their logs in ``logs_dir`` and the records hold (vrgmi.records.interrupted); one
@@ -157,7 +194,7 @@ class ClinicServices:
         except VrgmiError as exc:
             self.say(f"{exc} (sessions left open by a crash stay open)")
 
-    def day(self, engine: Any, program: Program, out_dir: Path,
+    def day(self, engine: Engine, program: Program, out_dir: Path,
             block_seconds: float | None = None, live: bool = True,
             stay_open: bool | None = None) -> "ClinicDay":
         """A day of sessions on ``engine``, starting with ``program``; it stays open between
@@ -167,7 +204,7 @@ class ClinicServices:
                          self.live_view(engine.display) if live else None,
                          self.companion is not None if stay_open is None else stay_open)
 
-    def live_view(self, display: Any) -> Any:
+    def live_view(self, display: Display) -> LiveView | None:
         """The companion's small live picture of the patient's view (None without one)."""
         if self.companion is None:
             return None
@@ -180,38 +217,6 @@ class ClinicServices:
             self.companion.stop()
         if self.db is not None:
             self.db.close()
-
-
-class ClinicSession:
-    """One session as :class:`ClinicDay` drives it (``step`` each frame, ``close`` at the
-    end): the runner, and the program's gate after the session (recorded, and the phase
-    advanced when its criteria are met)."""
-
-    def __init__(self, runner: SessionRunner, db: Any) -> None:
-        self.runner, self.db = runner, db
-
-    def step(self, t: float, dt: float, render: bool = False) -> bool:
-        """The runner's frame; False once the session has ended."""
-        return self.runner.step(t, dt, render)
-
-    def close(self) -> dict[str, Any]:
-        """Close the runner (events, records, summary), then gate the program. A gate that
-        fails leaves its one line in ``summary["gate"]["error"]`` (a fault that is not a
-        user error is also logged with its traceback): the session is stored either way."""
-        summary = self.runner.close()
-        if self.db is not None and self.runner.state != "idle":
-            from vrgmi.records.programs import close_session
-            try:
-                summary["gate"] = close_session(
-                    self.db, self.runner.program, summary,
-                    flare_hold_days=self.runner.safety.flare_hold_days,
-                    norms=self.runner.engine.settings.norms).as_dict()
-            except VrgmiError as exc:
-                summary["gate"] = {"error": str(exc)}
-            except Exception as exc:  # noqa: BLE001  a gate fault must not lose the summary
-                log.exception("vrgmi: the gate failed after session %s", self.runner.session)
-                summary["gate"] = {"error": f"gate: {type(exc).__name__}: {exc}"}
-        return summary
 
 
 def checked_steps(program: Program) -> Program:
@@ -227,10 +232,12 @@ IDLE_MESSAGE = "no session is running; press Start"
 
 
 class ClinicDay:
-    """A day of sessions as the loops drive it (``step`` each frame, ``close`` at the end).
+    """A day of sessions as the frame loop drives it (``step`` each frame, ``close`` at the
+    end: a :class:`~vrgmi.frame_loop.FrameTarget`).
 
-    It runs the current :class:`ClinicSession`. When that session ends the session is
-    closed (summary, records, the program's gate) and, with ``stay_open`` (a companion is
+    It steps the current session's :class:`~vrgmi.session.SessionRunner`. When that session
+    ends it is closed (:meth:`ClinicServices.close_runner`: summary, records, the program's
+    gate) and, with ``stay_open`` (a companion is
     there to press Start), the day goes idle: the patient sees the calm view ("Session
     finished - thank you"), the status board says ``idle`` with the last session's id, and
     the day takes the therapist's commands itself: ``start`` (optionally for a patient id)
@@ -239,33 +246,32 @@ class ClinicDay:
     ``live`` (the companion's live view) lasts the whole day.
     """
 
-    def __init__(self, services: ClinicServices, engine: Any, program: Program,
-                 out_dir: str | Path, block_seconds: float | None = None, live: Any = None,
-                 stay_open: bool = False) -> None:
+    def __init__(self, services: ClinicServices, engine: Engine, program: Program,
+                 out_dir: str | Path, block_seconds: float | None = None,
+                 live: LiveView | None = None, stay_open: bool = False) -> None:
         self.services, self.engine, self.live = services, engine, live
         self.out_dir = Path(out_dir)
         self.block_seconds = block_seconds
         self.stay_open = stay_open
         #: the session running now (None while idle)
-        self.session: ClinicSession | None = self._open(program)
+        self.session: SessionRunner | None = self._open(program)
         #: the closed sessions' summaries, oldest first
-        self.summaries: list[dict[str, Any]] = []
+        self.summaries: list[Summary] = []
         self.message = ""
-        self._last: SessionRunner = self.session.runner
+        self._last: SessionRunner = self.session
 
     @property
     def runner(self) -> SessionRunner:
         """The running session's runner, or the last one's while idle."""
-        return self.session.runner if self.session is not None else self._last
+        return self.session if self.session is not None else self._last
 
     @property
     def idle(self) -> bool:
         """True between sessions."""
         return self.session is None
 
-    def _open(self, program: Program) -> ClinicSession:
-        runner = self.services.runner(self.engine, program, self.out_dir, self.block_seconds)
-        return ClinicSession(runner, self.services.db)
+    def _open(self, program: Program) -> SessionRunner:
+        return self.services.runner(self.engine, program, self.out_dir, self.block_seconds)
 
     def step(self, t: float, dt: float, render: bool = False) -> bool:
         """One frame of the session, or of the idle calm view; False once the day is over
@@ -290,13 +296,13 @@ class ClinicDay:
 
     def _session_ended(self, t: float) -> None:
         """Close the session; the patient sees the calm view, the board says idle."""
-        session, self.session = self.session, None
-        runner = self._last = session.runner
+        runner, self.session = self.session, None
+        self._last = runner
         if self.stay_open:
             # the calm view's events go to a bus of the day's own, not the closed session's
             self.engine.events = EventBus()
             self._show_calm("stopped" if runner.reason in CALM_ENDS else "finished")
-        self.summaries.append(session.close())
+        self.summaries.append(self.services.close_runner(runner))
         self.message = f"session {runner.session} ended ({runner.reason}); press Start " \
                        "for the next session"
         if self.stay_open:
@@ -312,7 +318,7 @@ class ClinicDay:
         except Exception as exc:          # the calm view is a nicety; idling must go on
             log.warning("vrgmi: calm view unavailable: %s", exc)
 
-    def _idle_command(self, command: Any, t: float) -> None:
+    def _idle_command(self, command: Command, t: float) -> None:
         if command.name == "step_back":
             self._idle_step_back(command, t)
             return
@@ -333,7 +339,7 @@ class ClinicDay:
             return
         self.message = ""
 
-    def _idle_step_back(self, command: Any, t: float) -> None:
+    def _idle_step_back(self, command: Command, t: float) -> None:
         """Between sessions: step the last session's patient back a phase (recorded in the
         program's overrides and the records, the command audited by the companion)."""
         from vrgmi.program import step_back
@@ -394,14 +400,14 @@ class ClinicDay:
                                    record["height_m"])
             if record.get("skin_tone"):
                 engine.set_skin_tone(record["skin_tone"])
+            if record.get("limb_shape"):
+                engine.set_limb_shape(**record["limb_shape"])
         engine.settings = replace(engine.settings,
                                   patient=replace(engine.settings.patient, id=patient))
 
     def _publish_idle(self, t: float) -> None:
         engine, last = self.engine, self._last
         p = engine.settings.patient
-            if record.get("limb_shape"):
-                engine.set_limb_shape(**record["limb_shape"])
         self.services.board.publish(EngineStatus(
             t=t, frame=engine.frame_index, state="idle", session=last.session,
             patient=p.id, side=p.amputation_side, level=p.amputation_level,
@@ -409,13 +415,13 @@ class ClinicDay:
             message=self.message or f"session {last.session} ended; press Start",
             alerts=list(last.alerts)))
 
-    def close(self) -> dict[str, Any]:
+    def close(self) -> Summary:
         """Close the session still running (if any) and the live view; the last session's
         summary."""
         try:
             if self.session is not None:
-                session, self.session = self.session, None
-                self.summaries.append(session.close())
+                runner, self.session = self.session, None
+                self.summaries.append(self.services.close_runner(runner))
             return self.summaries[-1] if self.summaries else {}
         finally:
             if self.live is not None:
@@ -423,8 +429,8 @@ class ClinicDay:
                 self.live = None
 
 
-def run_xr_session(settings: Any, program_path: str | Path | None, out_dir: str | Path,
-                   seconds: float | None = None, progress: Say | None = None) -> dict[str, Any]:
+def run_xr_session(settings: Settings, program_path: str | Path | None, out_dir: str | Path,
+                   seconds: float | None = None, progress: Say | None = None) -> Summary:
     """A session in the headset with the records and the companion. Raises
     :class:`~vrgmi.tracking.openxr.XrUnavailableError` (one line, before anything opens)
     when no OpenXR runtime answers."""
@@ -461,7 +467,7 @@ class AutoPatient:
     def __init__(self, every_s: float = 1.2) -> None:
         self.every_s = every_s
         self._last = -1e9
-        self._scene: object = None
+        self._scene: Scene | None = None
         self._k = 0
 
     def feed(self, runner: SessionRunner, t: float) -> None:
@@ -509,11 +515,11 @@ def load_input_script(path: str | Path) -> list[tuple[float, str]]:
     return out
 
 
-def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str = "headless",
-                script: list[tuple[float, str]] | None = None,
+def run_session(settings: Settings, program: Program, out_dir: str | Path,
+                mode: str = "headless", script: list[tuple[float, str]] | None = None,
                 block_seconds: float | None = None, max_seconds: float = 3600.0,
                 progress: Say | None = None, services: ClinicServices | None = None,
-                screenshots: bool = True, realtime: bool = False) -> dict[str, Any]:
+                screenshots: bool = True, realtime: bool = False) -> Summary:
     """Run a session of ``program`` and return its summary; with the companion the day
     goes on (:class:`ClinicDay`: idle between sessions, the therapist starts the next one)
     until Escape or ``max_seconds``, and the summary is the last session's.
@@ -523,9 +529,8 @@ def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str 
     the mouse moves the intact hand, the arrow keys / Enter / Backspace answer, the pairing
     card shows the companion's QR code. ``services`` (records, companion) are used when
     given; the caller closes them. ``realtime`` paces headless frames at the display rate."""
-    from vrgmi.app import DESKTOP_KEYS, Engine, local_pose_source
+    from vrgmi.app import Engine, local_pose_source
     from vrgmi.core import warmup
-    from vrgmi.input import ScriptedInput
     from vrgmi.render.display import open_display
 
     say = progress or (lambda _m: None)
@@ -546,11 +551,11 @@ def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str 
                 say("vrgmi: desktop window open; the mouse moves the intact hand, the arrow "
                     "keys, Enter and Backspace answer, Escape or P stops the session "
                     "(then quits), M held recentres (1 s) and stops (2.5 s), R recentres")
-                _desktop_loop(display, day, feeder, DESKTOP_KEYS, max_seconds, services)
+                run_desktop_day(display, day, services, feeder, max_seconds)
             else:
                 auto = AutoPatient() if script is None else None
-                shots = _headless_loop(settings, day, feeder, auto, max_seconds,
-                                       out if screenshots else None, realtime)
+                shots = run_headless_day(settings, day, feeder, auto, max_seconds,
+                                         out if screenshots else None, realtime)
                 say(f"session: wrote {len(shots)} screenshots")
                 if _unanswered(day, feeder):
                     raise SessionError(
@@ -569,51 +574,67 @@ def run_session(settings: Any, program: Program, out_dir: str | Path, mode: str 
 #: waits this long (display seconds) ends the headless session instead of waiting forever
 QUESTIONS = ("pain_nrs", "ssq")
 UNANSWERED_S = 10.0
+#: seconds into a block its screenshot is taken (headless sessions)
+SHOT_AFTER_S = 0.7
 
 
-def _unanswered(day: ClinicDay, feeder: Any) -> bool:
+def _unanswered(day: ClinicDay, feeder: ScriptedInput | None) -> bool:
     """True while a question waits that the input script, run out, can never answer."""
     scene = day.runner.scene
     return (feeder is not None and feeder.done and not day.idle and scene is not None
             and scene.name in QUESTIONS and day.runner.t - feeder.end_t >= UNANSWERED_S)
 
 
-def _headless_loop(settings: Any, day: ClinicDay, feeder: Any, auto: Any,
-                   max_seconds: float, shots_dir: Path | None,
-                   realtime: bool = False) -> list[str]:
-    """Frames at the display rate (as fast as the machine goes, or paced in real time)
-    until the day is over or ``max_seconds``; a screenshot per block."""
+def _feeders(day: ClinicDay, feeder: ScriptedInput | None,
+             auto: AutoPatient | None = None) -> list[Feeder]:
+    """The scripted input of a day's frames: the input script, then the demo patient."""
+    inputs = day.engine.inputs
+    feeders: list[Feeder] = []
+    if feeder is not None:
+        feeders.append(lambda t: feeder.feed(inputs, t))
+    if auto is not None:
+        feeders.append(lambda t: auto.feed(day.runner, t))
+    return feeders
+
+
+def run_headless_day(settings: Settings, day: ClinicDay, feeder: ScriptedInput | None,
+                     auto: AutoPatient | None, max_seconds: float, shots_dir: Path | None,
+                     realtime: bool = False) -> list[str]:
+    """The day's frames offscreen at the display rate (as fast as the machine goes, or
+    paced in real time) until it is over, a script that ran out leaves a question
+    unanswered, or ``max_seconds``; a patient-view screenshot per block. Returns the
+    screenshots' paths."""
     rate = settings.display.refresh_hz
-    engine = day.engine
     shots: list[str] = []
-    last, frame = None, 0
-    start = time.perf_counter()
-    while frame < max_seconds * rate:
-        t = frame / rate
-        if realtime and (ahead := start + t - time.perf_counter()) > 0:
-            time.sleep(ahead)
-        if feeder is not None:
-            feeder.feed(engine.inputs, t)
-        if auto is not None:
-            auto.feed(day.runner, t)
-        if not day.step(t, 1.0 / rate, render=False) or _unanswered(day, feeder):
-            break
+    last = None
+
+    def after(loop: FrameLoop, _frame: object) -> None:
+        nonlocal last
+        if not loop.alive or _unanswered(day, feeder):
+            loop.stop()
+            return
         runner = day.runner
         if (shots_dir is not None and runner.scene is not None and runner.scene is not last
-                and runner._block_s >= 0.7):
+                and runner.block_s >= SHOT_AFTER_S):
             last = runner.scene
-            shots.append(str(engine.screenshot(
+            shots.append(str(day.engine.screenshot(
                 shots_dir / f"{len(shots):02d}-{runner.scene.name}.png")))
-        frame += 1
+
+    frames = OffscreenFrames(rate, max_frames=math.ceil(max_seconds * rate),
+                             realtime=realtime, feeders=_feeders(day, feeder, auto))
+    run_frames(frames, day.engine, day, on_frame=after)
     return shots
 
 
-def _desktop_loop(display: Any, day: ClinicDay, feeder: Any, keys: dict[str, str],
-                  max_seconds: float, services: ClinicServices) -> None:
+def run_desktop_day(display: Display, day: ClinicDay, services: ClinicServices,
+                    feeder: ScriptedInput | None = None, max_seconds: float = 3600.0) -> None:
+    """The day's frames in the desktop window until Escape (once no session runs; while
+    one runs it is the patient's stop) or ``max_seconds``; the companion's pairing card is
+    shown until the therapist presses C."""
+    from vrgmi.app import DESKTOP_KEYS
+
     base = display.base
-    inputs = day.engine.inputs
-    clock = time.perf_counter
-    start = last = clock()
+    engine = day.engine
     card = None
     if services.companion is not None:
         from vrgmi.companion.pairing_card import show_pairing_card
@@ -621,33 +642,22 @@ def _desktop_loop(display: Any, day: ClinicDay, feeder: Any, keys: dict[str, str
         card = show_pairing_card(base, services.companion.url, token,
                                  services.companion.fingerprint)
         base.accept("c", card.remove_node)          # the therapist hides the card once paired
-
-    def tick(task: Any) -> Any:
-        nonlocal last
-        now = clock()
-        t = now - start
-        if feeder is not None:
-            feeder.feed(inputs, t)
-        if not day.step(t, max(now - last, 1e-4), render=False) or t >= max_seconds:
-            base.taskMgr.stop()
-        last = now
-        return task.cont
+    frames = WindowFrames(display, _feeders(day, feeder))
+    loop = FrameLoop(frames, engine, day, seconds=max_seconds)
 
     def escape() -> None:
         """The patient's stop key while a session runs; else quit."""
         if day.idle or day.runner.done:
-            base.taskMgr.stop()
+            loop.stop()
         else:
-            inputs.push("pause", clock() - start, "keyboard")
+            engine.inputs.push("pause", frames.t, "keyboard")
 
-    base.accept("escape", escape)
-    base.accept("r", lambda: day.engine.core.torso.request_recenter("key"))
-    for key, action in keys.items():
-        base.accept(key, lambda a=action: inputs.push(a, clock() - start, "keyboard"))
-    base.taskMgr.add(tick, "vrgmi-session-frame", sort=-50)
+    unbind = bind_desktop_keys(display, engine.inputs, lambda: frames.t, DESKTOP_KEYS, escape,
+                               lambda: engine.core.torso.request_recenter("key"))
     try:
-        base.run()
+        loop.run()
     finally:
+        unbind()
         if card is not None:
             card.remove_node()
 
@@ -661,8 +671,8 @@ def demo_program(patient: str, limb: str, phase: str, block_minutes: float = 0.2
     return Program(patient, phase=phase, steps=steps, breathing_between_blocks=False)
 
 
-def run_demo_sessions(settings: Any, out_dir: str | Path, block_seconds: float = 12.0,
-                      progress: Say | None = None) -> dict[str, Any]:
+def run_demo_sessions(settings: Settings, out_dir: str | Path, block_seconds: float = 12.0,
+                      progress: Say | None = None) -> Summary:
     """The headless demo: one short session per GMI phase with a scripted patient.
 
     Writes per phase ``<phase>/<k>-<scene>.png`` and ``events-*.jsonl``, the records
@@ -681,7 +691,8 @@ def run_demo_sessions(settings: Any, out_dir: str | Path, block_seconds: float =
                                                   database_url=f"sqlite:///{out / 'records.sqlite'}"))
     limb = get_level(settings.patient.amputation_level).limb
     services = ClinicServices.open(settings, say, companion=False)
-    report: dict[str, Any] = {"patient": settings.patient.id, "limb": limb, "sessions": {}}
+    sessions: dict[str, Summary] = {}
+    report: Summary = {"patient": settings.patient.id, "limb": limb, "sessions": sessions}
     t0 = time.perf_counter()
     try:
         for phase in PHASES:
@@ -691,7 +702,7 @@ def run_demo_sessions(settings: Any, out_dir: str | Path, block_seconds: float =
             summary = run_session(settings, program, out / phase, "headless",
                                   block_seconds=block_seconds, progress=progress,
                                   services=services)
-            report["sessions"][phase] = summary
+            sessions[phase] = summary
         if services.db is not None:
             report["outcomes"] = run_demo_outcomes(services.db, settings.patient.id, out, say)
             report["exports"] = [str(p) for p in export_patient(
@@ -706,11 +717,12 @@ def run_demo_sessions(settings: Any, out_dir: str | Path, block_seconds: float =
     return report
 
 
-def format_demo_report(report: dict[str, Any]) -> str:
+def format_demo_report(report: Summary) -> str:
     """The demo's report as a few readable lines."""
     lines = [f"demo: patient {report['patient']} ({report['limb']}), "
              f"{len(report['sessions'])} sessions in {report['wall_s']} s"]
-    for phase, s in report["sessions"].items():
+    sessions = cast("dict[str, Summary]", report["sessions"])
+    for phase, s in sessions.items():
         lines.append(f"  {phase:<11} {s.get('reason', '?'):<10} "
                      f"NRS {s.get('nrs_pre')} -> {s.get('nrs_post')}, "
                      f"SSQ total {s.get('ssq_total')}")

@@ -110,7 +110,7 @@ class GuardedScene(Scene):
     def setup(self, ctx: SceneContext) -> None:
         """Set the inner scene up (its own ``scene_started`` event)."""
         self.ctx = ctx
-        self._t = self.inner._t
+        self.set_time(self.inner.now)
         try:
             self.inner.setup(ctx)
         except Exception as exc:
@@ -222,8 +222,10 @@ class _Watcher:
 class SessionRunner:
     """Drives one session of ``program`` on ``engine`` (see the module docstring).
 
-    Use: ``runner.start(t)``, then ``while runner.step(t, dt): ...`` once per frame, then
-    ``runner.close()`` (writes ``summary-<session>.json``). The engine's ``events`` is
+    Use: the frame loop (:func:`vrgmi.frame_loop.run_frames`, a
+    :class:`~vrgmi.frame_loop.FrameTarget`) calls :meth:`step` once per frame until it
+    returns False (the first step starts the session), then ``runner.close()`` (writes
+    ``summary-<session>.json``). The engine's ``events`` is
     replaced by the session's bus. ``registry`` maps scene names to classes (default: the
     installed scenes, :func:`resolve_scene`). ``program`` may change during the session
     (a ``gate_override`` command); save :attr:`program` afterwards. ``max_block_s`` caps
@@ -322,6 +324,11 @@ class SessionRunner:
     def done(self) -> bool:
         """True once the session has ended (completed, stopped or emergency-stopped)."""
         return self.state in ("finished", "emergency_stopped")
+
+    @property
+    def block_s(self) -> float:
+        """Seconds the block running now has run (not while held)."""
+        return self._block_s
 
     @property
     def current(self) -> Block | None:
@@ -500,7 +507,7 @@ class SessionRunner:
         if limb not in cls.limbs:
             self._skip(block, t, _wrong_limb(block.scene, cls.limbs, limb))
             return False
-        inner._t = t
+        inner.set_time(t)
         self.scene = GuardedScene(inner)
         self._block_s = 0.0
         if block.part == "break":
@@ -523,7 +530,8 @@ class SessionRunner:
             return
         if not completed and scene.error is None:
             scene.inner.finished = False
-        scene._t = scene.inner._t = t
+        scene.set_time(t)
+        scene.inner.set_time(t)
         scene.teardown()
         self.scene = None
         if scene.error is None:
@@ -613,7 +621,7 @@ class SessionRunner:
         engine.hide_notice()
         try:
             calm = resolve_scene("calm", self.registry)(text="stopped")
-            calm._t = t
+            calm.set_time(t)
             engine.set_scene(calm)
         except Exception as exc:      # the calm view is a nicety; the stop must happen
             log.warning("vrgmi: calm view unavailable: %s", _one_line(exc))
@@ -649,7 +657,7 @@ class SessionRunner:
         waiting, engine = self.scene, self.engine
         if waiting is not None and waiting.ctx is not None and waiting.ctx.root is not None:
             waiting.ctx.root.hide()
-        inner._t = t
+        inner.set_time(t)
         self._check = GuardedScene(inner)
         engine.scene = None                      # the block's scene waits, not torn down
         engine.set_scene(self._check)
@@ -662,7 +670,8 @@ class SessionRunner:
         if check is None:
             return
         engine = self.engine
-        check._t = check.inner._t = self.t
+        check.set_time(self.t)
+        check.inner.set_time(self.t)
         check.teardown()
         engine.scene = None
         engine.inputs.clear()
@@ -819,6 +828,8 @@ class SessionRunner:
             self._set_patient(args, command.by, t)
         elif name == "skin_tone":
             self._skin_tone(args.get("tone"), command.by, t)
+        elif name == "limb_shape":
+            self._limb_shape(args, command.by, t)
         elif name == "calibrate":
             try:
                 self.message = self.engine.calibrate(
@@ -826,8 +837,6 @@ class SessionRunner:
             except VrgmiError as exc:
                 self.message = str(exc)
         elif name == "start":
-        elif name == "limb_shape":
-            self._limb_shape(args, command.by, t)
             self.message = "start: the session is already running" if not self.done else \
                 "start: this session has ended; start a new one"
         else:
@@ -906,7 +915,8 @@ class SessionRunner:
         guarded, block = self.scene, self.current
         fresh: GuardedScene | None = None
         if guarded is not None:
-            guarded._t = guarded.inner._t = t
+            guarded.set_time(t)
+            guarded.inner.set_time(t)
             if guarded.error is None and limb in guarded.inner.limbs and block is not None:
                 fresh = self._restarted(guarded, block, t)
             if fresh is None:
@@ -948,7 +958,7 @@ class SessionRunner:
         except (VrgmiError, TypeError, KeyError) as exc:
             log.warning("vrgmi: %s cannot restart (%s)", guarded.name, _one_line(exc))
             return None
-        inner._t = t
+        inner.set_time(t)
         return GuardedScene(inner)
 
     def _skin_tone(self, tone: Any, by: str, t: float) -> None:
@@ -963,14 +973,6 @@ class SessionRunner:
                                               "new": new, "by": by})
         self.message = f"skin tone {new}"
 
-    def _calibrated(self, result: Any, by: str) -> None:
-        """The engine finished (or cancelled) a calibration: say so; record a success."""
-        self.message = result.message
-        if result.ok:
-            new = result.as_dict()
-            self.events.emit("param_changed", self.t, {"name": "patient.calibration",
-                                                       "old": self._calibration, "new": new,
-                                                       "by": by})
     def _limb_shape(self, args: dict[str, Any], by: str, t: float) -> None:
         """The patient's limb shape, on every limb at once (a ``param_changed`` per value
         that changed: the records keep it with the patient)."""
@@ -985,6 +987,14 @@ class SessionRunner:
         self.message = "limb shape: " + (", ".join(f"{k} {now:g}" for k, (_, now)
                                                    in changes.items()) or "unchanged")
 
+    def _calibrated(self, result: Any, by: str) -> None:
+        """The engine finished (or cancelled) a calibration: say so; record a success."""
+        self.message = result.message
+        if result.ok:
+            new = result.as_dict()
+            self.events.emit("param_changed", self.t, {"name": "patient.calibration",
+                                                       "old": self._calibration, "new": new,
+                                                       "by": by})
             self._calibration = new
 
     def _emergency(self, t: float, by: str = "therapist") -> None:

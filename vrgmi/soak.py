@@ -20,6 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from vrgmi.frame_loop import FrameLoop, run_frames
+from vrgmi.frame_source import OffscreenFrames
+
 #: share of the frames run before measuring starts (kernels, caches, first allocations) ...
 WARMUP_SHARE = 0.3
 #: ... and at least this many (a software renderer's caches fill over the first ~300 frames)
@@ -120,13 +123,17 @@ def soak_session(frames: int = 3000, rate_hz: float = 90.0,
             runner = SessionRunner(engine, demo_program("soak", "arm", "laterality", block_min),
                                    Path(tmp), seed=1)
             auto = AutoPatient()
-            try:
-                for i in range(frames):
-                    t = i / rate_hz
-                    auto.feed(runner, t)
-                    if not runner.step(t, 1.0 / rate_hz, render=False):
-                        break
+
+            def after(loop: FrameLoop, _frame: object) -> None:
+                nonlocal i
+                i = loop.frames - 1
+                if loop.alive:
                     meter.tick(i)
+
+            try:
+                run_frames(OffscreenFrames(rate_hz, max_frames=frames,
+                                           feeders=[lambda t: auto.feed(runner, t)]),
+                           engine, runner, on_frame=after)
                 events = len(runner.events.history)
             finally:
                 runner.events.close()
@@ -158,9 +165,8 @@ def soak_render(frames: int = 2000, rate_hz: float = 90.0,
     meter = _Meter(frames)
     try:
         engine = Engine(settings, scripted_source(settings), display)
-        for i in range(frames):
-            engine.frame(i / rate_hz, 1.0 / rate_hz)
-            meter.tick(i)
+        run_frames(OffscreenFrames(rate_hz, max_frames=frames, draw=True), engine,
+                   on_frame=lambda loop, _frame: meter.tick(loop.frames - 1))
         out = meter.result("soak_render", frames, rate_hz)
         engine.close()
     finally:

@@ -1,15 +1,18 @@
-"""The headset loop: an Engine driven by an OpenXR session, drawn into the headset.
+"""The headset mode: an Engine in an OpenXR session, drawn into the headset.
 
-Per frame: poll the runtime's events (state machine) -> xrWaitFrame -> xrBeginFrame ->
-xrLocateViews and every pose at this frame's predictedDisplayTime (the core polls the
-OpenXRSource at that time) -> ``Engine.frame(render=False)`` -> place the eye cameras ->
-``render_frame()`` -> copy the eye textures into the swapchains -> xrEndFrame with the
-projection layer. Losing focus holds the engine (``Engine.focus_lost``: the limb holds);
-LOSS_PENDING, instance loss or a dead runtime tear the session down and retry, then fall back
-to the desktop window (or the headless demo motion) with the same Engine, so the session and
-its recording go on. With a ``session`` factory the frames go through a
+:class:`XrRunner` is the headset's :class:`~vrgmi.frame_source.FrameSource`, run by the one
+frame loop (:mod:`vrgmi.frame_loop`). Per frame: poll the runtime's events (state machine) ->
+xrWaitFrame -> xrBeginFrame (:meth:`XrRunner.next_frame`: the predicted display time) -> the
+session's step, ``Engine.frame(render=False)``, whose core polls the OpenXRSource at that
+time -> xrLocateViews, place the eye cameras, ``render_frame()``, copy the eye textures into
+the swapchains, xrEndFrame with the projection layer (:meth:`XrRunner.present`). Losing
+focus holds the engine (``Engine.focus_lost``: the limb holds); LOSS_PENDING, instance loss
+or a dead runtime tear the session down and retry (:meth:`XrRunner.lost`), then the loop
+goes on with the fallback (:meth:`XrRunner.successor`: the desktop window, or the headless
+demo motion) with the same Engine, so the session and its recording go on. With a
+``session`` factory the frames go through a clinic day or a
 :class:`vrgmi.session.SessionRunner` (questionnaires, scenes, breaks) instead of the bare
-engine; when it ends, the runner asks the runtime to exit, and it is always closed (its
+engine; when it ends, the loop asks the runtime to exit, and it is always closed (its
 events and summary written) however the run ends.
 """
 from __future__ import annotations
@@ -19,12 +22,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 
 from vrgmi.app import DESKTOP_KEYS, Engine, local_pose_source, timing_report
 from vrgmi.core import warmup
+from vrgmi.frame_loop import FrameLoop, FrameTarget
+from vrgmi.frame_source import FallbackFrames, FrameSource, FrameTime, bind_desktop_keys
 from vrgmi.render.display import Display, DisplayMode, has_desktop_display, open_display
 from vrgmi.settings import Settings
 from vrgmi.tracking.frame import PoseSource
@@ -118,17 +121,24 @@ class _Relay(PoseSource):
         return self.source.haptic_pulse(side, seconds, amplitude)
 
 
-class XrRunner:
-    """Runs one patient session in the headset (see the module docstring)."""
+class XrRunner(FrameSource):
+    """The headset's frames for one patient session (see the module docstring): the
+    :class:`~vrgmi.frame_source.FrameSource` the frame loop runs in the headset. Its
+    :meth:`successor` after a lost headset is the fallback (:class:`FallbackFrames`)."""
+
+    name = "headset"
+    lost_errors = (XrLostError,)
 
     def __init__(self, settings: Settings, display: Display, out_dir: Path | None = None,
                  say: Callable[[str], None] = lambda _m: None,
-                 session: Callable[[Engine], Any] | None = None) -> None:
+                 session: Callable[[Engine], FrameTarget] | None = None) -> None:
         """``session``: a factory making the session to run on the engine (a
-        :class:`vrgmi.session.SessionRunner`: ``step(t, dt, render)`` and ``close()``);
-        None runs the bare engine (free mirror) until the run ends."""
+        :class:`~vrgmi.frame_loop.FrameTarget`: a clinic day or a
+        :class:`vrgmi.session.SessionRunner`, with ``close()``); None runs the bare engine
+        (free mirror) until the run ends."""
+        super().__init__()
         self.settings, self.display, self.say = settings, display, say
-        self.link = XrLink(display)
+        self.link: XrLink | None = XrLink(display)
         self.relay = _Relay(self.link.source)
         self.engine = self.session = None
         try:
@@ -140,33 +150,29 @@ class XrRunner:
             self.link.close()
             raise
         self.session_summary: dict | None = None
-        self._session_started = False
         self.link.source.inputs = self.engine.inputs
         self.recorder = Recorder(Path(out_dir) / "recording.npz") if out_dir else None
-        self._recorded_t = self._stepped_t = float("nan")   # the last recorded / stepped frame
+        self._stepped_t = float("nan")                 # the last frame that stepped the core
         self.stats = XrStats()
         self.runtime_name = self.link.xrs.runtime_name
         self.binding = self.link.binding
         self.t = 0.0                                   # display time of the last frame (s)
         self.fallback: str | None = None
-        self.stop_requested = False
+        self.loop: FrameLoop | None = None
         self._recenter = False
+        self._t_stop: float | None = None              # when the exit was requested
+        self._frame_ns = self._t0 = 0                  # this frame's predicted time, CPU start
+        self._should_render = False
         self._main_regions = [dr for dr in display.win.get_display_regions() if dr.is_active()]
         self._show_main(display.mode is DisplayMode.DESKTOP)   # a desktop window mirrors
         if display.mode is DisplayMode.DESKTOP:
-            self._bind_keys()
+            bind_desktop_keys(display, self.engine.inputs,
+                              lambda: self.loop.t if self.loop is not None else self.t,
+                              DESKTOP_KEYS, self.request_stop, self.request_recenter)
 
     def _show_main(self, on: bool) -> None:
         for dr in self._main_regions:
             dr.set_active(on)
-
-    def _bind_keys(self) -> None:
-        base = self.display.base
-        base.accept("escape", self.request_stop)
-        base.accept("r", self.request_recenter)
-        for key, action in DESKTOP_KEYS.items():
-            base.accept(key, lambda a=action: self.engine.inputs.push(
-                a, self.t, "keyboard"))
 
     def request_recenter(self) -> None:
         """Reset "forward" to where the patient looks now (applied at the next frame)."""
@@ -174,47 +180,29 @@ class XrRunner:
 
     def request_stop(self) -> None:
         """End the session at the next frame (through the runtime's exit sequence)."""
-        self.stop_requested = True
-
-    def _advance(self, t: float, dt: float) -> None:
-        """The frame's work on the engine: the session's step (its end asks for a stop),
-        or the bare engine frame. The session starts at the first frame with focus (the
-        runtime's loading frames are not part of it). Rendering is the caller's."""
-        if self.session is not None and (self._session_started or not self.engine.focus_lost):
-            self._session_started = True
-            if not self.session.step(t, dt, render=False):
-                self.stop_requested = True
+        if self.loop is not None:
+            self.loop.stop()
         else:
-            self.engine.frame(t, dt, render=False)
+            self.end()
 
-    # -- the loop -----------------------------------------------------------------------------
+    # -- the headset's frames (FrameSource) ------------------------------------------------
     def run(self, seconds: float | None = None, frames: int | None = None,
             on_frame: Callable[["XrRunner", int], None] | None = None) -> dict:
-        """Run until ``seconds`` of display time or ``frames`` headset frames have passed,
-        the runtime exits, or a stop is requested; then write the recording. Returns the
-        report."""
-        t_stop = None
+        """Run the frame loop until ``seconds`` of display time or ``frames`` frames have
+        passed, the runtime exits, or a stop is requested (on the fallback after a lost
+        headset if need be); then write the recording. ``on_frame(runner, predicted_ns)``
+        runs after each headset frame. Returns the report."""
+        def after(loop: FrameLoop, _frame: object) -> None:
+            if loop.source is self and on_frame is not None:
+                on_frame(self, self._frame_ns)
+
+        self.loop = FrameLoop(self, self.engine, self.session, seconds=seconds,
+                              frames=frames, recorder=self.recorder, on_frame=after)
         try:
-            while self.link is not None:
-                try:
-                    done = self._step(on_frame)
-                except XrLostError as exc:
-                    self._on_lost(str(exc))
-                    continue
-                over = self._over(seconds, frames, len(self.stats.cpu_ms)) or self.stop_requested
-                if over and t_stop is None:
-                    t_stop = time.monotonic()
-                    self.link.xrs.request_exit()
-                if done or (t_stop is not None and time.monotonic() - t_stop > EXIT_GRACE_S):
-                    break
-            if self.link is None:
-                self._run_fallback(seconds, frames)
+            self.loop.run()
         finally:
             try:
-                if self.link is not None:
-                    self.link.close()
-                    self.link = None
-                self._show_main(True)
+                self.close()
                 if self.recorder is not None:
                     self.recorder.close()
             finally:
@@ -222,67 +210,68 @@ class XrRunner:
                     self.session_summary = self.session.close()
         return self.report()
 
-    def _over(self, seconds: float | None, frames: int | None, n: int) -> bool:
-        """Whether the run has reached ``seconds`` of display time or ``frames`` frames
-        (``n`` run so far)."""
-        return ((seconds is not None and self.t >= seconds)
-                or (frames is not None and n >= frames))
+    def next_frame(self) -> FrameTime | None:
+        """Poll the runtime's events (its state machine), then xrWaitFrame and xrBeginFrame:
+        the frame's predicted display time. None once the runtime has exited (or the exit
+        sequence ran past :data:`EXIT_GRACE_S`), or the headset is gone for good."""
+        while self.link is not None:
+            if self._t_stop is not None and time.monotonic() - self._t_stop > EXIT_GRACE_S:
+                return None
+            xrs = self.link.xrs
+            happened = xrs.poll_events()
+            if xrs.lost:
+                raise XrLostError("the OpenXR session is being lost (LOSS_PENDING)")
+            if xrs.exiting:
+                return None
+            if "profile" in happened:
+                self.link.source.update_profiles()
+            self.engine.focus_lost = not xrs.focused
+            if not xrs.running:
+                time.sleep(0.002)
+                continue
+            state = xrs.wait_frame()
+            self._t0 = time.perf_counter_ns()
+            xrs.begin_frame()
+            t = self._frame_ns = int(state.predicted_display_time)
+            self._should_render = state.should_render
+            if self._recenter and xrs.recenter(t):
+                self._recenter = False
+                self.engine.core.torso.request_recenter("key")   # the body frame, in the new space
+            self.t = xrs.to_seconds(t)
+            return FrameTime(self.t, max(int(state.predicted_display_period), 1) * 1e-9)
+        return None
 
-    def _record(self) -> None:
-        """Append the engine's tracking frame to the recording (not while it is held, nor
-        on a frame that did not step the core: a clinic day's Start frame)."""
-        frame = self.engine.core.frame
-        if self.recorder is not None and not self.engine.held and frame.t != self._recorded_t:
-            self._recorded_t = frame.t
-            self.recorder.append(frame)
-
-    def _step(self, on_frame) -> bool:
-        """One pass: events, and a frame while the session runs. True once it has exited."""
-        link, engine = self.link, self.engine
+    def present(self) -> None:
+        """Place the eyes at the frame's views, draw them into the swapchains, xrEndFrame;
+        then the frame's CPU time and the time its poses were located at."""
+        link, engine, t = self.link, self.engine, self._frame_ns
         xrs = link.xrs
-        happened = xrs.poll_events()
-        if xrs.lost:
-            raise XrLostError("the OpenXR session is being lost (LOSS_PENDING)")
-        if xrs.exiting:
-            return True
-        if "profile" in happened:
-            link.source.update_profiles()
-        engine.focus_lost = not xrs.focused
-        if not xrs.running:
-            time.sleep(0.002)
-            return False
-        state = xrs.wait_frame()
-        t0 = time.perf_counter_ns()
-        xrs.begin_frame()
-        t = int(state.predicted_display_time)
-        if self._recenter and xrs.recenter(t):
-            self._recenter = False
-            self.engine.core.torso.request_recenter("key")   # the body frame, in the new space
-        dt = max(int(state.predicted_display_period), 1) * 1e-9
         layer = None
-        self.t = xrs.to_seconds(t)
-        self._advance(self.t, dt)
-        if state.should_render:
+        if self._should_render:
             views, ok = xrs.locate_views(t)
             if ok:
                 link.eyes.place(views)
                 self.display.base.graphicsEngine.render_frame()
                 layer = link.eyes.submit()
         xrs.end_frame(t, layer)
-        self.stats.cpu_ms.append((time.perf_counter_ns() - t0) * 1e-6)
+        self.stats.cpu_ms.append((time.perf_counter_ns() - self._t0) * 1e-6)
         self.stats.predicted_ns.append(t)
         # a held frame, or one that did not step the core (a clinic day's Start), used no pose
         stepped = engine.core.frame.t != self._stepped_t
         self._stepped_t = engine.core.frame.t
         self.stats.located_ns.append(link.source.located_ns if stepped and not engine.held
                                      else t)
-        self._record()
-        if on_frame is not None:
-            on_frame(self, t)
-        return False
 
-    def _on_lost(self, why: str) -> None:
-        """Tear the link down; reconnect (same Engine, display clock continued) or fall back."""
+    def end(self) -> None:
+        """Ask the runtime to end the session (it walks STOPPING -> IDLE -> EXITING)."""
+        if self._t_stop is None and self.link is not None:
+            self._t_stop = time.monotonic()
+            self.link.xrs.request_exit()
+
+    def lost(self, exc: BaseException) -> None:
+        """Tear the link down; reconnect (same Engine, display clock continued), else
+        :meth:`next_frame` ends and :meth:`successor` is the fallback."""
+        why = str(exc)
         self.stats.lost += 1
         self.link.close()
         self.link = None
@@ -291,8 +280,8 @@ class XrRunner:
             time.sleep(RETRY_PAUSE_S)
             try:
                 link = XrLink(self.display)
-            except XrUnavailableError as exc:
-                why = str(exc)
+            except XrUnavailableError as err:
+                why = str(err)
                 continue
             self.link = link
             self.stats.reconnects += 1
@@ -305,25 +294,27 @@ class XrRunner:
             else "headless"
         self.say(f"vrgmi: the headset is gone ({why}); the session goes on {where}")
 
-    def _run_fallback(self, seconds: float | None, frames: int | None) -> None:
-        """The rest of the session on the main display, with the desktop (or scripted) hand."""
-        engine, display = self.engine, self.display
-        engine.focus_lost = False
+    def successor(self) -> FrameSource | None:
+        """After a lost headset: the rest of the session on the main display with the
+        desktop (or scripted) hand; a headless run with no end in sight stops here."""
+        if self.fallback is None:
+            return None
+        desktop = self.display.mode is DisplayMode.DESKTOP
+        loop = self.loop
+        if not desktop and loop is not None and loop.seconds is None \
+                and loop.max_frames is None:
+            return None
+        self.engine.focus_lost = False
         self._show_main(True)
-        self.relay.source = local_pose_source(self.settings, display)
-        rate = self.settings.display.refresh_hz
-        n = len(self.stats.cpu_ms)
-        desktop = display.mode is DisplayMode.DESKTOP
-        if not desktop and seconds is None and frames is None:
-            return                                     # headless and open-ended: stop here
-        while not self.stop_requested and not self._over(seconds, frames, n):
-            self.t += 1.0 / rate
-            self._advance(self.t, 1.0 / rate)
-            self._record()
-            n += 1
-            if desktop:
-                display.base.taskMgr.step()                # draws the window
-                time.sleep(1.0 / rate)
+        self.relay.source = local_pose_source(self.settings, self.display)
+        return FallbackFrames(self.display, self.settings.display.refresh_hz, self.t, desktop)
+
+    def close(self) -> None:
+        """Close the link to the runtime (if any) and show the main window again."""
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        self._show_main(True)
 
     def report(self) -> dict:
         """What happened: frames, runtime, graphics binding ("EGL", "GLX" or "WGL"),
@@ -340,7 +331,7 @@ def run_xr(settings: Settings, progress: Callable[[str], None] | None = None,
            seconds: float | None = None, frames: int | None = None,
            out_dir: Path | None = None,
            on_frame: Callable[[XrRunner, int], None] | None = None,
-           session: Callable[[Engine], Any] | None = None) -> dict:
+           session: Callable[[Engine], FrameTarget] | None = None) -> dict:
     """A session in the headset (``session``: see :class:`XrRunner`). Raises
     XrUnavailableError (one line, before any window opens) when no runtime answers; the
     caller then falls back to the desktop or headless."""

@@ -14,10 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from vrgmi.control import EngineStatus, StatusBoard
+from vrgmi.frame_loop import FrameLoop, run_frames
+from vrgmi.frame_source import BenchmarkFrames
+
+if TYPE_CHECKING:
+    from vrgmi.app import Engine
+    from vrgmi.companion.snapshot import LiveView
 
 TARGET_RATIO = 1.10
 
@@ -75,6 +82,33 @@ class _Watchers:
                 self.statuses += 1
 
 
+class _Published:
+    """The bare engine's frame with what a session adds for the companion: the status
+    published and the live view's capture (a :class:`~vrgmi.frame_loop.FrameTarget`)."""
+
+    TRIALS = [{"index": i, "side": "left", "correct": True, "rt_s": 1.9} for i in range(5)]
+
+    def __init__(self, engine: Engine, board: StatusBoard, live: LiveView) -> None:
+        self.engine, self.board, self.live = engine, board, live
+
+    def step(self, t: float, dt: float, render: bool = True) -> bool:
+        """One engine frame, its status and the live view."""
+        engine = self.engine
+        engine.frame(t, dt, render)
+        self.board.publish(EngineStatus(
+            t=t, frame=engine.frame_index, state="running", session="bench", patient="P01",
+            side="left", level="transradial", phase="laterality",
+            scene=engine.scene.name, params=engine.scene.difficulty.as_dict(),
+            tracking={"head": True, "left": False, "right": True},
+            recent_trials=self.TRIALS))
+        self.live.after_render()
+        return True
+
+    def close(self) -> dict[str, Any]:
+        """Nothing to close: no session."""
+        return {}
+
+
 def bench_companion(clients: int = 8, seconds: float = 60.0, rate_hz: float = 90.0,
                     size: tuple[int, int] = (1280, 720), live_fps: float = 4.0,
                     blocks: int = 6) -> dict[str, Any]:
@@ -82,7 +116,7 @@ def bench_companion(clients: int = 8, seconds: float = 60.0, rate_hz: float = 90
     from vrgmi.app import Engine
     from vrgmi.companion.server import Companion
     from vrgmi.companion.snapshot import LiveView
-    from vrgmi.control import CommandQueue, EngineStatus, StatusBoard
+    from vrgmi.control import CommandQueue
     from vrgmi.core import warmup
     from vrgmi.render.display import open_display
     from vrgmi.settings import load_settings
@@ -101,56 +135,41 @@ def bench_companion(clients: int = 8, seconds: float = 60.0, rate_hz: float = 90
     render = display.base.graphicsEngine.render_frame
     period = 1.0 / rate_hz
     per_block = int(seconds * rate_hz / (2 * blocks))
-    times = {False: [], True: []}
-    capture_ms: list[float] = []
-    images = statuses = 0
-    trials = [{"index": i, "side": "left", "correct": True, "rt_s": 1.9} for i in range(5)]
+    counts = {"images": 0, "statuses": 0}
+    watchers: list[_Watchers] = []
+
+    def next_block(loop: FrameLoop, _frame: object) -> None:
+        """Every ``per_block`` frames the watchers leave, or come (odd blocks)."""
+        if loop.frames % per_block:
+            return
+        if watchers:
+            left = watchers.pop()
+            left.__exit__()
+            counts["images"] += left.images
+            counts["statuses"] += left.statuses
+        if (loop.frames // per_block) % 2 == 1 and loop.frames < 2 * blocks * per_block:
+            watchers.append(_Watchers(companion.url, secret, clients))
+            watchers[0].__enter__()
+
     try:
         engine = Engine(settings, ReplaySource(replay), display)
         render()
         display.win.set_active(False)       # only the live view's own small draws remain
-        clock = time.perf_counter
-        i = 0
-        for block in range(2 * blocks):
-            watching = block % 2 == 1
-            watchers = _Watchers(companion.url, secret, clients) if watching else None
-            if watchers:
-                watchers.__enter__()
-            try:
-                deadline = clock()
-                for _ in range(per_block):
-                    t = float(replay.t[i])
-                    t0 = clock()
-                    engine.frame(t, period, render=False)
-                    board.publish(EngineStatus(
-                        t=t, frame=i, state="running", session="bench", patient="P01",
-                        side="left", level="transradial", phase="laterality",
-                        scene=engine.scene.name, params=engine.scene.difficulty.as_dict(),
-                        tracking={"head": True, "left": False, "right": True},
-                        recent_trials=trials))
-                    live.after_render()
-                    times[watching].append((clock() - t0) * 1e3)
-                    if live.capture_pending:                     # the draw that carries a capture
-                        t1 = clock()
-                        render()
-                        capture_ms.append((clock() - t1) * 1e3)
-                    i += 1
-                    deadline += period
-                    pause = deadline - clock()
-                    if pause > 0:
-                        time.sleep(pause)
-                    else:
-                        deadline = clock()
-            finally:
-                if watchers:
-                    watchers.__exit__()
-                    images += watchers.images
-                    statuses += watchers.statuses
+        frames = BenchmarkFrames(display, replay.t[:2 * blocks * per_block], period,
+                                 draw=lambda _i: live.capture_pending, paced=True)
+        try:                                 # the draws that carry a capture are timed apart
+            run_frames(frames, engine, _Published(engine, board, live), on_frame=next_block)
+        finally:
+            for left in watchers:
+                left.__exit__()
         engine.close()
     finally:
         live.close()
         companion.stop()
         display.close()
+    images, statuses, capture_ms = counts["images"], counts["statuses"], frames.draw_ms
+    by_block = frames.frame_ms.reshape(2 * blocks, per_block)
+    times = {False: by_block[0::2].ravel(), True: by_block[1::2].ravel()}
     without, with_ = np.array(times[False]), np.array(times[True])
     p99_without = float(np.percentile(without, 99))
     p99_with = float(np.percentile(with_, 99))

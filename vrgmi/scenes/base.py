@@ -1,15 +1,21 @@
 """The scene interface: what every GMI scene, built-in or third-party, implements.
 
-A scene is one class in one file (docs/writing-a-scene.md): a name, a description, its GMI
-phase, a difficulty schema (:mod:`vrgmi.scenes.schema`), ``setup``, ``update(frame, dt)``,
-``teardown``, and the events it emits through ``ctx.emit``. It reads the solved limbs and the
-patient's input from the :class:`SceneFrame`; it never touches tracking or IK directly.
+A scene is one subclass of :class:`Scene` in one file (docs/writing-a-scene.md): a name, a
+description, its GMI phase, a difficulty schema (:mod:`vrgmi.scenes.schema`), ``setup``,
+``update(frame, dt)``, ``teardown``, and the events it emits through :meth:`Scene.emit`. It
+reads the solved limbs and the patient's input from the :class:`SceneFrame`, and what it may
+build on from the :class:`SceneContext`; it never touches tracking or IK directly.
+
+The contract is the public members below; everything with a leading underscore is the
+scene's own. The engine drives a scene through :meth:`Scene.setup`, :meth:`Scene.step` (each
+frame) and :meth:`Scene.teardown`; the session sets its event clock with
+:meth:`Scene.set_time` where it starts or ends a scene between frames.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Union
 
 import numpy as np
 
@@ -18,6 +24,22 @@ from vrgmi.i18n import _, set_language
 from vrgmi.input import InputEvent
 from vrgmi.scenes.schema import Difficulty, Param
 from vrgmi.settings import Settings
+
+if TYPE_CHECKING:
+    from direct.showbase.ShowBase import ShowBase
+    from panda3d.core import NodePath
+
+    from vrgmi.core import CorePipeline
+    from vrgmi.ik.solver import LimbSolver
+    from vrgmi.render.rig import LimbRig
+    from vrgmi.scenes.instructions import InstructionScreen
+    from vrgmi.tracking.frame import TrackingFrame
+
+#: a difficulty parameter's value (its :class:`~vrgmi.scenes.schema.Param` kind: int, float,
+#: bool or choice)
+ParamValue = Union[int, float, bool, str]
+#: an event's or a summary's JSON-ready data
+EventData = dict[str, object]
 
 #: GMI phases in program order, then the scenes that belong to no phase
 PHASES = ("laterality", "imagery", "mirror")
@@ -37,10 +59,10 @@ class SceneFrame:
     inputs: list[InputEvent]
     head: np.ndarray               # (7,) engine-space head pose
     head_valid: bool
-    intact: Any                    # LimbSolver: positions (J, 3), rotations (J, 4), angles
-    phantom: Any                   # LimbSolver of the mirrored (missing) limb
+    intact: LimbSolver             # positions (J, 3), rotations (J, 4), angles
+    phantom: LimbSolver            # the mirrored (missing) limb
     phantom_visibility: float      # 0..1: the intact limb's tracking visibility
-    tracking: Any                  # the filtered TrackingFrame (grip, trigger, hand joints...)
+    tracking: TrackingFrame        # the filtered frame (grip, trigger, hand joints...)
 
 
 @dataclass
@@ -50,13 +72,13 @@ class SceneContext:
     ``intact_rig`` / ``phantom_rig`` the rendered limbs (a scene may hide them or pose the
     phantom itself, e.g. to demonstrate a movement); ``events`` the session's event bus."""
 
-    root: Any
-    core: Any
+    root: NodePath | None
+    core: CorePipeline
     events: EventBus = field(default_factory=EventBus)
-    settings: Any = None
-    intact_rig: Any = None
-    phantom_rig: Any = None
-    base: Any = None               # the Panda3D ShowBase (loader, fonts), None without rendering
+    settings: Settings | None = None
+    intact_rig: LimbRig | None = None
+    phantom_rig: LimbRig | None = None
+    base: ShowBase | None = None   # the Panda3D ShowBase (loader, fonts), None without rendering
     #: the block's seed (:func:`vrgmi.seeding.block_seed` of the session's seed): every random
     #: choice of the scene (stimuli, order, targets, jitter) comes from :meth:`rng`
     seed: int = 0
@@ -70,7 +92,10 @@ class Scene(ABC):
     """One GMI scene: ``setup`` once, ``update`` every frame, ``teardown`` at the end.
 
     Subclasses set the class attributes and implement :meth:`update`. The runner reads
-    :attr:`finished` after each update and moves on when it is True.
+    :attr:`finished` after each update and moves on when it is True. Public state:
+    :attr:`difficulty` (the checked parameter values), :attr:`finished`, :attr:`ctx` (set
+    between setup and teardown), :attr:`now` (the display time events default to) and
+    :attr:`instruction_screen`.
     """
 
     name: ClassVar[str] = ""
@@ -85,12 +110,22 @@ class Scene(ABC):
     #: ``vrgmi.i18n.N_`` so it is translated (docs/writing-a-scene.md); "" = no screen
     instructions: ClassVar[str] = ""
 
-    def __init__(self, **difficulty: Any) -> None:
+    def __init__(self, **difficulty: ParamValue) -> None:
         self.difficulty = Difficulty(self.params, difficulty, self.name)
         self.finished = False
         self.ctx: SceneContext | None = None
         self._t = 0.0
-        self.instruction_screen = None
+        self.instruction_screen: InstructionScreen | None = None
+
+    @property
+    def now(self) -> float:
+        """The display time (s) the scene's events default to: the current frame's."""
+        return self._t
+
+    def set_time(self, t: float) -> None:
+        """Set :attr:`now` (the engine does it each frame; the session before it starts or
+        ends a scene between frames, so those events carry the right time)."""
+        self._t = t
 
     def setup(self, ctx: SceneContext) -> None:
         """Build the scene's objects under ``ctx.root``; subclasses call super first.
@@ -119,7 +154,7 @@ class Scene(ABC):
     def step(self, frame: SceneFrame, dt: float) -> None:
         """What the engine calls each frame: the instruction screen until it is dismissed
         (the scene starts the frame after), then :meth:`update`."""
-        self._begin_frame(frame)
+        self.set_time(frame.t)
         screen = self.instruction_screen
         if screen is not None and not screen.gate.done:
             screen.update(frame, self.ctx.core if self.ctx is not None else None)
@@ -143,7 +178,7 @@ class Scene(ABC):
                 self.ctx.root.remove_node()
             self.ctx = None
 
-    def set_param(self, name: str, value: Any, by: str = "therapist") -> None:
+    def set_param(self, name: str, value: ParamValue, by: str = "therapist") -> None:
         """Change one difficulty value (checked; applied at the next frame) and record it."""
         old = self.difficulty.set(name, value)
         if self.ctx is not None:
@@ -151,22 +186,18 @@ class Scene(ABC):
                                  {"name": name, "old": old, "new": self.difficulty[name],
                                   "by": by}, self.name)
 
-    def emit(self, kind: str, data: dict[str, Any], t: float | None = None) -> None:
+    def emit(self, kind: str, data: EventData, t: float | None = None) -> None:
         """Emit one event at display time ``t`` (default: the current frame's)."""
         if self.ctx is not None:
             self.ctx.events.emit(kind, self._t if t is None else t, data, self.name)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> EventData:
         """Figures for the scene's run so far (the runner records them when it ends)."""
         return {}
 
     @classmethod
-    def describe(cls) -> dict[str, Any]:
+    def describe(cls) -> EventData:
         """A JSON-ready description: what ``vrgmi scenes`` and the companion show."""
         return {"name": cls.name, "description": cls.description, "phase": cls.phase,
                 "limbs": list(cls.limbs), "params": [p.describe() for p in cls.params],
                 "emits": list(cls.emits), "trial_fields": dict(cls.trial_fields)}
-
-    def _begin_frame(self, frame: SceneFrame) -> None:
-        """The engine calls this before :meth:`update` so events default to the frame time."""
-        self._t = frame.t
