@@ -1,13 +1,25 @@
 """Balloon pop: balloons appear within reach on the missing limb's side; the patient moves
-the intact hand so that the mirrored hand touches them. Each balloon is one trial."""
+the intact hand so that the mirrored hand touches them. Each balloon is one trial.
+
+The whole contract with vrgmi is :class:`vrgmi.scenes.base.Scene`'s public members: the
+class attributes below; ``setup(ctx)`` (call ``super().setup`` first), ``update(frame, dt)``,
+``summary()``, ``teardown()`` (optional; call ``super().teardown`` last); what the engine
+gives: ``self.ctx`` (a :class:`~vrgmi.scenes.base.SceneContext`), each frame's
+:class:`~vrgmi.scenes.base.SceneFrame`, ``self.difficulty[name]``; and what the scene gives
+back: ``self.emit(kind, data)`` (at ``self.now``, the frame's display time) and
+``self.finished``. Nothing else of vrgmi is touched.
+"""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
+from vrgmi.scenes.base import EventData, Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import Param
+
+if TYPE_CHECKING:
+    from panda3d.core import NodePath
 
 
 class BalloonPop(Scene):
@@ -33,22 +45,22 @@ class BalloonPop(Scene):
         """Load the balloon model (the first balloon is placed at the first frame, once the
         torso is tracked)."""
         super().setup(ctx)
-        self.rng = np.random.default_rng(ctx.seed)
+        self.rng = ctx.rng()                       # the block's seed: a seed replays a session
         self.index = 0
         self.popped = 0
         self.target = np.zeros(3)
         self.onset: float | None = None
-        self.balloon = None
-        if ctx.base is not None:
+        self.balloon: NodePath | None = None
+        if ctx.base is not None and ctx.root is not None:
             self.balloon = ctx.base.loader.load_model("models/misc/sphere")
             self.balloon.reparent_to(ctx.root)
             self.balloon.set_color(0.92, 0.55, 0.45, 1.0)
             self.balloon.set_shader_off(1)
             self.balloon.hide()
 
-    def _next_balloon(self) -> None:
+    def _next_balloon(self, ctx: SceneContext) -> None:
         """A new target in front of the missing arm's shoulder (as tracked now), within reach."""
-        core = self.ctx.core
+        core = ctx.core
         shoulder = core.torso.shoulder(core.amputated)
         reach = core.lengths.upper_arm + core.lengths.forearm
         # metres from the shoulder: sideways, forward (55-85 % of the reach), down
@@ -61,10 +73,10 @@ class BalloonPop(Scene):
 
     def update(self, frame: SceneFrame, dt: float) -> None:
         """Pop the balloon when the mirrored wrist is inside it; time out otherwise."""
-        if self.finished:
+        if self.finished or self.ctx is None:
             return
         if self.onset is None:                     # a new balloon, seen from this frame on
-            self._next_balloon()
+            self._next_balloon(self.ctx)
             self.onset = frame.t
         hand = frame.phantom.positions[2]          # the wrist of the mirrored arm
         age = frame.t - self.onset
@@ -82,6 +94,6 @@ class BalloonPop(Scene):
                 if self.balloon is not None:
                     self.balloon.hide()
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> EventData:
         """Balloons shown and popped."""
         return {"balloons": self.index, "popped": self.popped}
