@@ -180,15 +180,14 @@ CLINIC_PAIN: dict[str, dict[str, int | None]] = {
     "C06": {"baseline": 9, "end": 6, "fu_1m": None, "fu_3m": None},  # dropped out after the end
     "C07": {"baseline": 4, "end": 2, "fu_1m": 2, "fu_3m": 1},
 }
-CLINIC_END_DAY = 28          # days after DAY0: 4 simulated weeks of sessions, then the end visit
 
 
 def fill_clinic(db: Database, weeks: int = 4) -> None:
-    """The patients of :data:`CLINIC_PAIN`: each a simulated program (:func:`fill_simulated`,
-    a few laterality trials a session) and outcome visits through the records' own
-    :func:`vrgmi.outcomes.store.record_visit`: baseline on DAY0, the end after ``weeks``,
-    follow-ups 1 and 3 months later (missed where ``None``); average pain as given, worst
-    pain 2 above it, PSFS one activity rated 10 - average pain."""
+    """The patients of :data:`CLINIC_PAIN`: each a week of simulated sessions
+    (:func:`fill_simulated`, a few laterality trials a session) and outcome visits through
+    the records' own :func:`vrgmi.outcomes.store.record_visit`: baseline on DAY0, the end
+    after ``weeks``, follow-ups 1 and 3 months later (missed where ``None``); average pain as
+    given, worst pain 2 above it, PSFS one activity rated 10 - average pain."""
     from datetime import timedelta
 
     from vrgmi.outcomes.schedule import add_months
@@ -200,7 +199,7 @@ def fill_clinic(db: Database, weeks: int = 4) -> None:
              "fu_1m": datetime.combine(add_months(end.date(), 1), end.timetz()),
              "fu_3m": datetime.combine(add_months(end.date(), 3), end.timetz())}
     for pid, pains in CLINIC_PAIN.items():
-        fill_simulated(db, pid, weeks=weeks, laterality_trials=2)
+        fill_simulated(db, pid, weeks=1, laterality_trials=2)
         for tp, avg in pains.items():
             if avg is None:
                 continue
