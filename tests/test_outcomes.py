@@ -320,3 +320,15 @@ def test_the_clinic_report_pdf_renders(clinic, tmp_path):
     assert 0.02 < ink < 0.6                      # charts drawn, not a blank page
     assert json.dumps(clinic_outcomes(clinic, TODAY)["summary"])     # JSON-ready
     assert np.isfinite(image).all()
+
+
+def test_a_patients_progress_report_gains_an_outcomes_page(clinic, tmp_path):
+    from vrgmi.export.report_pdf import PAGE_COUNT as REPORT_PAGES, report_bytes
+
+    messages: list[str] = []
+    path = tmp_path / "c01.pdf"
+    path.write_bytes(report_bytes(clinic, "C01", progress_cb=messages.append))
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True)
+    pages = int(re.search(r"^Pages:\s+(\d+)$", info.stdout, re.M).group(1))
+    assert pages == REPORT_PAGES + 1 and "report: outcomes" in messages
+    assert messages[-1] == f"report: {pages} pages written"

@@ -19,10 +19,10 @@ from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 
 from vrgmi.atomic import write_bytes
-from vrgmi.export.outcome_plots import figure_change, figure_responders
+from vrgmi.export.outcome_plots import figure_change, figure_patient, figure_responders
 from vrgmi.outcomes.analysis import PRIMARY, score_keys
 from vrgmi.outcomes.schedule import BASELINE, Rules, label, order_key
 from vrgmi.outcomes.store import clinic_outcomes
@@ -44,7 +44,7 @@ def _num(value: Any, spec: str = ".1f") -> str:
     return "-" if value is None else f"{value:{spec}}"
 
 
-def _table(fig: Figure, rect: list[float], header: list[str], rows: list[list[str]],
+def _table(fig: Figure | SubFigure, rect: list[float], header: list[str], rows: list[list[str]],
            widths: list[float], size: float = 8.0, row_scale: float = 1.25) -> None:
     ax = fig.add_axes(rect)
     ax.axis("off")
@@ -60,6 +60,11 @@ def _table(fig: Figure, rect: list[float], header: list[str], rows: list[list[st
         cell.set_edgecolor("#cccccc")
         if r == 0:
             cell.set_facecolor("#eef1f3")
+
+
+def _point(value: float, sign: str = "") -> str:
+    """A score as a table shows it: whole numbers as they are, others to one decimal."""
+    return f"{value:{sign}g}" if float(value).is_integer() else f"{value:{sign}.1f}"
 
 
 def _rate(r: dict[str, Any]) -> str:
@@ -160,6 +165,32 @@ def _patients_page(data: dict[str, Any], title: str) -> Figure:
     _table(fig, [0.04, 0.05, 0.92, 0.85],
            ["patient", "phase", "baseline", "latest", "% change", "next visit"], rows,
            [0.13, 0.11, 0.09, 0.25, 0.09, 0.33], 7.5)
+    return fig
+
+
+def patient_outcomes_page(outcomes: dict[str, Any]) -> Figure:
+    """The outcome page of a patient's progress report (:mod:`vrgmi.export.report_pdf`):
+    the 0-10 scores by visit, and every score at every visit with its change from baseline
+    (:func:`vrgmi.outcomes.store.patient_outcomes`)."""
+    fig = _page(f"Outcomes - {outcomes['patient']}")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 1.15])
+    top.subplots_adjust(left=0.1, right=0.95, top=0.8, bottom=0.22)
+    figure_patient(outcomes, fig=top)
+    tps = sorted(outcomes["record"], key=order_key)
+    rows = []
+    for key, points in outcomes["change"].items():
+        by_tp = {r["timepoint"]: r for r in points}
+        rows.append([key.replace(".", ": ").replace("_", " ")] + [
+            "-" if tp not in by_tp else _point(by_tp[tp]["value"]) + (
+                f" ({_point(by_tp[tp]['change'], '+')})" if tp != BASELINE
+                and by_tp[tp]["change"] is not None else "") for tp in tps])
+    width = 0.74 / max(len(tps), 1)
+    bottom.text(0.07, 0.97, "Every score at every visit (change from baseline in points)",
+                fontsize=10, va="top")
+    _table(bottom, [0.04, 0.02, 0.92, 0.9],
+           ["score"] + [label(tp).replace("follow-up", "FU").replace("start of ", "")
+                        .replace("end of treatment", "end") for tp in tps], rows,
+           [0.22] + [width] * len(tps), 7.0)
     return fig
 
 

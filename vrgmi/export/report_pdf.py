@@ -14,6 +14,8 @@ Pages (A4 portrait, always these seven so a therapist finds things in the same p
 7. a table of the latest sessions;
 8. only for a patient with embodiment measures (docs/embodiment.md): the embodiment
    questionnaire, the proprioceptive drift and the touch task's strokes, per session.
+last, only for a patient with outcome answers (docs/outcomes.md): the outcome battery's
+   scores by visit and their change from baseline.
 
 The norm verdicts use the one rule of :class:`vrgmi.laterality.norms.Norms` (the gate's).
 """
@@ -31,7 +33,9 @@ from matplotlib.figure import Figure
 
 from vrgmi.atomic import write_bytes
 from vrgmi.export import plots
+from vrgmi.export.clinic_report import patient_outcomes_page
 from vrgmi.laterality.norms import Norms
+from vrgmi.outcomes.store import patient_outcomes
 from vrgmi.records.db import Database
 from vrgmi.records.queries import get_patient, list_sessions, progress
 
@@ -242,7 +246,11 @@ def write_report(db: Database, patient_id: str, out: Path | io.BytesIO,
         for title, names in PAGES + extra:
             say(f"report: {title.lower()}")
             pdf.savefig(_chart_page(title, names, prog, sessions))
-    say(f"report: {PAGE_COUNT + len(extra)} pages written")
+        outcomes = patient_outcomes(db, patient_id)      # the battery (docs/outcomes.md)
+        if outcomes["answers"]:
+            say("report: outcomes")
+            pdf.savefig(patient_outcomes_page(outcomes))
+    say(f"report: {PAGE_COUNT + len(extra) + bool(outcomes['answers'])} pages written")
     return out
 
 
