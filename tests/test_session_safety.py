@@ -157,22 +157,22 @@ def test_headset_off_pauses_then_ends_the_session_past_the_setting(make):
 def test_pain_check_waits_the_block_and_a_flare_counts_after_an_emergency_stop(make):
     runner, engine, _ = make([SceneStep("free_mirror", 1.0)])
     t = start_block(runner, pre=2)
-    t = run_until(runner, t, lambda: runner._block_s >= 2.0)
+    t = run_until(runner, t, lambda: runner.block_s >= 2.0)
     block = runner.scene
     runner.commands.put(Command("pain_check"))
     runner.step(t, DT, render=False)
     t += DT
     assert engine.scene.name == "pain_nrs" and engine.scene.inner.difficulty["moment"] == "check"
-    waited = runner._block_s
+    waited = runner.block_s
     t = steps(runner, t, 2.0)                                    # 2 s unanswered
-    assert runner._block_s == waited and runner.scene is block   # the block waits
+    assert runner.block_s == waited and runner.scene is block   # the block waits
     answer(runner, t, ["left"] * 3 + ["select"])                 # (none) 10 -> 8
     t = run_until(runner, t, lambda: engine.scene is block)
     assert block.ctx is not None and not block.ctx.root.is_hidden()
     (flare,) = kinds(runner, "pain_flare")
     assert (flare.data["moment"], flare.data["nrs"], flare.data["rise"]) == ("check", 8, 6)
     assert runner.board.status()[1]["alerts"][-1]["kind"] == "pain_flare"
-    t = run_until(runner, t, lambda: runner._block_s >= waited + 1.0)   # the block goes on
+    t = run_until(runner, t, lambda: runner.block_s >= waited + 1.0)   # the block goes on
     runner.commands.put(Command("emergency_stop"))
     run_until(runner, t, lambda: runner.done)
     (fin,) = kinds(runner, "session_finished")
