@@ -92,8 +92,8 @@ def test_the_battery_form_round_trip(server, token, records):
     assert status == 200 and [m["id"] for m in form["measures"]] == list(MEASURES)
     pcs = next(m for m in form["measures"] if m["id"] == "pcs")
     assert len(pcs["items"]) == 13 and pcs["licensed_text"]
-    assert [t["id"] for t in form["timepoints"]][:1] + [t["id"] for t in form["timepoints"]][-3:] \
-        == ["baseline", "fu_1m", "fu_3m", "fu_6m"]
+    ids = [t["id"] for t in form["timepoints"]]
+    assert ids[:1] + ids[-3:] == ["baseline", "fu_1m", "fu_3m", "fu_6m"]
     # what the form posts: every measure at baseline
     before = len(audits(server, records))
     status, _h, body = call(server, "POST", "/api/patients/P01/outcomes",
@@ -145,7 +145,8 @@ def test_the_plan_and_the_end_of_treatment(server, token):
     {"timepoint": "fu_99m", "answers": {"pain": {"average": 2, "worst": 3}}},
     {"timepoint": "baseline", "answers": {"nope": {}}},
     {"timepoint": "baseline", "answers": []},
-    {"timepoint": "baseline", "answers": {"psfs": {"activities": [{"name": "a", "rating": 1}] * 6}}},
+    {"timepoint": "baseline",
+     "answers": {"psfs": {"activities": [{"name": "a", "rating": 1}] * 6}}},
     {"timepoint": "baseline", "answers": {"psfs": {"activities": [{"name": "", "rating": 1}]}}},
     {"timepoint": "baseline", "answers": {"medication": {"rows": [{"name": "x" * 81}]}}},
     {"timepoint": "baseline", "answers": {"prosthesis": {"hours": 24.25}}},

@@ -60,7 +60,8 @@ def _battery(rng: np.random.Generator, base: float, relief: float,
                                         0, 10)) for k in ("sleep", "mood", "activity")},
         "pcs": pcs,
         "psfs": {"activities": [
-            {"name": name, "rating": int(np.clip(round(r + 4 * relief + 1.5 * sessions_done), 0, 10))}
+            {"name": name,
+             "rating": int(np.clip(round(r + 4 * relief + 1.5 * sessions_done), 0, 10))}
             for name, r in (("Carrying shopping", 3), ("Sleeping through the night", 4),
                             ("Driving", 5))]},
         "medication": {"rows": [{"name": "gabapentin", "dose": "300 mg",
@@ -111,7 +112,8 @@ def fill_demo_outcomes(db: Database, patient_id: str, today: date | None = None,
         base = float(rng.uniform(5.0, 8.0))
         upsert_patient(db, pid, side="left", level="transradial")
         end = start + timedelta(days=3 * WEEK_DAYS)
-        save_program(db, Program(pid, "mirror", phase_started=start + timedelta(days=2 * WEEK_DAYS)))
+        save_program(db, Program(pid, "mirror",
+                                 phase_started=start + timedelta(days=2 * WEEK_DAYS)))
         _sessions(db, pid, start, base, share, rng)
         set_plan(db, pid, treatment_ended=end)
         visits = [(BASELINE, start, 0.0, 0.0),
