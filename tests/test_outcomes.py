@@ -332,3 +332,21 @@ def test_a_patients_progress_report_gains_an_outcomes_page(clinic, tmp_path):
     pages = int(re.search(r"^Pages:\s+(\d+)$", info.stdout, re.M).group(1))
     assert pages == REPORT_PAGES + 1 and "report: outcomes" in messages
     assert messages[-1] == f"report: {pages} pages written"
+
+
+def test_the_outcomes_command_prints_the_responders_and_writes_the_clinic_files(
+        clinic, tmp_path, capsys):
+    from vrgmi.cli import main
+
+    url = str(clinic.url)
+    assert main(["outcomes", "--database", url, "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    end = next(line for line in out.splitlines() if line.startswith("end of treatment"))
+    assert end.split()[3:5] == ["7", "0"] and "4 (67 % / 67 %)" in end
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "clinic-outcomes.pdf", "outcomes-responders.csv", "outcomes-scores.csv",
+        "outcomes-visits.csv"]
+    assert main(["outcomes", "--database", url, "--patients", "C01,C06"]) == 0
+    assert "2 patients" in capsys.readouterr().out
+    assert main(["outcomes", "--database", url, "--patients", "../x"]) == 2
+    assert "patient id '../x'" in capsys.readouterr().err

@@ -107,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="records database URL (default: data.database_url, else SQLite in "
                         "the user data directory)")
 
+    p = sub.add_parser("outcomes", help="the clinic's outcomes: responders, visits due; "
+                       "--out writes the clinic report PDF and CSV (docs/outcomes.md)")
+    _settings_args(p, patient=False)
+    p.add_argument("--patients", default="", help="only these patients (comma-separated ids)")
+    p.add_argument("--out", default=None, help="folder for clinic-outcomes.pdf and the CSV tables")
+    p.add_argument("--database", metavar="URL", default=None,
+                   help="records database URL (default: data.database_url)")
+
     p = sub.add_parser("bids", help="write sessions' events as BIDS events files "
                        "(docs/research.md)")
     p.add_argument("logs", nargs="+", metavar="EVENTS", help="a session's events-*.jsonl log")
@@ -363,6 +371,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outcomes(args: argparse.Namespace) -> int:
+    from vrgmi.export.clinic_report import export_clinic, summary_lines
+    from vrgmi.outcomes.schedule import Rules
+    from vrgmi.outcomes.store import clinic_outcomes
+    rules = Rules.from_settings(_settings(args).outcomes)
+    ids = [i.strip() for i in args.patients.split(",") if i.strip()] or None
+    db = _records(args)
+    try:
+        data = clinic_outcomes(db, rules=rules, ids=ids)
+        print("\n".join(summary_lines(data)))
+        paths = export_clinic(db, Path(args.out), rules=rules, outcomes=data) if args.out else []
+    finally:
+        db.close()
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_bids(args: argparse.Namespace) -> int:
     from vrgmi.events import read_events
     from vrgmi.export.bids_events import write_bids_events
@@ -418,7 +444,7 @@ def _progress(message: str) -> None:
 COMMANDS = {"run": cmd_run, "demo": cmd_demo, "replay": cmd_replay, "record": cmd_record,
             "bench": cmd_bench, "scenes": cmd_scenes, "export": cmd_export, "doctor": cmd_doctor,
             "session": cmd_session, "patients": cmd_patients, "stimuli": cmd_stimuli,
-            "bids": cmd_bids}
+            "bids": cmd_bids, "outcomes": cmd_outcomes}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure, SubFigure
 
-from vrgmi.atomic import write_bytes
+from vrgmi.atomic import write_bytes, write_text
 from vrgmi.export.outcome_plots import figure_change, figure_patient, figure_responders
 from vrgmi.outcomes.analysis import PRIMARY, score_keys
 from vrgmi.outcomes.schedule import BASELINE, Rules, label, order_key
@@ -210,8 +210,38 @@ def clinic_report_bytes(db: Database, today: date | None = None, rules: Rules = 
     return buf.getvalue()
 
 
-def write_clinic_report(db: Database, path: Path, today: date | None = None,
-                        rules: Rules = Rules(), ids: list[str] | None = None) -> Path:
-    """Write the clinic report PDF to ``path`` atomically; returns the path."""
-    write_bytes(path, clinic_report_bytes(db, today, rules, ids), "export")
-    return Path(path)
+def export_clinic(db: Database, folder: Path, today: date | None = None,
+                  rules: Rules = Rules(), ids: list[str] | None = None,
+                  outcomes: dict[str, Any] | None = None) -> list[Path]:
+    """Write ``clinic-outcomes.pdf`` and the clinic's CSV tables into ``folder``
+    (atomically, each); returns their paths."""
+    from vrgmi.export.outcomes_csv import clinic_csv_files
+
+    data = outcomes or clinic_outcomes(db, today, rules, ids)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [write_bytes(folder / "clinic-outcomes.pdf",
+                         clinic_report_bytes(db, today, rules, ids, data), "export")]
+    paths += [write_text(folder / name, text, "export")
+              for name, text in clinic_csv_files(db, outcomes=data).items()]
+    return paths
+
+
+def summary_lines(data: dict[str, Any]) -> list[str]:
+    """The responder table and the visits due as plain text lines (``vrgmi outcomes``)."""
+    s = data["summary"]
+    lines = [f"outcomes on {data['today']}: {s['patients']} patients, {s['with_baseline']} "
+             "with a baseline (average phantom pain, 0-10)",
+             f"{'time point':<20} {'answered':>8} {'dropped':>8}  {'>=30 %':<16} "
+             f"{'>=50 %':<16} median % [IQR]"]
+    for r in s["timepoints"]:
+        if r["answered"] or r["dropouts"]:
+            lines.append(f"{r['label']:<20} {r['answered']:>8} {r['dropouts']:>8}  "
+                         f"{_rate(r['responders']['30']):<16} "
+                         f"{_rate(r['responders']['50']):<16} "
+                         f"{_num(r['pain_pct']['median'], '+.0f')} "
+                         f"[{_num(r['pain_pct']['q1'], '+.0f')}, "
+                         f"{_num(r['pain_pct']['q3'], '+.0f')}]")
+    lines += [f"due: {d['patient']} {d['label']} ({d['status']}"
+              f"{', ' + d['date'] if d['date'] else ''})" for d in data["due"]]
+    return lines

@@ -13,12 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from vrgmi.atomic import write_bytes, write_text
 from vrgmi.events import Event
-from vrgmi.export.clinic_report import clinic_report_bytes
-from vrgmi.export.outcomes_csv import clinic_csv_files
+from vrgmi.export.clinic_report import export_clinic
 from vrgmi.outcomes.schedule import BASELINE, END, PHASE_PREFIX, add_months, followup
-from vrgmi.outcomes.store import clinic_outcomes, record_visit, set_plan
+from vrgmi.outcomes.store import record_visit, set_plan
 from vrgmi.program import Program
 from vrgmi.records.db import Database
 from vrgmi.records.programs import save_program
@@ -133,9 +131,4 @@ def run_demo_outcomes(db: Database, patient_id: str, out: Path,
     of :func:`fill_demo_outcomes`, the clinic's outcomes report ``clinic-outcomes.pdf`` and
     its CSV tables in ``out``; returns the fill's figures and ``exports`` (paths)."""
     report = fill_demo_outcomes(db, patient_id, say=say)
-    data = clinic_outcomes(db)
-    paths = [write_bytes(out / "clinic-outcomes.pdf", clinic_report_bytes(db, outcomes=data),
-                         "demo")]
-    paths += [write_text(out / name, text, "demo")
-              for name, text in clinic_csv_files(db, outcomes=data).items()]
-    return {**report, "exports": [str(p) for p in paths]}
+    return {**report, "exports": [str(p) for p in export_clinic(db, out)]}

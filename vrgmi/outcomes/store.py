@@ -193,9 +193,10 @@ def patient_outcomes(db: Database, patient_id: str, today: date | None = None,
 
 def clinic_patients(db: Database, today: date | None = None, rules: Rules = Rules(),
                     ids: list[str] | None = None) -> list[dict[str, Any]]:
-    """Every patient (or those in ``ids``) with ``record``, ``visits`` and ``missed`` (the
-    time points they dropped out at)."""
+    """Every patient (or those in ``ids``: each a valid id, else a one-line error) with
+    ``record``, ``visits`` and ``missed`` (the time points they dropped out at)."""
     today = today or date.today()
+    ids = None if ids is None else [check_patient_id(i) for i in ids]
     with db.session() as s:
         pids = list(s.scalars(select(Patient.id).order_by(Patient.id)))
         plans = {r.patient_id: r for r in s.scalars(select(OutcomePlan))}
