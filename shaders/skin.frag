@@ -32,6 +32,12 @@ uniform float stump_blend_width; // the band beyond it over which the phantom fa
 uniform float residual_alpha;    // the residual part (stands for the patient's own limb)
 uniform float phantom_alpha;     // the phantom part beyond the band
 
+// View fade (laterality pictures): the limb fades out across a cone seen from an eye, so a
+// leg running out of the picture dissolves at its edge. Off with view_fade_cos (-1, -2).
+uniform vec3 view_fade_apex;     // the eye (world)
+uniform vec3 view_fade_axis;     // the cone's axis (world, unit)
+uniform vec2 view_fade_cos;      // cos of the angles off the axis where it starts, ends
+
 in vec3 v_world_pos;
 in vec3 v_world_normal;
 in vec2 v_uv;
@@ -93,5 +99,7 @@ void main() {
     vec3 lit = albedo * (hemisphere_ambient(n) + diffuse + scatter) + rim_color * rim
              + key_light_color * sheen;
     vec3 rgb = mix(skin_tone, lit, lighting) * p3d_ColorScale.rgb;
-    o_color = output_color(rgb, stump_alpha(v_limb_distance) * p3d_ColorScale.a);
+    float in_view = smoothstep(view_fade_cos.y, view_fade_cos.x,
+                               dot(normalize(v_world_pos - view_fade_apex), view_fade_axis));
+    o_color = output_color(rgb, stump_alpha(v_limb_distance) * in_view * p3d_ColorScale.a);
 }

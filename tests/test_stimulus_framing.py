@@ -1,6 +1,6 @@
 """Laterality pictures framed the same way whatever the view, posture and rotation (the
-size and place of a stimulus must not hint at its view), and feet whose top view is not
-hidden behind the cut end of the shin. Rendered small by the scene's own stage."""
+size and place of a stimulus must not hint at its view), and hands and feet that fade out
+over the forearm / shin, so no cut end ever shows. Rendered small by the scene's own stage."""
 from __future__ import annotations
 
 import itertools
@@ -13,7 +13,9 @@ from vrgmi.body.postures import FOOT_POSTURES, HAND_POSTURES
 from vrgmi.laterality.framing import frame_silhouette, projected_diameter
 from vrgmi.laterality.stimuli import VIEWS, Stimulus
 from vrgmi.render.stimulus_render import PICTURE_FOV_DEG, StimulusRenderer
-from vrgmi.scenes.laterality import STIMULUS_DISTANCE_M, STIMULUS_SPAN_DEG
+from vrgmi.render.skin import StumpBlend, set_stump
+from vrgmi.scenes.laterality import (CUT_FADE_M, STIMULUS_DISTANCE_M, STIMULUS_SPAN_DEG,
+                                    _ShownPart)
 from vrgmi.settings import load_settings
 
 SIZE = 96
@@ -28,9 +30,10 @@ ROTATIONS = ((0.0, 0.0, 0.0), (90.0, 0.0, 0.0), (150.0, 0.0, 0.0), (-120.0, 0.0,
 #: (sole), reaches further in depth, so what is nearer (shin stub and toes, or heel) looks
 #: larger: measured 2.2-2.9 % (hand), 5.9-6.6 % (foot), from 13 % and 15 % before framing
 AREA_SIZE_TOLERANCE = {"hand": 0.05, "foot": 0.08}
-#: in a foot's top view the cut end (cap) covers at most this share of the silhouette
-FOOT_TOP_CAP_SHARE = 0.12
-CAP_MARK = (0.0, 1.0, 0.0, 1.0)
+#: the card is drawn in this colour for the second picture of an opacity measurement
+CARD_MARK = (0.0, 1.0, 0.0, 1.0)
+#: at the cut end the limb has faded to at most this opacity: median, largest
+CUT_END_OPACITY = (0.5, 0.8)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +41,23 @@ def renderer(display):
     made = StimulusRenderer(display.base, load_settings(None, []), ("hand", "foot"), SIZE)
     yield made
     made.close()
+
+
+def _framed_part(renderer, stimulus: Stimulus) -> np.ndarray:
+    """The picture of ``stimulus`` with the limb drawn only where it is framed (the hand with
+    the forearm up to where its fade shows, the foot with a stub of shin: the rest of a
+    foot's shin runs out of the picture): the model's stump blend moved there, no width,
+    and drawn two-sided (the open end filled by the inside, as a solid limb would be)."""
+    rig = renderer.stage.rigs[(stimulus.limb, stimulus.side)]
+    set_stump(rig.rig.character, StumpBlend(distance=rig.framed_from, width=0.0,
+                                            residual_alpha=0.0))
+    rig.rig.model.set_two_sided(True)
+    try:
+        return renderer.render(stimulus)
+    finally:
+        rig.rig.model.clear_two_sided()
+        set_stump(rig.rig.character, StumpBlend(distance=rig.cut, width=CUT_FADE_M,
+                                                residual_alpha=0.0))
 
 
 def _silhouette(picture: np.ndarray) -> np.ndarray:
@@ -77,7 +97,8 @@ def test_the_same_limb_has_the_same_size_and_centre_in_every_view_posture_and_ro
     sizes = {}
     for side, posture, view, angles in itertools.product(("right", "left"), postures,
                                                         VIEWS[limb], ROTATIONS):
-        mask = _silhouette(renderer.render(Stimulus(limb, side, posture, view, angles)))
+        mask = _silhouette(_framed_part(renderer, Stimulus(limb, side, posture, view,
+                                                                angles)))
         key = f"{side} {posture} {view} {angles}"
         sizes[key] = _diameter_px(mask)
         assert np.abs(_box_centre(mask) - SIZE / 2).max() <= 0.03 * SIZE, key
@@ -99,8 +120,8 @@ def test_palmar_and_dorsal_views_have_the_same_size(renderer, limb, posture):
     dorsal, palmar = VIEWS[limb]
     ratios = {}
     for side, angles in itertools.product(("right", "left"), ROTATIONS[:4]):   # in-plane
-        a = _silhouette(renderer.render(Stimulus(limb, side, posture, dorsal, angles)))
-        b = _silhouette(renderer.render(Stimulus(limb, side, posture, palmar, angles)))
+        a = _silhouette(_framed_part(renderer, Stimulus(limb, side, posture, dorsal, angles)))
+        b = _silhouette(_framed_part(renderer, Stimulus(limb, side, posture, palmar, angles)))
         ratios[f"{side} {angles}"] = math.sqrt(b.sum() / a.sum())
     values = np.array(list(ratios.values()))
     print(f"{limb}: {palmar}/{dorsal} size {values.min():.3f}..{values.max():.3f} "
@@ -110,25 +131,103 @@ def test_palmar_and_dorsal_views_have_the_same_size(renderer, limb, posture):
             f"{key}: {palmar}/{dorsal} {ratio:.3f}"
 
 
-def test_the_cut_end_covers_little_of_the_foot_in_the_top_view(renderer):
-    """The cap that closes the shin is drawn in a marker colour: its share of the silhouette
-    is what of the foot it hides (the cap sits on the shin's end, over the foot or not)."""
-    shares = {}
-    for side, posture, angle in itertools.product(("right", "left"), FOOT_POSTURES,
-                                                  (0.0, 120.0, 150.0)):
-        stimulus = Stimulus("foot", side, posture, "top", (angle, 0.0, 0.0))
-        limb = _silhouette(renderer.render(stimulus))
-        cap = renderer.stage.rigs[("foot", side)].cap
-        state = cap.get_state()
-        cap.set_shader_off(100)
-        cap.set_color(*CAP_MARK, 100)
-        try:
-            marked = renderer.render(stimulus).astype(int)
-        finally:
-            cap.set_state(state)
-        covered = (marked[..., 1] > 200) & (marked[..., 0] < 60) & (marked[..., 2] < 60)
-        shares[f"{side} {posture} {angle:g}"] = covered.sum() / limb.sum()
-    print("cap share of the foot-top silhouette: " + ", ".join(
-        f"{k} {v:.2f}" for k, v in shares.items()))
-    assert max(shares.values()) <= FOOT_TOP_CAP_SHARE, shares
-    assert max(shares.values()) > 0.0        # the cap is there, and the marker finds it
+def _opacity(renderer, stimulus: Stimulus) -> np.ndarray:
+    """Per pixel, how much of the picture is the limb (1) rather than the card behind it
+    (0): the picture rendered on the slate card and on a marker-coloured card."""
+    card = renderer.stage.root.find("**/laterality_backdrop")
+    plain = renderer.render(stimulus).astype(float)
+    state = card.get_state()
+    card.set_color(*CARD_MARK, 100)
+    try:
+        marked = renderer.render(stimulus).astype(float)
+    finally:
+        card.set_state(state)
+    swing = np.abs(marked[0, 0] - plain[0, 0]).sum()
+    return 1.0 - np.abs(marked - plain).sum(axis=2) / swing
+
+
+def _fade_opacity(renderer, stimulus: Stimulus) -> np.ndarray:
+    """Per pixel, the opacity the fading forearm / shin adds: the picture's opacity less
+    that of the same picture with the whole fade cut away (the model's stump blend moved
+    to the fade's opaque end, with no width)."""
+    rig = renderer.stage.rigs[(stimulus.limb, stimulus.side)]
+    with_fade = _opacity(renderer, stimulus)
+    set_stump(rig.rig.character, StumpBlend(distance=rig.cut + CUT_FADE_M, width=0.0,
+                                            residual_alpha=0.0))
+    try:
+        without = _opacity(renderer, stimulus)
+    finally:
+        set_stump(rig.rig.character, StumpBlend(distance=rig.cut, width=CUT_FADE_M,
+                                                residual_alpha=0.0))
+    return with_fade - without
+
+
+def _outline(renderer, limb: str, side: str, distance: float) -> np.ndarray:
+    """(K, 3) camera-space points (x right, y ahead, z up) of the posed mesh's outline
+    ``distance`` model metres along the rest limb axis (where its edges cross it)."""
+    key = (id(renderer), limb, side, distance)
+    if key not in _RINGS:
+        _RINGS[key] = _ShownPart(renderer.stage.rigs[(limb, side)].rig, distance)
+    ring = _RINGS[key]
+    return ring.points(renderer.camera)[len(ring.rows):]
+
+
+_RINGS: dict = {}
+
+
+def _film(points: np.ndarray) -> np.ndarray:
+    """(K, 2) picture coordinates of camera-space points: -1..1 across the picture."""
+    assert points[:, 1].min() > 0.0                   # in front of the eye
+    half = math.tan(math.radians(PICTURE_FOV_DEG / 2.0))
+    return points[:, (0, 2)] / points[:, 1:2] / half
+
+
+ANGLES = tuple(float(a) for a in range(-150, 181, 30))
+
+
+@pytest.mark.parametrize("view", ["top", "sole"])
+def test_no_foot_picture_shows_the_end_of_the_shin(renderer, view):
+    """The shin is drawn long, so its end (where it has faded out) is either outside the
+    picture or, turned away from the eye, shows only the outside of the leg fading: never a
+    cut end, and never the inside of the leg, whatever the posture, side and in-plane
+    turn: where the shin comes toward the eye it runs out of the frame, as the leg does in
+    a photograph."""
+    facing = {}
+    for side, posture, angle in itertools.product(("right", "left"), FOOT_POSTURES, ANGLES):
+        renderer.stage.show_picture(Stimulus("foot", side, posture, view, (angle, 0.0, 0.0)))
+        rig = renderer.stage.rigs[("foot", side)]
+        end = _outline(renderer, "foot", side, rig.cut)
+        ankle = _outline(renderer, "foot", side, rig.framed_from).mean(axis=0)
+        toward_eye = float((ankle - end.mean(axis=0)) @ end.mean(axis=0)) > 0.0
+        margin = float(np.abs(_film(end)).max(axis=1).min())      # > 1: outside
+        key = f"{side} {posture} {angle:g}"
+        facing[key] = (toward_eye, margin)
+        assert margin > 1.0 or not toward_eye, f"{key}: the shin's open end is in view"
+    toward = [m for t, m in facing.values() if t]
+    print(f"{view}: the shin's open end faces the eye in {len(toward)} of {len(facing)} "
+          "pictures" + (f", always outside the picture (>= {min(toward):.2f} half-widths "
+                        "from the centre)" if toward else ""))
+
+
+def test_the_forearm_fades_out_in_the_back_of_hand_pictures(renderer):
+    """The forearm fades out, so at its end (edge-on below the hand) it adds next to nothing
+    to the picture: the end's outline falls on the card, at most on the faint near side
+    of the fade passing in front of it. A cut closed by a cap, as the pictures had, adds
+    an opaque edge there. Back views, upright and turned in the picture plane (a left hand
+    is the mirrored right one)."""
+    typical, most = {}, {}
+    for side, posture, angle in itertools.product(("right",), HAND_POSTURES, (0.0, -150.0)):
+        stimulus = Stimulus("hand", side, posture, "back", (angle, 0.0, 0.0))
+        added = _fade_opacity(renderer, stimulus)
+        assert added.max() > 0.3                       # the fade is there and measured
+        film = _film(_outline(renderer, "hand", side, renderer.stage.rigs[("hand", side)].cut))
+        rows = np.clip(((1.0 - film[:, 1]) / 2.0 * SIZE).astype(int), 0, SIZE - 1)
+        cols = np.clip(((film[:, 0] + 1.0) / 2.0 * SIZE).astype(int), 0, SIZE - 1)
+        key = f"{side} {posture} {angle:g}"
+        typical[key] = float(np.median(added[rows, cols]))
+        most[key] = float(added[rows, cols].max())
+    print(f"opacity the fade adds at the forearm's end: median up to "
+          f"{max(typical.values()):.2f}, largest {max(most.values()):.2f}")
+    for key in typical:
+        assert typical[key] <= CUT_END_OPACITY[0], f"{key}: {typical[key]:.2f} at the end"
+        assert most[key] <= CUT_END_OPACITY[1], f"{key}: {most[key]:.2f} at the end"

@@ -164,13 +164,23 @@ def tones_for_type(fitzpatrick: int) -> tuple[SkinTone, ...]:
     return tuple(t for t in PALETTE if t.fitzpatrick == fitzpatrick)
 
 
+#: nails: the nail bed takes the skin's own colour moved this far toward its palmar colour
+#: (the bed has little melanin, like the palms: pinkish on light skin, a lighter brown on
+#: dark skin, never a fixed pink) ...
+NAIL_BED_PALMAR = 0.65
+#: ... seen through a slightly milky, translucent plate: this share of a pale warm colour
+#: (linear RGB) over the bed
+NAIL_PLATE = np.array([0.78, 0.66, 0.62])
+NAIL_PLATE_MIX = 0.12
+
+
 def nail_color(tone: SkinTone | tuple[float, float, float]) -> tuple[float, float, float]:
-    """Linear RGB for the nails on a limb of ``tone`` (a palette tone or linear RGB):
-    lighter and pinker than the skin (nail beds show the capillary bed through the plate
-    on every skin type)."""
-    pink = np.array([0.80, 0.55, 0.52])       # linear
+    """Linear RGB for the nails on a limb of ``tone`` (a palette tone or linear RGB): the
+    skin's colour lightened toward its palmar colour (the nail bed), under a translucent
+    plate; lighter than the skin on every tone from Fitzpatrick II, the skin's hue kept."""
     linear = np.asarray(getattr(tone, "linear", tone), dtype=np.float64)
-    return tuple(float(c) for c in 0.55 * linear + 0.45 * pink)
+    bed = (1.0 - NAIL_BED_PALMAR) * linear + NAIL_BED_PALMAR * np.asarray(palmar_color(linear))
+    return tuple(float(c) for c in (1.0 - NAIL_PLATE_MIX) * bed + NAIL_PLATE_MIX * NAIL_PLATE)
 
 
 #: palms and soles: the tone moved toward a target colour (linear RGB) that runs from this

@@ -9,8 +9,10 @@ leg straight) and only the hand / foot joints move. Pose a rig with it::
 
 Angles are in degrees in the tables below, with the conventions of :mod:`vrgmi.ik.limits`
 (flexion positive; thumb CMC angles relative to the model's rest thumb ray). Every value is
-inside the joint limits there. ``pinch`` and ``ok`` put the thumb tip on the index tip
-(found once by search over the thumb's four angles: under 1 mm apart for a 19 cm hand).
+inside the joint limits there. ``pinch`` and ``ok`` bring the thumb's and the index's
+fingertip pads together, the tips 15 mm apart for a 19 cm hand (the two distal segments'
+radii on the limb model; found once by search over the thumb's four angles). No two finger
+segments of any posture come closer than their radii (tests/test_posture_clearance.py).
 No Panda3D here: the laterality and imagery scenes both import these.
 """
 from __future__ import annotations
@@ -28,7 +30,7 @@ class PostureError(VrgmiError, ValueError):
 _FIST_FINGER = (85.0, 0.0, 95.0, 60.0)          # MCP, MCP abduction, PIP, DIP
 _FIST_THUMB = (12.0, 20.0, 45.0, 60.0)          # CMC flexion, CMC abduction, MCP, IP
 _PINCH_INDEX = (45.0, 0.0, 60.0, 30.0)
-_PINCH_THUMB = (10.0, -10.0, 35.0, 5.0)
+_PINCH_THUMB = (10.5, -1.5, 30.0, 15.0)
 _RELAXED_FINGER = (30.0, 0.0, 40.0, 20.0)
 _GRASP_FINGER = (50.0, 0.0, 55.0, 25.0)          # round a cup or a ball
 _GRASP_THUMB = (5.0, 35.0, 20.0, 15.0)

@@ -2,10 +2,12 @@
 the skin shader (hardware skinning) on a rigged limb."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from panda3d.core import NodePath, PNMImage, Shader, ShaderAttrib, Texture, TransparencyAttrib, Vec3
+from panda3d.core import (NodePath, PNMImage, Shader, ShaderAttrib, Texture, TransparencyAttrib, Vec2,
+                          Vec3)
 
 from vrgmi.assets.skin_tones import (SkinToneError, get_tone, nail_color, palmar_color,
                                      tones_for_type)
@@ -129,6 +131,7 @@ def apply_skin(limb: NodePath, shader: Shader | None, look: SkinLook = SkinLook(
     set_skin_maps(limb)
     set_skin_look(limb, look)
     set_stump(limb, stump, root, axis)
+    set_view_fade(limb)
     limb.set_transparency(TransparencyAttrib.M_alpha)
     limb.set_bin("transparent", 0)
     limb.set_depth_write(True)
@@ -175,6 +178,24 @@ def set_skin_look(limb: NodePath, look: SkinLook) -> None:
     limb.set_shader_input("scatter_strength", look.scatter_strength)
     limb.set_shader_input("rim_color", Vec3(*look.rim_color))
     limb.set_shader_input("rim_strength", look.rim_strength)
+
+
+def set_view_fade(limb: NodePath, apex=(0.0, 0.0, 0.0), axis=(0.0, 0.0, 0.0),
+                  degrees: tuple[float, float] | None = None) -> None:
+    """Fade a prepared limb out across a cone seen from ``apex`` (world): opaque up to
+    ``degrees[0]`` off ``axis``, gone from ``degrees[1]`` (the laterality pictures' legs run
+    out of the picture); ``degrees`` None turns it off (the default)."""
+    if degrees is None:
+        cosines = (-1.0, -2.0)
+    else:
+        start, end = degrees
+        if not 0.0 <= start < end <= 90.0:
+            raise SkinError(f"view fade {degrees!r} deg must rise from 0..90")
+        cosines = (math.cos(math.radians(start)), math.cos(math.radians(end)))
+        axis = Vec3(*axis).normalized()
+    limb.set_shader_input("view_fade_apex", Vec3(*apex))
+    limb.set_shader_input("view_fade_axis", Vec3(*axis))
+    limb.set_shader_input("view_fade_cos", Vec2(*cosines))
 
 
 def set_stump(limb: NodePath, stump: StumpBlend, root: tuple[float, float, float] = (0, 0, 0),

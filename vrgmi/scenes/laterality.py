@@ -6,7 +6,7 @@ either trigger mapped to a side, or the arrow keys: one hand is enough). The tas
 staircase and analysis are plain Python in :mod:`vrgmi.laterality`; this class only draws
 what :class:`~vrgmi.laterality.task.LateralityTask` says, world-locked in front of the
 patient: a slate backdrop card sized to frame it, a fixation cross, the stimulus (the engine's
-own limb model, scaled to span ~30 deg, cut at the wrist / ankle and closed there by a cap,
+own limb model, scaled to span ~30 deg, fading out over the forearm / shin (no cut end),
 the left being the mirrored right model), an optional everyday object in the hand, the
 question and the left / right hint written on the card during a trial, and a calm tick /
 cross as feedback.
@@ -17,11 +17,10 @@ import math
 from typing import Any
 
 import numpy as np
-from panda3d.core import (AlphaTestAttrib, CardMaker, CullBinEnums, CullBinManager,
-                          DepthTestAttrib, Geom, GeomNode, GeomTriangles,
-                          GeomVertexData, GeomVertexFormat, GeomVertexReader, GeomVertexWriter,
-                          LMatrix3f, LMatrix4f, NodePath, Point3, Quat, RenderAttrib, ShaderAttrib, Thread,
-                          Vec3, Vec4)
+from panda3d.core import (CardMaker, CullBinEnums, CullBinManager, DepthTestAttrib, Geom,
+                          GeomNode, GeomTriangles, GeomVertexData, GeomVertexFormat,
+                          GeomVertexWriter, LMatrix3f, NodePath, Point3, Quat, RenderAttrib,
+                          Thread, Vec3, Vec4)
 
 from vrgmi.body.postures import FOOT_POSTURES, HAND_POSTURES, posture_angles
 from vrgmi.i18n import N_, _
@@ -30,11 +29,11 @@ from vrgmi.laterality.staircase import next_session_start
 from vrgmi.laterality.probe import PROBE_TRIALS
 from vrgmi.laterality.stimuli import Stimulus
 from vrgmi.laterality.task import LateralityTask, TaskConfig
-from vrgmi.render.color import hex_for_framebuffer, linear_to_srgb
+from vrgmi.render.color import hex_for_framebuffer
 from vrgmi.render.rig import MODEL_HEIGHT, LimbRig, RigError
 from vrgmi.render.shaders import (ROOM, SKIN, Lighting, load_shader, set_lighting,
                                   shaders_supported)
-from vrgmi.render.skin import SkinLook, StumpBlend, skin_tone
+from vrgmi.render.skin import SkinLook, StumpBlend, set_view_fade, skin_tone
 from vrgmi.render.ui import Panel, line_height_for, text_line_deg
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import Param
@@ -59,17 +58,31 @@ FIXATION_HEX = "#e9e6df"
 TEXT_HEX = "#f2efe6"         # warm off-white, as vrgmi.render.ui's text
 TICK_HEX = "#7fc08f"        # calm green
 CROSS_HEX = "#e3a857"       # soft amber, never a harsh red
-#: how much forearm / shin shows beyond the wrist / ankle (m, before the height scale)
+#: how much forearm / shin is framed with the hand / foot beyond the wrist / ankle (m, before
+#: the height scale); the hand's forearm then fades out (:data:`CUT_FADE_M`)
 WRIST_MARGIN_M = 0.045
 ANKLE_MARGIN_M = 0.07
+#: how much shin is drawn above the ankle (m, model): seen from the top the shin comes
+#: toward the eye, so a short one would show its cut end (or the inside of the leg through
+#: a fade); this long it runs out of the picture in every view and in-plane turn, as the
+#: leg does in a photograph, and fades out toward the picture's edge ...
+SHIN_SHOWN_M = 0.3
+#: ... across these visual angles (deg) from the stage centre: past the framed foot (30 deg
+#: across, so within ~17.3 deg of its centre), gone by the picture's edge (20 deg: vrgmi.
+#: render.stimulus_render.PICTURE_FOV_DEG) and well inside the card (25 deg)
+SHIN_VIEW_FADE_DEG = (17.5, 20.5)
 #: a foot is shown by its own heel-to-ball axis (whatever the ankle's posture) tilted this
 #: far (deg) about its transverse axis, toes toward the patient in the top view (heel-first
 #: in the sole view, the same outline mirrored), and further where the shin would come
-#: nearer to the line of sight: the camera never looks down the shin, whose cut end then
-#: lies below the heel in the top view (behind the sole in the sole view), not on the foot
+#: nearer to the line of sight: the camera never looks down the shin, which runs out of the
+#: picture below the heel in the top view (behind the sole in the sole view)
 FOOT_VIEW_TILT_DEG = 40.0
-#: the cut is a soft alpha step this wide (m) along the limb; a skin-coloured cap closes it
-CUT_BLEND_M = 0.008
+#: the forearm / shin fades out over this length (m, model) along the limb, to nothing at
+#: the cut: no cut end, disc or opening shows from any view (an amputee patient should not
+#: see a severed limb), and the hand or foot still reads as attached to an arm or a leg
+CUT_FADE_M = 0.04
+#: a hand is framed with its forearm from this far into the fade (alpha 0.16: what shows)
+FRAME_FADE = 0.25
 #: a soft key light for the stimulus from behind-above the patient's right shoulder, toward
 #: the light; sky / ground fill keeps the shaded side readable
 STAGE_LIGHTING = Lighting(key_direction=(0.30, -0.80, 0.60), key_color=(0.78, 0.75, 0.70),
@@ -316,8 +329,7 @@ class _StageView:
         for limb in limbs:
             for side in ("left", "right"):
                 self.rigs[(limb, side)] = _StimulusRig(
-                    self.pivot, limb, side, height, skin, look, self.lengths,
-                    self._cap_style(look))
+                    self.pivot, limb, side, height, skin, look, self.lengths)
         self.props = {name: self._prop(name) for name in PROP_HEX}
         self.panel = Panel(self.root, (0.0, BACKDROP_BEHIND_M - 0.002, 0.0),
                            distance_m=self.card_distance_m, min_line_deg=MESSAGE_LINE_DEG,
@@ -343,6 +355,13 @@ class _StageView:
         lo, hi = STAGE_PITCH_DEG
         self.root.set_hpr(heading, min(hi, max(lo, pitch)), 0.0)
         self.root.set_pos(pos + self.root.get_quat().xform(Vec3(0.0, STIMULUS_DISTANCE_M, 0.0)))
+        # the feet's long shins fade out toward the picture's edge, seen from the eyes here
+        world = self.root.get_top()
+        apex = world.get_relative_point(self.root, Point3(0.0, -STIMULUS_DISTANCE_M, 0.0))
+        axis = world.get_relative_vector(self.root, Vec3(0.0, 1.0, 0.0))
+        for (limb, _), rig in self.rigs.items():
+            if limb == "foot":
+                set_view_fade(rig.rig.character, apex, axis, SHIN_VIEW_FADE_DEG)
 
     # --- what the task shows ---
 
@@ -508,11 +527,6 @@ class _StageView:
         path.set_depth_write(False)
         return path
 
-    def _cap_style(self, look: SkinLook) -> tuple[Vec4, Any]:
-        """Colour (the framebuffer's space) and shader for the caps that close the cut."""
-        tone = look.tone if self._linear else tuple(float(c) for c in linear_to_srgb(look.tone))
-        return Vec4(*tone, 1.0), self._room_shader
-
     def _flat(self, name: str, code: str, segments: list, width: float) -> NodePath:
         """Thick line segments (x, z pairs, metres) as flat quads facing the patient."""
         corners, tris = [], []
@@ -547,37 +561,37 @@ class _StageView:
 
 
 class _StimulusRig:
-    """One side's hand or foot model, cut at the wrist / ankle and closed there by a cap,
+    """One side's hand or foot model, fading out over the forearm / shin (:data:`CUT_FADE_M`),
     scaled to :data:`STIMULUS_SPAN_DEG`, posed by posture name."""
 
     def __init__(self, pivot: NodePath, limb: str, side: str, height: float, skin,
-                 look: SkinLook, lengths, cap_style: tuple[Vec4, Any]) -> None:
+                 look: SkinLook, lengths) -> None:
         from vrgmi.ik.solver import ArmSolver, LegSolver
 
         self.limb, self.side = limb, side
         self.index = 0 if side == "left" else 1
         L = lengths
         scale = height / MODEL_HEIGHT
+        # distances (model metres along the rest limb axis from the root): ``cut`` where the
+        # fade reaches nothing, ``framed_from`` where the part framed begins
         if limb == "hand":
             self.solver = ArmSolver(L.upper_arm, L.forearm, L.hand)
             cut = (L.upper_arm + L.forearm) / scale - WRIST_MARGIN_M
+            framed_from = cut + FRAME_FADE * CUT_FADE_M
             reference = "open"
         else:
             self.solver = LegSolver(L.thigh, L.shank, L.foot, L.ankle_height)
-            cut = (L.thigh + L.shank) / scale - ANKLE_MARGIN_M
+            ankle = (L.thigh + L.shank) / scale
+            cut, framed_from = ankle - SHIN_SHOWN_M, ankle - ANKLE_MARGIN_M
             reference = "neutral"
+        self.cut, self.framed_from = cut, framed_from
         self.holder = pivot.attach_new_node(f"{limb}_{side}_scaled")
         self.offset = self.holder.attach_new_node(f"{limb}_{side}")
         self.rig = LimbRig(self.offset, "arm" if limb == "hand" else "leg", self.index,
                            height, skin, look,
-                           StumpBlend(distance=cut, width=CUT_BLEND_M, residual_alpha=0.0))
-        # the cut-away forearm / shin writes neither colour nor depth (alpha < 0.5 up to
-        # half the blend width past ``cut``); the cap closes the open end there
-        self.rig.model.set_attrib(AlphaTestAttrib.make(RenderAttrib.M_greater, 0.5))
-        self.rig.model.set_two_sided(True)
-        self.cap = _cut_cap(self.rig, cut + CUT_BLEND_M / 2.0, *cap_style) \
-            if skin is not None else None
-        self._shown = _ShownPart(self.rig, cut + CUT_BLEND_M / 2.0)
+                           StumpBlend(distance=cut, width=CUT_FADE_M, residual_alpha=0.0))
+        # (one-sided, as the rig draws it: nothing of the inside shows through the fade)
+        self._shown = _ShownPart(self.rig, framed_from)
         self._posture: str | None = None
         #: per posture: the shown part's outer points, upright and centred on the pivot (the
         #: holder's frame), and the offset that centres them
@@ -605,7 +619,7 @@ class _StimulusRig:
         s = self.solver
         s.forward(posture_angles(self.limb, posture), self.index)
         self.rig.apply(s.positions, s.rotations, 1.0)
-        self.rig.character.node().force_update()    # the cap and the mesh follow the joints
+        self.rig.character.node().force_update()    # the mesh follows the joints
         upright = Quat()
         if self.limb == "foot":
             # the foot's own axis tilted FOOT_VIEW_TILT_DEG, the shin at least as far
@@ -660,10 +674,6 @@ class _StimulusRig:
         return (0.7071068, 0.7071068, 0.0, 0.0)           # cylinder axis z -> +y (thumb side)
 
 
-#: the cap's outline: rest-pose mesh vertices this close (m) to the cut plane
-CAP_SLAB_M = 0.006
-
-
 class _ShownPart:
     """The limb mesh's part the stage shows: its vertices past the cut (model metres along
     the rest limb axis, -Z, where the stump blend's alpha is 0.5) and the points where its
@@ -704,78 +714,6 @@ def _positions(vdata: GeomVertexData) -> np.ndarray:
         raise RigError("the limb mesh's positions are not float32 at the start of a vertex")
     return np.frombuffer(memoryview(array), dtype=np.float32).reshape(-1, stride)[:, :3] \
         .astype(np.float64)
-
-
-def _cut_cap(rig: LimbRig, distance: float, color: Vec4, shader) -> NodePath:
-    """Close the cut limb: a flat skin-coloured cap at ``distance`` (model metres) along the
-    rest limb axis (-Z), outlined by the mesh's cross-section there (convex hull) and
-    parented to the joint that moves those vertices, so it stays on the open end in every
-    posture. Lit by ``shader`` (the room shader: vertex colour, hemisphere + key light)."""
-    gnode = rig.model.find("**/+GeomNode").node()
-    vdata = gnode.get_geom(0).get_vertex_data()
-    vertex = GeomVertexReader(vdata, "vertex")
-    blend = GeomVertexReader(vdata, "transform_blend")
-    table = vdata.get_transform_blend_table()
-    ring, joints = [], {}
-    while not vertex.is_at_end():
-        p = vertex.get_data3()
-        b = blend.get_data1i()
-        if abs(-p.z - distance) < CAP_SLAB_M:
-            ring.append((p.x, p.y))
-            weights = table.get_blend(b)
-            top = max(range(weights.get_num_transforms()), key=weights.get_weight)
-            name = weights.get_transform(top).get_joint().get_name()
-            joints[name] = joints.get(name, 0) + 1
-    if len(ring) < 3:
-        raise RigError(f"the limb mesh has no cross-section {distance:.3f} m along its axis")
-    bundle = rig.character.node().get_bundle(0)
-    joint = bundle.find_child(max(joints, key=joints.get))
-    rest = LMatrix4f()
-    bundle.force_update()
-    joint.get_net_transform(rest)               # not posed yet: the bind (rest) pose
-    to_joint = LMatrix4f(rest)
-    to_joint.invert_in_place()
-    outline = _convex_hull(np.array(ring))
-    centre = outline.mean(axis=0)
-    fmt = GeomVertexFormat.get_v3n3c4()
-    cap = GeomVertexData("cut_cap", fmt, Geom.UH_static)
-    pos, nrm, col = (GeomVertexWriter(cap, c) for c in ("vertex", "normal", "color"))
-    normal = to_joint.xform_vec(Vec3(0.0, 0.0, 1.0)).normalized()  # toward the limb root
-    for x, y in (centre, *outline):
-        pos.add_data3(to_joint.xform_point(Point3(float(x), float(y), -distance)))
-        nrm.add_data3(normal)
-        col.add_data4(color)
-    tris = GeomTriangles(Geom.UH_static)
-    n = len(outline)
-    for k in range(n):
-        tris.add_vertices(0, 1 + k, 1 + (k + 1) % n)
-    geom = Geom(cap)
-    geom.add_primitive(tris)
-    node = GeomNode("cut_cap")
-    node.add_geom(geom)
-    path = rig.character.attach_new_node(node)
-    joint.add_net_transform(node)
-    if shader is not None:
-        path.set_attrib(ShaderAttrib.make(shader).set_flag(ShaderAttrib.F_hardware_skinning,
-                                                           False), 10)
-        path.set_shader_input("emission", 0.0)
-    return path
-
-
-def _convex_hull(points: np.ndarray) -> np.ndarray:
-    """The convex hull (counter-clockwise, (K, 2)) of 2-D ``points`` (monotone chain)."""
-    pts = sorted(set(map(tuple, np.round(points, 6))))
-
-    def half(seq):
-        out: list = []
-        for p in seq:
-            while len(out) >= 2 and ((out[-1][0] - out[-2][0]) * (p[1] - out[-2][1])
-                                     - (out[-1][1] - out[-2][1]) * (p[0] - out[-2][0])) <= 0:
-                out.pop()
-            out.append(p)
-        return out[:-1]
-
-    return np.array(half(pts) + half(pts[::-1]))
 
 
 def _sphere(name: str, radius: float, color: Vec4, rings: int = 14,
