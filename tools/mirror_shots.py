@@ -35,7 +35,6 @@ from test_object_contact import PRESHAPE, from_above  # noqa: E402
 from vrgmi.app import THERAPIST_EYE, THERAPIST_LOOK, Engine  # noqa: E402
 from vrgmi.mirror.floor import BALL_RADIUS_M  # noqa: E402
 from vrgmi.mirror.objects import CUP_HEIGHT_M, GLASS_HEIGHT_M  # noqa: E402
-from vrgmi.render.body_proxy import THERAPIST_CAMERA_MASK  # noqa: E402
 from vrgmi.render.display import grab_rgba, open_display  # noqa: E402
 from vrgmi.settings import load_settings  # noqa: E402
 from vrgmi.tracking.replay import ReplaySource  # noqa: E402
@@ -45,18 +44,17 @@ SIZE = (960, 540)
 TILE = (400, 225)
 
 
-def therapist(base, eye=THERAPIST_EYE, look=THERAPIST_LOOK) -> np.ndarray:
+def therapist(base, body, eye=THERAPIST_EYE, look=THERAPIST_LOOK) -> np.ndarray:
     """The therapist's view (the body drawn around the limbs), as Engine.screenshot."""
-    cam, lens = base.camera, base.cam.node()
-    saved, mask = cam.get_transform(), lens.get_camera_mask()
+    cam = base.camera
+    saved = cam.get_transform()
     cam.set_pos(*eye)
     cam.look_at(*look)
-    lens.set_camera_mask(THERAPIST_CAMERA_MASK)
     try:
-        return grab_rgba(base)
+        with body.in_view():
+            return grab_rgba(base)
     finally:
         cam.set_transform(saved)
-        lens.set_camera_mask(mask)
 
 
 def crop_patient(img: np.ndarray, limb: str = "arm") -> np.ndarray:
@@ -205,8 +203,8 @@ def functional(display, out: Path) -> None:
             seconds = how(engine, patient)
         run_frames(engine, seconds, render_every=1000)
         patient_tiles.append(tile(grab_rgba(display.base), name))
-        therapist_tiles.append(tile(crop_patient(therapist(display.base), limb),
-                                    f"{name} (therapist)"))
+        view = therapist(display.base, engine.room.body)
+        therapist_tiles.append(tile(crop_patient(view, limb), f"{name} (therapist)"))
         engine.close()
     sheet(patient_tiles + [therapist_tiles[0]], 4, out / "mirror-functional.png")
     sheet(therapist_tiles + [patient_tiles[1]], 4, out / "mirror-functional-therapist.png")
@@ -229,8 +227,8 @@ def scenes(display, out: Path) -> None:
         engine = Engine(settings_for(level), ScriptedSource(motion, intact_side="right"),
                         display, scene=cls())
         run_frames(engine, seconds, render_every=1000)
-        tiles.append(tile(crop_patient(therapist(display.base), engine.core.limb),
-                          f"{label} (therapist)"))
+        view = therapist(display.base, engine.room.body)
+        tiles.append(tile(crop_patient(view, engine.core.limb), f"{label} (therapist)"))
         if cls in (FootTargets, PedalPress):
             name = "mirror-foot-targets.png" if cls is FootTargets else "mirror-pedal-press.png"
             save(Image.fromarray(grab_rgba(display.base)[..., :3]), out / name)
@@ -244,7 +242,7 @@ def gaze(display, out: Path) -> None:
     for t in replay.t:
         engine.frame(float(t), 1 / 90, render=False)
     eye = grab_rgba(display.base)[..., :3]
-    front = therapist(display.base, *FRONT_VIEW)[..., :3]
+    front = therapist(display.base, engine.room.body, *FRONT_VIEW)[..., :3]
     engine.close()
     both = np.hstack([eye, np.full((eye.shape[0], 8, 3), 255, np.uint8), front])
     img = Image.fromarray(both).resize((1288, 400), Image.LANCZOS)

@@ -24,7 +24,6 @@ from vrgmi.body import get_level
 from vrgmi.core import CorePipeline, warmup
 from vrgmi.errors import VrgmiError
 from vrgmi.render.display import Display, DisplayMode, grab_rgba, open_display, save_png
-from vrgmi.render.body_proxy import THERAPIST_CAMERA_MASK
 from vrgmi.render.environment import build_clinic_room
 from vrgmi.render.rig import MODEL_HEIGHT, LimbRig
 from vrgmi.render.shaders import ROOM, SKIN, load_shader
@@ -507,14 +506,11 @@ class Engine:
             saved = cam.get_transform()
             cam.set_pos(*THERAPIST_EYE)
             cam.look_at(*THERAPIST_LOOK)
-            lens = self.display.base.cam.node()
-            mask = lens.get_camera_mask()
-            lens.set_camera_mask(THERAPIST_CAMERA_MASK)     # the body around the limbs
             try:
-                return save_png(grab_rgba(self.display.base), path)
+                with self.room.body.in_view():        # the body around the limbs
+                    return save_png(grab_rgba(self.display.base), path)
             finally:
                 cam.set_transform(saved)
-                lens.set_camera_mask(mask)
         return save_png(grab_rgba(self.display.base), path)
 
     def close(self) -> None:

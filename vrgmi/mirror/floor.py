@@ -38,10 +38,10 @@ class RollBallTask(TrialTask):
     Spots per trial (``make_spots(index) -> (2, 3)``): the ball's start, the target. While
     the sole is on the ball (:data:`BALL_REACH_M`, :data:`BALL_TOP_MARGIN_M`) the ball
     rolls with the foot's horizontal movement, and given the foot's joints it rolls away
-    from any that pushes into it (the foot never goes through it). Done when the ball's centre stays within
-    ``target_radius_m`` of the target for ``dwell_s``. ``score``: 1 - final distance /
-    radius (0 when not there). Fields: ``final_error_m``, ``ball_path_m``, ``contact_s``,
-    ``outcome`` (``rolled`` | ``timeout``)."""
+    from any that pushes into it (the foot never goes through it). Done when the ball's
+    centre stays within ``target_radius_m`` of the target for ``dwell_s``. ``score``:
+    1 - final distance / radius (0 when not there). Fields: ``final_error_m``,
+    ``ball_path_m``, ``contact_s``, ``outcome`` (``rolled`` | ``timeout``)."""
 
     task = "roll_ball"
 

@@ -500,8 +500,9 @@ class WipeTask(TrialTask):
     Spots per trial: the stain's centre. The stain is a grid of cells
     (:func:`stain_cells`); a cell is clean once the palm has passed within ``cloth_radius_m``
     of it (horizontally) while down on the table (:attr:`in_contact`). Done when
-    ``clean_fraction`` of the cells are clean. ``score``: the share of the stain cleaned. Fields: ``cleaned_fraction``, ``contact_s``, ``outcome``
-    (``clean`` | ``timeout``). Per frame it only writes preallocated arrays."""
+    ``clean_fraction`` of the cells are clean. ``score``: the share of the stain cleaned.
+    Fields: ``cleaned_fraction``, ``contact_s``, ``outcome`` (``clean`` | ``timeout``).
+    Per frame it only writes preallocated arrays."""
 
     task = "wipe_table"
 

@@ -3,10 +3,9 @@ reads as a seated person and no limb ends in an open cut.
 
 - The **torso** (a T-shirt over the chest, shorts over the pelvis), the neck and the head
   with the headset follow the body frame (the torso tracker's pose, shoulders and hips) and
-  the head's pose. They are drawn for the therapist's view only: every camera carries
-  :data:`PATIENT_VIEW` unless told otherwise (the patient's eye, the headset's eyes, the
-  companion's live view), and the therapist's view is drawn with
-  :data:`THERAPIST_CAMERA_MASK`. The patient never sees a stand-in chest under the eyes.
+  the head's pose. They are hidden except while the therapist's view is drawn
+  (:meth:`BodyProxy.in_view`): the patient's eye, the headset's eyes and the companion's
+  live view never show a stand-in chest under the eyes.
 - A short **sleeve** closes each arm's shoulder end in every view, the patient's included
   (looking 45 deg aside at the phantom, the eye is a hand's breadth from that shoulder).
   It hangs on the arm's ``shoulder`` joint, so it turns with the upper arm and hides with
@@ -19,18 +18,15 @@ and shoulder-to-hip drop, the sleeves by the arm rig's own scale.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
-from panda3d.core import (BitMask32, Geom, GeomNode, GeomTriangles, GeomVertexData,
-                          GeomVertexFormat, GeomVertexWriter, NodePath, PandaNode, Quat,
-                          Shader)
+from panda3d.core import (Geom, GeomNode, GeomTriangles, GeomVertexData, GeomVertexFormat,
+                          GeomVertexWriter, NodePath, Quat, Shader)
 
 from vrgmi.render.color import hex_for_framebuffer
 
-#: the camera bit of the patient's own views; the torso and head are hidden from it
-PATIENT_VIEW = BitMask32.bit(21)
-#: the camera mask the therapist's third-person view draws with (sees the torso and head)
-THERAPIST_CAMERA_MASK = PandaNode.get_all_camera_mask() & ~PATIENT_VIEW
 #: clothing and head colours (sRGB): a sage T-shirt, charcoal shorts, a neutral
 #: mannequin head and the headset's dark shell
 SHIRT_HEX = "#6f8f7c"
@@ -158,7 +154,7 @@ class BodyProxy:
         self.shader = shader
         self.linear = linear = shader is not None
         self.root = parent.attach_new_node("body_proxy")
-        self.root.hide(PATIENT_VIEW)
+        self.root.hide()
         if shader is not None:
             self.root.set_shader(shader)
             self.root.set_shader_input("emission", 0.0)
@@ -181,6 +177,15 @@ class BodyProxy:
         verts, tris, _ = loft(SLEEVE_SECTIONS, 28, power=2.0, close_bottom=False)
         return smooth_geom("body_sleeve", verts, tris,
                            np.tile(_rgba(SHIRT_HEX, self.linear), (len(verts), 1)))
+
+    @contextmanager
+    def in_view(self) -> Iterator[None]:
+        """Show the torso and head while the therapist's view is drawn inside."""
+        self.root.show()
+        try:
+            yield
+        finally:
+            self.root.hide()
 
     def dress(self, rig) -> NodePath:
         """Put a sleeve on an arm rig's ``shoulder`` joint; returns its node."""
