@@ -128,7 +128,7 @@ def pour(engine, patient):
 
 
 def key_turn(engine, patient):
-    patient.grip = lambda t: 0.5
+    patient.grip = lambda t: PRESHAPE
     patient.goal = drive._hand_goal(
         engine, lambda t, task: task.grasp_point(),
         lambda t, task: 70.0 if task.item.held and t - task.onset - task.grasp_time > 0.4
