@@ -44,14 +44,15 @@ SIZE = (960, 540)
 TILE = (400, 225)
 
 
-def therapist(base, body, eye=THERAPIST_EYE, look=THERAPIST_LOOK) -> np.ndarray:
+def therapist(base, engine, eye=THERAPIST_EYE, look=THERAPIST_LOOK) -> np.ndarray:
     """The therapist's view (the body drawn around the limbs), as Engine.screenshot."""
+    core = engine.core
     cam = base.camera
     saved = cam.get_transform()
     cam.set_pos(*eye)
     cam.look_at(*look)
     try:
-        with body.in_view():
+        with engine.room.body.in_view(core.torso, core.frame.head, core.frame.head_valid):
             return grab_rgba(base)
     finally:
         cam.set_transform(saved)
@@ -203,7 +204,7 @@ def functional(display, out: Path) -> None:
             seconds = how(engine, patient)
         run_frames(engine, seconds, render_every=1000)
         patient_tiles.append(tile(grab_rgba(display.base), name))
-        view = therapist(display.base, engine.room.body)
+        view = therapist(display.base, engine)
         therapist_tiles.append(tile(crop_patient(view, limb), f"{name} (therapist)"))
         engine.close()
     sheet(patient_tiles + [therapist_tiles[0]], 4, out / "mirror-functional.png")
@@ -227,7 +228,7 @@ def scenes(display, out: Path) -> None:
         engine = Engine(settings_for(level), ScriptedSource(motion, intact_side="right"),
                         display, scene=cls())
         run_frames(engine, seconds, render_every=1000)
-        view = therapist(display.base, engine.room.body)
+        view = therapist(display.base, engine)
         tiles.append(tile(crop_patient(view, engine.core.limb), f"{label} (therapist)"))
         if cls in (FootTargets, PedalPress):
             name = "mirror-foot-targets.png" if cls is FootTargets else "mirror-pedal-press.png"
@@ -242,7 +243,7 @@ def gaze(display, out: Path) -> None:
     for t in replay.t:
         engine.frame(float(t), 1 / 90, render=False)
     eye = grab_rgba(display.base)[..., :3]
-    front = therapist(display.base, engine.room.body, *FRONT_VIEW)[..., :3]
+    front = therapist(display.base, engine, *FRONT_VIEW)[..., :3]
     engine.close()
     both = np.hstack([eye, np.full((eye.shape[0], 8, 3), 255, np.uint8), front])
     img = Image.fromarray(both).resize((1288, 400), Image.LANCZOS)

@@ -466,7 +466,6 @@ class Engine:
         self.phantom_rig.apply(core.phantom.positions, core.phantom.rotations,
                                core.phantom_visibility)
         self.seated.apply()
-        self.room.body.pose(core.torso, core.frame.head, core.frame.head_valid)
         self._place_camera()
         timer.mark(1)
         if not held and self.scene is not None:
@@ -507,7 +506,8 @@ class Engine:
             cam.set_pos(*THERAPIST_EYE)
             cam.look_at(*THERAPIST_LOOK)
             try:
-                with self.room.body.in_view():        # the body around the limbs
+                core = self.core                      # the body around the limbs
+                with self.room.body.in_view(core.torso, core.frame.head, core.frame.head_valid):
                     return save_png(grab_rgba(self.display.base), path)
             finally:
                 cam.set_transform(saved)

@@ -4,8 +4,9 @@ reads as a seated person and no limb ends in an open cut.
 - The **torso** (a T-shirt over the chest, shorts over the pelvis), the neck and the head
   with the headset follow the body frame (the torso tracker's pose, shoulders and hips) and
   the head's pose. They are hidden except while the therapist's view is drawn
-  (:meth:`BodyProxy.in_view`): the patient's eye, the headset's eyes and the companion's
-  live view never show a stand-in chest under the eyes.
+  (:meth:`BodyProxy.in_view`, which also poses them: no cost in the frame): the patient's
+  eye, the headset's eyes and the companion's live view never show a stand-in chest under
+  the eyes.
 - A short **sleeve** closes each arm's shoulder end in every view, the patient's included
   (looking 45 deg aside at the phantom, the eye is a hand's breadth from that shoulder).
   It hangs on the arm's ``shoulder`` joint, so it turns with the upper arm and hides with
@@ -179,8 +180,10 @@ class BodyProxy:
                            np.tile(_rgba(SHIRT_HEX, self.linear), (len(verts), 1)))
 
     @contextmanager
-    def in_view(self) -> Iterator[None]:
-        """Show the torso and head while the therapist's view is drawn inside."""
+    def in_view(self, torso, head: np.ndarray, head_valid: bool) -> Iterator[None]:
+        """Pose (:meth:`pose`) and show the torso and head while the therapist's view is
+        drawn inside."""
+        self.pose(torso, head, head_valid)
         self.root.show()
         try:
             yield
@@ -205,7 +208,7 @@ class BodyProxy:
         pose = torso.pose
         left, right = torso.shoulder(0), torso.shoulder(1)
         drop = 0.5 * (left[2] + right[2]) - 0.5 * (torso.hip(0)[2] + torso.hip(1)[2])
-        across = float(np.linalg.norm(right - left)) / REF_SHOULDER_SPACING_M
+        across = math.dist(left, right) / REF_SHOULDER_SPACING_M
         t = self.torso
         t.set_pos(float(pose[0]), float(pose[1]), float(pose[2]))
         self._quat.set(pose[6], pose[3], pose[4], pose[5])
