@@ -13,7 +13,7 @@ from sqlalchemy import func, inspect, select
 import pg_server
 from pg_server import pg_url  # noqa: F401  (fixture)
 from records_data import SEED0, fill_history
-from vrgmi.events import EVENT_KINDS, EventBus
+from vrgmi.events import EVENT_KINDS, Event, EventBus
 from vrgmi.outcomes.store import record_visit
 from vrgmi.records import RecordSink, RecordsError, UnknownPatient, open_database
 from vrgmi.records import queries as q
@@ -106,13 +106,18 @@ def test_progress_figures_by_hand(db, tmp_path):
 
 def test_every_event_kind_is_stored(db, tmp_path):
     count = _store(db, tmp_path, "P01", 7)      # session 7 has a mirror scene
+    sink = RecordSink(db, spill_path=tmp_path / "spill-stroke.jsonl")   # a touch task's stroke
+    sink.put(Event("stroke", 1.0, {"surface": "residual", "delay_s": 0.0}, "touch_phantom",
+                   "P01-s07"))
+    sink.close()
+    assert sink.error is None and sink.written == 1
     with db.session() as s:
         kinds = {k for (k,) in s.execute(select(SessionEvent.kind).distinct())}
         assert kinds == {"block_finished", "param_changed", "session_paused",
                          "session_resumed", "recenter", "body_turned",
                          "body_turn_suspected", "body_turn_cleared", "pain_check",
                          "pain_flare", "ssq_alert", "dose_warning", "phase_step_back",
-                         "patient_stop", "progression"}
+                         "patient_stop", "progression", "stroke"}
         assert s.scalar(select(func.count(GateDecision.id))) == 1
         assert s.scalar(select(func.count(QuestionnaireAnswer.id))) == 7 * 3 + 4
         assert s.scalar(select(func.count(Trial.id))) == 7 * 20 + 4 * 4 + 5
