@@ -79,7 +79,8 @@ class CopyPose(MirrorTaskScene):
         look = SkinLook(tone=hex_to_linear(GHOST_TONE), rim_strength=0.6)
         blend = StumpBlend(distance=0.0, width=0.0, residual_alpha=GHOST_ALPHA,
                            phantom_alpha=GHOST_ALPHA)
-        self.ghost = LimbRig(ctx.root, "arm", core.amputated, height, shader, look, blend)
+        self.ghost = LimbRig(ctx.root, "arm", core.amputated, height, shader, look, blend,
+                             shape=rig.shape if rig is not None else None)   # the phantom's
         self.ghost.character.set_bin("transparent", 20)
         self.ghost.character.set_depth_write(False)
         self.ghost.root.hide()
