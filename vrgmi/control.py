@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "calibrate": (),                # T-pose-free seated calibration of the torso frame
     "gate_override": ("phase", "advance", "reason"),
     "step_back": ("phase", "reason"),  # move the patient back one phase (recorded)
+    "shape_phantom": ("posture", "telescoping", "weight", "reason"),  # the phantom as felt
+    "capture_posture": (),          # the intact limb's hand / foot posture as the shape's
 }
 
 
@@ -110,6 +112,8 @@ class EngineStatus:
     turn_suspected: bool = False       # the patient may have turned: Recenter? (body-model.md)
     #: what the therapist must see (pain flare, SSQ, dose): {"kind", "text", "t"} each
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: the phantom's shape and the study condition's code (docs/phantom-shaping.md)
+    phantom: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """A deep copy as plain dicts and lists."""

@@ -19,9 +19,11 @@ from vrgmi.body import (
     view_angle_kernel, wrist_from_grip,
 )
 from vrgmi.body.foot import ankle_from_foot_tracker
+from vrgmi.body.shaping import PhantomShaper
 from vrgmi.errors import VrgmiError
 from vrgmi.ik.solver import ArmSolver, LegSolver
 from vrgmi.settings import Settings
+from vrgmi.study.conditions import PhantomCondition
 from vrgmi.spatial import engine_to_stage_point, qmul_t, quat_conj, quat_rotate
 from vrgmi.timing import StageTimer
 from vrgmi.tracking.filters import FilterSettings, PoseFilter
@@ -39,12 +41,18 @@ def warmup(progress: Callable[[str], None] | None = None) -> float:
     if _warm:
         return 0.0
     from vrgmi.body import warmup as body_warmup
+    from vrgmi.body.shaping import warmup as shaping_warmup
     from vrgmi.ik.solver import warmup as ik_warmup
+    from vrgmi.study.conditions import warmup as condition_warmup
     from vrgmi.tracking.filters import warmup as filter_warmup
+
+    def phantom_warmup() -> None:
+        shaping_warmup()
+        condition_warmup()
 
     t0 = time.perf_counter()
     steps = (("tracking filters", filter_warmup), ("body model", body_warmup),
-             ("inverse kinematics", ik_warmup))
+             ("inverse kinematics", ik_warmup), ("phantom shaping", phantom_warmup))
     for i, (name, fn) in enumerate(steps, 1):
         if progress:
             progress(f"preparing {name} ({i}/{len(steps)}; the first run compiles, ~1 min)")
@@ -71,6 +79,11 @@ class CorePipeline:
     the intact limb, ``keep_clear_kernel``), ``phantom_view_deg`` (angle of the phantom's
     end effector from the head's forward direction; NaN without a head or a visible
     phantom) and ``phantom_in_view`` (within ``mirror.watch_angle_deg``).
+
+    ``shaper`` (:class:`vrgmi.body.shaping.PhantomShaper`) poses the phantom as the patient
+    feels it (posture, telescoping) blended with the mirror image; ``condition``
+    (:class:`vrgmi.study.conditions.PhantomCondition`) replaces its mirrored inputs in a
+    study's control condition (docs/phantom-shaping.md, docs/study-conditions.md).
     """
 
     def __init__(self, settings: Settings, source: PoseSource,
@@ -117,6 +130,10 @@ class CorePipeline:
         self.phantom_visibility = 0.0
         self.residual_tracked = False
         self.hand_tracked = False
+        self.shaper = PhantomShaper(self.limb, self.amputated, self.layout,
+                                    L.limb(self.limb), L.ankle_height,
+                                    settings.shaping.max_telescoping)
+        self.condition = PhantomCondition(self.limb)
         self.timer = StageTimer(STAGES)
         #: a decoded signal moving the phantom after its solve and shaping
         #: (vrgmi.research.drive, docs/research.md); None: it is not driven
@@ -149,8 +166,10 @@ class CorePipeline:
                 self.phantom.curls[:] = self.intact.curls
         else:
             self.phantom.toe_curl[:] = self.intact.toe_curl
+        self.condition.apply(self, display_time, visible)
         timer.mark(4)
         self._solve_phantom()
+        self.shaper.apply(self.phantom)
         if self.drive is not None:
             self.drive.apply(self, dt)
         self.phantom_visibility = visible
@@ -209,8 +228,9 @@ class CorePipeline:
         solver.torso[:] = self.torso.pose
         solver.root[:] = self.torso.shoulder(side) if self.limb == "arm" else self.torso.hip(side)
         fixed = self._fix_residual()
-        kwargs = {"hand_tracked": self.hand_tracked} if self.limb == "arm" else {}
-        solver.solve(side, swivel=self.intact.swivel, fixed=fixed, **kwargs)
+        condition = self.condition        # the mirror's swivel and hand, or the condition's
+        kwargs = {"hand_tracked": condition.hand_tracked} if self.limb == "arm" else {}
+        solver.solve(side, swivel=condition.swivel, fixed=fixed, **kwargs)
 
     def _fix_residual(self) -> int:
         """Pin the real residual segments to the residual limb's tracker, when it is tracked.

@@ -43,6 +43,8 @@ from vrgmi.progress import level as progress_level
 from vrgmi.scenes.schema import Difficulty, SceneParamError
 from vrgmi.scenes.base import PHASES
 from vrgmi.settings import VR_SITTING_MAX_MIN, NormsSettings, SafetySettings
+from vrgmi.shaping import ShapingPlan, check_shaping
+from vrgmi.study.allocation import StudyPlan, check_study
 
 
 #: the ``reason`` of a session a crash ended (vrgmi.records.interrupted closes it at the next
@@ -133,6 +135,10 @@ class Program:
     overrides: list[dict[str, Any]] = field(default_factory=list)
     #: levels carried between sessions (vrgmi.progress: imagery, laterality, mirror)
     progress: dict[str, Any] = field(default_factory=dict)
+    #: the phantom as felt and its schedule toward the mirror (docs/phantom-shaping.md)
+    shaping: ShapingPlan | None = None
+    #: randomised study conditions (docs/study-conditions.md)
+    study: StudyPlan | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.phase_started, datetime):   # a TOML date-time: its date counts
@@ -201,6 +207,13 @@ def check_program(p: Program) -> None:
     problem = check_progress(p.progress)
     if problem is not None:
         raise ProgramError(f"program: {problem}")
+    try:
+        if p.shaping is not None:
+            check_shaping(p.shaping)
+        if p.study is not None:
+            check_study(p.study)
+    except VrgmiError as exc:
+        raise ProgramError(str(exc)) from None
     g = p.laterality
     _check_gate("laterality", g, {"min_accuracy": (0.5, 1.0), "rt_norm_s": (0.5, 5.0),
                                   "rt_tolerance_s": (0.0, 3.0), "max_side_rt_diff_s": (0.0, 3.0),
@@ -516,6 +529,7 @@ def step_back(program: Program, by: str, reason: str, events: EventBus, t: float
 # --- files --------------------------------------------------------------------------------
 
 _GATES = {"laterality": LateralityGate, "imagery": ImageryGate}
+_PLANS = {"shaping": ShapingPlan, "study": StudyPlan}
 
 
 def program_from_dict(data: dict[str, Any], where: str = "program") -> Program:
@@ -532,6 +546,9 @@ def program_from_dict(data: dict[str, Any], where: str = "program") -> Program:
                                "YYYY-MM-DD") from None
     for name, cls in _GATES.items():
         if name in kw:
+            kw[name] = _build(cls, kw[name], f"{where}: {name}")
+    for name, cls in _PLANS.items():
+        if kw.get(name) is not None:
             kw[name] = _build(cls, kw[name], f"{where}: {name}")
     if "steps" in kw:
         steps = kw["steps"]

@@ -46,6 +46,7 @@ from vrgmi.events import Event, EventBus, EventSink, JsonlEventLog
 from vrgmi.i18n import _
 from vrgmi.measures.questionnaires import pain_flare, ssq_alerts
 from vrgmi.patient_controls import PatientControls
+from vrgmi.phantom_setup import PHANTOM_COMMANDS, PhantomSetup
 from vrgmi.program import Program, override, step_back
 from vrgmi.progress import after_scene, after_session, carried_params
 from vrgmi.research.link import LslLink
@@ -297,6 +298,8 @@ class SessionRunner:
         self._notice_text = ""
         self._off_since: float | None = None
         self._check: GuardedScene | None = None   # the pain check shown over a waiting block
+        #: the phantom's shape and study condition (vrgmi.phantom_setup)
+        self.phantom = PhantomSetup()
 
     # -- plan -----------------------------------------------------------------------------
     def _build_plan(self) -> list[Block]:
@@ -354,6 +357,7 @@ class SessionRunner:
         torso = self.engine.core.torso          # forward is where the patient faces now
         torso.notes.clear()
         torso.request_recenter("session_start")
+        self.phantom.start(self, t)
         self._next_block(t)
 
     def step(self, t: float, dt: float, render: bool = True) -> bool:
@@ -371,6 +375,7 @@ class SessionRunner:
             if self.lsl is not None:
                 self.lsl.command(command.name, command.by, command.args, t)
         self._note_focus(t)
+        self.phantom.sync(self.engine)
         try:
             self.engine.frame(t, dt, render)
         except Exception as exc:      # the engine itself failed: keep every event written
@@ -577,6 +582,7 @@ class SessionRunner:
             if data["pain_flare"]:
                 self._pain_flare(t, pre, latest, "post" if post is not None else "check")
         self._carry_over(t, reason)
+        self.phantom.finish(self, t, data)
         self.events.emit("session_finished", t, data)
         self.reason = reason
         self.state = "emergency_stopped" if reason == "emergency_stop" else "finished"
@@ -839,6 +845,8 @@ class SessionRunner:
         elif name == "start":
             self.message = "start: the session is already running" if not self.done else \
                 "start: this session has ended; start a new one"
+        elif name in PHANTOM_COMMANDS:
+            self.phantom.command(self, command, t)
         else:
             self.message = f"{name}: not supported yet"
 
@@ -1035,7 +1043,7 @@ class SessionRunner:
             watching=watch.watching if watch is not None else None,
             turn_suspected=engine.core.torso.turn_suspected,
             message=self.message or str(getattr(inner, "message", "") or ""),
-            alerts=list(self.alerts)))
+            alerts=list(self.alerts), phantom=self.phantom.status(engine.core)))
 
 
 #: set_patient argument -> PatientSettings field, and -> the ``patient.*`` event name

@@ -301,6 +301,33 @@ class OutcomesSettings:
                                 "instead of the built-in ones; empty = built-in texts")
 
 
+@dataclass
+class ShapingSettings:
+    """Shaping the phantom as the patient feels it, and normalising it over sessions
+    (docs/phantom-shaping.md)."""
+
+    max_telescoping: float = _opt(0.8, "the most a phantom forearm / shank may be shortened "
+                                  "(fraction of its missing length)", 0.0, 0.95)
+    steps: int = _opt(5, "default number of steps from the felt phantom to the mirrored "
+                      "intact limb", 1, 20)
+    sessions_per_step: int = _opt(3, "default pace: completed sessions at a step before the "
+                                  "schedule may take the next one", 1, 30)
+    max_pain_rise: float = _opt(1.0, "a step may advance only while the NRS after its "
+                                "sessions averages at most this much above before", 0.0, 5.0)
+
+
+@dataclass
+class StudySettings:
+    """Control conditions for research and their blinding (docs/study-conditions.md)."""
+
+    delay_s: float = _opt(0.5, "delayed-mirror condition: the phantom shows the mirror image "
+                          "this many seconds late", 0.05, 3.0)
+    max_delay_s: float = _opt(3.0, "the longest delay the delay buffer holds (s)", 0.1, 10.0)
+    replay_motion: str = _opt("figure_eight", "non-mirrored condition: the motion the phantom "
+                              "replays (a scripted motion name or a replay file)")
+    code_length: int = _opt(4, "characters of a condition code (letters and digits)", 3, 12)
+
+
 #: how a decoded signal joins the mirrored pose, per degree of freedom (docs/research.md)
 DRIVE_MODES = ("blend", "replace")
 
@@ -383,6 +410,8 @@ class Settings:
     lsl: LslSettings = field(default_factory=LslSettings)
     embodiment: EmbodimentSettings = field(default_factory=EmbodimentSettings)
     outcomes: OutcomesSettings = field(default_factory=OutcomesSettings)
+    shaping: ShapingSettings = field(default_factory=ShapingSettings)
+    study: StudySettings = field(default_factory=StudySettings)
     limb_shape: LimbShapeSettings = field(default_factory=LimbShapeSettings)
 
 

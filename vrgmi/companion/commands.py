@@ -11,6 +11,8 @@ Anything else is a one-line :class:`CommandRejected`. No Panda3D here.
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -179,6 +181,35 @@ def _step_back(name: str, args: dict, status: dict, _scenes: dict) -> dict[str, 
     return {"phase": phase, "reason": _text(name, "reason", args["reason"], MAX_TEXT)}
 
 
+def _shape_phantom(name: str, args: dict, _status: dict, _scenes: dict) -> dict[str, Any]:
+    """A posture the shaper knows (or the captured one), telescoping and weight in bounds
+    (the engine checks telescoping against the configured maximum and the limb)."""
+    from vrgmi.body.shaping import CAPTURED, SHAPE_POSTURES
+    from vrgmi.settings import ShapingSettings
+
+    if not {"posture", "telescoping", "weight"} & set(args):
+        raise CommandRejected(f"{name}: give posture, telescoping or weight")
+    checked: dict[str, Any] = {}
+    if "posture" in args:
+        posture = _text(name, "posture", args["posture"], 40)
+        known = {CAPTURED, *SHAPE_POSTURES["arm"], *SHAPE_POSTURES["leg"]}
+        if posture not in known:
+            raise CommandRejected(f"{name}: posture must be one of {', '.join(sorted(known))}")
+        checked["posture"] = posture
+    top = {f.name: f for f in dataclasses.fields(ShapingSettings)}[
+        "max_telescoping"].metadata["hi"]            # the largest the setting may allow
+    for key, hi in (("telescoping", top), ("weight", 1.0)):
+        if key in args:
+            v = args[key]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) \
+                    or not math.isfinite(v) or not 0.0 <= v <= hi:
+                raise CommandRejected(f"{name}: {key} must be a number 0..{hi:g}")
+            checked[key] = float(v)
+    if "reason" in args:
+        checked["reason"] = _text(name, "reason", args["reason"], MAX_TEXT)
+    return checked
+
+
 def _source(name: str, args: dict, _status: dict, _scenes: dict) -> dict[str, Any]:
     return {"source": _text(name, "source", args["source"])} if "source" in args else {}
 
@@ -187,7 +218,7 @@ _CHECKS: dict[str, Callable[[str, dict, dict, dict], dict[str, Any]]] = {
     "start": _start, "switch_scene": _scene_name, "set_param": _set_param,
     "set_patient": _set_patient, "skin_tone": _skin_tone, "gate_override": _gate_override,
     "step_back": _step_back, "recenter": _source, "patient_stop": _source,
-    "limb_shape": _limb_shape}
+    "shape_phantom": _shape_phantom, "limb_shape": _limb_shape}
 
 
 class RateLimiter:

@@ -1,0 +1,173 @@
+"""Shaping the phantom (docs/phantom-shaping.md): a felt posture and telescoping blended with
+the mirror image in the core, the schedule that normalises it over weeks, the therapist's
+commands, and the shaped phantom on screen."""
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime, timezone
+
+import numpy as np
+import pytest
+
+from vrgmi.app import scripted_source
+from vrgmi.body.shaping import ShapeError, posture_vector, telescoped_length
+from vrgmi.core import CorePipeline, warmup
+from vrgmi.settings import load_settings
+from vrgmi.shaping import ShapingPlan, after_session
+from tests.patient_sim import simulated_events
+
+RATE = 90.0
+
+
+def _core(level="transradial", frames=30, **shape):
+    settings = load_settings(None, {"patient.amputation_level": level})
+    warmup()
+    core = CorePipeline(settings, scripted_source(settings))
+    if shape:
+        core.shaper.set(**shape)
+    for i in range(frames):
+        core.step(i / RATE, 1 / RATE)
+    return core
+
+
+def _joint(core, name):
+    return core.phantom.positions[core.joint_names.index(name)]
+
+
+def _curl(core):
+    """Mean fingertip distance from the wrist (m): small for a fist."""
+    tips = [_joint(core, f"{f}_tip") for f in ("index", "middle", "ring", "little")]
+    return float(np.mean([np.linalg.norm(p - _joint(core, "wrist")) for p in tips]))
+
+
+def test_posture_blends_hand_joints_and_keeps_the_arm():
+    mirror = _core()
+    fist = _core(posture="clenched_fist", weight=1.0)
+    half = _core(posture="clenched_fist", weight=0.5)
+    for name in ("shoulder", "elbow", "wrist"):
+        assert np.allclose(_joint(fist, name), _joint(mirror, name), atol=1e-9)
+    assert _curl(fist) < _curl(half) < _curl(mirror) - 0.02
+    first = fist.shaper.first
+    assert np.allclose(fist.phantom.angles[:first], mirror.phantom.angles[:first])
+    assert np.allclose(fist.phantom.angles[first:], posture_vector("arm", "clenched_fist")[first:])
+
+
+def test_telescoping_shortens_the_missing_forearm_and_shank_only():
+    for level, (mid, end, hand) in (("transradial", ("elbow", "wrist", "middle_tip")),
+                                    ("transhumeral", ("elbow", "wrist", "middle_tip")),
+                                    ("transtibial", ("knee", "ankle", "toe_tip"))):
+        mirror = _core(level)
+        short = _core(level, telescoping=0.6)
+        L = short.lengths.limb(short.limb)
+        want = telescoped_length(short.layout, L, 0.6)
+        got = np.linalg.norm(_joint(short, end) - _joint(short, mid))
+        assert got == pytest.approx(want, abs=1e-9)
+        assert want < L[1] - 0.05
+        # the hand / foot keeps its size; the root joint stays
+        for core in (mirror, short):
+            core.size = np.linalg.norm(_joint(core, hand) - _joint(core, end))
+        assert short.size == pytest.approx(mirror.size, abs=1e-9)
+        assert np.allclose(short.phantom.positions[0], mirror.phantom.positions[0])
+    # at a stump on the forearm the real part of it stays
+    radial = _core("transradial", telescoping=0.8)
+    assert telescoped_length(radial.layout, radial.lengths.limb("arm"), 1.0) == \
+        pytest.approx(radial.layout.stump_end_offset)
+
+
+def test_bad_shapes_are_one_line_and_change_nothing():
+    core = _core("partial_hand", frames=2)
+    for kw, text in (({"posture": "curled_toes"}, "posture"), ({"weight": 1.5}, "weight"),
+                     ({"telescoping": 0.3}, "not missing"), ({"posture": "captured"}, "capture")):
+        with pytest.raises(ShapeError, match=text) as err:
+            core.shaper.set(**kw)
+        assert "\n" not in str(err.value)
+    assert core.shaper.as_dict()["weight"] == 0.0 and not core.shaper.active
+
+
+def test_a_posture_captured_from_the_intact_hand():
+    settings = load_settings(None, {"patient.amputation_level": "transradial",
+                                    "tracking.scripted_motion": "fist_open"})
+    core = CorePipeline(settings, scripted_source(settings))
+    pip = core.intact.dof_names.index("middle_pip_flexion")
+    t, closed = 0.0, []
+    for _ in range(int(3.0 * RATE)):              # one cycle: the hand closes and opens
+        core.step(t, 1 / RATE)
+        t += 1 / RATE
+        closed.append(core.intact.angles[pip])
+    assert max(closed) > np.radians(45) > min(closed)
+    while core.intact.angles[pip] < 0.95 * max(closed):    # closed again: capture it
+        core.step(t, 1 / RATE)
+        t += 1 / RATE
+    held = core.shaper.capture(core.intact)
+    first = core.shaper.first
+    core.shaper.set(weight=1.0)
+    for _ in range(int(1.5 * RATE)):              # the intact hand opens again
+        core.step(t, 1 / RATE)
+        t += 1 / RATE
+    assert core.intact.angles[pip] < 0.5 * held[pip]
+    assert np.allclose(core.phantom.angles[first:], held[first:])
+
+
+def test_shaped_frames_do_not_allocate():
+    import tracemalloc
+    core = _core(posture="twisted_wrist", weight=0.7, telescoping=0.4)
+    for i in range(30, 60):
+        core.step(i / RATE, 1 / RATE)
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for i in range(60, 560):
+        core.step(i / RATE, 1 / RATE)
+    grown = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    tracemalloc.stop()
+    assert grown < 4096
+
+
+def _sim_sessions():
+    """Each simulated session's date and pain ratings (tests/patient_sim.py)."""
+    out: dict[str, dict] = {}
+    for e in simulated_events(weeks=6, laterality_trials=4):
+        s = out.setdefault(e.session, {"session": e.session, "reason": None})
+        s["date"] = datetime.fromtimestamp(e.wall, timezone.utc).date().isoformat()
+        if e.kind == "questionnaire" and e.data["instrument"] == "nrs":
+            s[f"nrs_{e.data['moment']}"] = e.data["scores"]["nrs"]
+        if e.kind == "session_finished":
+            s["reason"] = e.data["reason"]
+    return list(out.values())
+
+
+def test_the_schedule_reaches_the_mirror_after_the_configured_sessions():
+    settings = load_settings(None, {"shaping.steps": 4, "shaping.sessions_per_step": 3})
+    plan = ShapingPlan(posture="clenched_fist", telescoping=0.5)
+    sessions = _sim_sessions()
+    weights, telescoping = [], []
+    reached = None
+    for k, outcome in enumerate(sessions):
+        core = _core(frames=3, **{k: v for k, v in plan.shape(settings.shaping).items()})
+        weights.append(core.shaper.weight)
+        telescoping.append(core.shaper.telescoping)
+        after_session(plan, outcome, settings.shaping)
+        if plan.done(settings.shaping) and reached is None:
+            reached = k + 1
+    assert reached == 12                              # 4 steps x 3 sessions
+    assert weights[:13] == [1.0] * 3 + [0.75] * 3 + [0.5] * 3 + [0.25] * 3 + [0.0]
+    assert telescoping[0] == 0.5 and telescoping[12] == 0.0
+    assert len(plan.history) == 4 and plan.history[-1]["weight"] == 0.0
+    mirror, done = _core(frames=3), _core(frames=3, **plan.shape(settings.shaping))
+    assert np.allclose(done.phantom.positions, mirror.phantom.positions)
+
+
+def test_a_step_waits_while_pain_rises_or_after_a_flare():
+    settings = load_settings(None, {"shaping.steps": 2, "shaping.sessions_per_step": 2})
+    plan = ShapingPlan()
+    worse = {"reason": "completed", "nrs_pre": 3, "nrs_post": 6, "date": "2026-03-02"}
+    for day in (2, 3, 4):
+        decision = after_session(plan, {**worse, "date": f"2026-03-0{day}"}, settings.shaping)
+    assert plan.step == 0 and not decision["advance"]
+    assert decision["criteria"]["pain"]["met"] is False
+    plan = ShapingPlan()
+    after_session(plan, {"reason": "completed", "nrs_pre": 4, "nrs_post": 3,
+                         "date": "2026-03-02", "pain_flare": True}, settings.shaping)
+    decision = after_session(plan, {"reason": "completed", "nrs_pre": 4, "nrs_post": 3,
+                                    "date": "2026-03-03"}, settings.shaping)
+    assert plan.step == 0 and decision["criteria"]["no_pain_flare"]["met"] is False
+    assert date.fromisoformat(decision["criteria"]["no_pain_flare"]["value"]).day == 2
