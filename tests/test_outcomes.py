@@ -350,3 +350,33 @@ def test_the_outcomes_command_prints_the_responders_and_writes_the_clinic_files(
     assert "2 patients" in capsys.readouterr().out
     assert main(["outcomes", "--database", url, "--patients", "../x"]) == 2
     assert "patient id '../x'" in capsys.readouterr().err
+
+
+def test_a_laterality_block_after_the_end_shows_retention(clinic):
+    from vrgmi.events import Event
+    from vrgmi.records.store import EventWriter, event_uid
+
+    wall = (END + timedelta(days=31)).timestamp()
+    trials = [("left", True, 1800), ("left", True, 2000), ("left", False, 2500),
+              ("left", True, 2200), ("right", True, 1500), ("right", True, 1600),
+              ("right", True, 1800), ("right", True, 1700)]
+    events = [("session_started", {"patient": "C02", "phase": "mirror"}, ""),
+              ("scene_started", {"phase": "laterality", "params": {}}, "laterality")]
+    events += [("trial", {"index": i, "block": 0, "side": side, "correct": ok, "rt_ms": rt,
+                          "probe": True, "timeout": False}, "laterality")
+               for i, (side, ok, rt) in enumerate(trials)]
+    events += [("scene_finished", {"summary": {}, "reason": "completed"}, "laterality"),
+               ("session_finished", {"reason": "stopped", "minutes": 4.0}, "")]
+    writer = EventWriter()
+    with clinic.session() as s:
+        for k, (kind, data, scene) in enumerate(events):
+            e = Event(kind, 2.0 * k, data, scene, "C02-fu1", wall + 2.0 * k)
+            writer.write(s, e, event_uid(e))
+    ret = patient_outcomes(clinic, "C02", TODAY)["laterality"]
+    assert ret["end"]["session"] == "C02-s07"          # the last session before the end
+    (after,) = ret["after"]
+    assert after["session"] == "C02-fu1" and after["date"] == (END + timedelta(days=31)).date(
+        ).isoformat()
+    assert after["sides"]["left"] == {"accuracy": 0.75, "rt_s": 2.0, "n": 4, "probe": True}
+    assert after["sides"]["right"] == {"accuracy": 1.0, "rt_s": 1.65, "n": 4, "probe": True}
+    assert patient_outcomes(clinic, "C05", TODAY)["laterality"]["after"] == []

@@ -114,6 +114,7 @@ def test_the_battery_form_round_trip(server, token, records):
     page = json.loads(body)
     assert status == 200 and page["record"]["baseline"]["pcs.total"] == 29
     assert page["answers"][0]["by"].startswith("companion:")
+    assert page["laterality"] == {"end": None, "after": []}         # treatment not ended
     assert next(v for v in page["visits"] if v["timepoint"] == "baseline")["status"] == "done"
     status, headers, png = call(server, "GET", "/api/patients/P01/outcomes/plot.png",
                                 token=token)

@@ -6,9 +6,10 @@ read from them.
   follow-up months and the end of treatment;
 * :func:`record_visit`: a visit's answers (every measure checked and scored before any is
   stored; the end visit sets the end of treatment when none was set);
-* :func:`patient_outcomes`: one patient's plan, visits (due, overdue...), answers and change
-  from baseline; :func:`clinic_patients` / :func:`due_visits` / :func:`clinic_outcomes`:
-  every patient's record, the visits due, and the responder analysis.
+* :func:`patient_outcomes`: one patient's plan, visits (due, overdue...), answers, change
+  from baseline and laterality retention after the end of treatment;
+* :func:`clinic_patients` / :func:`due_visits` / :func:`clinic_outcomes`: every patient's
+  record, the visits due, and the responder analysis.
 
 Every failure is one line (:class:`~vrgmi.outcomes.battery.OutcomeError`,
 :class:`~vrgmi.records.queries.UnknownPatient`, :class:`~vrgmi.records.db.RecordsError`).
@@ -25,7 +26,7 @@ from vrgmi.outcomes.battery import MEASURES, OutcomeError, check_measures, score
 from vrgmi.outcomes.schedule import (END, Rules, check_timepoint, order_key, parse_months,
                                      timepoints, visits)
 from vrgmi.records.db import Database
-from vrgmi.records.queries import as_utc, require_patient
+from vrgmi.records.queries import as_utc, progress, require_patient
 from vrgmi.records.schema import OutcomeAnswer, OutcomePlan, Patient, Program, Session, \
     check_patient_id
 
@@ -175,10 +176,31 @@ def _visits(plan: dict[str, Any], answers: list[dict[str, Any]], state: dict[str
         months=tuple(plan["followup_months"]), last_active=max(active) if active else None)]
 
 
+def laterality_retention(db: Database, patient_id: str,
+                         ended: date | None) -> dict[str, Any]:
+    """Laterality recognition at the end of treatment and after it (a laterality block at a
+    follow-up visit shows retention): ``end`` is the last session with laterality trials on
+    or before ``ended``, ``after`` every later one; each ``{session, date, sides: {side:
+    {accuracy, rt_s, n, probe}}}`` (the probe's figures when the session had one,
+    :func:`vrgmi.records.queries.progress`). Empty until treatment has ended."""
+    if ended is None:
+        return {"end": None, "after": []}
+    sessions: dict[str, dict[str, Any]] = {}
+    for row in progress(db, patient_id)["laterality"]:
+        day = datetime.fromisoformat(row["started"]).date()
+        entry = sessions.setdefault(row["session"], {"session": row["session"],
+                                                     "date": day.isoformat(), "sides": {}})
+        entry["sides"][row["side"]] = {k: row[k] for k in ("accuracy", "rt_s", "n", "probe")}
+    before = [e for e in sessions.values() if date.fromisoformat(e["date"]) <= ended]
+    return {"end": before[-1] if before else None,
+            "after": [e for e in sessions.values() if date.fromisoformat(e["date"]) > ended]}
+
+
 def patient_outcomes(db: Database, patient_id: str, today: date | None = None,
                      rules: Rules = Rules()) -> dict[str, Any]:
     """One patient: ``plan``, ``visits`` (each time point's date and status), ``answers``,
-    ``record`` and ``change`` (:func:`vrgmi.outcomes.analysis.patient_change`)."""
+    ``record``, ``change`` (:func:`vrgmi.outcomes.analysis.patient_change`) and
+    ``laterality`` (:func:`laterality_retention`)."""
     today = today or date.today()
     with db.session() as s:
         require_patient(s, patient_id)
@@ -186,9 +208,12 @@ def patient_outcomes(db: Database, patient_id: str, today: date | None = None,
         state = _patient_state(s, patient_id)
     answers = patient_answers(db, patient_id)
     record = outcome_record(answers)
+    ended = plan["treatment_ended"]
     return {"patient": patient_id, "plan": plan, "today": today.isoformat(),
             "visits": _visits(plan, answers, state, today, rules), "answers": answers,
-            "record": record, "change": patient_change(record)}
+            "record": record, "change": patient_change(record),
+            "laterality": laterality_retention(
+                db, patient_id, date.fromisoformat(ended) if ended else None)}
 
 
 def clinic_patients(db: Database, today: date | None = None, rules: Rules = Rules(),

@@ -120,6 +120,12 @@ async function showPatientOutcomes(pid) {
         : `${sign(last.change)}${fmt(last.change)}${last.pct === null ? "" : ` (${sign(last.pct)}${fmt(last.pct, 0)} %)`}`));
   }));
   $("o-plot").src = `${base}/plot.png?t=${Date.now()}`;
+  const lat = page.laterality;
+  const pair = (e, key, f) => ["left", "right"].map((side) => (e.sides[side] ? f(e.sides[side][key]) : "-")).join(" / ");
+  $("o-laterality").replaceChildren(...[lat.end, ...lat.after].filter(Boolean).map((e) => el("tr", {},
+    el("td", {}, `${e.date}${e === lat.end ? " (end)" : ""}`),
+    el("td", {}, pair(e, "accuracy", (a) => `${Math.round(100 * a)} %`)),
+    el("td", {}, pair(e, "rt_s", (r) => (r === null ? "-" : `${r.toFixed(2)} s`))))));
   const next = page.visits.find((v) => v.status !== "done");
   $("o-timepoint").replaceChildren(...form.timepoints.map((t) => el("option",
     Object.assign({value: t.id}, next && next.timepoint === t.id ? {selected: ""} : {}), t.label)));
