@@ -17,10 +17,10 @@ import math
 from typing import Any
 
 import numpy as np
-from panda3d.core import (CardMaker, CullBinEnums, CullBinManager, DepthTestAttrib, Geom,
-                          GeomNode, GeomTriangles, GeomVertexData, GeomVertexFormat,
-                          GeomVertexWriter, LMatrix3f, NodePath, Point3, Quat, RenderAttrib,
-                          Thread, Vec3, Vec4)
+from panda3d.core import (AlphaTestAttrib, CardMaker, CullBinEnums, CullBinManager,
+                          DepthTestAttrib, Geom, GeomNode, GeomTriangles, GeomVertexData,
+                          GeomVertexFormat, GeomVertexWriter, LMatrix3f, NodePath, Point3, Quat,
+                          RenderAttrib, Thread, Vec3, Vec4)
 
 from vrgmi.body.postures import FOOT_POSTURES, HAND_POSTURES, posture_angles
 from vrgmi.i18n import N_, _
@@ -592,6 +592,7 @@ class _StimulusRig:
                            StumpBlend(distance=cut, width=CUT_FADE_M, residual_alpha=0.0))
         # (one-sided, as the rig draws it: nothing of the inside shows through the fade)
         self._shown = _ShownPart(self.rig, framed_from)
+        _draw_fade_last(self._shown.mesh)
         self._posture: str | None = None
         #: per posture: the shown part's outer points, upright and centred on the pivot (the
         #: holder's frame), and the offset that centres them
@@ -672,6 +673,25 @@ class _StimulusRig:
         if prop == "pen":
             return (0.9238795, 0.3826834, 0.0, 0.0)       # 45 deg about x
         return (0.7071068, 0.7071068, 0.0, 0.0)           # cylinder axis z -> +y (thumb side)
+
+
+#: skin at least this opaque is drawn first, with depth writes; the fade after it, without
+OPAQUE_ALPHA = 0.99
+
+
+def _draw_fade_last(mesh: NodePath) -> None:
+    """Draw the limb ``mesh`` in two passes (one node, two instances): its opaque skin
+    with depth writes, then its fading part blended over that without them, so a fading
+    forearm or shin in front of the hand or foot never hides it (turned in depth)."""
+    parent = mesh.get_parent()
+    opaque = parent.attach_new_node("opaque_pass")
+    fading = parent.attach_new_node("fade_pass")
+    mesh.reparent_to(opaque)
+    mesh.instance_to(fading)
+    opaque.set_attrib(AlphaTestAttrib.make(RenderAttrib.M_greater_equal, OPAQUE_ALPHA))
+    fading.set_attrib(AlphaTestAttrib.make(RenderAttrib.M_less, OPAQUE_ALPHA))
+    fading.set_depth_write(False)
+    fading.set_bin("transparent", 1)
 
 
 class _ShownPart:
