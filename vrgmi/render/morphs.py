@@ -20,10 +20,13 @@ class MorphError(ValueError):
 
 
 def _geom_node(model: NodePath):
-    found = model.find_all_matches("**/+GeomNode")
-    if found.get_num_paths() != 1 or found[0].node().get_num_geoms() != 1:
+    """The limb's skinned mesh (other nodes a rig may carry, e.g. a sleeve, are not)."""
+    found = [p.node() for p in model.find_all_matches("**/+GeomNode")
+             if p.node().get_num_geoms() == 1
+             and p.node().get_geom(0).get_vertex_data().get_transform_blend_table() is not None]
+    if len(found) != 1:
         raise MorphError("a limb model must hold one skinned mesh")
-    return found[0].node()
+    return found[0]
 
 
 def _float_view(array, n: int) -> np.ndarray:
@@ -49,8 +52,8 @@ class MeshMorphs:
 
     @classmethod
     def take(cls, model: NodePath, names: tuple[str, ...]) -> MeshMorphs:
-        """Read ``names``' deltas out of the freshly loaded ``model`` and drop its morph
-        data (columns and slider table)."""
+        """Read the deltas of ``names`` (at least one) out of the freshly loaded ``model``
+        and drop its morph data (columns and slider table)."""
         node = _geom_node(model)
         vdata = node.modify_geom(0).modify_vertex_data()
         fmt = vdata.get_format()
@@ -59,13 +62,11 @@ class MeshMorphs:
         rest = _float_view(vdata.get_array(0), n)
         cols = [_start(main, InternalName.get_vertex()), _start(main, InternalName.get_normal())]
         rest = np.hstack([rest[:, c:c + 3] for c in cols]).astype(np.float64)
-        morph_array = next((i for i in range(fmt.get_num_arrays()) if fmt.get_array(i)
-                            .has_column(InternalName.get_morph(InternalName.get_vertex(),
-                                                               names[0]))), None) if names else None
+        first = InternalName.get_morph(InternalName.get_vertex(), names[0])
+        morph_array = next((i for i in range(fmt.get_num_arrays())
+                            if fmt.get_array(i).has_column(first)), None)
         if morph_array is None:
-            if names:
-                raise MorphError(f"the limb model has no morph target {names[0]}")
-            return cls(names, rest, np.zeros((0, n, 6)))
+            raise MorphError(f"the limb model has no morph target {names[0]}")
         layout = fmt.get_array(morph_array)
         raw = _float_view(vdata.get_array(morph_array), n)
         deltas = np.zeros((len(names), n, 6))
@@ -80,9 +81,8 @@ class MeshMorphs:
             vdata.convert_to(GeomVertexFormat.register_format(stripped)))
         return cls(names, rest, deltas)
 
-    def bake(self, model: NodePath, weights: np.ndarray) -> np.ndarray:
-        """Write the shape of ``weights`` (one per morph) into ``model``'s own vertices;
-        returns the positions and normals written (N, 6)."""
+    def bake(self, model: NodePath, weights: np.ndarray) -> None:
+        """Write the shape of ``weights`` (one per morph) into ``model``'s own vertices."""
         shaped = self.rest + np.tensordot(np.asarray(weights, dtype=np.float64), self.deltas,
                                           axes=1)
         shaped[:, 3:] /= np.linalg.norm(shaped[:, 3:], axis=1, keepdims=True)
@@ -92,4 +92,3 @@ class MeshMorphs:
         for part, name in enumerate((InternalName.get_vertex(), InternalName.get_normal())):
             c = _start(main, name)
             rows[:, c:c + 3] = shaped[:, 3 * part:3 * part + 3]
-        return shaped

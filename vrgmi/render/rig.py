@@ -177,10 +177,7 @@ class LimbRig:
         self._end_mat = LMatrix4f()
         self._unscale = LMatrix4f()
         self._size_control = self._controls[order.index(SIZE_JOINT[limb])]
-        #: the rest-pose positions and normals (N, 6) of the current shape
-        self.shaped = self._morphs.rest
-        self.shape = LimbShapeSettings()
-        self.set_shape(shape or self.shape)
+        self.set_shape(shape or LimbShapeSettings())
         apply_skin(character, shader, look, stump or StumpBlend(distance=2.0),
                    stump_root, stump_axis)
 
@@ -188,7 +185,7 @@ class LimbRig:
         """Give the limb the patient's shape: the morph targets' weights baked into its
         vertices and the hand (wrist) or foot (ankle) skeleton scaled to its size. The
         engine calls this with the same settings for every limb it shows."""
-        self.shaped = self._morphs.bake(self.model, morph_weights(shape))
+        self._morphs.bake(self.model, morph_weights(shape))
         self._size_control.set_scale(part_scale(self.limb, shape))
         self.shape = shape
 
