@@ -10,9 +10,10 @@ import math
 
 import numpy as np
 
-from mirror_patient import RATE
+from mirror_patient import FLAT, RATE, mirror_point
 from test_functional_mirror import _engine, _foot_goal, _hand_goal
 from vrgmi.mirror.floor import BALL_RADIUS_M
+from vrgmi.mirror.lower import HEEL_FOOT_FRACTION, PEDAL_FROM_FOOT
 from vrgmi.mirror.objects import (CUP_HEIGHT_M, CUP_RADIUS_M, GLASS_HEIGHT_M,
                                   GLASS_RADIUS_M, PALM_CLEARANCE_M)
 from vrgmi.mirror.trial import yaw_axes
@@ -20,9 +21,11 @@ from vrgmi.render.environment import TABLE_TOP_Z
 from vrgmi.scenes.cup_move import CupMove
 from vrgmi.scenes.key_turn import BLADE_M, LOCK_SIZE_M, KeyTurn
 from vrgmi.scenes.pour import Pour
+from vrgmi.scenes.press_hold import PressHold
 from vrgmi.scenes.roll_ball import RollBall
 from vrgmi.scenes.trace_path import TracePath
 from vrgmi.scenes.wipe_table import WipeTable
+from vrgmi.spatial import quat_from_axis_angle, quat_rotate
 
 #: deepest (m) a joint may be inside an object (joints lie on the bones, under the skin)
 MAX_DEPTH_M = 0.005
@@ -230,4 +233,48 @@ def test_the_foot_traces_the_path_on_the_floor_not_through_it(display, scene):
     (d,) = [e.data for e in engine.events.of_kind("trial", "trace_path")]
     assert d["success"], d
     assert worst <= MAX_DEPTH_M, f"a foot joint {1000 * worst:.1f} mm under the floor"
+    engine.close()
+
+
+def test_the_foot_presses_the_cushion_from_on_top_not_through_it(display, scene):
+    """The cushion tips down under the forefoot (to flat at most): no foot joint goes
+    through its top or the floor while the press is held."""
+    ph = PressHold(trials=1, hold_s=1.0, band_deg=8.0)
+    engine, patient = _engine(display, ph, "leg")
+    core = engine.core
+    foot, ankle_h = core.lengths.foot, core.lengths.ankle_height
+    heel_to_ankle = np.array([0.0, HEEL_FOOT_FRACTION * foot, ankle_h])
+
+    def goal(t):
+        task = ph.task
+        rest = np.array([0.09, 0.32, ankle_h])
+        if not task.active or task.plate is None:
+            return rest, FLAT
+        plate = task.plate
+        heel = mirror_point(engine, plate.hinge - (HEEL_FOOT_FRACTION + PEDAL_FROM_FOOT)
+                            * foot * plate.forward)
+        up = task.rest_deg
+        if t - task.onset >= 0.8:
+            up -= 0.5 * (task.band[0] + task.band[1])       # press to the band's middle
+        q = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(up))
+        return heel + quat_rotate(q, heel_to_ankle), q
+    patient.goal = goal
+
+    def depth(e):
+        task, p = ph.task, e.core.phantom.positions[2:]
+        plate = task.plate
+        down = task.depression
+        down = min(max(down, 0.0), task.rest_deg) if task.on_pedal and down == down else 0.0
+        tilt = math.radians(task.rest_deg - down)
+        rel = p - plate.hinge
+        along = rel @ np.array([plate.forward[0], plate.forward[1], 0.0])
+        across = rel @ np.array([-plate.forward[1], plate.forward[0], 0.0])
+        over = (along >= 0.0) & (along <= plate.length_m) \
+            & (np.abs(across) <= 0.5 * plate.width_m)
+        under_top = along * math.tan(tilt) - rel[:, 2]        # below the tipped top
+        return max(float(under_top[over].max()) if over.any() else -1.0, _floor_depth(e))
+    worst = run_measuring(engine, 4.0, depth)
+    (d,) = [e.data for e in engine.events.of_kind("trial", "press_hold")]
+    assert d["success"], d
+    assert worst <= MAX_DEPTH_M, f"a foot joint {1000 * worst:.1f} mm in the cushion or floor"
     engine.close()
