@@ -348,3 +348,33 @@ def test_the_drift_task_with_the_foot(display, tmp_path):
         assert d["error_cm"] == pytest.approx(100 * np.linalg.norm(want), abs=1.0)
         assert d["lateral_cm"] == pytest.approx(100 * want[0], abs=1.0)
         assert d["forward_cm"] == pytest.approx(100 * want[1], abs=1.0)
+
+
+def test_the_measures_of_a_block_the_minutes_leave_out_are_skipped_with_it(display, tmp_path):
+    settings = load_settings(None, {"embodiment.drift_every": 1, "embodiment.drift_trials": 1,
+                                    "safety.ssq_baseline": False, "ui.instructions": False})
+    hand = SeatedPatient("arm")
+    engine = Engine(settings, hand, display)
+    program = Program("p01", phase="mirror", minutes_per_session=1.0,
+                      steps={"mirror": [SceneStep("free_mirror", 1.0),
+                                        SceneStep("free_mirror", 1.0)]})
+    runner = SessionRunner(engine, program, tmp_path)
+    patient = EmbodimentPatient(lambda a: engine.inputs.push(a, runner.t, "script"), hand,
+                                read_s=1.2, think_s=0.2, point_s=0.5)
+    t = 0.0
+    try:
+        while runner.step(t, DT, render=False) and t < 150.0:
+            patient(runner, t)
+            t += DT
+        runner.close()
+    finally:
+        engine.close()
+    ends = [(e.scene, e.data["reason"]) for e in runner.events.history
+            if e.kind == "scene_finished"]
+    # the first block uses the session's minute: the second, and the drift task around it,
+    # are skipped
+    assert ends == [("pain_nrs", "completed"), ("proprioceptive_drift", "completed"),
+                    ("free_mirror", "completed"), ("proprioceptive_drift", "completed"),
+                    ("proprioceptive_drift", "skipped"), ("free_mirror", "skipped"),
+                    ("proprioceptive_drift", "skipped"), ("pain_nrs", "completed"),
+                    ("ssq", "completed")]

@@ -189,6 +189,7 @@ class Block:
     seconds: float | None = None          # None: until the scene finishes
     part: str = "main"                    # pre | main | break | post | measure(_pre)
     seed: int | None = None               # the scene's seed, given when it first starts
+    skipped: bool = False                 # ended without running (or cut short by a stop)
 
 
 class _Watcher:
@@ -478,6 +479,10 @@ class SessionRunner:
                     self._skip(block, t, "the session's minutes are used up")
                     continue
                 block.seconds = left if block.seconds is None else min(block.seconds, left)
+            if block.part in MEASURE_PARTS and self._orphaned(block):
+                self._skip(block, t, "its mirror block does not run (the session's minutes "
+                                     "are used up)")
+                continue
             if block.part in ("main", MEASURE_PRE) and offer_break and self._break_due():
                 self.plan.insert(self.index, Block("breathing", {
                     "ask_first": True, "minutes": BREAK_MINUTES},
@@ -542,7 +547,17 @@ class SessionRunner:
         if scene.error is None:
             self._set_progress(after_scene(self.program.progress, scene.inner.summary()))
 
+    def _orphaned(self, block: Block) -> bool:
+        """Whether an embodiment measure's mirror block will not run (a pre-block measure
+        with the session's minutes used up) or did not (a post-block measure)."""
+        if block.part == MEASURE_PRE:
+            return self._main_limit_s - self._main_s < MIN_BLOCK_S
+        prev = next((b for b in reversed(self.plan[:self.index])
+                     if b.part not in MEASURE_PARTS), None)
+        return prev is not None and prev.skipped
+
     def _skip(self, block: Block, t: float, why: str) -> None:
+        block.skipped = True
         self.events.emit("scene_finished", t, {"summary": {"skipped": why},
                                                "reason": "skipped"}, block.scene)
 
