@@ -99,7 +99,8 @@ void main() {
     vec3 lit = albedo * (hemisphere_ambient(n) + diffuse + scatter) + rim_color * rim
              + key_light_color * sheen;
     vec3 rgb = mix(skin_tone, lit, lighting) * p3d_ColorScale.rgb;
+    vec3 seen = v_world_pos - view_fade_apex;
     float in_view = smoothstep(view_fade_cos.y, view_fade_cos.x,
-                               dot(normalize(v_world_pos - view_fade_apex), view_fade_axis));
+                               dot(seen, view_fade_axis) / max(length(seen), 1e-6));
     o_color = output_color(rgb, stump_alpha(v_limb_distance) * in_view * p3d_ColorScale.a);
 }
