@@ -171,3 +171,52 @@ def test_a_step_waits_while_pain_rises_or_after_a_flare():
                                     "date": "2026-03-03"}, settings.shaping)
     assert plan.step == 0 and decision["criteria"]["no_pain_flare"]["met"] is False
     assert date.fromisoformat(decision["criteria"]["no_pain_flare"]["value"]).day == 2
+
+
+def _phantom_pixels(engine, path):
+    """The phantom rig alone from the therapist's eye (room and intact arm hidden): a mask,
+    and the picture saved to ``path``."""
+    from vrgmi.app import THERAPIST_EYE, THERAPIST_LOOK
+    from vrgmi.render.display import grab_rgba, save_png
+
+    base = engine.display.base
+    hidden = [engine.room.root, engine.intact_rig.root, *(r.root for r in engine.seated.rigs)]
+    for node in hidden:
+        node.hide()
+    base.camera.set_pos(0.2, 1.0, 1.0)
+    base.camera.look_at(-0.25, 0.3, 0.95)
+    try:
+        img = grab_rgba(base)
+    finally:
+        for node in hidden:
+            node.show()
+    save_png(img, path)
+    return img[..., :3].max(axis=-1) > 8
+
+
+def test_the_shaped_phantom_on_screen(display, scene, tmp_path):
+    """A clenched fist on a telescoped forearm covers less of the picture than the mirrored
+    open hand, and the forearm is drawn shorter (the hand keeps its size)."""
+    from vrgmi.app import Engine
+    from vrgmi.phantom_setup import PhantomSetup
+    from vrgmi.tracking.scripted import ScriptedSource
+
+    settings = load_settings(None, {"patient.amputation_level": "transhumeral"})
+    engine = Engine(settings, ScriptedSource("rest", intact_side="right"), display)
+    try:
+        setup = PhantomSetup()
+        masks = {}
+        for name, shape in (("mirror", {}), ("shaped", {"posture": "clenched_fist",
+                                                        "weight": 1.0, "telescoping": 0.6})):
+            engine.core.shaper.set(**({"posture": "open", "weight": 0.0, "telescoping": 0.0}
+                                      | shape))
+            setup.sync(engine)
+            for i in range(3):
+                engine.frame(i / RATE, 1 / RATE, render=False)
+            masks[name] = _phantom_pixels(engine, tmp_path / f"phantom-{name}.png")
+        assert engine.phantom_rig.segment_scale == pytest.approx(0.4)
+        mirror, shaped = masks["mirror"].sum(), masks["shaped"].sum()
+        assert mirror > 500 and shaped < 0.8 * mirror
+        assert (masks["shaped"] & ~masks["mirror"]).sum() > 50      # the fist is elsewhere
+    finally:
+        engine.close()

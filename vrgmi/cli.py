@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("patient", metavar="PATIENT", help="pseudonymous patient id")
     p.add_argument("--format", choices=("csv", "fhir", "pdf"), default="csv")
     p.add_argument("--out", default=None, help="output file or folder (default: here)")
+    p.add_argument("--unblinded", action="store_true",
+                   help="study allocations with their conditions, not only their codes "
+                        "(csv, fhir; docs/study-conditions.md)")
     p.add_argument("--database", metavar="URL", default=None,
                    help="records database URL (default: data.database_url, else SQLite in "
                         "the user data directory)")
@@ -363,7 +366,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         paths = export_patient(db, args.patient, args.format,
                                Path(args.out) if args.out else None, progress=_progress,
-                               norms=report_norms(_settings(args).norms))
+                               norms=report_norms(_settings(args).norms),
+                               unblinded=args.unblinded)
     finally:
         db.close()
     for path in paths:

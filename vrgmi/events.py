@@ -50,7 +50,10 @@ EVENT_KINDS = ("session_started", "scene_started", "trial", "block_finished", "q
                # the levels carried over to the next session (vrgmi/progress.py)
                "progression",
                # a brush stroke of the touch task (vrgmi/scenes/touch.py, docs/embodiment.md)
-               "stroke")
+               "stroke",
+               # the phantom's shape and its schedule, the study condition's code
+               # (vrgmi/phantom_setup.py, docs/phantom-shaping.md, docs/study-conditions.md)
+               "phantom_shaped", "shaping_decision", "study_condition")
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,12 @@ FORMATS = ("csv", "fhir", "pdf")
 
 def export_patient(db: Database, patient_id: str, fmt: str, out: Path | None = None,
                    progress: Callable[[str], None] | None = None,
-                   norms: dict[str, float] | None = None) -> list[Path]:
+                   norms: dict[str, float] | None = None,
+                   unblinded: bool = False) -> list[Path]:
     """Export one patient in ``fmt`` (csv | fhir | pdf) and return the files written;
-    ``norms`` (:func:`vrgmi.records.queries.report_norms`) for the PDF's charts.
+    ``norms`` (:func:`vrgmi.records.queries.report_norms`) for the PDF's charts. Study
+    allocations are blinded (condition codes only) unless ``unblinded`` (CSV and FHIR; the
+    PDF report is always blinded), docs/study-conditions.md.
 
     ``out``: a folder for CSV (default ``.``), a file (or a folder to put
     ``PATIENT-fhir.json`` / ``PATIENT-report.pdf`` in) for the others.
@@ -28,10 +31,20 @@ def export_patient(db: Database, patient_id: str, fmt: str, out: Path | None = N
     if fmt not in FORMATS:
         raise RecordsError(f"export: format {fmt!r} is not one of {', '.join(FORMATS)}")
     get_patient(db, patient_id)             # a one-line error for an unknown patient
+    if unblinded and fmt == "pdf":
+        raise RecordsError("export: the PDF report is always blinded; export csv or fhir "
+                           "unblinded")
     if fmt == "csv":
+        from vrgmi.atomic import write_text
         from vrgmi.export.csv_export import export_csv
+        from vrgmi.export.study_export import study_csv
         try:
-            return export_csv(db, patient_id, Path(out or "."))
+            paths = export_csv(db, patient_id, Path(out or "."))
+            study = study_csv(db, patient_id, unblinded)
+            if study is not None:
+                paths.append(write_text(Path(out or ".") / f"{patient_id}-study.csv", study,
+                                        "export"))
+            return paths
         except AtomicWriteError:
             raise
         except OSError as exc:
@@ -45,7 +58,7 @@ def export_patient(db: Database, patient_id: str, fmt: str, out: Path | None = N
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "fhir":
             from vrgmi.export.fhir import write_bundle
-            return [write_bundle(db, patient_id, path)]
+            return [write_bundle(db, patient_id, path, unblinded)]
         from vrgmi.export.report_pdf import write_report
         write_report(db, patient_id, path, progress, norms)
         return [path]

@@ -37,6 +37,7 @@ from fhir.resources.R4B.bundle import Bundle
 from vrgmi.atomic import write_text
 from vrgmi.export.embodiment_export import embodiment_resources
 from vrgmi.export.outcomes_fhir import outcome_resources
+from vrgmi.export.study_export import study_resources
 from vrgmi.outcomes.store import patient_answers
 from vrgmi.records.db import Database
 from vrgmi.records.queries import nrs_score, progress, questionnaires
@@ -90,8 +91,9 @@ def _quantity(value: float, unit: str, code: str) -> dict[str, Any]:
     return {"value": round(float(value), 4), "unit": unit, "system": UCUM, "code": code}
 
 
-def bundle_dict(db: Database, patient_id: str) -> dict[str, Any]:
-    """The Bundle as plain JSON-ready data (validated by :func:`build_bundle`)."""
+def bundle_dict(db: Database, patient_id: str, unblinded: bool = False) -> dict[str, Any]:
+    """The Bundle as plain JSON-ready data (validated by :func:`build_bundle`); study
+    allocations as their codes, with the conditions only when ``unblinded``."""
     prog = progress(db, patient_id)         # an unknown patient's one-line error, too
     pid = prog["patient"]
     resources: list[dict[str, Any]] = [{
@@ -100,6 +102,8 @@ def bundle_dict(db: Database, patient_id: str) -> dict[str, Any]:
     for q in questionnaires(db, patient_id):
         resources.extend(_questionnaire(pid, q))
     resources.extend(embodiment_resources(pid, db, patient_id, _uid, CODE_SYSTEM, _category))
+    resources.extend(study_resources(pid, db, patient_id, unblinded, _uid, CODE_SYSTEM,
+                                     _category))
     resources.extend(outcome_resources(pid, patient_answers(db, patient_id), _uid, CODE_SYSTEM,
                                        LOINC, _category))
     for p in prog["laterality"]:
@@ -162,16 +166,17 @@ def _questionnaire(pid: str, q: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def build_bundle(db: Database, patient_id: str) -> Bundle:
+def build_bundle(db: Database, patient_id: str, unblinded: bool = False) -> Bundle:
     """The patient's records as a validated R4B (R4-compatible) ``Bundle``."""
-    return Bundle.model_validate(bundle_dict(db, patient_id))
+    return Bundle.model_validate(bundle_dict(db, patient_id, unblinded))
 
 
-def bundle_json(db: Database, patient_id: str) -> str:
+def bundle_json(db: Database, patient_id: str, unblinded: bool = False) -> str:
     """The Bundle as FHIR JSON text."""
-    return build_bundle(db, patient_id).model_dump_json(indent=1, exclude_none=True)
+    return build_bundle(db, patient_id, unblinded).model_dump_json(indent=1,
+                                                                   exclude_none=True)
 
 
-def write_bundle(db: Database, patient_id: str, path: Path) -> Path:
+def write_bundle(db: Database, patient_id: str, path: Path, unblinded: bool = False) -> Path:
     """Write the Bundle to ``path`` (UTF-8 JSON, atomically); returns the path."""
-    return write_text(path, bundle_json(db, patient_id), "export")
+    return write_text(path, bundle_json(db, patient_id, unblinded), "export")
