@@ -220,3 +220,44 @@ def test_the_shaped_phantom_on_screen(display, scene, tmp_path):
         assert (masks["shaped"] & ~masks["mirror"]).sum() > 50      # the fist is elsewhere
     finally:
         engine.close()
+
+
+def test_shape_commands_are_checked_against_hostile_input():
+    """Whatever a companion sends, shape_phantom / capture_posture become a checked Command
+    or a one-line rejection; what passes the server the engine's shaper accepts or refuses
+    in one line, and never holds a value out of bounds."""
+    from hypothesis import given, settings as hsettings
+    from hypothesis import strategies as st
+
+    from vrgmi.companion.commands import CommandRejected, check_command
+
+    core = _core(frames=1)
+    values = (st.none() | st.booleans() | st.integers(-10 ** 9, 10 ** 9)
+              | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=60)
+              | st.sampled_from(["clenched_fist", "curled_toes", "captured", "fist", " fist ",
+                                 "x" * 41, "\x00", "twisted_wrist"])
+              | st.lists(st.integers(), max_size=3) | st.dictionaries(st.text(max_size=5),
+                                                                    st.integers(), max_size=2))
+    keys = st.sampled_from(["posture", "telescoping", "weight", "reason", "side", "__proto__"])
+
+    @hsettings(max_examples=300, deadline=None)
+    @given(st.sampled_from(["shape_phantom", "capture_posture"]),
+           st.dictionaries(keys, values, max_size=4))
+    def one(name, args):
+        try:
+            command = check_command({"command": name, "args": args}, {}, {}, "tablet")
+        except CommandRejected as exc:
+            assert "\n" not in str(exc) and len(str(exc)) < 400
+            return
+        a = command.args
+        assert set(a) <= {"posture", "telescoping", "weight", "reason"}
+        for key in ("telescoping", "weight"):
+            assert key not in a or (type(a[key]) is float and 0.0 <= a[key] <= 1.0)
+        try:
+            core.shaper.set(a.get("posture"), a.get("telescoping"), a.get("weight"))
+        except ShapeError as exc:
+            assert "\n" not in str(exc)
+        assert 0.0 <= core.shaper.weight <= 1.0
+        assert 0.0 <= core.shaper.telescoping <= core.shaper.max_telescoping
+
+    one()

@@ -110,7 +110,15 @@ function showStatus(s) {
   showTrials(s.recent_trials || []);
   showParams(s);
   syncSetup(s);
+  showPhantom(s.phantom || {});
   document.body.classList.toggle("stopped", s.state === "emergency_stopped");
+}
+
+function showPhantom(p) {
+  // the phantom's shape now and the session's study condition code (never its name)
+  $("phantom-now").textContent = p.posture == null ? "-"
+    : `${p.posture.replace(/_/g, " ")}, ${Math.round(100 * p.weight)} % as felt, telescoping ${Math.round(100 * p.telescoping)} %`
+      + (p.study_code ? `; study condition ${p.study_code}` : "");
 }
 
 function showAlerts(alerts) {
@@ -230,6 +238,10 @@ function wireControls() {
   $("set-tone").addEventListener("click", () => send("skin_tone", {tone: $("tone").value}, $("setup-error")));
   $("set-shape").addEventListener("click", () => send("limb_shape", Object.fromEntries(
     SHAPE_KEYS.map((k) => [k, Number($(`shape-${k}`).value)])), $("setup-error")));
+  $("phantom-apply").addEventListener("click", () => send("shape_phantom", {
+    posture: $("phantom-posture").value, telescoping: Number($("phantom-telescoping").value),
+    weight: Number($("phantom-weight").value)}, $("phantom-error")));
+  $("phantom-capture").addEventListener("click", () => send("capture_posture", {}, $("phantom-error")));
   $("start").addEventListener("click", openChooser);
   $("chooser-cancel").addEventListener("click", () => $("chooser").close());
   $("chooser-new").addEventListener("submit", (ev) => {
