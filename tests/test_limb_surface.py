@@ -42,3 +42,32 @@ def test_nails_are_visible_in_every_dorsal_view(display, limb):
                 assert _marked_pixels(picture) >= 6, (side, posture)    # a nail or more
     finally:
         renderer.close()
+
+
+def _hue_deg(rgb: np.ndarray) -> float:
+    r, g, b = rgb / 255.0
+    return float(np.degrees(np.arctan2(np.sqrt(3.0) * (g - b), 2.0 * r - g - b)))
+
+
+@pytest.mark.parametrize("limb", ["hand", "foot"])
+def test_nails_on_dark_skin_are_a_lighter_shade_of_it_not_pink(display, limb):
+    """On Fitzpatrick VI the nails show the skin's own hue, lighter (the nail bed under a
+    translucent plate), not the pink that read as painted nails: the nail pixels (found
+    by drawing them in a marker colour) against the rest of the limb in the same picture."""
+    settings = load_settings(None, ["patient.skin_tone=VI"])
+    renderer = StimulusRenderer(display.base, settings, (limb,), 160)
+    try:
+        stimulus = Stimulus(limb, "right", POSTURE_SETS["all"][limb][0], DORSAL[limb])
+        plain = renderer.render(stimulus).astype(float)
+        renderer.root.set_shader_input("nail_tone", Vec3(0.0, 1.0, 0.0), 100)
+        marked = renderer.render(stimulus).astype(int)
+    finally:
+        renderer.close()
+    nail = (marked[..., 1] > marked[..., 0] + 60) & (marked[..., 1] > marked[..., 2] + 60)
+    skin = (np.abs(plain - plain[0, 0]).sum(axis=2) > 30) & ~nail
+    assert nail.sum() >= 20
+    nails, rest = plain[nail].mean(axis=0), plain[skin].mean(axis=0)
+    print(f"{limb}, tone VI: nails {nails.round()} hue {_hue_deg(nails):.1f}, skin "
+          f"{rest.round()} hue {_hue_deg(rest):.1f}")
+    assert abs(_hue_deg(nails) - _hue_deg(rest)) <= 3.0          # the pink was 6-7 off
+    assert nails.mean() >= rest.mean() + 20.0
