@@ -109,15 +109,21 @@ def test_every_event_kind_is_stored(db, tmp_path):
     sink = RecordSink(db, spill_path=tmp_path / "spill-stroke.jsonl")   # a touch task's stroke
     sink.put(Event("stroke", 1.0, {"surface": "residual", "delay_s": 0.0}, "touch_phantom",
                    "P01-s07"))
+    # the phantom's shape, its schedule and the study condition's code (vrgmi/phantom_setup)
+    sink.put(Event("phantom_shaped", 1.5, {"old": {"weight": 0.0}, "new": {"weight": 1.0},
+                                           "by": "schedule", "step": 0}, "", "P01-s07"))
+    sink.put(Event("study_condition", 1.6, {"code": "K7QD", "index": 0}, "", "P01-s07"))
+    sink.put(Event("shaping_decision", 2.0, {"step": 0, "advance": False}, "", "P01-s07"))
     sink.close()
-    assert sink.error is None and sink.written == 1
+    assert sink.error is None and sink.written == 4
     with db.session() as s:
         kinds = {k for (k,) in s.execute(select(SessionEvent.kind).distinct())}
         assert kinds == {"block_finished", "param_changed", "session_paused",
                          "session_resumed", "recenter", "body_turned",
                          "body_turn_suspected", "body_turn_cleared", "pain_check",
                          "pain_flare", "ssq_alert", "dose_warning", "phase_step_back",
-                         "patient_stop", "progression", "stroke"}
+                         "patient_stop", "progression", "stroke", "phantom_shaped",
+                         "study_condition", "shaping_decision"}
         assert s.scalar(select(func.count(GateDecision.id))) == 1
         assert s.scalar(select(func.count(QuestionnaireAnswer.id))) == 7 * 3 + 4
         assert s.scalar(select(func.count(Trial.id))) == 7 * 20 + 4 * 4 + 5
