@@ -480,8 +480,8 @@ class Engine:
         if render:
             self.display.base.graphicsEngine.render_frame()
         # Panda3D caches every transform and render state it makes (each joint's new pose,
-        # each frame); ShowBase frees the unused ones in its task loop, which the headless and
-        # headset loops never step: without this the cache grows by ~66 KB a frame
+        # each frame); ShowBase frees the unused ones in its task loop, which only the desktop
+        # window's frame source steps: without this the cache grows by ~66 KB a frame
         TransformState.garbage_collect()
         RenderState.garbage_collect()
         timer.mark(3)
