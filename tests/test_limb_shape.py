@@ -3,6 +3,7 @@ as the models' glTF morph targets, hand and foot size, one shape for every limb 
 therapist's command and the patient's record."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ import pygltflib
 import pytest
 from panda3d.core import OrthographicLens
 from records_data import _events
+from test_companion_api import records, request, server, token  # noqa: F401 (fixtures)
 
 from vrgmi.app import Engine, EngineError
 from vrgmi.body.limb_shape import MORPH_NAMES, morph_weights
@@ -23,7 +25,6 @@ from vrgmi.render.rig import LimbRig
 from vrgmi.render.shaders import SKIN, load_shader
 from vrgmi.render.skin import SkinLook
 from vrgmi.records import queries
-from vrgmi.records.db import open_database
 from vrgmi.records.store import RecordSink
 from vrgmi.settings import LimbShapeSettings, load_settings
 from vrgmi.tracking.scripted import ScriptedSource
@@ -151,9 +152,10 @@ def test_limb_shape_command_is_checked(display):
         assert why in str(err.value) and "\n" not in str(err.value), (args, err.value)
 
 
-def test_limb_shape_round_trip_command_engine_records(display, scene, tmp_path):
-    """Companion command -> session -> every limb -> param_changed -> the patient's row ->
-    the next session's limbs."""
+def test_limb_shape_round_trip_command_engine_records(display, scene, tmp_path, records,
+                                                     server, token):
+    """Companion HTTP command -> session -> every limb -> param_changed -> the patient's
+    row -> the companion's patient page and the next session's limbs."""
     from test_session import REGISTRY
     from vrgmi.program import Program, SceneStep
     from vrgmi.session import SessionRunner
@@ -164,31 +166,35 @@ def test_limb_shape_round_trip_command_engine_records(display, scene, tmp_path):
                                            steps={"mirror": [SceneStep("tiny", 0.1)]}),
                            tmp_path, CommandQueue(), StatusBoard(), registry=REGISTRY)
     try:
-        command = check_command({"command": "limb_shape",
-                                 "args": {"muscle": 0.8, "foot_size": 1.1}}, {}, {}, "therapist")
+        server.commands.drain()
+        bad = request(server, "POST", "/api/command",
+                      {"command": "limb_shape", "args": {"muscle": "strong"}}, token)
+        assert bad[0] == 400 and "muscle must be a number" in json.loads(bad[2])["error"]
+        sent = request(server, "POST", "/api/command",
+                       {"command": "limb_shape", "args": {"muscle": 0.8, "foot_size": 1.1}}, token)
+        assert sent[0] == 202, sent
+        command, = server.commands.drain()
         runner.commands.put(command)
         runner.start(0.0)
         runner.step(0.0, 1 / 90, render=False)
         assert engine.intact_rig.shape.muscle == engine.phantom_rig.shape.muscle == 0.8
         changed = [e.data for e in runner.events.of_kind("param_changed")]
         assert {"name": "limb_shape.muscle", "old": 0.0, "new": 0.8,
-                "by": "therapist"} in changed
+                "by": command.by} in changed and command.by.startswith("companion:")
     finally:
         runner.close()
         engine.close()
-    db = open_database(f"sqlite:///{tmp_path / 'records.sqlite3'}")
-    try:
-        sink = RecordSink(db, spill_path=tmp_path / "spill.jsonl")
-        start = _events("P07", 1)[0]
-        sink.put(start)
-        for data in changed:
-            sink.put(Event("param_changed", 1.0, data, "", start.session, start.wall + 1))
-        sink.close()
-        assert sink.error is None
-        record = queries.get_patient(db, "P07")
-        assert record["limb_shape"] == {"muscle": 0.8, "foot_size": 1.1}
-    finally:
-        db.close()
+    sink = RecordSink(records, spill_path=tmp_path / "spill.jsonl")   # the companion's
+    start = _events("P07", 1)[0]
+    sink.put(start)
+    for data in changed:
+        sink.put(Event("param_changed", 1.0, data, "", start.session, start.wall + 1))
+    sink.close()
+    assert sink.error is None
+    record = queries.get_patient(records, "P07")
+    assert record["limb_shape"] == {"muscle": 0.8, "foot_size": 1.1}
+    page = request(server, "GET", "/api/patients/P07", token=token)
+    assert json.loads(page[2])["patient"]["limb_shape"] == record["limb_shape"]
     again = Engine(load_settings(None, {}), ScriptedSource("reach", intact_side="right"),
                    display)
     try:
