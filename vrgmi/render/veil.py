@@ -1,5 +1,9 @@
 """A veil over the whole view: a dark card just in front of the eyes whose opacity a scene
-ramps to fade the view out and back in (the drift task fades to the plain room with it)."""
+ramps to fade the view out and back in (the drift task fades to the plain room with it).
+
+It lives under the scene's node (so it goes when the scene goes, however it ends) and is
+put in front of the camera (the head; both eyes' cameras in the headset sit at it) each
+time its opacity is set, after the engine has placed the camera for the frame."""
 from __future__ import annotations
 
 from panda3d.core import CardMaker, NodePath, TransparencyAttrib
@@ -10,15 +14,17 @@ VEIL_DISTANCE_M = 0.12
 
 
 class Veil:
-    """A card parented to ``camera`` (both eyes' cameras in the headset sit under it),
-    covering every field of view; :meth:`set_alpha` 0 hides it, 1 is opaque."""
+    """A card under ``parent`` kept just in front of ``camera``, covering every field of
+    view; :meth:`set_alpha` 0 hides it, 1 is opaque."""
 
-    def __init__(self, camera: NodePath) -> None:
-        cm = CardMaker("veil")
-        cm.set_frame(-1.0, 1.0, -1.0, 1.0)           # 2 m square at 0.12 m: > 170 deg
-        self.root = camera.attach_new_node(cm.generate())
-        self.root.set_pos(0.0, VEIL_DISTANCE_M, 0.0)
-        self.root.set_scale(VEIL_DISTANCE_M * 20.0)
+    def __init__(self, parent: NodePath, camera: NodePath) -> None:
+        self.camera = camera
+        self.root = parent.attach_new_node("veil")
+        cm = CardMaker("veil-card")
+        cm.set_frame(-1.0, 1.0, -1.0, 1.0)           # 4.8 m square at 0.12 m: > 170 deg
+        card = self.root.attach_new_node(cm.generate())
+        card.set_pos(0.0, VEIL_DISTANCE_M, 0.0)
+        card.set_scale(VEIL_DISTANCE_M * 20.0)
         self.root.set_transparency(TransparencyAttrib.M_alpha)
         self.root.set_bin("fixed", 100)
         self.root.set_depth_test(False)
@@ -35,9 +41,6 @@ class Veil:
         if self.alpha <= 0.0:
             self.root.hide()
             return
+        self.root.set_transform(self.camera.get_transform(self.root.get_parent()))
         self.root.show()
         self.root.set_color(*VEIL_RGB, self.alpha)
-
-    def remove(self) -> None:
-        """Take the veil away."""
-        self.root.remove_node()

@@ -79,7 +79,7 @@ class DriftTask(Scene):
             return
         from vrgmi.render.ui import FacingView, Panel, backdrop
         from vrgmi.render.veil import Veil
-        self._curtain = Veil(ctx.base.camera)
+        self._curtain = Veil(ctx.root, ctx.base.camera)
         view = self._view = FacingView(ctx.root, "drift")
         view.place(ctx.core, ctx.core.frame.head, bool(ctx.core.frame.head_valid))
         self._prompt = Panel(view.root, (0.0, 0.0, 0.0), view.distance_m, 2.2, "drift-prompt",
@@ -165,12 +165,10 @@ class DriftTask(Scene):
                 rig.root.hide() if hidden else rig.root.show()
 
     def teardown(self) -> None:
-        """Show the limbs again; take the curtain away."""
+        """Show the limbs again (the curtain goes with the scene's node)."""
         if self.ctx is not None:
             self._hide_limbs(False)
-        if self._curtain is not None:
-            self._curtain.remove()
-            self._curtain = None
+        self._curtain = None
         super().teardown()
 
     def summary(self) -> dict[str, Any]:
