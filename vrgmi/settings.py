@@ -239,8 +239,8 @@ class EmbodimentSettings:
                                 0.0, 2.0)
     touch_contact_m: float = _opt(0.06, "the brush tip within this distance (m) of a limb's "
                                   "axis touches it", 0.02, 0.15)
-    touch_haptic: bool = _opt(False, "a haptic pulse on the patient's controller while the "
-                              "drawn brush touches the virtual limb")
+    touch_haptic: bool = _opt(False, "a haptic pulse on the patient's controller when the "
+                              "drawn brush starts touching the virtual limb")
     touch_haptic_amplitude: float = _opt(0.5, "strength of the haptic pulse (0..1)", 0.05, 1.0)
     touch_brush: str = _opt("auto", "what the therapist holds as the brush: a tracker with "
                             "the role handheld_object, the controller on the amputated side, or "
