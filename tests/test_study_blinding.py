@@ -53,10 +53,10 @@ def _answer(runner, t, n=1):
             runner.engine.inputs.push(action, t, "script")
 
 
-def _session(display, db, tmp_path, check):
+def _session(display, db, tmp_path, check, patient="P07"):
     settings = load_settings(None, {"safety.ssq_baseline": False})
     engine = Engine(settings, ScriptedSource("reach", intact_side="right"), display)
-    program = load_program(db, "P07")
+    program = load_program(db, patient)
     sink = RecordSink(db, spill_path=tmp_path / "spill.jsonl")
     runner = SessionRunner(engine, program, tmp_path, CommandQueue(), StatusBoard(),
                            registry=REGISTRY, sinks=[sink], max_block_s=3.0,
@@ -159,5 +159,31 @@ def test_sessions_run_their_allocation_and_only_codes_are_shown(display, tmp_pat
             assert all(c in text for c in want)
         with pytest.raises(RecordsError, match="always blinded"):
             export_patient(db, "P07", "pdf", tmp_path / "x", unblinded=True)
+    finally:
+        db.close()
+
+
+def test_imagery_sessions_hide_the_phantom_and_capture_shapes_it(display, tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'records.sqlite3'}")
+    try:
+        q.upsert_patient(db, "P08", side="left", level="transradial")
+        save_program(db, Program("P08", phase="mirror", breathing_between_blocks=False,
+                                 steps={"mirror": [SceneStep("free_mirror", 0.1)]},
+                                 study=StudyPlan(conditions=["imagery"])))
+
+        def check(runner, engine, t):
+            assert engine.core.condition.name == "imagery"
+            assert engine.phantom_rig.root.is_hidden()
+            assert not engine.intact_rig.root.is_hidden()
+            runner.commands.put(Command("capture_posture"))
+            _run(runner, t, lambda: engine.core.shaper.posture == "captured", 1.0)
+            assert engine.core.shaper.weight == 1.0
+            first = engine.core.shaper.first
+            assert (engine.core.shaper.target[first:] != 0).any()
+
+        _session(display, db, tmp_path, check, "P08")
+        plan = load_program(db, "P08").shaping
+        assert plan.posture == "captured" and len(plan.captured) > 20
+        assert plan.history[-1]["by"] == "therapist"
     finally:
         db.close()

@@ -64,13 +64,22 @@ class PhantomSetup:
 
     # -- session start ---------------------------------------------------------------------
     def start(self, runner: Any, t: float) -> None:
-        """Shape the phantom from the program's plan and allocate the study condition."""
-        program = runner.program
+        """Shape the phantom from the program's plan and allocate the study condition; a
+        program without them gets the plain mirror (an engine may run many sessions). A
+        shape or condition that cannot start is one line for the therapist (naming the
+        code, never the condition) and the session runs on."""
+        program, core = runner.program, runner.engine.core
         plan = program.shaping
-        if plan is not None:
-            shape = plan.shape(runner.engine.settings.shaping)
-            self._shape(runner, t, "schedule", {**shape, "step": plan.step},
-                        captured=plan.captured or None)
+        core.condition.set("mirror")
+        try:
+            if plan is not None:
+                shape = plan.shape(runner.engine.settings.shaping)
+                self._shape(runner, t, "schedule", {**shape, "step": plan.step},
+                            captured=plan.captured or None)
+            elif core.shaper.active:
+                core.shaper.set(weight=0.0, telescoping=0.0)
+        except VrgmiError as exc:
+            runner._alert(t, "phantom", f"the phantom's shape was not applied: {exc}")
         if program.study is not None:
             settings = runner.engine.settings
             study = dataclasses.replace(program.study,
@@ -80,7 +89,12 @@ class PhantomSetup:
             runner.program = dataclasses.replace(program, study=study)
             self._allocation = {**entry, "delay_s": study.delay_s or settings.study.delay_s}
             self.code = entry["code"]
-            self._condition(runner.engine)
+            try:
+                self._condition(runner.engine)
+            except VrgmiError as exc:
+                core.condition.set("mirror")
+                runner._alert(t, "study", f"study condition {self.code} could not start "
+                              f"({type(exc).__name__}); this session shows the mirror")
             runner.events.emit("study_condition", t, {"code": self.code,
                                                       "index": entry["index"]})
             runner._program_changed()
@@ -125,7 +139,9 @@ class PhantomSetup:
             if command.name == "capture_posture":
                 angles = runner.engine.core.shaper.capture(runner.engine.core.intact)
                 self._remember(runner, t, {"captured": [round(float(a), 5) for a in angles]})
-                self._shape(runner, t, command.by, {"posture": CAPTURED}, record=False)
+                weight = runner.engine.core.shaper.weight or 1.0     # shown at once
+                self._shape(runner, t, command.by, {"posture": CAPTURED, "weight": weight},
+                            record=False)
                 runner.message = "posture captured from the intact limb"
                 return
             changes = {k: args[k] for k in ("posture", "telescoping", "weight") if k in args}
