@@ -146,7 +146,8 @@ def test_sessions_run_their_allocation_and_only_codes_are_shown(display, tmp_pat
             export_patient(db, "P07", fmt, tmp_path / "blinded")
         shown.update(_texts(tmp_path / "blinded"))
         codes = {a["code"].lower() for a in program.study.allocations}
-        assert any(c in shown["P07-study.csv"] for c in codes)
+        assert codes and all(c in shown["P07-study.csv"] for c in codes)
+        assert all(c in shown["P07-fhir.json"] for c in codes)
         for name, text in shown.items():
             for word in HIDDEN:
                 assert not re.search(rf"\b{word}\b", text), f"{word!r} shown in {name}"

@@ -34,6 +34,7 @@ from matplotlib.figure import Figure
 from vrgmi.atomic import write_bytes
 from vrgmi.export import plots
 from vrgmi.export.clinic_report import patient_outcomes_page
+from vrgmi.export.study_export import study_rows
 from vrgmi.laterality.norms import Norms
 from vrgmi.outcomes.store import patient_outcomes
 from vrgmi.records.db import Database
@@ -50,6 +51,8 @@ PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Sessions", ("sessions",)),
 )
 SESSION_ROWS = 45
+#: study condition codes listed on the title page, at most (the latest)
+STUDY_CODES_SHOWN = 24
 #: space above a chart (its title; the page title above the first one) and below it (axis
 #: label)
 MARGIN_TOP_IN, MARGIN_BOTTOM_IN = 0.85, 0.55
@@ -127,7 +130,8 @@ def _embodiment_lines(prog: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _title_page(patient: dict[str, Any], prog: dict[str, Any]) -> Figure:
+def _title_page(patient: dict[str, Any], prog: dict[str, Any],
+                study_codes: list[str] | None = None) -> Figure:
     fig = _page()
     sessions = prog["sessions"]
     program = patient.get("program") or {}
@@ -153,6 +157,10 @@ def _title_page(patient: dict[str, Any], prog: dict[str, Any]) -> Figure:
     span = (f"{sessions[0]['started'][:10]} to {sessions[-1]['started'][:10]}"
             if sessions else "none yet")
     line(f"Sessions: {len(sessions)} ({span})")
+    if study_codes:            # blinded: the codes only (docs/study-conditions.md)
+        shown = study_codes[-STUDY_CODES_SHOWN:]
+        line(f"Study condition codes, session by session (latest {len(shown)} of "
+             f"{len(study_codes)}): {' '.join(shown)}", 10)
     line(f"Report made: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", gap=0.05)
     line("Latest figures", 14, "bold", 0.035)
     for text in _latest_lines(prog):
@@ -240,7 +248,8 @@ def write_report(db: Database, patient_id: str, out: Path | io.BytesIO,
     meta = {"Title": f"GMI progress report {patient_id}", "Creator": "vrgmi", "Author": None}
     with PdfPages(out, metadata=meta) as pdf:
         say("report: title page")
-        pdf.savefig(_title_page(patient, prog))
+        codes = [r["code"] for r in study_rows(db, patient_id)]
+        pdf.savefig(_title_page(patient, prog, codes))
         extra = (EMBODIMENT_PAGE,) if any(prog.get(k) for k in ("embodiment", "drift",
                                                                  "touch")) else ()
         for title, names in PAGES + extra:
