@@ -30,7 +30,7 @@ from vrgmi.spatial import qmul_t, qrot_t
 
 #: every condition; ``mirror`` is the treatment, the rest are controls
 CONDITIONS: tuple[str, ...] = ("mirror", "delayed", "frozen", "replay", "imagery")
-#: a time a little under one frame's, so a frame exactly ``delay`` old counts as old enough
+#: rounding slack (s, far under a frame) so a frame exactly ``delay`` old counts as old enough
 _EPS_S = 1e-4
 
 
@@ -132,7 +132,6 @@ def record_motion(core, seconds: float, rate_hz: float) -> MotionRecording:
         to_local_kernel(core.phantom.target, core.torso.pose, rec.local[i])
         rec.curls[i] = core.phantom.curls if arm else core.phantom.toe_curl
         rec.swivel[i] = core.intact.swivel
-    rec.swivel[~np.isfinite(rec.swivel)] = math.nan
     return rec
 
 
