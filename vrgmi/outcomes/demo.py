@@ -16,7 +16,7 @@ import numpy as np
 from vrgmi.events import Event
 from vrgmi.export.clinic_report import export_clinic
 from vrgmi.outcomes.schedule import BASELINE, END, PHASE_PREFIX, add_months, followup
-from vrgmi.outcomes.store import record_visit, set_plan
+from vrgmi.outcomes.store import patient_answers, record_visit, set_plan
 from vrgmi.program import Program
 from vrgmi.records.db import Database
 from vrgmi.records.programs import save_program
@@ -99,16 +99,23 @@ def _sessions(db: Database, pid: str, start: date, base: float, share: float,
 def fill_demo_outcomes(db: Database, patient_id: str, today: date | None = None,
                        say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The demo patient's baseline (an hour ago: before the demo's sessions) and the peers'
-    programs, sessions and outcome visits; returns ``{"patients": [...], "answers": n}``."""
+    programs, sessions and outcome visits; returns ``{"patients": [...], "answers": n}``.
+    A patient who already has outcome answers (a demo run before on the same records) is
+    left as they are."""
     today = today or date.today()
     rng = np.random.default_rng(17)
     (say or (lambda _m: None))(f"demo: outcomes of {patient_id} and {len(PEERS)} peers")
-    n = len(record_visit(db, patient_id, BASELINE, _battery(rng, 6.0, 0.0, 0.0), BY,
-                         datetime.now(timezone.utc) - timedelta(hours=1)))
+    baseline = _battery(rng, 6.0, 0.0, 0.0)
+    n = 0
+    if not patient_answers(db, patient_id):
+        n += len(record_visit(db, patient_id, BASELINE, baseline, BY,
+                              datetime.now(timezone.utc) - timedelta(hours=1)))
     for pid, (ago, done, share) in PEERS.items():
         start = today - timedelta(days=ago)
         base = float(rng.uniform(5.0, 8.0))
         upsert_patient(db, pid, side="left", level="transradial")
+        if patient_answers(db, pid):
+            continue
         end = start + timedelta(days=3 * WEEK_DAYS)
         save_program(db, Program(pid, "mirror",
                                  phase_started=start + timedelta(days=2 * WEEK_DAYS)))
