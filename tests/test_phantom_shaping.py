@@ -3,7 +3,6 @@ the mirror image in the core, the schedule that normalises it over weeks, the th
 commands, and the shaped phantom on screen."""
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, datetime, timezone
 
 import numpy as np
@@ -174,9 +173,8 @@ def test_a_step_waits_while_pain_rises_or_after_a_flare():
 
 
 def _phantom_pixels(engine, path):
-    """The phantom rig alone from the therapist's eye (room and intact arm hidden): a mask,
-    and the picture saved to ``path``."""
-    from vrgmi.app import THERAPIST_EYE, THERAPIST_LOOK
+    """The phantom rig alone, seen from in front of the patient (room, intact arm and resting
+    limbs hidden): a mask, and the picture saved to ``path``."""
     from vrgmi.render.display import grab_rgba, save_png
 
     base = engine.display.base
