@@ -15,7 +15,7 @@ from vrgmi.ik import kernels as K
 from vrgmi.ik.limits import (ARM_LIMITS, ARM_ROM, HIP_SINUS, LEG_LIMITS, LEG_ROM, SHOULDER_SINUS,
                              knee_rotation_limits, sinus_max)
 from vrgmi.ik.reference_numpy import solve_arm_numpy
-from vrgmi.ik.solver import FIST_DEG, HAND_FROM_ARM, TOE_CURL_DEG
+from vrgmi.ik.solver import FIST_DEG, HAND_FROM_ARM, OPEN_DEG, TOE_CURL_DEG
 
 ARM = (0.30, 0.26, 0.19)
 LEG = (0.45, 0.43, 0.26, 0.08)
@@ -512,10 +512,11 @@ def test_curl_zero_is_the_open_rest_hand_and_one_a_fist(arm):
     arm.set_curls(0.0)
     arm.solve(1)
     solved = arm.positions.copy()
-    arm.forward(np.r_[arm.angles[:7], np.zeros(20)], 1)
+    arm.forward(np.r_[arm.angles[:7], np.radians(OPEN_DEG.ravel())], 1)
     open_hand = arm.positions.copy()
     assert np.allclose(solved, open_hand, atol=1e-12)
-    assert np.allclose(arm.angles[K.FINGER_DOF0:], 0.0)
+    assert np.allclose(np.degrees(arm.angles[K.FINGER_DOF0:]), OPEN_DEG.ravel())
+    assert np.allclose(OPEN_DEG[1:], 0.0)               # straight fingers, a relaxed thumb
     arm.set_curls(1.0)
     arm.solve(1)
     check_limits(arm, arm.angles, 1)
@@ -536,12 +537,14 @@ def test_trigger_and_squeeze_drive_their_fingers(arm):
     arm.set_curls(1.0, 0.0)
     arm.solve(1)
     fingers = np.degrees(arm.angles[K.FINGER_DOF0:]).reshape(5, 4)
-    assert np.allclose(fingers[1], FIST_DEG[1]) and np.allclose(fingers[[0, 2, 3, 4]], 0.0)
+    assert np.allclose(fingers[1], FIST_DEG[1]) and np.allclose(fingers[[0, 2, 3, 4]],
+                                                                OPEN_DEG[[0, 2, 3, 4]])
     arm.set_curls(0.0, 0.5)
     arm.solve(1)
     fingers = np.degrees(arm.angles[K.FINGER_DOF0:]).reshape(5, 4)
-    assert np.allclose(fingers[1], 0.0) and np.allclose(fingers[[0, 2, 3, 4]],
-                                                        0.5 * FIST_DEG[[0, 2, 3, 4]])
+    half = 0.5 * (OPEN_DEG + FIST_DEG)
+    assert np.allclose(fingers[1], OPEN_DEG[1]) and np.allclose(fingers[[0, 2, 3, 4]],
+                                                                half[[0, 2, 3, 4]])
 
 
 def test_toe_curl_flexes_the_toes_down(leg):

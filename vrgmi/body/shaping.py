@@ -26,7 +26,7 @@ from vrgmi.body.postures import FOOT_POSTURES, HAND_POSTURES, foot_posture, hand
 from vrgmi.errors import VrgmiError
 from vrgmi.ik import kernels as K
 from vrgmi.ik.limits import ARM_DOF_NAMES, ARM_ROM, LEG_DOF_NAMES, LEG_ROM
-from vrgmi.ik.solver import FIST_DEG, TOE_CURL_DEG, ArmSolver, LegSolver, LimbSolver
+from vrgmi.ik.solver import FIST_DEG, OPEN_DEG, TOE_CURL_DEG, ArmSolver, LegSolver, LimbSolver
 
 
 class ShapeError(VrgmiError, ValueError):
@@ -196,7 +196,8 @@ class PhantomShaper:
             L1, L2, L3 = self.lengths
             short = telescoped_length(self.layout, self.lengths, telescoping)
             if self.limb == "arm":
-                geometry = K.arm_geometry(L1, short, L3, self.solver.limits, FIST_DEG)
+                geometry = K.arm_geometry(L1, short, L3, self.solver.limits, FIST_DEG,
+                                          OPEN_DEG)
             else:
                 geometry = K.leg_geometry(L1, short, L3, self._ankle_height,
                                           self.solver.limits, TOE_CURL_DEG)

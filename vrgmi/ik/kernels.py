@@ -29,7 +29,8 @@ G_BONE = G_RAYQ + 20                        # arm: 5 x 3 phalanx lengths
 G_FIST = G_BONE + 15                        # arm: 5 x 4 fist angles (curl = 1)
 G_ABD = G_FIST + 20                         # arm: 5 abduction signs
 G_REFQ = G_ABD + 5                          # arm: rest frame of the palm reference points
-ARM_GEOM_SIZE = G_REFQ + 4
+G_OPEN = G_REFQ + 4                         # arm: 5 x 4 open-hand angles (curl = 0)
+ARM_GEOM_SIZE = G_OPEN + 20
 G_TOEFIST = G_REST + 12                     # leg: toe flexion at curl = 1
 LEG_GEOM_SIZE = G_TOEFIST + 1
 
@@ -685,7 +686,8 @@ def _hand_angles(geom, hand, hand_valid, curls, o, qt, side, lim, ang):
         for f in range(5):
             cf = min(1.0, max(0.0, curls[f]))
             for i in range(4):
-                ang[FINGER_DOF0 + 4 * f + i] = cf * geom[G_FIST + 4 * f + i]
+                a0 = geom[G_OPEN + 4 * f + i]
+                ang[FINGER_DOF0 + 4 * f + i] = a0 + cf * (geom[G_FIST + 4 * f + i] - a0)
 
 
 @njit(cache=True)
@@ -969,8 +971,9 @@ def _reach_min(l1: float, l2: float, flex_max: float) -> float:
 
 
 def arm_geometry(upper_arm: float, forearm: float, hand_length: float,
-                 lim: np.ndarray, fist_deg: np.ndarray) -> np.ndarray:
-    """Flat geometry array of one arm for :func:`solve_arm` (canonical right hand)."""
+                 lim: np.ndarray, fist_deg: np.ndarray, open_deg: np.ndarray) -> np.ndarray:
+    """Flat geometry array of one arm for :func:`solve_arm` (canonical right hand); curls
+    blend each finger's angles from ``open_deg`` (curl 0) to ``fist_deg`` (curl 1)."""
     g = np.zeros(ARM_GEOM_SIZE)
     g[G_L1], g[G_L2] = upper_arm, forearm
     g[G_SOFT] = SOFT_FRACTION * (upper_arm + forearm)
@@ -988,6 +991,7 @@ def arm_geometry(upper_arm: float, forearm: float, hand_length: float,
         g[G_BONE + 3 * f:G_BONE + 3 * f + 3] = np.linalg.norm(np.diff(pts, axis=0), axis=1)
         g[G_ABD + f] = -1.0 if f >= 3 else 1.0
     g[G_FIST:G_FIST + 20] = np.radians(fist_deg).ravel()
+    g[G_OPEN:G_OPEN + 20] = np.radians(open_deg).ravel()
     g[G_REFQ:G_REFQ + 4] = _palm_frame(tuple(rest[1]), tuple(rest[7]), tuple(rest[12]),
                                        tuple(rest[17]), tuple(rest[22]))
     return g

@@ -327,7 +327,8 @@ def solve_arm_numpy(torso: np.ndarray, shoulder: np.ndarray, target: np.ndarray,
             _retarget(geom, f, (hp[chain] - hp[1]) @ R, lim, ang)
     else:
         fist = geom[K.G_FIST:K.G_FIST + 20].reshape(5, 4)
-        ang[7:] = (np.clip(curls, 0, 1)[:, None] * fist).ravel()
+        open_ = geom[K.G_OPEN:K.G_OPEN + 20].reshape(5, 4)
+        ang[7:] = (open_ + np.clip(curls, 0, 1)[:, None] * (fist - open_)).ravel()
     pos = np.zeros((28, 3))
     rot = np.zeros((28, 3, 3))
     pos[:3], rot[:3] = (S, E, W), (Qu, Qf, Qh)

@@ -39,7 +39,12 @@ _STATUS = {
 
 #: joint angles (deg) of a closed fist (curl = 1): thumb CMC flexion, CMC abduction, MCP,
 #: IP; fingers MCP flexion, MCP abduction, PIP, DIP. All inside the limits.
-FIST_DEG = np.array([[12.0, 20.0, 45.0, 60.0]] + [[85.0, 0.0, 95.0, 60.0]] * 4)
+FIST_DEG = np.array([[5.0, 0.0, 40.0, 60.0]] + [[85.0, 0.0, 95.0, 60.0]] * 4)
+#: joint angles (deg) of the open hand a controller shows (curl = 0): the fingers straight,
+#: the thumb relaxed beside the index, its tip 2.4 cm palmar of the knuckles' plane (about
+#: the palm's skin; the model's rest thumb ray hangs 6.4 cm palmar), pad toward the index;
+#: the same order, inside the limits and the thumb's CMC cone
+OPEN_DEG = np.array([[-10.0, -20.0, 0.0, 5.0]] + [[0.0, 0.0, 0.0, 0.0]] * 4)
 #: toe flexion (deg) at toe curl 1
 TOE_CURL_DEG = 35.0
 #: ARM_JOINT_NAMES index of each XR hand joint (HAND_JOINT_NAMES order)
@@ -144,7 +149,7 @@ class ArmSolver(LimbSolver):
         geometry = K.arm_geometry(_length("upper arm", upper_arm, 0.15, 0.50),
                                   _length("forearm", forearm, 0.12, 0.45),
                                   _length("hand length", hand_length, 0.10, 0.30),
-                                  ARM_LIMITS, FIST_DEG)
+                                  ARM_LIMITS, FIST_DEG, OPEN_DEG)
         super().__init__(geometry, ARM_LIMITS.copy(), SHOULDER_SINUS.copy())
         #: tracked hand joints (26, 7), world, already mirrored to this side
         self.hand_joints = np.zeros((HAND_JOINT_COUNT, 7))
