@@ -259,3 +259,30 @@ def test_shape_commands_are_checked_against_hostile_input():
         assert 0.0 <= core.shaper.telescoping <= core.shaper.max_telescoping
 
     one()
+
+
+def test_a_new_limb_keeps_the_shape_it_can_take(display, scene):
+    """The therapist changes the patient's limb mid-session: the rebuilt core keeps the
+    shape where it fits the new limb and falls back to the plain mirror where it does not."""
+    from vrgmi.app import Engine
+    from vrgmi.phantom_setup import PhantomSetup
+    from vrgmi.tracking.scripted import ScriptedSource
+
+    settings = load_settings(None, {"patient.amputation_level": "transradial"})
+    engine = Engine(settings, ScriptedSource("reach", intact_side="right"), display)
+    try:
+        setup = PhantomSetup()
+        setup._core = engine.core
+        engine.core.shaper.capture(engine.core.intact)
+        engine.core.shaper.set(weight=0.7, telescoping=0.5)
+        engine.set_patient(level="transhumeral")
+        setup.sync(engine)
+        assert engine.core.shaper.as_dict()["weight"] == 0.7
+        assert engine.core.shaper.posture == "captured" and engine.core.shaper.telescoping == 0.5
+        assert engine.phantom_rig.segment_scale == engine.core.shaper.segment_scale < 1.0
+        engine.set_patient(level="transtibial")
+        setup.sync(engine)
+        assert not engine.core.shaper.active and engine.phantom_rig.segment_scale == 1.0
+        engine.frame(0.0, 1 / RATE, render=False)
+    finally:
+        engine.close()

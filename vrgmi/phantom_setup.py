@@ -121,7 +121,7 @@ class PhantomSetup:
                 core.shaper.set(old.posture, old.telescoping if core.shaper.layout.level
                                 .stump_segment in (0, 1) else 0.0, old.weight,
                                 captured=old.target if old.posture == CAPTURED else None)
-            except VrgmiError:
+            except ValueError:        # a shape of the other limb (ShapeError is one too)
                 core.shaper.set("open" if core.limb == "arm" else "neutral", 0.0, 0.0)
             self._condition(engine)
             self._core = core
