@@ -89,9 +89,11 @@ def test_doctor_reports_in_plain_words():
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     labels = [line[5:].split()[0] for line in res.stdout.splitlines()]
-    assert labels == ["python", "display", "opengl", "openxr", "database"]
+    assert labels == ["python", "display", "opengl", "openxr", "database", "lsl"]
     # this machine renders offscreen on Mesa (the test suite installs it)
     assert "[ok] opengl" in res.stdout and "OpenGL" in res.stdout
+    # liblsl ships with pylsl: found, and off until a lab switches it on
+    assert "[ok] lsl        liblsl" in res.stdout and "off until lsl.enabled" in res.stdout
 
 
 def test_scenes_lists_the_registered_scenes():
