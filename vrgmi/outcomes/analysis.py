@@ -33,11 +33,6 @@ def score_keys() -> list[str]:
     return [f"{m.id}.{s}" for m in MEASURES.values() for s in m.scores]
 
 
-def higher_is_better(key: str) -> bool:
-    """Whether a rise of this score is an improvement (function, prosthesis wear)."""
-    return MEASURES[key.split(".", 1)[0]].higher_is_better
-
-
 def relative_change(base: float, value: float) -> float | None:
     """``(value - base) / base``; None when the baseline is 0."""
     return None if base == 0 else (value - base) / base
