@@ -17,8 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.interpolate import LinearNDInterpolator
+from scipy.ndimage import gaussian_filter, map_coordinates
 
 SIZE = 1024
+#: the nail masks are blurred this much (px of MakeHuman's mask) and the nail plate's edge
+#: runs over this range of the blurred mask (0..1)
+NAIL_MASK_BLUR_PX = 1.5
+NAIL_EDGE = (0.15, 0.4)
 
 
 @dataclass(frozen=True)
@@ -189,13 +194,15 @@ def skin_textures(kind: str, rig, surface, src, toes=None) -> Maps:
     else:
         height, pale, vein = leg_features(p, n, rig, toes)
     height[empty] = 0.0
-    # nails: MakeHuman's masks sampled at the texel's place in the body atlas
-    mask = src.image("textures/mpfb_fingernails.jpg" if kind == "arm"
-                     else "textures/mpfb_toenails.jpg")[..., 0]
+    # nails: MakeHuman's masks (JPEG, ragged at the edge) smoothed, sampled bilinearly at
+    # the texel's place in the body atlas, and given a clean, soft edge
+    mask = gaussian_filter(src.image("textures/mpfb_fingernails.jpg" if kind == "arm"
+                                     else "textures/mpfb_toenails.jpg")[..., 0],
+                           NAIL_MASK_BLUR_PX)
     h, w = mask.shape
-    nails = mask[np.clip(((1.0 - atlas_v) * h).astype(int), 0, h - 1),
-                 np.clip((atlas_u * w).astype(int), 0, w - 1)]
-    nails = _smooth((nails - 0.15) / 0.5) * ~empty
+    nails = map_coordinates(mask, [(1.0 - atlas_v) * h - 0.5, atlas_u * w - 0.5], order=1,
+                            mode="nearest")
+    nails = _smooth((nails - NAIL_EDGE[0]) / (NAIL_EDGE[1] - NAIL_EDGE[0])) * ~empty
     height += 0.25 * nails                                    # the plate stands a little proud
     # normals from heights: slopes along the texture axes over the surface
     H = height.reshape(SIZE, SIZE)
