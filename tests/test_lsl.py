@@ -30,6 +30,7 @@ from vrgmi.research import lsl as lsl_loader  # noqa: E402
 from vrgmi.research.outlets import LIMB_STREAM, MARKER_STREAM  # noqa: E402
 from vrgmi.scenes.breathing import Breathing, CalmView  # noqa: E402
 from vrgmi.scenes.free_mirror import FreeMirror  # noqa: E402
+from vrgmi.scenes.imagery import ImageryScene  # noqa: E402
 from vrgmi.scenes.laterality import LateralityScene  # noqa: E402
 from vrgmi.scenes.nrs import PainNRS  # noqa: E402
 from vrgmi.scenes.ssq import SSQ  # noqa: E402
@@ -38,7 +39,7 @@ from vrgmi.settings import load_settings  # noqa: E402
 from vrgmi.tracking.scripted import ScriptedSource  # noqa: E402
 
 REGISTRY = {c.name: c for c in (PainNRS, SSQ, Breathing, CalmView, FreeMirror,
-                                LateralityScene)}
+                                LateralityScene, ImageryScene)}
 SCRIPTED = ["ui.instructions=false", "practice.laterality_trials=0",
             "safety.ssq_baseline=false"]
 PRONATION = ARM_DOF_NAMES.index("forearm_pronation")
@@ -144,6 +145,78 @@ def test_every_marker_and_frame_of_a_session_within_2_ms(display, tmp_path):
                                              "session frame median %.2f ms",
                                              1e3 * max(errors), spread_ms,
                                              float(np.median(cost_ms)))
+    finally:
+        runner.close()
+        engine.close()
+
+
+def test_every_marker_of_an_imagery_session_within_2_ms(display, tmp_path):
+    """Explicit imagery: each trial's stimulus onset (the demonstration's first frame) and
+    go tone reach the inlet with the other markers, within 2 ms of their display times."""
+    settings = load_settings(None, SCRIPTED + ["lsl.enabled=true", "lsl.limbs=false",
+                                               "practice.imagery_trials=0", "session.seed=3"])
+    program = Program("p01", phase="imagery", steps={"imagery": [SceneStep(
+        "imagery", 1.0, {"movements": 2, "repetitions": 1, "sound": False,
+                         "execute_with_intact": False, "rate_kviq": False,
+                         "count_in_s": 0.3})]})
+    engine = Engine(settings, ScriptedSource("rest", intact_side="right"), display)
+    runner = SessionRunner(engine, program, tmp_path, CommandQueue(), StatusBoard(),
+                           registry=REGISTRY)
+    markers = _inlet(MARKER_STREAM)
+    shown: dict[int, float] = {}               # trial index -> its first frame's display time
+    answered: set = set()
+    lsl0, perf0 = pylsl.local_clock(), time.perf_counter()
+    try:
+        while not runner.done:
+            t = time.perf_counter() - perf0
+            assert t < 30.0, "the scripted session did not end"
+            scene = runner.scene.name if runner.scene is not None else ""
+            if id(runner.scene) not in answered and scene in ("pain_nrs", "ssq"):
+                answered.add(id(runner.scene))
+                for action in {"pain_nrs": ["right", "select"],
+                               "ssq": ["right", "select"] * 16}[scene]:
+                    engine.inputs.push(action, t, "script")
+            trial = getattr(getattr(runner.scene, "inner", None), "trial", None)
+            if trial is not None and (trial.index, trial.phase) not in answered:
+                answered.add((trial.index, trial.phase))
+                if trial.phase == "cue":             # skip the cue's reading time
+                    engine.inputs.push("select", t, "script")
+                elif trial.phase == "imagine":       # imagine for 0.2 s
+                    engine.inputs.push("mark", t + 0.05, "script")
+                    engine.inputs.push("mark", t + 0.25, "script")
+            runner.step(t, 1 / 90, render=False)
+            trial = getattr(getattr(runner.scene, "inner", None), "trial", None)
+            if trial is not None and trial.phase == "demonstrate":
+                shown.setdefault(trial.index, t)
+            time.sleep(0.004)
+        runner.close()
+        history = runner.events.history
+        trials = [e for e in history if e.kind == "trial"]
+        assert len(trials) == 2 and [e.data["onset_t"] for e in trials] == \
+            [shown[0], shown[1]]
+        expected = []
+        for e in history:
+            if e.kind == "trial":
+                expected += [("stimulus_onset", e.data["onset_t"]),
+                             ("imagery_go", e.data["go_t"]), ("trial_end", e.t)]
+            else:
+                expected.append(({"session_started": "session_start",
+                                  "session_finished": "session_end",
+                                  "scene_started": "block_start",
+                                  "scene_finished": "block_end"}.get(e.kind, e.kind), e.t))
+        rows, stamps = _pull_all(markers, len(expected))
+        got = [json.loads(r[0]) for r in rows]
+        assert sorted((m["marker"], round(m["t"], 6)) for m in got) == \
+            sorted((k, round(t, 6)) for k, t in expected)
+        errors = [abs(ts - (lsl0 + m["t"])) for m, ts in zip(got, stamps)]
+        assert max(errors) < MARKER_TOLERANCE_S, f"worst marker error {max(errors) * 1e3:.3f} ms"
+        onsets = [m for m in got if m["marker"] == "stimulus_onset"]
+        assert [m["condition"] for m in onsets] == [e.data["movement"] for e in trials]
+        assert all(m["scene"] == "imagery" and m["code"] >= 1 for m in onsets)
+        for e in trials:
+            assert e.data["onset_t"] < e.data["go_t"] < e.t
+        logging.getLogger("vrgmi.test").info("imagery: marker error max %.3f ms",
+                                             1e3 * max(errors))
     finally:
         runner.close()
         engine.close()

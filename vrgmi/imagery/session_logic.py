@@ -16,6 +16,10 @@ Phases, in order (docs/imagery.md):
                  confirms, back skips (None); ``rate_timeout_s`` -> None;
 ``done``         :attr:`TrialLogic.record` holds the trial.
 
+The record carries two display times for an EEG/LSL timeline (docs/research.md):
+``onset_t``, the trial's first frame (the demonstration starts: the stimulus onset), and
+``go_t``, the frame of the go tone (None when the trial never got there).
+
 While imagining, the intact hand / foot should stay still: its peak speed and its largest
 distance from where it was at the go tone are recorded, and a trial where either passes the
 ``imagery.intact_moved_mps`` / ``imagery.intact_moved_m`` settings is flagged
@@ -84,6 +88,8 @@ class TrialLogic:
         self.detector = OnlineMovementDetector()
         self.phase = "demonstrate"
         self.phase_t = t
+        #: the display time of the trial's first frame: the demonstration's (the cue's)
+        self.onset_t = t
         self.cues: list[str] = []
         self.rating = RATING_START
         self.demo_shows = 1
@@ -250,6 +256,7 @@ class TrialLogic:
             "intact_moved": (self.still_peak_mps > self.config.intact_moved_mps
                              or self.still_drift_m > self.config.intact_moved_m),
             "practice": self.practice,
+            "onset_t": self.onset_t, "go_t": go,
         }
         self._enter("done", t)
 

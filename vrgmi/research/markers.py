@@ -3,7 +3,8 @@
 One marker is one JSON object in one string, ``{"marker": ..., "t": <display time>, ...}``,
 stamped with the LSL time of its display time (:class:`~vrgmi.research.clock.ClockMap`).
 A trial gives up to three: ``stimulus_onset`` (the display time of the stimulus' first
-frame), ``response`` and ``trial_end``, each with the trial's ``condition`` and ``code``
+frame; explicit imagery: the demonstration's), ``response`` (or, explicit imagery,
+``imagery_go``: the go tone) and ``trial_end``, each with the trial's ``condition`` and ``code``
 (:mod:`.trials`); they go out when the trial ends, stamped with their own times. The
 runner's blocks give ``block_start`` / ``block_end``, the session ``session_start`` /
 ``session_end``, a therapist's command ``command``, and every other event its own kind
@@ -57,6 +58,8 @@ class MarkerMaker:
             out = []
             if times.onset is not None:
                 out.append((times.onset, _text("stimulus_onset", times.onset, scene, common)))
+            if times.go is not None:
+                out.append((times.go, _text("imagery_go", times.go, scene, common)))
             if times.response is not None:
                 out.append((times.response, _text("response", times.response, scene, common)))
             out.append((times.end, _text("trial_end", times.end, scene, common)))

@@ -2,7 +2,8 @@
 (:mod:`.markers`) and the BIDS events (:mod:`vrgmi.export.bids_events`).
 
 A ``trial`` event is emitted when the trial ends; its stimulus onset and response lie
-earlier, in its data: ``onset_t`` / ``response_t`` (laterality, display times), else the
+earlier, in its data: ``onset_t`` / ``response_t`` (laterality; explicit imagery's onset,
+the demonstration's first frame, and ``go_t``, its go tone: display times), else the
 onset is the end less ``time_s`` (mirror tasks, phantom motor execution). Each trial has a
 condition (what was shown or asked) and a condition code: 1, 2, ... in the order the
 conditions first occur in the session, so the markers and the BIDS file agree.
@@ -41,6 +42,7 @@ class TrialTimes:
     onset: float | None
     response: float | None
     end: float
+    go: float | None = None           # explicit imagery: the go tone (imagining starts)
 
 
 def trial_times(t_end: float, data: dict[str, Any]) -> TrialTimes:
@@ -48,7 +50,7 @@ def trial_times(t_end: float, data: dict[str, Any]) -> TrialTimes:
     onset = _num(data.get("onset_t"))
     if onset is None and (took := _num(data.get("time_s"))) is not None:
         onset = t_end - took
-    return TrialTimes(onset, _num(data.get("response_t")), float(t_end))
+    return TrialTimes(onset, _num(data.get("response_t")), float(t_end), _num(data.get("go_t")))
 
 
 class ConditionCodes:

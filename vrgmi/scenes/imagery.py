@@ -128,6 +128,8 @@ class ImageryScene(Scene):
         "intact_moved": "the intact limb moved while imagining (faster than "
                         "imagery.intact_moved_mps or further than imagery.intact_moved_m)",
         "practice": "a practice movement (block -1): never scored, rated or progressed",
+        "onset_t": "display time of the trial's first frame, the demonstration's (s)",
+        "go_t": "display time of the go tone's frame (s), null when not reached",
     }
 
     def __init__(self, **difficulty: Any) -> None:
