@@ -93,6 +93,11 @@ _FIST_THUMB_TEMPLATE = np.array([20.0, -60.0, 50.0, 60.0, 0.0]) * _D
 _PINCH_THUMB_TEMPLATE = np.array([10.0, -60.0, 20.0, 30.0, 0.0]) * _D
 #: index angles of the tip-to-tip pinch ("O" shape)
 PINCH_INDEX_ANGLES = np.array([0.0, 0.0, 50.0, 65.0, 30.0]) * _D
+#: the open hand's relaxed thumb: tip beside the index, near the plane of the palm (the rest
+#: thumb ray hangs 6.4 cm palmar of it), per metre of hand length in the wrist frame; where
+#: the arm solver's open hand (vrgmi.ik.solver.OPEN_DEG) puts it (tests/test_thumb_rest.py)
+_OPEN_THUMB_TIP = np.array([-0.437, 0.577, -0.121])
+_OPEN_THUMB_TEMPLATE = np.array([0.0, 0.0, 0.0, 5.0, 0.0]) * _D
 #: in the fist the thumb tip rests on the middle phalanges of the index and middle fingers,
 #: this far (per metre of hand length) palmar of their axes (two finger radii)
 _FIST_THUMB_CLEARANCE = 0.10
@@ -101,24 +106,25 @@ _FIST_THUMB_CLEARANCE = 0.10
 
 
 @njit(cache=True)
-def _finger_chain(f, a_curl, curl, a_pinch, p, sx, sy, sz, sw, wp, wq, scale, out):
-    """Pose finger ``f`` with angles ``(1 - p) * curl * a_curl + p * a_pinch`` ((5,) each:
-    CMC flexion, CMC roll, MCP, PIP, DIP) and a swing quaternion (sx..sw) about its base
-    joint; writes world joint poses into ``out`` for the wrist pose ``wp`` (3,) / ``wq``
-    (4,) and a hand length ``scale`` (metres)."""
+def _finger_chain(f, a_open, a_curl, curl, a_pinch, p, sx, sy, sz, sw, wp, wq, scale, out):
+    """Pose finger ``f`` with angles ``(1 - p) * (a_open + curl * (a_curl - a_open)) + p *
+    a_pinch`` ((5,) each: CMC flexion, CMC roll, MCP, PIP, DIP) and a swing quaternion
+    (sx..sw) about its base joint; writes world joint poses into ``out`` for the wrist pose
+    ``wp`` (3,) / ``wq`` (4,) and a hand length ``scale`` (metres)."""
     j0 = _CHAINS[f, 0]
     px, py, pz = _REST_POS[j0, 0], _REST_POS[j0, 1], _REST_POS[j0, 2]
     r = _REST_QUAT[j0]
     qx, qy, qz, qw = qmul_t(sx, sy, sz, sw, r[0], r[1], r[2], r[3])
     # CMC roll about the bone axis (local +Y), then flexion about local -X at each joint
-    h = 0.5 * ((1.0 - p) * curl * a_curl[1] + p * a_pinch[1])
+    h = 0.5 * ((1.0 - p) * (a_open[1] + curl * (a_curl[1] - a_open[1])) + p * a_pinch[1])
     qx, qy, qz, qw = qmul_t(qx, qy, qz, qw, 0.0, np.sin(h), 0.0, np.cos(h))
     n = 4 if f == 0 else 5
     for k in range(n):
         j = _CHAINS[f, k]
         if k < n - 1:
             i = 0 if k == 0 else k + 1
-            h = -0.5 * ((1.0 - p) * curl * a_curl[i] + p * a_pinch[i])
+            h = -0.5 * ((1.0 - p) * (a_open[i] + curl * (a_curl[i] - a_open[i]))
+                        + p * a_pinch[i])
             qx, qy, qz, qw = qmul_t(qx, qy, qz, qw, np.sin(h), 0.0, 0.0, np.cos(h))
         wx, wy, wz = qrot_t(wq[0], wq[1], wq[2], wq[3], px * scale, py * scale, pz * scale)
         out[j, 0] = wp[0] + wx
@@ -144,7 +150,8 @@ def _unit_hand(f: int, angles: np.ndarray, swing=(0.0, 0.0, 0.0, 1.0)) -> np.nda
     """Joint poses (26, 7) of finger ``f`` posed by ``angles`` in the unit-length wrist frame
     (import-time helper)."""
     buf = np.zeros((HAND_JOINT_COUNT, 7))
-    _finger_chain(f, _ZERO5, 0.0, angles, 1.0, *swing, _ORIGIN[:3], _ORIGIN[3:], 1.0, buf)
+    _finger_chain(f, _ZERO5, _ZERO5, 0.0, angles, 1.0, *swing, _ORIGIN[:3], _ORIGIN[3:], 1.0,
+                  buf)
     return buf
 
 
@@ -184,6 +191,8 @@ def _fist_thumb_target() -> np.ndarray:
 
 
 FIST_ANGLES[0], _FIST_SWING = _solve_thumb(_fist_thumb_target(), _FIST_THUMB_TEMPLATE)
+#: thumb angles of the open hand (solved: the tip on the relaxed thumb's place)
+OPEN_THUMB_ANGLES, _OPEN_SWING = _solve_thumb(_OPEN_THUMB_TIP, _OPEN_THUMB_TEMPLATE)
 #: thumb angles of the pinch (solved: the thumb tip meets the index tip)
 PINCH_THUMB_ANGLES, _PINCH_SWING = _solve_thumb(
     _unit_hand(1, PINCH_INDEX_ANGLES)[_J["index_tip"], :3], _PINCH_THUMB_TEMPLATE)
@@ -196,13 +205,14 @@ def hand_joints_kernel(wrist_pose, hand_length, curls, pinch, out):
     wq = wrist_pose[3:7]
     p = min(max(pinch, 0.0), 1.0)
     c = min(max(curls[0], 0.0), 1.0)
-    fs, ps = _FIST_SWING, _PINCH_SWING
-    sx, sy, sz, sw = qslerp_t(0.0, 0.0, 0.0, 1.0, fs[0], fs[1], fs[2], fs[3], c)
+    os_, fs, ps = _OPEN_SWING, _FIST_SWING, _PINCH_SWING
+    sx, sy, sz, sw = qslerp_t(os_[0], os_[1], os_[2], os_[3], fs[0], fs[1], fs[2], fs[3], c)
     sx, sy, sz, sw = qslerp_t(sx, sy, sz, sw, ps[0], ps[1], ps[2], ps[3], p)
-    _finger_chain(0, FIST_ANGLES[0], c, PINCH_THUMB_ANGLES, p, sx, sy, sz, sw,
-                  wp, wq, hand_length, out)
+    _finger_chain(0, OPEN_THUMB_ANGLES, FIST_ANGLES[0], c, PINCH_THUMB_ANGLES, p, sx, sy, sz,
+                  sw, wp, wq, hand_length, out)
     for f in range(1, 5):
-        _finger_chain(f, FIST_ANGLES[f], min(max(curls[f], 0.0), 1.0), PINCH_INDEX_ANGLES,
+        _finger_chain(f, _ZERO5, FIST_ANGLES[f], min(max(curls[f], 0.0), 1.0),
+                      PINCH_INDEX_ANGLES,
                       p if f == 1 else 0.0, 0.0, 0.0, 0.0, 1.0, wp, wq, hand_length, out)
     for j in range(2):                       # palm (fixed to the wrist), wrist itself
         rp, rq = _REST_POS[j], _REST_QUAT[j]
@@ -224,7 +234,8 @@ def hand_joints_from_curl(wrist_pose: np.ndarray, hand_length: float, curls: np.
 
     ``wrist_pose``: the wrist joint pose (7,) (axes as in this module's docstring; the rest
     pose has orientation :data:`REST_WRIST_QUAT`). ``curls`` (5,) thumb..little in 0..1:
-    0 = the open rest hand of ``rest_hand_positions``, 1 = a natural fist (MCP 85, PIP 100,
+    0 = the open rest hand of ``rest_hand_positions`` with the thumb relaxed beside the index
+    (near the palm's plane, as the arm solver's open hand), 1 = a natural fist (MCP 85, PIP 100,
     DIP 70 deg; thumb folded across). ``pinch`` 0..1 blends the thumb and index from their
     curl pose to a pinch in which the two tips meet exactly (pinch 1 overrides their curls).
     Fills and returns ``out``; allocates nothing.
