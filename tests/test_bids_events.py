@@ -16,6 +16,8 @@ from vrgmi.errors import VrgmiError
 from vrgmi.events import read_events
 from vrgmi.export.bids_events import COLUMNS, bids_label, events_table
 from vrgmi.program import Program, SceneStep
+from vrgmi.records import RecordSink, RecordsError, open_database
+from vrgmi.records.session_events import stored_events
 from vrgmi.research.markers import MarkerMaker
 from vrgmi.scenes.breathing import Breathing, CalmView
 from vrgmi.scenes.laterality import LateralityScene
@@ -32,7 +34,8 @@ REGISTRY = {c.name: c for c in (PainNRS, SSQ, Breathing, CalmView, LateralitySce
 @pytest.fixture(scope="module")
 def session_log(display, tmp_path_factory):
     """A scripted session: pre NRS, 6 laterality trials (one wrong, one missed), post NRS
-    and SSQ; its events log."""
+    and SSQ; its events log (and, beside it, the records database it was stored in,
+    records.db)."""
     out = tmp_path_factory.mktemp("session")
     settings = load_settings(None, ["ui.instructions=false", "practice.laterality_trials=0",
                                     "safety.ssq_baseline=false", "patient.id=p-07"])
@@ -41,8 +44,10 @@ def session_log(display, tmp_path_factory):
                             "iti_ms": 300, "iti_jitter_ms": 0, "adaptive": False,
                             "probe_trials": 0, "time_limit_ms": 1500})]})
     engine = Engine(settings, ScriptedSource("rest", intact_side="right"), display)
+    sink = RecordSink(open_database(f"sqlite:///{out / 'records.db'}"),
+                      spill_path=out / "spill.jsonl")
     runner = SessionRunner(engine, program, out, CommandQueue(), StatusBoard(),
-                           registry=REGISTRY)
+                           registry=REGISTRY, sinks=[sink])
     answered, k, trial = set(), 0, 0
     try:
         while runner.step(k / RATE, 1 / RATE, render=False):
@@ -67,6 +72,8 @@ def session_log(display, tmp_path_factory):
     finally:
         runner.close()
         engine.close()
+        sink.close()
+        sink.db.close()
     return runner.log_path
 
 
@@ -125,6 +132,37 @@ def test_vrgmi_bids_writes_a_dataset_pybids_reads_and_the_schema_accepts(session
             "questionnaire/nrs/pre", "questionnaire/nrs/post", "questionnaire/ssq/post"} <= kinds
     assert list(table.onset) == sorted(table.onset)
     assert "wrote" in capsys.readouterr().out
+
+
+def test_vrgmi_bids_from_the_records_writes_the_logs_dataset(session_log, tmp_path):
+    """``vrgmi bids --patient --session`` reads the stored events (vrgmi.records) and
+    writes the same files as from the session's log; pybids reads and validates them."""
+    url = f"sqlite:///{session_log.parent / 'records.db'}"
+    session = next(iter(read_events(session_log)))["session"]
+    from_log, from_db = tmp_path / "log", tmp_path / "db"
+    assert main(["bids", str(session_log), "--out", str(from_log)]) == 0
+    assert main(["bids", "--patient", "p-07", "--session", session, "--database", url,
+                 "--out", str(from_db)]) == 0
+    files = sorted(p.relative_to(from_log) for p in from_log.rglob("*") if p.is_file())
+    assert len(files) == 3
+    for name in files:
+        assert (from_db / name).read_text() == (from_log / name).read_text(), name
+    layout = BIDSLayout(from_db, validate=True)
+    (tsv,) = layout.get(suffix="events", extension=".tsv", subject="p07", session=session)
+    assert BIDSValidator().is_bids("/" + str(tsv.relpath))
+    assert len(tsv.get_df()) == len(events_table(read_events(session_log))[0])
+    # every session of the patient when --session is left out; one-line errors
+    assert main(["bids", "--patient", "p-07", "--database", url, "--out",
+                 str(tmp_path / "all")]) == 0
+    assert (tmp_path / "all" / files[-1]).read_text() == (from_log / files[-1]).read_text()
+    db = open_database(url)
+    try:
+        with pytest.raises(RecordsError, match="no session 'nope' of patient 'p-07'"):
+            stored_events(db, "p-07", "nope")
+    finally:
+        db.close()
+    assert main(["bids", "--session", session, "--database", url]) == 2
+    assert main(["bids", "--patient", "p-99", "--database", url]) == 2
 
 
 def _as_event(d):

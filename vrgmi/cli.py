@@ -118,9 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database", metavar="URL", default=None,
                    help="records database URL (default: data.database_url)")
 
-    p = sub.add_parser("bids", help="write sessions' events as BIDS events files "
-                       "(docs/research.md)")
-    p.add_argument("logs", nargs="+", metavar="EVENTS", help="a session's events-*.jsonl log")
+    p = sub.add_parser("bids", help="write sessions' events as BIDS events files, from "
+                       "events logs or the records (docs/research.md)")
+    _settings_args(p, patient=False)
+    p.add_argument("logs", nargs="*", metavar="EVENTS", help="a session's events-*.jsonl log")
+    p.add_argument("--patient", metavar="PATIENT", help="from the records: this patient's "
+                   "sessions")
+    p.add_argument("--session", dest="sessions", action="append", default=[], metavar="ID",
+                   help="with --patient: only this session (repeatable; default: all)")
+    p.add_argument("--database", metavar="URL", default=None,
+                   help="records database URL (default: data.database_url)")
     p.add_argument("--out", default="bids", help="the BIDS dataset folder (default: bids)")
     p.add_argument("--task", default="gmi", help="the BIDS task label (default: gmi)")
 
@@ -396,11 +403,30 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
 def cmd_bids(args: argparse.Namespace) -> int:
     from vrgmi.events import read_events
     from vrgmi.export.bids_events import write_bids_events
+    if not args.logs and not args.patient:
+        raise VrgmiError("bids: give events logs, or --patient (and --session) for the records")
+    if args.sessions and not args.patient:
+        raise VrgmiError("bids: --session needs --patient")
+    sessions = []
     for log in args.logs:
         try:
-            events = list(read_events(Path(log)))
+            sessions.append(list(read_events(Path(log))))
         except OSError as exc:
             raise VrgmiError(f"bids: cannot read {log} ({exc.strerror})") from None
+    if args.patient:
+        from vrgmi.records.queries import list_sessions
+        from vrgmi.records.session_events import stored_events
+        db = _records(args)
+        try:
+            ids = args.sessions or [r["id"] for r in list_sessions(db, args.patient)
+                                    if r["scenes"]]
+            if not ids:
+                raise VrgmiError(f"bids: patient {args.patient!r} has no sessions with "
+                                 "blocks in the records")
+            sessions += [stored_events(db, args.patient, i) for i in ids]
+        finally:
+            db.close()
+    for events in sessions:
         for path in write_bids_events(events, Path(args.out), args.task):
             print(f"wrote {path}")
     return 0
