@@ -12,7 +12,11 @@ Writes mirror-functional.png (the functional tasks from the patient's eye),
 mirror-functional-therapist.png (the same moments from the therapist's view),
 mirror-therapist-views.png (arm and leg scenes from the therapist's view),
 mirror-foot-targets.png and mirror-pedal-press.png (the foot-tap motion), and
-body-frame-gaze-45.png (looking 45 deg aside at the phantom; the front view).
+body-frame-gaze-45.png (looking 45 deg aside at the phantom; the front view), the scenes
+from the patient's eye (PATIENT_VIEWS: reach, copy pose, bilateral, free mirror, ankle
+circles, the imagery demonstrations, the example plug-in's balloon_pop) and
+mirror-skin-tones.png (reach_targets and foot_targets in skin tones I, III and VI).
+``--only patient skin`` retakes some groups.
 """
 from __future__ import annotations
 
@@ -219,7 +223,7 @@ def scenes(display, out: Path) -> None:
     from vrgmi.scenes.reach_targets import ReachTargets
     shots = (("reach_targets", "transradial", "reach", ReachTargets, 2.5),
              ("copy_pose", "transradial", "reach", CopyPose, 2.5),
-             ("imagery, arm demo", "transradial", "rest", ImageryScene, 4.0),
+             ("imagery, arm demo", "transradial", "rest", ImageryScene, 5.5),
              ("foot_targets", "transtibial", "foot_tap", FootTargets, 1.6),
              ("pedal_press", "transtibial", "foot_tap", PedalPress, 1.6),
              ("imagery, leg demo", "transtibial", "foot_tap", ImageryScene, 4.0))
@@ -237,6 +241,73 @@ def scenes(display, out: Path) -> None:
     sheet(tiles, 3, out / "mirror-therapist-views.png")
 
 
+#: the patient's-eye pictures: file, amputation level, scripted motion, scene, seconds
+PATIENT_VIEWS = (
+    ("mirror-reach-targets.png", "transradial", "reach", "reach_targets", 2.5),
+    ("mirror-copy-pose.png", "transradial", "reach", "copy_pose", 2.5),
+    ("mirror-bilateral.png", "transradial", "reach", "bilateral", 2.5),
+    ("mirror-first-person-arms.png", "transradial", "reach", "free_mirror", 2.5),
+    ("imagery-arm-demo.png", "transradial", "rest", "imagery", 5.5),
+    ("mirror-ankle-circles.png", "transtibial", "ankle_circles", "ankle_circles", 1.6),
+    ("imagery-leg-demo.png", "transtibial", "foot_tap", "imagery", 4.0),
+    ("scene-balloon-pop.png", "transradial", "reach", "balloon_pop", 2.5),
+)
+#: the skin tones of mirror-skin-tones.png (light, medium, dark)
+SKIN_TONES = ("I", "III", "VI")
+
+
+def scene_class(name: str):
+    """A built-in scene's class by its name, or the example plug-in's balloon_pop."""
+    if name == "balloon_pop":
+        sys.path.insert(0, str(ROOT / "examples/vrgmi-scene-example"))
+        from vrgmi_scene_example.balloon_pop import BalloonPop
+        return BalloonPop
+    from vrgmi.scenes.ankle_circles import AnkleCircles
+    from vrgmi.scenes.bilateral import Bilateral
+    from vrgmi.scenes.copy_pose import CopyPose
+    from vrgmi.scenes.foot_targets import FootTargets
+    from vrgmi.scenes.free_mirror import FreeMirror
+    from vrgmi.scenes.imagery import ImageryScene
+    from vrgmi.scenes.reach_targets import ReachTargets
+    return {"reach_targets": ReachTargets, "copy_pose": CopyPose, "bilateral": Bilateral,
+            "free_mirror": FreeMirror, "imagery": ImageryScene, "ankle_circles": AnkleCircles,
+            "foot_targets": FootTargets}[name]
+
+
+def patient_eye(display, level: str, motion: str, scene: str, seconds: float,
+                **extra) -> np.ndarray:
+    """One scene run with a scripted motion, seen from the patient's eye (RGB)."""
+    engine = Engine(settings_for(level, **extra), ScriptedSource(motion, intact_side="right"),
+                    display, scene=scene_class(scene)())
+    run_frames(engine, seconds, render_every=1000)
+    img = grab_rgba(display.base)[..., :3]
+    engine.close()
+    return img
+
+
+def patient_views(display, out: Path) -> None:
+    for name, level, motion, scene, seconds in PATIENT_VIEWS:
+        save(Image.fromarray(patient_eye(display, level, motion, scene, seconds)), out / name)
+
+
+def limbs_crop(img: np.ndarray) -> np.ndarray:
+    """The lower middle of the patient's view, where the hands and feet are (0.6 of it)."""
+    h, w = img.shape[:2]
+    ch, cw = int(0.6 * h), int(0.6 * w)
+    return img[h - ch:, (w - cw) // 2:(w + cw) // 2]
+
+
+def skin_tones(display, out: Path) -> None:
+    tiles = [tile(limbs_crop(patient_eye(display, level, motion, scene, seconds,
+                                         **{"patient.skin_tone": tone})),
+                  f"{scene}, skin tone {tone}")
+             for level, motion, scene, seconds in (("transradial", "reach", "reach_targets", 2.5),
+                                                   ("transtibial", "foot_tap", "foot_targets",
+                                                    1.6))
+             for tone in SKIN_TONES]
+    sheet(tiles, 3, out / "mirror-skin-tones.png")
+
+
 def gaze(display, out: Path) -> None:
     settings, replay = looking_at_the_phantom(turn_at=1.0, hold_s=1.0)
     engine = Engine(settings, ReplaySource(replay, time_origin=0.0), display)
@@ -250,16 +321,22 @@ def gaze(display, out: Path) -> None:
     save(img, out / "body-frame-gaze-45.png")
 
 
+#: the groups of pictures, each one function of (display, out)
+SHOTS: dict[str, Callable] = {"functional": functional, "scenes": scenes, "gaze": gaze,
+                              "patient": patient_views, "skin": skin_tones}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs/img")
+    parser.add_argument("--only", nargs="+", choices=sorted(SHOTS), default=sorted(SHOTS),
+                        help="retake only these groups of pictures")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     display = open_display("headless", size=SIZE)
     try:
-        functional(display, args.out)
-        scenes(display, args.out)
-        gaze(display, args.out)
+        for group in args.only:
+            SHOTS[group](display, args.out)
     finally:
         display.close()
     return 0
