@@ -202,3 +202,31 @@ def test_limb_shape_round_trip_command_engine_records(display, scene, tmp_path, 
         assert again.phantom_rig.shape == LimbShapeSettings(muscle=0.8, foot_size=1.1)
     finally:
         again.close()
+
+
+def test_companion_page_sends_the_limb_shape_and_shows_it(server):
+    """The therapist's page in a real browser (Debian's Chromium): the Limb shape sliders
+    become one checked ``limb_shape`` command; the patient page lists the record's shape."""
+    from playwright.sync_api import expect, sync_playwright
+    from test_companion_browser import CHROMIUM, CHROMIUM_ARGS
+
+    server.commands.drain()
+    pairing, _link = server.pairing()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.goto(server.url + "/")
+        page.fill("#token", pairing.lower())
+        page.click("button[type=submit]")
+        expect(page.locator("#link")).to_have_text("connected")
+        page.fill("#shape-build", "0.6")
+        page.fill("#shape-hand_size", "1.1")
+        page.click("#set-shape")
+        page.wait_for_timeout(500)
+        page.goto(server.url + "/#/patients/P01")
+        expect(page.locator("#p-facts")).to_contain_text("Limb shape")
+        expect(page.locator("#p-facts")).to_contain_text("average")
+        browser.close()
+    sent = [c for c in server.commands.drain() if c.name == "limb_shape"]
+    assert [c.args for c in sent] == [{"build": 0.6, "muscle": 0.0, "sex": 0.0,
+                                       "age_years": 25.0, "hand_size": 1.1, "foot_size": 1.0}]

@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "display rate, as a headset would (default: as fast as the machine goes)")
     p.add_argument("--override-limit", action="store_true", help="the therapist's override: "
                    "run a session past the program's sessions per day")
+    p.add_argument("--follow-up", nargs="?", const="due", default=None, metavar="VISIT",
+                   help="a follow-up visit instead of training: the battery's 0-10 ratings, "
+                   "then one laterality block; VISIT a time point (e.g. fu_3m), default the "
+                   "visit due (docs/outcomes.md)")
 
     p = sub.add_parser("export", help="export a patient's records (CSV, FHIR R4 JSON, PDF)")
     _settings_args(p, patient=False)
@@ -295,17 +299,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _session(settings, program_path, script_path, mode: str, seconds: float | None,
              out: Path, block_seconds: float | None = None, realtime: bool = False,
-             override_limit: bool = False) -> int:
-    """One GMI session of the patient's program with the records and the companion."""
+             override_limit: bool = False, follow_up: str | None = None) -> int:
+    """One GMI session of the patient's program with the records and the companion
+    (``follow_up``: a visit's time point, or ``due``: a follow-up visit instead)."""
     from vrgmi.clinic import ClinicServices, load_input_script, run_session
     script = load_input_script(script_path) if script_path else None
     services = ClinicServices.open(settings, _progress)
     try:
         program = services.program(settings, program_path)
         services.check_sessions_today(program, override_limit)
+        visit = (services.follow_up(settings, program, None if follow_up == "due" else follow_up)
+                 if follow_up is not None else None)
         summary = run_session(settings, program, out, mode, script, block_seconds,
                               max_seconds=seconds or 3600.0, progress=_progress,
-                              services=services, realtime=realtime)
+                              services=services, realtime=realtime, follow_up=visit)
     finally:
         services.close()
     print(json.dumps(summary, indent=2))
@@ -357,7 +364,7 @@ def cmd_session(args: argparse.Namespace) -> int:
     return _session(settings, args.program, args.script, "desktop" if desktop else "headless",
                     None, _out_dir(args.out or settings.data.out_dir, "session"),
                     args.block_seconds,
-                    args.realtime, args.override_limit)
+                    args.realtime, args.override_limit, args.follow_up)
 
 
 def _records(args: argparse.Namespace):

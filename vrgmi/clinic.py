@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from vrgmi.app import Engine
     from vrgmi.companion.server import Companion
     from vrgmi.companion.snapshot import LiveView
+    from vrgmi.outcomes.visit import FollowUp
     from vrgmi.records.db import Database
     from vrgmi.render.display import Display
 
@@ -147,10 +148,11 @@ class ClinicServices:
                                "limit); a therapist may override")
 
     def runner(self, engine: Engine, program: Program, out_dir: Path,
-               block_seconds: float | None = None) -> SessionRunner:
+               block_seconds: float | None = None,
+               follow_up: FollowUp | None = None) -> SessionRunner:
         """A session runner on ``engine`` wired to these services: its events also go to
         a records sink of its own (closed with the session), a therapist's gate override
-        is saved at once."""
+        is saved at once; a ``follow_up`` visit's answers are stored as the visit's."""
         sinks, on_change = [], None
         if self.db is not None:
             from vrgmi.records.programs import save_program
@@ -158,9 +160,27 @@ class ClinicServices:
             self.close_interrupted(program.patient, out_dir)
             sinks = [RecordSink(self.db, patient=program.patient)]
             on_change = lambda p: save_program(self.db, p)  # noqa: E731
+            if follow_up is not None:
+                from vrgmi.outcomes.schedule import Rules
+                from vrgmi.outcomes.visit import VisitRecorder
+                sinks.append(VisitRecorder(self.db, follow_up,
+                                           Rules.from_settings(engine.settings.outcomes)))
         return SessionRunner(engine, program, out_dir, self.commands, self.board,
                              max_block_s=block_seconds, sinks=sinks,
-                             on_program_change=on_change)
+                             on_program_change=on_change, follow_up=follow_up)
+
+    def follow_up(self, settings: Settings, program: Program,
+                  timepoint: str | None = None) -> FollowUp:
+        """The follow-up visit (docs/outcomes.md) of ``program``'s patient at ``timepoint``,
+        else the most urgent one due or overdue (one-line errors; it needs the records)."""
+        from vrgmi.outcomes.battery import OutcomeError, battery_or_builtin
+        from vrgmi.outcomes.schedule import Rules
+        from vrgmi.outcomes.visit import plan_follow_up
+
+        if self.db is None:
+            raise OutcomeError("outcomes: a follow-up visit needs the records database")
+        return plan_follow_up(self.db, program, timepoint, battery_or_builtin(settings)[0],
+                              Rules.from_settings(settings.outcomes))
 
     def close_runner(self, runner: SessionRunner) -> Summary:
         """Close ``runner`` (events, records, summary), then gate the program (recorded, the
@@ -196,13 +216,15 @@ class ClinicServices:
 
     def day(self, engine: Engine, program: Program, out_dir: Path,
             block_seconds: float | None = None, live: bool = True,
-            stay_open: bool | None = None) -> "ClinicDay":
-        """A day of sessions on ``engine``, starting with ``program``; it stays open between
+            stay_open: bool | None = None, follow_up: FollowUp | None = None) -> "ClinicDay":
+        """A day of sessions on ``engine``, starting with ``program`` (a ``follow_up`` visit
+        when given); it stays open between
         sessions (idle, the therapist presses Start) when ``stay_open``, by default when the
         companion runs (without it nobody could start the next one)."""
         return ClinicDay(self, engine, program, out_dir, block_seconds,
                          self.live_view(engine.display) if live else None,
-                         self.companion is not None if stay_open is None else stay_open)
+                         self.companion is not None if stay_open is None else stay_open,
+                         follow_up)
 
     def live_view(self, display: Display) -> LiveView | None:
         """The companion's small live picture of the patient's view (None without one)."""
@@ -248,13 +270,14 @@ class ClinicDay:
 
     def __init__(self, services: ClinicServices, engine: Engine, program: Program,
                  out_dir: str | Path, block_seconds: float | None = None,
-                 live: LiveView | None = None, stay_open: bool = False) -> None:
+                 live: LiveView | None = None, stay_open: bool = False,
+                 follow_up: FollowUp | None = None) -> None:
         self.services, self.engine, self.live = services, engine, live
         self.out_dir = Path(out_dir)
         self.block_seconds = block_seconds
         self.stay_open = stay_open
         #: the session running now (None while idle)
-        self.session: SessionRunner | None = self._open(program)
+        self.session: SessionRunner | None = self._open(program, follow_up)
         #: the closed sessions' summaries, oldest first
         self.summaries: list[Summary] = []
         self.message = ""
@@ -270,8 +293,9 @@ class ClinicDay:
         """True between sessions."""
         return self.session is None
 
-    def _open(self, program: Program) -> SessionRunner:
-        return self.services.runner(self.engine, program, self.out_dir, self.block_seconds)
+    def _open(self, program: Program, follow_up: FollowUp | None = None) -> SessionRunner:
+        return self.services.runner(self.engine, program, self.out_dir, self.block_seconds,
+                                    follow_up)
 
     def step(self, t: float, dt: float, render: bool = False) -> bool:
         """One frame of the session, or of the idle calm view; False once the day is over
@@ -331,9 +355,12 @@ class ClinicDay:
                           and s.get("date") == date.today().isoformat())
             self.services.check_sessions_today(program, bool(command.args.get("override")),
                                                earlier)
+            follow_up = (self.services.follow_up(self.engine.settings, program,
+                                                 command.args["follow_up"])
+                         if "follow_up" in command.args else None)
             self.engine.world.show()
             self.engine.paused = False
-            self.session = self._open(program)
+            self.session = self._open(program, follow_up)
         except VrgmiError as exc:
             self.message = f"start: {exc}"
             return
@@ -458,6 +485,7 @@ class AutoPatient:
     dismisses each instruction screen with select."""
 
     ANSWERS = {"pain_nrs": ("right", "select"), "ssq": ("right", "select"),
+               "outcome_rating": ("right", "select"),
                "breathing": ("back",),
                "laterality": ("left", "right"), "imagery": ("select",)}
     #: seconds between presses on a questionnaire (a press, not a game's answer; the two
@@ -519,7 +547,8 @@ def run_session(settings: Settings, program: Program, out_dir: str | Path,
                 mode: str = "headless", script: list[tuple[float, str]] | None = None,
                 block_seconds: float | None = None, max_seconds: float = 3600.0,
                 progress: Say | None = None, services: ClinicServices | None = None,
-                screenshots: bool = True, realtime: bool = False) -> Summary:
+                screenshots: bool = True, realtime: bool = False,
+                follow_up: FollowUp | None = None) -> Summary:
     """Run a session of ``program`` and return its summary; with the companion the day
     goes on (:class:`ClinicDay`: idle between sessions, the therapist starts the next one)
     until Escape or ``max_seconds``, and the summary is the last session's.
@@ -528,7 +557,8 @@ def run_session(settings: Settings, program: Program, out_dir: str | Path,
     one patient-view screenshot per block (``<k>-<scene>.png``). ``desktop``: the window,
     the mouse moves the intact hand, the arrow keys / Enter / Backspace answer, the pairing
     card shows the companion's QR code. ``services`` (records, companion) are used when
-    given; the caller closes them. ``realtime`` paces headless frames at the display rate."""
+    given; the caller closes them. ``realtime`` paces headless frames at the display rate.
+    ``follow_up``: the first session is that follow-up visit (docs/outcomes.md)."""
     from vrgmi.app import Engine, local_pose_source
     from vrgmi.core import warmup
     from vrgmi.render.display import open_display
@@ -542,7 +572,8 @@ def run_session(settings: Settings, program: Program, out_dir: str | Path,
                            size=(settings.display.width, settings.display.height))
     try:
         engine = Engine(settings, local_pose_source(settings, display), display)
-        day = services.day(engine, program, out, block_seconds, live=mode == "desktop")
+        day = services.day(engine, program, out, block_seconds, live=mode == "desktop",
+                           follow_up=follow_up)
         say(f"session {day.runner.session}: {program.phase} for {program.patient}, "
             f"events -> {day.runner.log_path}")
         feeder = ScriptedInput(script) if script is not None else None
@@ -572,7 +603,7 @@ def run_session(settings: Settings, program: Program, out_dir: str | Path,
 
 #: questions only the patient (or a script) answers: a script that has run out while one
 #: waits this long (display seconds) ends the headless session instead of waiting forever
-QUESTIONS = ("pain_nrs", "ssq")
+QUESTIONS = ("pain_nrs", "ssq", "outcome_rating")
 UNANSWERED_S = 10.0
 #: seconds into a block its screenshot is taken (headless sessions)
 SHOT_AFTER_S = 0.7

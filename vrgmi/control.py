@@ -19,8 +19,9 @@ from vrgmi.errors import VrgmiError
 
 #: command name -> the argument names it takes
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "start": ("scene", "patient", "override"),  # a session (for a patient id); override: past
-                                                # the program's sessions per day
+    "start": ("scene", "patient", "override", "follow_up"),  # a session (for a patient id);
+                                    # override: past the program's sessions per day;
+                                    # follow_up: a visit's time point (docs/outcomes.md)
     "pause": (),
     "resume": (),
     "stop": (),                     # end the session calmly (post questionnaires still run)

@@ -139,6 +139,9 @@ class Program:
     shaping: ShapingPlan | None = None
     #: randomised study conditions (docs/study-conditions.md)
     study: StudyPlan | None = None
+    #: a follow-up visit in the headset ends with one laterality block (retention;
+    #: docs/outcomes.md)
+    follow_up_laterality: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.phase_started, datetime):   # a TOML date-time: its date counts
@@ -156,6 +159,13 @@ class Program:
         want = int(progress_level(self.progress, MIRROR))
         at = max((lv for lv in levels if lv <= want), default=levels[0])
         return [s for s in steps if s.level is None or s.level == at]
+
+    def retention_step(self) -> SceneStep | None:
+        """The one laterality block of a follow-up visit (the phase's first, which opens with
+        the probe), or None when ``follow_up_laterality`` is off."""
+        if not self.follow_up_laterality:
+            return None
+        return (self.steps.get("laterality") or default_steps()["laterality"])[0]
 
     def top_mirror_level(self) -> int:
         """The highest mirror level among the program's mirror blocks (1 without levels)."""
@@ -185,6 +195,8 @@ def check_program(p: Program) -> None:
         raise ProgramError(f"program: phase_started = {p.phase_started!r} must be a date")
     for key, (lo, hi) in _LIMITS.items():
         _check_number(f"program: {key}", key, getattr(p, key), lo, hi)
+    if not isinstance(p.follow_up_laterality, bool):
+        raise ProgramError("program: follow_up_laterality must be true or false")
     if not isinstance(p.overrides, list) or not all(isinstance(o, dict) for o in p.overrides):
         raise ProgramError("program: overrides must be a list of tables (date, phase, "
                            "advance, by, reason)")

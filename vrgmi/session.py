@@ -45,6 +45,7 @@ from vrgmi.errors import VrgmiError
 from vrgmi.events import Event, EventBus, EventSink, JsonlEventLog
 from vrgmi.i18n import _
 from vrgmi.measures.questionnaires import pain_flare, ssq_alerts
+from vrgmi.outcomes.visit import RATING_SCENE, FollowUp
 from vrgmi.patient_controls import PatientControls
 from vrgmi.phantom_setup import PHANTOM_COMMANDS, PhantomSetup
 from vrgmi.program import Program, override, step_back
@@ -236,7 +237,9 @@ class SessionRunner:
     ``on_program_change(program)`` is called (on the frame thread) whenever a command
     changed :attr:`program`, e.g. with :func:`vrgmi.records.programs.save_program`, so a
     therapist's gate override (or step back) is kept even if the session never closes.
-    The safety rules read ``engine.settings.safety``.
+    The safety rules read ``engine.settings.safety``. ``follow_up`` makes it a follow-up
+    visit (:mod:`vrgmi.outcomes.visit`): the visit's ratings, then at most one laterality
+    block; no questionnaires around them, no training, every carried level held.
     """
 
     def __init__(self, engine: Any, program: Program, out_dir: str | Path,
@@ -245,8 +248,10 @@ class SessionRunner:
                  session_id: str | None = None, max_block_s: float | None = None,
                  sinks: Iterable[EventSink] = (),
                  on_program_change: Callable[[Program], None] | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, follow_up: FollowUp | None = None) -> None:
         self.engine = engine
+        #: the visit this session asks (None: a training session)
+        self.follow_up = follow_up
         #: the session's seed: ``seed``, else the ``session.seed`` setting, else a fresh one
         self.seed = seed or engine.settings.session.seed or draw_session_seed()
         self._scenes_started = 0
@@ -304,6 +309,8 @@ class SessionRunner:
 
     # -- plan -----------------------------------------------------------------------------
     def _build_plan(self) -> list[Block]:
+        if self.follow_up is not None:
+            return self._follow_up_plan(self.follow_up)
         plan = [Block("pain_nrs", {"moment": "pre"}, part="pre")]
         if self.safety.ssq_baseline:
             plan.append(Block("ssq", {"moment": "pre"}, part="pre"))
@@ -312,6 +319,14 @@ class SessionRunner:
         plan += with_measures(main, self.engine.settings.embodiment, self._is_mirror, Block)
         plan += [Block("pain_nrs", {"moment": "post"}, part="post"),
                  Block("ssq", {"moment": "post"}, part="post")]
+        return plan
+
+    def _follow_up_plan(self, visit: FollowUp) -> list[Block]:
+        """A follow-up visit: one rating per item, then the laterality block (if any)."""
+        plan = [Block(RATING_SCENE, params, part="pre") for params in visit.rating_params()]
+        step = visit.laterality
+        if step is not None:
+            plan.append(Block(step.scene, dict(step.params), self._cap(60.0 * step.minutes)))
         return plan
 
     def _is_mirror(self, name: str) -> bool:
@@ -354,7 +369,8 @@ class SessionRunner:
         self.events.emit("session_started", t, {
             "patient": self.program.patient, "phase": self.program.phase,
             "program": self.program.as_dict(), "side": p.amputation_side,
-            "level": p.amputation_level, "seed": self.seed})
+            "level": p.amputation_level, "seed": self.seed,
+            **(self.follow_up.as_dict() if self.follow_up is not None else {})})
         torso = self.engine.core.torso          # forward is where the patient faces now
         torso.notes.clear()
         torso.request_recenter("session_start")
@@ -616,7 +632,8 @@ class SessionRunner:
         or an early end holds every level), a ``progression`` event, and the program kept
         (vrgmi.progress)."""
         hold = ("pain flare in this session" if self._flare else
-                f"the session ended early ({reason})" if reason in CALM_ENDS else None)
+                f"the session ended early ({reason})" if reason in CALM_ENDS else
+                "a follow-up visit (no training)" if self.follow_up is not None else None)
         progress, mirror = after_session(self.program.progress, self._progress_started,
                                          self.events.history, self.program.phase,
                                          self.program.top_mirror_level(), hold)

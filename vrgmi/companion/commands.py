@@ -101,6 +101,12 @@ def _start(name: str, args: dict, status: dict, scenes: dict) -> dict[str, Any]:
         if not is_patient_id(patient):
             raise CommandRejected(f"{name}: patient id {shown_id(patient)} {PATIENT_ID_RULE}")
         checked["patient"] = patient
+    if "follow_up" in args:
+        from vrgmi.outcomes.schedule import check_timepoint
+        try:
+            checked["follow_up"] = check_timepoint(args["follow_up"])
+        except VrgmiError as exc:
+            raise CommandRejected(f"{name}: follow_up: {exc}") from None
     return checked
 
 

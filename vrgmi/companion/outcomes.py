@@ -10,6 +10,7 @@ stored, and every read or write of patient data leaves one audit row (without th
 from __future__ import annotations
 
 import io
+import logging
 import zipfile
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from aiohttp import web
 from vrgmi.companion.live import dumps
 from vrgmi.ids import PATIENT_ID_RULE, is_patient_id
 from vrgmi.outcomes.analysis import PRIMARY
-from vrgmi.outcomes.battery import MEASURES, Measure, OutcomeError, battery_from_settings
+from vrgmi.outcomes.battery import MEASURES, Measure, OutcomeError, battery_or_builtin
 from vrgmi.outcomes.schedule import BASELINE, Rules, label, order_key, timepoints
 
 if TYPE_CHECKING:
@@ -28,25 +29,36 @@ if TYPE_CHECKING:
 CLINIC_PLOTS = ("responders", "change")
 CLINIC_EXPORTS = {"csv": ("csv.zip", "application/zip"), "pdf": ("pdf", "application/pdf")}
 MAX_FILTER = 500                  # patient ids in a clinic filter
+log = logging.getLogger("vrgmi.companion")
 
 
 class OutcomeRecords:
     """The outcome data the companion reads and writes, over the records database."""
 
     def __init__(self, db: Any, rules: Rules | None = None,
-                 measures: dict[str, Measure] | None = None) -> None:
+                 measures: dict[str, Measure] | None = None, texts_error: str = "") -> None:
         self.db = db
         self.rules = rules or Rules()
         self.measures = measures or MEASURES
+        #: why the clinic's item texts file could not be used ("" when it could, or none)
+        self.texts_error = texts_error
 
     @classmethod
     def from_settings(cls, db: Any, settings: Any) -> OutcomeRecords:
-        """With the ``[outcomes]`` rules and the clinic's item texts file, if any."""
-        return cls(db, Rules.from_settings(settings.outcomes), battery_from_settings(settings))
+        """With the ``[outcomes]`` rules and the clinic's item texts file, if any; a file
+        that cannot be used leaves the built-in texts, its one line on the console and on
+        the battery form."""
+        measures, error = battery_or_builtin(settings)
+        if error:
+            log.warning("vrgmi: %s; the battery form shows the built-in texts", error)
+        return cls(db, Rules.from_settings(settings.outcomes), measures, error)
 
     def battery(self) -> dict[str, Any]:
-        """The form: every measure with its items, and the time points in order."""
+        """The form: every measure with its items, the time points in order, and
+        ``texts_error`` (the clinic's texts file's one-line error; the built-in texts are
+        shown then)."""
         return {"measures": [m.describe() for m in self.measures.values()],
+                "texts_error": self.texts_error,
                 "timepoints": [{"id": tp, "label": label(tp)}
                                for tp in timepoints(self.rules.followup_months)]}
 

@@ -303,3 +303,12 @@ def battery_from_settings(settings: Any) -> dict[str, Measure]:
     """The battery with ``outcomes.item_texts_file`` applied (built-in texts when empty)."""
     path = getattr(getattr(settings, "outcomes", None), "item_texts_file", "")
     return battery(load_item_texts(path) if path else None)
+
+
+def battery_or_builtin(settings: Any) -> tuple[dict[str, Measure], str]:
+    """:func:`battery_from_settings`, or the built-in texts when the clinic's file cannot be
+    used: (the battery, the file's one-line error or ``""``)."""
+    try:
+        return battery_from_settings(settings), ""
+    except OutcomeError as exc:
+        return battery(), str(exc)

@@ -47,7 +47,7 @@ class PainNRS(Scene):
         self.value: int | None = None          # nothing selected until the patient chooses
         self.answer: int | None = None
         self.skipped = False
-        self.message = QUESTIONS[self.difficulty["moment"]].replace("\n", " ")
+        self.message = self.question_text().replace("\n", " ")
         self._onset: float | None = None
         self._confirmed_at = 0.0
         self._view: FacingView | None = None
@@ -67,18 +67,27 @@ class PainNRS(Scene):
         row.select(self.value)
         edge = row.width_m / 2.0
         question = Panel(view.root, (0.0, 0.0, 0.095), d, 2.6, "nrs-question", card=False)
-        question.set_text(_(QUESTIONS[self.difficulty["moment"]]))
-        if "\n" in question.text.get_text():
-            question.root.set_z(0.095 + question.line_height_m)
+        question.set_text(self.question_text())
+        lines = question.text.get_text().count("\n")
+        question.root.set_z(0.095 + lines * question.line_height_m)
+        low, high = self.anchor_texts()
         Panel(view.root, (-edge, 0.0, -0.062), d, 1.8, "nrs-low", "left",
-              card=False).set_text(_(NRS_ANCHORS[0]))
+              card=False).set_text(low)
         Panel(view.root, (edge, 0.0, -0.062), d, 1.8, "nrs-high", "right",
-              card=False).set_text(_(NRS_ANCHORS[1]))
+              card=False).set_text(high)
         Panel(view.root, (0.0, 0.0, -0.125), d, 1.6, "nrs-hint", card=False).set_text(
             _(SKIP_HINT if self.difficulty["skippable"] else HINT), DIM_RGBA)
         top = question.root.get_z() + question.line_height_m + 0.03
         backdrop(view.root, max(row.width_m, question.width_m) + 0.1, top + 0.16,
                  (0.0, 0.002, (top - 0.16) / 2.0))
+
+    def question_text(self) -> str:
+        """The question above the scale (translated; newlines separate lines)."""
+        return _(QUESTIONS[self.difficulty["moment"]])
+
+    def anchor_texts(self) -> tuple[str, str]:
+        """The words at the scale's low and high ends (translated)."""
+        return _(NRS_ANCHORS[0]), _(NRS_ANCHORS[1])
 
     def update(self, frame: SceneFrame, dt: float) -> None:
         """Move the selection, confirm, then end after a short hold."""

@@ -108,7 +108,10 @@ async function showPatientOutcomes(pid) {
   const [form, page] = await Promise.all([loadBattery(), api(base)]);
   $("o-visits").replaceChildren(...page.visits.map((v) => el("tr", {},
     el("td", {}, v.label), el("td", {}, v.done_on || v.date || "-"),
-    el("td", {class: STATUS_CLASS[v.status] || ""}, v.status))));
+    el("td", {class: STATUS_CLASS[v.status] || ""}, v.status,
+      ...(v.status === "due" || v.status === "overdue" ? [" ", el("button", {type: "button", class: "quiet",
+        title: "the battery's 0-10 ratings in the headset, then one laterality block; no training",
+        onclick: () => startFollowUp(pid, v.timepoint)}, "Run in the headset")] : [])))));
   $("o-change").replaceChildren(...Object.entries(page.change).map(([key, rows]) => {
     const later = rows.filter((r) => r.timepoint !== "baseline");
     const last = later.length ? later[later.length - 1] : null;
@@ -130,12 +133,25 @@ async function showPatientOutcomes(pid) {
   $("o-timepoint").replaceChildren(...form.timepoints.map((t) => el("option",
     Object.assign({value: t.id}, next && next.timepoint === t.id ? {selected: ""} : {}), t.label)));
   const chosen = form.measures.filter((m) => page.plan.measures.includes(m.id));
+  let notice = $("o-texts");
+  if (!notice) {
+    notice = el("p", {id: "o-texts", class: "error", role: "alert"});
+    $("o-measures").before(notice);
+  }
+  notice.textContent = form.texts_error ? `Built-in item texts shown: ${form.texts_error}` : "";
   $("o-measures").replaceChildren(...chosen.map((m) => measureFields(m, page)));
   $("o-plan").replaceChildren(...form.measures.map((m) => el("label", {class: "check"},
     el("input", Object.assign({type: "checkbox", value: m.id}, page.plan.measures.includes(m.id) ? {checked: ""} : {})),
     ` ${m.title}`)));
   $("o-form").dataset.pid = pid;
   $("o-error").textContent = "";
+}
+
+// A follow-up visit in the headset (docs/outcomes.md): the session starts once no other runs;
+// its 0-10 ratings are stored as this visit's answers, the rest stays on this form.
+function startFollowUp(pid, timepoint) {
+  send("start", {patient: pid, follow_up: timepoint}, $("o-error"));
+  $("o-saved").textContent = "Follow-up visit sent to the headset; answer the other measures here.";
 }
 
 async function saveVisit(ev) {
