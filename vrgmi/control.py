@@ -115,6 +115,8 @@ class EngineStatus:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     #: the phantom's shape and the study condition's code (docs/phantom-shaping.md)
     phantom: dict[str, Any] = field(default_factory=dict)
+    #: LSL: on / off / unavailable, its outlets, the phantom's drive stream (docs/research.md)
+    research: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """A deep copy as plain dicts and lists."""

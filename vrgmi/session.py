@@ -50,7 +50,7 @@ from vrgmi.patient_controls import PatientControls
 from vrgmi.phantom_setup import PHANTOM_COMMANDS, PhantomSetup
 from vrgmi.program import Program, override, step_back
 from vrgmi.progress import after_scene, after_session, carried_params
-from vrgmi.research.link import LslLink
+from vrgmi.research.link import LslLink, research_status
 from vrgmi.scenes import SceneLoadError, load_scene
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import SceneParamError
@@ -1075,7 +1075,8 @@ class SessionRunner:
             watching=watch.watching if watch is not None else None,
             turn_suspected=engine.core.torso.turn_suspected,
             message=self.message or str(getattr(inner, "message", "") or ""),
-            alerts=list(self.alerts), phantom=self.phantom.status(engine.core)))
+            alerts=list(self.alerts), phantom=self.phantom.status(engine.core),
+            research=research_status(self.lsl, engine.settings)))
 
 
 #: set_patient argument -> PatientSettings field, and -> the ``patient.*`` event name

@@ -93,6 +93,17 @@ class PhantomDrive:
         #: age (s) of the latest sample at the last frame (inf: none yet)
         self.age_s = math.inf
 
+    @property
+    def state(self) -> str:
+        """The stream as the companion shows it: ``waiting`` (no sample yet, or too few
+        channels), ``fading_in``, ``connected``, ``fading`` (lost, fading to the mirror),
+        ``lost`` (the phantom mirrors)."""
+        if self.age_s <= self.timeout_s:
+            return "connected" if self.presence >= 1.0 else "fading_in"
+        if self.presence > 0.0:
+            return "fading"
+        return "waiting" if math.isinf(self.age_s) else "lost"
+
     def value(self, dof: str) -> float:
         """The decoded value (0..1 along the range) of ``dof``; NaN when it is not driven."""
         for i, m in enumerate(self.maps):

@@ -15,7 +15,7 @@ from vrgmi.errors import VrgmiError
 from vrgmi.events import Event
 from vrgmi.research.clock import ClockMap
 from vrgmi.research.drive import PhantomDrive, dof_maps
-from vrgmi.research.lsl import load_pylsl
+from vrgmi.research.lsl import load_pylsl, lsl_error
 from vrgmi.research.markers import MarkerMaker
 
 log = logging.getLogger("vrgmi.lsl")
@@ -48,12 +48,17 @@ class LslLink:
         self.markers: MarkerSink | None = None
         self.limbs = None
         self.drive: PhantomDrive | None = None
+        #: (stream name, outlet) of the streams this session sends
+        self._outlets: list[tuple[str, Any]] = []
         if lsl.enabled:
-            from vrgmi.research.outlets import limb_outlet, marker_outlet
+            from vrgmi.research.outlets import (LIMB_STREAM, MARKER_STREAM, limb_outlet,
+                                                marker_outlet)
             self.markers = MarkerSink(marker_outlet(pylsl), self.clock)
+            self._outlets.append((MARKER_STREAM, self.markers.outlet))
             if lsl.limbs:
                 self.limbs = limb_outlet(pylsl, core.joint_names,
                                          engine.settings.display.refresh_hz)
+                self._outlets.append((LIMB_STREAM, self.limbs))
         if lsl.drive_stream and dof_maps(lsl, core.limb):
             from vrgmi.research.drive_inlet import LslDriveSource
             channels = 1 + max(m.channel for m in dof_maps(lsl, core.limb))
@@ -97,6 +102,16 @@ class LslLink:
             pair = MarkerMaker.command(name, by, dict(args), t)
             self.markers.outlet.put(lambda: [pair], self.clock.offset)
 
+    def status(self) -> dict[str, Any]:
+        """The companion's research line (:func:`research_status`)."""
+        drive = self.drive
+        return {"lsl": "on",
+                "outlets": [{"name": name, "sent": o.sent} for name, o in self._outlets],
+                "drive": None if drive is None else {
+                    "stream": self.engine.settings.lsl.drive_stream, "state": drive.state,
+                    "presence": round(drive.presence, 2),
+                    "dofs": [m.dof for m in drive.maps]}}
+
     def close(self) -> None:
         """Stop the drive (the phantom mirrors again); the outlets stay for the process."""
         if self.drive is not None:
@@ -104,3 +119,16 @@ class LslLink:
                 self.engine.core.drive = None
             self.drive.source.close()
             self.drive = None
+
+
+def research_status(link: LslLink | None, settings: Any) -> dict[str, Any]:
+    """What the companion shows of LSL (``EngineStatus.research``): ``lsl`` ``off`` (not
+    asked for), ``unavailable`` (asked for, no pylsl / liblsl: ``error`` says why) or
+    ``on``; with ``on``, ``outlets`` (name, samples sent) and ``drive`` (None, or the
+    stream's name, ``state`` (:attr:`PhantomDrive.state`), ``presence`` and ``dofs``)."""
+    if link is not None:
+        return link.status()
+    lsl = settings.lsl
+    if not lsl.enabled and not lsl.drive_stream:
+        return {"lsl": "off", "outlets": [], "drive": None}
+    return {"lsl": "unavailable", "error": lsl_error() or "", "outlets": [], "drive": None}

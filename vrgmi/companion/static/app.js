@@ -111,7 +111,38 @@ function showStatus(s) {
   showParams(s);
   syncSetup(s);
   showPhantom(s.phantom || {});
+  showResearch(s.research);
   document.body.classList.toggle("stopped", s.state === "emergency_stopped");
+}
+
+const LSL_STATES = {on: "LSL on", off: "LSL off", unavailable: "LSL unavailable"};
+const DRIVE_STATES = {waiting: "waiting for the stream", fading_in: "connected, fading in",
+  connected: "connected", fading: "lost, fading to the mirror", lost: "lost, mirroring"};
+
+function showResearch(r) {
+  // LSL and the phantom's drive stream (docs/research.md), one line; any value is shown safely
+  const obj = (v) => (v && typeof v === "object" && !Array.isArray(v) ? v : null);
+  const known = (table, key) => typeof key === "string" && Object.hasOwn(table, key);
+  r = obj(r);
+  const box = $("research");
+  if (!r || !known(LSL_STATES, r.lsl)) { box.textContent = "-"; box.title = ""; return; }
+  const parts = [LSL_STATES[r.lsl]];
+  const text = (v) => (typeof v === "string" ? v : "?");
+  const outlets = (Array.isArray(r.outlets) ? r.outlets : []).map(obj)
+    .filter((o) => o && typeof o.name === "string");
+  if (outlets.length) {
+    parts.push(outlets.map((o) => `${o.name} ${typeof o.sent === "number" ? fmt(o.sent) : "?"} sent`)
+      .join(", "));
+  }
+  const d = obj(r.drive);
+  if (d) {
+    const state = known(DRIVE_STATES, d.state) ? DRIVE_STATES[d.state] : "-";
+    const share = typeof d.presence === "number" && Number.isFinite(d.presence)
+      ? ` (${Math.round(100 * d.presence)} %)` : "";
+    parts.push(`drive ${text(d.stream)}: ${state}${share}`);
+  }
+  box.textContent = parts.join("; ");
+  box.title = typeof r.error === "string" ? r.error : "";
 }
 
 function showPhantom(p) {
