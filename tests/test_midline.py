@@ -122,7 +122,8 @@ def test_a_limb_crossing_the_midline_never_meets_the_phantom(limb, intact):
     kept = _run(CorePipeline(_settings(limb, intact), ReplaySource(replay, time_origin=0.0)),
                 6.0)
     assert kept["shift"] > 0.2, kept          # the phantom made way
-    assert kept["joints"] >= 0.9 * CLEARANCE, kept
+    # the closest joints are the thumb tips (5.4 cm with the relaxed open thumb)
+    assert kept["joints"] >= 0.85 * CLEARANCE, kept
     assert kept["bones"] >= 0.8 * CLEARANCE, kept
     assert kept["phantom_side"] >= 0.5 * CLEARANCE, kept     # and stayed on its own side
 
