@@ -29,7 +29,8 @@ def test_therapist_fills_the_battery_and_reads_the_clinic(tmp_path):
     db = open_database(f"sqlite:///{tmp_path / 'records.sqlite3'}")
     upsert_patient(db, "P01", side="left", level="transradial")
     fill_demo_outcomes(db, "P01", date.today())          # P01's baseline and six peers
-    companion = Companion(StatusBoard(), CommandQueue(), records=DatabaseRecords(db), port=0)
+    commands = CommandQueue()
+    companion = Companion(StatusBoard(), commands, records=DatabaseRecords(db), port=0)
     companion.start()
     pairing, _link = companion.pairing()
     try:
@@ -74,6 +75,20 @@ def test_therapist_fills_the_battery_and_reads_the_clinic(tmp_path):
             page.wait_for_function("() => ['#oc-responders', '#oc-change'].every(s => "
                                    "document.querySelector(s).naturalWidth > 300)")
             page.screenshot(path=str(shots / "companion-outcomes-clinic.png"), full_page=True)
+            # an overdue visit in the headset: the button sends Start with the visit
+            page.goto(companion.url + "/#/patients/demo-p03")
+            row = page.locator("#o-visits tr", has_text="overdue")
+            row.get_by_role("button", name="Run in the headset").click()
+            expect(page.locator("#o-saved")).to_contain_text("sent to the headset")
+            page.locator("#p-outcomes").screenshot(
+                path=str(shots / "companion-outcomes-followup.png"))
+            expect(page.locator("#o-error")).to_have_text("")
+            sent: list = []
+            for _ in range(100):
+                sent += [c for c in commands.drain() if c.name == "start"]
+                if sent:
+                    break
+                page.wait_for_timeout(100)
             browser.close()
     finally:
         companion.stop()
@@ -87,4 +102,5 @@ def test_therapist_fills_the_battery_and_reads_the_clinic(tmp_path):
     assert stored["psfs"]["scores"] == {"mean": 7.0}
     assert stored["prosthesis"]["scores"] == {"hours": 9.5}
     assert stored["pain"]["by"].startswith("companion:")
+    assert [c.args for c in sent] == [{"patient": "demo-p03", "follow_up": "fu_3m"}]
     db.close()
