@@ -179,3 +179,15 @@ def test_a_bad_item_texts_file_leaves_the_built_in_texts_and_says_why(tmp_path, 
         assert [i["text"] for i in pcs["items"]] == [i.text for i in MEASURES["pcs"].items]
     finally:
         services.close()
+
+
+def test_vrgmi_session_follow_up_names_a_bad_visit_in_one_line(tmp_path, capsys):
+    from vrgmi.cli import main
+
+    code = main(["session", "--headless", "--follow-up", "soon", "--out", str(tmp_path),
+                 "--set", f"data.database_url=sqlite:///{tmp_path / 'r.sqlite'}",
+                 "--set", "companion.enabled=false", "--set", f"patient.id={PID}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "Traceback" not in "".join(err)
+    assert err[-1] == "vrgmi: outcomes: unknown time point 'soon'; time points are baseline, " \
+                      "end, phase_imagery, phase_mirror, fu_<months>m"
