@@ -149,3 +149,33 @@ def test_the_therapist_sees_a_seated_body_and_no_open_shoulder(display, scene):
         assert arms > 300 and ends <= 0.002 * arms, f"{ends} px of a shoulder's cut end"
     finally:
         engine.close()
+
+
+#: the legs' top, within this far (model metres, along the rest-pose leg) of the hip joint:
+#: the thigh's cut end and the groin's rim that a look at the lap would show
+HIP_END_M = 0.10
+
+
+@pytest.mark.parametrize("level", ["transradial", "transtibial"])
+def test_looking_down_at_the_lap_the_thighs_are_not_cut_open(display, scene, level):
+    """The seated patient looks 45 deg down at the lap (the resting legs of an arm scene,
+    the tracked and mirrored legs of a leg scene): the shorts legs on the hip joints cover
+    the legs' top ends (they showed as jagged cut thighs before)."""
+    settings = load_settings(overrides={"patient.amputation_level": level,
+                                        "ui.instructions": False,
+                                        "practice.mirror_trials": 0})
+    motion = "rest" if level == "transradial" else "foot_tap"
+    engine = Engine(settings, ScriptedSource(motion, intact_side="right"), display,
+                    scene=FootTargets() if level == "transtibial" else ReachTargets())
+    try:
+        run_frames(engine, 1.0, render_every=1000)
+        legs = engine.seated.rigs if level == "transradial" else (engine.intact_rig,
+                                                                  engine.phantom_rig)
+        camera = display.base.camera
+        camera.set_p(camera.get_p() - 45.0)
+        ends, _ = part_mask(engine, legs, HIP_END_M, far=False)
+        _, whole = part_mask(engine, legs, 0.0, far=True)
+        assert whole.sum() > 2000, "the legs are not in the patient's view"
+        assert ends.sum() <= 0.002 * whole.sum(), f"{ends.sum()} px of the thighs' tops show"
+    finally:
+        engine.close()

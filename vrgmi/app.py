@@ -282,8 +282,8 @@ class Engine:
             built.append(LimbRig(self.world, core.limb, core.amputated, height, skin, look,
                                  blend, root, axis, shape=shape))
             seated = SeatedLimbs(self.world, core, height, skin, look, shape)
-            for rig in (built if core.limb == "arm" else seated.rigs):
-                self.room.body.dress(rig)         # a sleeve over each shoulder end
+            for rig in (*built, *seated.rigs):
+                self.room.body.dress(rig)         # a sleeve / shorts leg over each top end
         except Exception:
             for rig in built:
                 rig.remove()

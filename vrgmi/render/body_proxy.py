@@ -10,7 +10,8 @@ reads as a seated person and no limb ends in an open cut.
 - A short **sleeve** closes each arm's shoulder end in every view, the patient's included
   (looking 45 deg aside at the phantom, the eye is a hand's breadth from that shoulder).
   It hangs on the arm's ``shoulder`` joint, so it turns with the upper arm and hides with
-  the arm.
+  the arm. A **shorts leg** does the same for each leg's hip end (looking down at the lap,
+  the patient would see the thighs' cut tops), on the leg's ``hip`` joint.
 
 Procedural smooth meshes with vertex colours, drawn by the room's shader (the same light).
 Sizes are for a 1.75 m patient; the torso is scaled to the body frame's shoulder spacing
@@ -52,6 +53,12 @@ SLEEVE_SECTIONS = ((0.078, 0.0, 0.0, 0.008), (0.068, 0.036, 0.042, 0.008),
                    (0.046, 0.058, 0.068, 0.008), (0.014, 0.069, 0.081, 0.008),
                    (-0.030, 0.069, 0.079, 0.006), (-0.080, 0.064, 0.070, 0.002),
                    (-0.115, 0.060, 0.064, 0.0))
+#: the shorts leg in the hip joint's rest frame (leg hanging along -z), as the sleeve: loose
+#: over the thigh's top (the leg model there: 17 cm across, 20 cm deep with the buttock)
+SHORTS_LEG_SECTIONS = ((0.075, 0.0, 0.0, 0.0), (0.065, 0.060, 0.068, 0.0),
+                       (0.035, 0.096, 0.108, 0.0), (0.000, 0.108, 0.118, 0.0),
+                       (-0.060, 0.110, 0.120, 0.0), (-0.120, 0.104, 0.112, 0.0),
+                       (-0.190, 0.097, 0.106, 0.0), (-0.210, 0.095, 0.104, 0.0))
 #: the head and the headset, from the eyes in the head's frame (m): centre, half sizes
 HEAD_CENTRE_M = (0.0, -0.075, 0.025)
 HEAD_HALF_M = (0.075, 0.098, 0.112)
@@ -148,8 +155,9 @@ def _rgba(hex_colour: str, linear: bool) -> tuple[float, float, float, float]:
 
 
 class BodyProxy:
-    """The torso, neck and head (therapist's view only) and the arms' sleeves, drawn with
-    the room's ``shader`` (None: the software renderer's lights and sRGB colours)."""
+    """The torso, neck and head (therapist's view only), the arms' sleeves and the legs'
+    shorts legs, drawn with the room's ``shader`` (None: the software renderer's lights and
+    sRGB colours)."""
 
     def __init__(self, parent: NodePath, shader: Shader | None) -> None:
         self.shader = shader
@@ -171,13 +179,15 @@ class BodyProxy:
             v, t = ellipsoid(np.array(centre), np.array(half))
             self.head.attach_new_node(smooth_geom(name, v, t, np.tile(
                 _rgba(hex_colour, linear), (len(v), 1))))
-        self._sleeve = self._sleeve_geom()
+        self._ends = {"shoulder": self._end_geom("body_sleeve", SLEEVE_SECTIONS, SHIRT_HEX),
+                      "hip": self._end_geom("body_shorts_leg", SHORTS_LEG_SECTIONS,
+                                            SHORTS_HEX)}
         self._quat = Quat()
 
-    def _sleeve_geom(self) -> GeomNode:
-        verts, tris, _ = loft(SLEEVE_SECTIONS, 28, power=2.0, close_bottom=False)
-        return smooth_geom("body_sleeve", verts, tris,
-                           np.tile(_rgba(SHIRT_HEX, self.linear), (len(verts), 1)))
+    def _end_geom(self, name: str, sections, hex_colour: str) -> GeomNode:
+        verts, tris, _ = loft(sections, 28, power=2.0, close_bottom=False)
+        return smooth_geom(name, verts, tris,
+                           np.tile(_rgba(hex_colour, self.linear), (len(verts), 1)))
 
     @contextmanager
     def in_view(self, torso, head: np.ndarray, head_valid: bool) -> Iterator[None]:
@@ -191,12 +201,14 @@ class BodyProxy:
             self.root.hide()
 
     def dress(self, rig) -> NodePath:
-        """Put a sleeve on an arm rig's ``shoulder`` joint; returns its node."""
+        """Put a sleeve on an arm rig's ``shoulder`` joint, a shorts leg on a leg rig's
+        ``hip`` joint; returns its node."""
         character = rig.character
-        joint = character.node().get_bundle(0).find_child("shoulder")
-        holder = rig.model.attach_new_node("sleeve_holder")
+        end = "shoulder" if rig.limb == "arm" else "hip"
+        joint = character.node().get_bundle(0).find_child(end)
+        holder = rig.model.attach_new_node(f"{end}_cover_holder")
         joint.add_net_transform(holder.node())
-        sleeve = holder.attach_new_node(self._sleeve.make_copy())
+        sleeve = holder.attach_new_node(self._ends[end].make_copy())
         if self.shader is not None:
             sleeve.set_shader(self.shader)
             sleeve.set_shader_input("emission", 0.0)
