@@ -66,9 +66,9 @@ def x_screen(tmp_path):
             break
     fb = tmp_path / "fb"
     fb.mkdir()
-    proc = subprocess.Popen([xvfb, f":{number}", "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten",
-                             "tcp", "-fbdir", str(fb)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([xvfb, f":{number}", "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24",
+                             "-nolisten", "tcp", "-fbdir", str(fb)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 10
     while not os.path.exists(f"/tmp/.X11-unix/X{number}") and time.time() < deadline:
         time.sleep(0.05)
