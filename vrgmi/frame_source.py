@@ -8,8 +8,9 @@ window backends under one render loop). The implementations:
 - :class:`OffscreenFrames`: headless, the clock from the frame count (as fast as the machine
   goes, or paced in real time); the demos, the headless sessions, the soak runs;
 - :class:`WindowFrames`: the desktop window, the clock from the wall clock; its keys;
-- :class:`BenchmarkFrames`: display times from a replay, each frame's engine work timed and
-  every n-th frame drawn and timed (``vrgmi bench``);
+- :class:`BenchmarkFrames`: display times from a replay, each frame's engine work timed, the
+  frames it is told to draw drawn and timed (``vrgmi bench``: every n-th; the companion
+  bench: the live view's captures), optionally paced at the display rate;
 - :class:`FallbackFrames`: the rest of a headset session after the headset is lost, the
   display clock continued at the display rate, in the desktop window or headless;
 - the headset itself (OpenXR ``xrWaitFrame`` / ``xrBeginFrame`` / ``xrEndFrame``) is
