@@ -144,10 +144,11 @@ def run_desktop_session(x_screen, tmp: Path, program: str) -> tuple[np.ndarray, 
                 x_input(display, key="Escape")
                 break
             if shot is None and ("scene_started", "free_mirror") in kinds:
-                time.sleep(1.5)                         # the block runs 3 s
-                if ("scene_finished", "free_mirror") not in {
+                time.sleep(1.2)                         # the block runs 3 s
+                screen_now = read_screen(screen)
+                if ("scene_finished", "free_mirror") not in {   # still in the block
                         (e["kind"], e.get("scene")) for e in _events(out)}:
-                    shot = read_screen(screen)
+                    shot = screen_now
             time.sleep(0.1)
         _, err = proc.communicate(timeout=60)
     finally:
