@@ -111,6 +111,27 @@ def test_seated_leg_has_its_sole_on_the_floor():
         assert abs(solver.positions[solver.joint_names.index(joint)][2]) < 0.01
 
 
+@pytest.mark.parametrize("side", (0, 1))
+def test_knee_out_to_the_side_moves_the_knee_sideways(side: int):
+    """Hip abduction seated: at the movement's peak the solved knee is >= 20 cm further out
+    (away from the other leg) than in the start posture, moves sideways rather than forward
+    or up, and the foot stays on the floor."""
+    solver, hip = _solver("leg")
+    root = hip * (1.0 if side == 0 else (-1.0, 1.0, 1.0))     # the left / right hip joint
+    m = get_movement("hip_abduction")
+    player = MovementPlayer("leg")
+    player.start(m, 1)
+    knee, heel = solver.joint_names.index("knee"), solver.joint_names.index("heel")
+    player.apply(m.poses[0], solver, side, root)
+    start = solver.positions.copy()
+    player.apply(m.poses[1], solver, side, root)               # the middle keyframe: out
+    out = -1.0 if side == 0 else 1.0                            # lateral: -x left, +x right
+    moved = solver.positions[knee] - start[knee]
+    assert out * moved[0] >= 0.20
+    assert abs(moved[1]) < 0.5 * out * moved[0] and abs(moved[2]) < 0.03
+    assert abs(solver.positions[heel][2]) < 0.03
+
+
 def test_shrug_lifts_the_shoulder_joint():
     m = get_movement("shoulder_shrug")
     solver, root = _solver("arm")

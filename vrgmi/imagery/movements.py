@@ -210,6 +210,10 @@ _AT_LOCK = _p(R, shoulder_elevation=60.0, shoulder_rotation=5.0, elbow_flexion=5
               forearm_pronation=0.0, wrist_flexion=0.0, **_hand(0.5))
 #: the forefoot resting on a ball (about 5 cm high), the heel on the floor
 _ON_BALL = _p(S, hip_elevation=76.0, knee_flexion=36.0, ankle_dorsiflexion=-28.0)
+#: the knee out to the side: the thigh swung 40 deg outward from the seated plane (hip
+#: abduction in flexion) and turned out 30 deg so the foot stays on the floor; the knee
+#: goes ~26 cm sideways, not forward
+_KNEE_OUT = _p(S, hip_plane=45.0, hip_rotation=-30.0)
 #: the foot lifted a little, toes just above the floor, for drawing with the toes
 _TOES_DOWN = _p(S, hip_elevation=78.0, ankle_dorsiflexion=-34.0)
 
@@ -369,8 +373,7 @@ LOWER: tuple[Movement, ...] = (
              "other leg, then bring it back.",
              "Imagine moving your {side} leg out to the side and back.",
              "leg", 1, "ankle",
-             (_k(0, S), _k(1.3, _p(S, hip_plane=60.0, hip_rotation=-30.0)), _k(2.6, S)),
-             kviq="hip_abduction"),
+             (_k(0, S), _k(1.3, _KNEE_OUT), _k(2.6, S)), kviq="hip_abduction"),
     Movement("foot_external_rotation", "Turn the foot outward",
              "Keep your {side} heel on the floor and turn the toes outward, then back.",
              "Imagine turning your {side} toes outward and back, heel still.",
