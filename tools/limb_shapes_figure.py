@@ -31,9 +31,14 @@ PANELS = [("slim", "arm", {"build": -1.0}), ("heavy", "arm", {"build": 1.0}),
           ("hand 0.9", "arm", {"hand_size": 0.9}), ("hand 1.15", "arm", {"hand_size": 1.15}),
           ("female", "leg", {"sex": -1.0}), ("male", "leg", {"sex": 1.0}),
           ("foot 0.9", "leg", {"foot_size": 0.9}), ("foot 1.15", "leg", {"foot_size": 1.15})]
-#: the part of each limb shown: centre forward and up from the root joint, film height (m)
-FRAME = {"arm": (0.0, -0.62, 0.42), "leg": (0.1, -0.78, 0.42)}
-SIZE = (160, 240)
+#: the part of each limb shown: centre forward and up from the root joint, film height (m),
+#: with a margin round the fingertips and toes of the largest hand and foot
+FRAME = {"arm": (0.0, -0.62, 0.46), "leg": (0.09, -0.76, 0.46)}
+#: the square render (px) each panel is cut from, and each limb's panel width (px)
+SIZE = (240, 240)
+WIDTH = {"arm": 160, "leg": 240}
+#: the label strip above each picture (px), so no label sits over a limb
+STRIP = 18
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,13 +64,15 @@ def main(argv: list[str] | None = None) -> int:
         rigs[limb].set_shape(LimbShapeSettings(**shape))
         y, z, film = FRAME[limb]
         lens = OrthographicLens()
-        lens.set_film_size(film * SIZE[0] / SIZE[1], film)
+        lens.set_film_size(film, film)
         lens.set_near_far(0.1, 10.0)
         base.cam.node().set_lens(lens)
         base.cam.set_pos(3.0, y, z)
         base.cam.look_at(0.0, y, z)
-        tile = Image.fromarray(grab_rgba(base)[..., :3])
-        ImageDraw.Draw(tile).text((6, 4), label, fill=(30, 30, 30))
+        w, x0 = WIDTH[limb], (SIZE[0] - WIDTH[limb]) // 2
+        tile = Image.new("RGB", (w, SIZE[1] + STRIP), (255, 255, 255))
+        tile.paste(Image.fromarray(grab_rgba(base)[:, x0:x0 + w, :3]), (0, STRIP))
+        ImageDraw.Draw(tile).text((w // 2, STRIP // 2), label, fill=(30, 30, 30), anchor="mm")
         tiles.append(np.asarray(tile))
     sheet = np.hstack(tiles)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -35,7 +35,7 @@ from vrgmi.input import ACTIONS, ScriptedInput
 from vrgmi.program import Program, ProgramError, SceneStep, check_steps, default_steps
 from vrgmi.scenes.base import PHASES, Scene
 from vrgmi.session import CALM_ENDS, SessionError, SessionRunner, _number
-from vrgmi.settings import Settings
+from vrgmi.settings import LimbShapeSettings, Settings
 
 if TYPE_CHECKING:
     from vrgmi.app import Engine
@@ -427,8 +427,9 @@ class ClinicDay:
                                    record["height_m"])
             if record.get("skin_tone"):
                 engine.set_skin_tone(record["skin_tone"])
-            if record.get("limb_shape"):
-                engine.set_limb_shape(**record["limb_shape"])
+            # the stored shape over the average one, never the previous patient's
+            engine.set_limb_shape(**{**asdict(LimbShapeSettings()),
+                                     **(record.get("limb_shape") or {})})
         engine.settings = replace(engine.settings,
                                   patient=replace(engine.settings.patient, id=patient))
 
@@ -440,7 +441,7 @@ class ClinicDay:
             patient=p.id, side=p.amputation_side, level=p.amputation_level,
             phase=last.program.phase if p.id == last.program.patient else "",
             message=self.message or f"session {last.session} ended; press Start",
-            alerts=list(last.alerts)))
+            alerts=list(last.alerts), limb_shape=asdict(engine.settings.limb_shape)))
 
     def close(self) -> Summary:
         """Close the session still running (if any) and the live view; the last session's

@@ -30,7 +30,7 @@ import statistics
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -1076,7 +1076,8 @@ class SessionRunner:
             turn_suspected=engine.core.torso.turn_suspected,
             message=self.message or str(getattr(inner, "message", "") or ""),
             alerts=list(self.alerts), phantom=self.phantom.status(engine.core),
-            research=research_status(self.lsl, engine.settings)))
+            research=research_status(self.lsl, engine.settings),
+            limb_shape=asdict(engine.settings.limb_shape)))
 
 
 #: set_patient argument -> PatientSettings field, and -> the ``patient.*`` event name
