@@ -3,20 +3,25 @@ as the models' glTF morph targets, hand and foot size, one shape for every limb 
 therapist's command and the patient's record."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pygltflib
 import pytest
 from panda3d.core import OrthographicLens
+from PIL import Image
 from records_data import _events
+from test_clinic_day import DT, clinic, run_session_through  # noqa: F401 (fixture)
 from test_companion_api import records, request, server, token  # noqa: F401 (fixtures)
 
 from vrgmi.app import Engine, EngineError
 from vrgmi.body.limb_shape import MORPH_NAMES, morph_weights
 from vrgmi.companion.commands import CommandRejected, check_command
-from vrgmi.control import CommandQueue, StatusBoard
+from vrgmi.control import Command, CommandQueue, EngineStatus
 from vrgmi.events import Event
 from vrgmi.render.display import grab_rgba
 from vrgmi.render.morphs import _geom_node, _float_view
@@ -25,6 +30,7 @@ from vrgmi.render.rig import LimbRig
 from vrgmi.render.shaders import SKIN, load_shader
 from vrgmi.render.skin import SkinLook
 from vrgmi.records import queries
+from vrgmi.records.schema import Patient
 from vrgmi.records.store import RecordSink
 from vrgmi.settings import LimbShapeSettings, load_settings
 from vrgmi.tracking.scripted import ScriptedSource
@@ -162,9 +168,10 @@ def test_limb_shape_round_trip_command_engine_records(display, scene, tmp_path, 
 
     engine = Engine(load_settings(None, {}), ScriptedSource("reach", intact_side="right"),
                     display)
+    _seq, before = server.board.status()
     runner = SessionRunner(engine, Program("p01", phase="mirror",
                                            steps={"mirror": [SceneStep("tiny", 0.1)]}),
-                           tmp_path, CommandQueue(), StatusBoard(), registry=REGISTRY)
+                           tmp_path, CommandQueue(), server.board, registry=REGISTRY)
     try:
         server.commands.drain()
         bad = request(server, "POST", "/api/command",
@@ -181,9 +188,14 @@ def test_limb_shape_round_trip_command_engine_records(display, scene, tmp_path, 
         changed = [e.data for e in runner.events.of_kind("param_changed")]
         assert {"name": "limb_shape.muscle", "old": 0.0, "new": 0.8,
                 "by": command.by} in changed and command.by.startswith("companion:")
+        # the session's status carries the shape the limbs have now (the sliders show it)
+        status = json.loads(request(server, "GET", "/api/status", token=token)[2])["status"]
+        assert status["limb_shape"] == dataclasses.asdict(engine.settings.limb_shape)
+        assert status["limb_shape"]["muscle"] == 0.8 and status["limb_shape"]["foot_size"] == 1.1
     finally:
         runner.close()
         engine.close()
+        server.board.publish(EngineStatus(**before))
     sink = RecordSink(records, spill_path=tmp_path / "spill.jsonl")   # the companion's
     start = _events("P07", 1)[0]
     sink.put(start)
@@ -204,13 +216,40 @@ def test_limb_shape_round_trip_command_engine_records(display, scene, tmp_path, 
         again.close()
 
 
+def test_a_patients_start_gives_the_limbs_their_stored_shape(clinic):
+    """Start for a patient in the records: their stored shape over the average one (never
+    the previous patient's), in the engine and in the status the companion shows."""
+    make, services, engine, db, _out = clinic
+    with db.session() as s:
+        s.get(Patient, "P2").limb_shape = {"muscle": 0.8, "foot_size": 1.1}
+    engine.set_limb_shape(build=1.0, hand_size=1.1)      # the patient before (P1)
+    day = make()
+    t, _alive = run_session_through(day, 0.0)
+    idle = services.board.status()[1]
+    assert idle["state"] == "idle" and idle["limb_shape"]["build"] == 1.0
+    services.commands.put(Command("start", {"patient": "P2"}))
+    for _ in range(2):
+        assert day.step(t, DT)
+        t += DT
+    stored = LimbShapeSettings(muscle=0.8, foot_size=1.1)
+    assert engine.settings.limb_shape == engine.phantom_rig.shape == stored
+    status = services.board.status()[1]
+    assert status["patient"] == "P2" and status["limb_shape"] == dataclasses.asdict(stored)
+
+
 def test_companion_page_sends_the_limb_shape_and_shows_it(server):
     """The therapist's page in a real browser (Debian's Chromium): the Limb shape sliders
-    become one checked ``limb_shape`` command; the patient page lists the record's shape."""
+    show the engine's shape (the patient's, from the status) and follow a change of patient;
+    they become one checked ``limb_shape`` command; the patient page lists the record's
+    shape."""
     from playwright.sync_api import expect, sync_playwright
     from test_companion_browser import CHROMIUM, CHROMIUM_ARGS
 
     server.commands.drain()
+    _seq, before = server.board.status()
+    stored = LimbShapeSettings(build=0.4, muscle=-0.3, sex=0.2, age_years=60.0,
+                               hand_size=1.1, foot_size=0.95)
+    server.board.publish(EngineStatus(**{**before, "limb_shape": dataclasses.asdict(stored)}))
     pairing, _link = server.pairing()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -219,6 +258,15 @@ def test_companion_page_sends_the_limb_shape_and_shows_it(server):
         page.fill("#token", pairing.lower())
         page.click("button[type=submit]")
         expect(page.locator("#link")).to_have_text("connected")
+        for key, value in (("build", "0.4"), ("muscle", "-0.3"), ("sex", "0.2"),
+                           ("age_years", "60"), ("hand_size", "1.1"), ("foot_size", "0.95")):
+            expect(page.locator(f"#shape-{key}")).to_have_value(value)
+        # the next patient's session starts with the average shape: the sliders follow
+        server.board.publish(EngineStatus(**{**before, "patient": "P02", "limb_shape":
+                                             dataclasses.asdict(LimbShapeSettings())}))
+        for key, value in (("build", "0"), ("age_years", "25"), ("hand_size", "1")):
+            expect(page.locator(f"#shape-{key}")).to_have_value(value)
+        server.board.publish(EngineStatus(**before))
         page.fill("#shape-build", "0.6")
         page.fill("#shape-hand_size", "1.1")
         page.click("#set-shape")
@@ -230,3 +278,87 @@ def test_companion_page_sends_the_limb_shape_and_shows_it(server):
     sent = [c for c in server.commands.drain() if c.name == "limb_shape"]
     assert [c.args for c in sent] == [{"build": 0.6, "muscle": 0.0, "sex": 0.0,
                                        "age_years": 25.0, "hand_size": 1.1, "foot_size": 1.0}]
+
+
+def _limb_mask(picture: np.ndarray) -> np.ndarray:
+    """The pixels of a stimulus picture that are not the slate card (its corner's colour)."""
+    card = picture[0, 0].astype(int)
+    return np.abs(picture.astype(int) - card).sum(axis=2) > 30
+
+
+def test_a_patients_laterality_pictures_show_their_own_hand(display):
+    """The laterality game's stage in a session is built with the patient's limb shape and
+    skin tone (it is their own hand); the picture of a heavy, large hand (framed to the same
+    span as every stimulus) covers more of the card than the average one, each side the
+    same."""
+    from vrgmi.laterality.stimuli import Stimulus
+    from vrgmi.render.stimulus_render import StimulusRenderer
+    from vrgmi.scenes.laterality import LateralityScene
+
+    scene = LateralityScene(block_length=4, blocks=1, probe_trials=0)
+    engine = Engine(load_settings(None, ["ui.instructions=false"]),
+                    ScriptedSource("rest", intact_side="right"), display)
+    try:
+        engine.set_limb_shape(build=1.0, hand_size=1.2)    # the patient's, as at start
+        engine.set_skin_tone("V")
+        engine.set_scene(scene)
+        rigs = scene._view.rigs
+        assert rigs and all(r.rig.shape == engine.settings.limb_shape for r in rigs.values())
+        assert rigs[("hand", "left")].rig._size_control.get_scale()[0] == pytest.approx(1.2)
+        patient = engine.settings
+    finally:
+        engine.close()
+    average = load_settings(None, ["patient.skin_tone=V"])
+    masks = {}
+    for name, settings in (("average", average), ("patient", patient)):
+        renderer = StimulusRenderer(display.base, settings, ("hand",), 96)
+        try:
+            for side in ("left", "right"):
+                picture = renderer.render(Stimulus("hand", side, "open", "back"))
+                masks[name, side] = _limb_mask(picture)
+        finally:
+            renderer.close()
+    areas = {key: int(mask.sum()) for key, mask in masks.items()}
+    changed = {side: int((masks["patient", side] ^ masks["average", side]).sum())
+               for side in ("left", "right")}
+    print("stimulus area (px):", areas, "changed:", changed)
+    for side in ("left", "right"):      # 96 px: 1505 -> 1547 px, 101 px changed
+        assert areas["patient", side] > 1.02 * areas["average", side], areas
+        assert changed[side] > 0.04 * areas["average", side], changed
+    assert areas["patient", "left"] == pytest.approx(areas["patient", "right"], rel=0.02)
+
+
+def test_stimuli_command_takes_the_shape(display, tmp_path, capsys):
+    """`vrgmi stimuli` draws the average limbs unless --shape KEY=VALUE says otherwise;
+    the index records the shape; a bad key or value is a one-line error."""
+    from vrgmi.cli import main
+    from vrgmi.laterality.stimulus_sets import sample_set
+    from vrgmi.stimulus_pictures import INDEX, write_stimulus_set
+
+    heavy = tmp_path / "heavy"
+    run = subprocess.run([sys.executable, "-m", "vrgmi.cli", "stimuli", "--out", str(heavy),
+                          "--count", "2", "--seed", "3", "--size", "64", "--shape", "build=1",
+                          "--shape", "hand_size=1.2"], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    index = json.loads((heavy / INDEX).read_text())
+    assert index["limb_shape"] == dataclasses.asdict(LimbShapeSettings(build=1.0,
+                                                                       hand_size=1.2))
+    average = write_stimulus_set(display.base, load_settings(None, []),   # the command's
+                                 sample_set(("hand",), 2, 3), tmp_path / "average", 64,
+                                 False, {"set": "sample"})                # default shape
+    assert average["limb_shape"] == dataclasses.asdict(LimbShapeSettings())
+    assert [e["file"] for e in average["stimuli"]] == [e["file"] for e in index["stimuli"]]
+    for entry in index["stimuli"]:
+        pictures = [np.asarray(Image.open(folder / entry["file"]).convert("RGB"))
+                    for folder in (tmp_path / "average", heavy)]
+        assert _limb_mask(pictures[1]).sum() > _limb_mask(pictures[0]).sum()
+    for shape, message in (("colour=1", "--shape takes KEY=VALUE"),
+                           ("build", "--shape takes KEY=VALUE"),
+                           ("build=3", "limb_shape.build = '3' is out of range -1..1"),
+                           ("hand_size=big", "must be a number")):
+        assert main(["stimuli", "--out", str(tmp_path / "x"), "--canonical",
+                     "--shape", shape]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+        assert not (tmp_path / "x").exists()

@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "dark), a palette name or #rrggbb (default: patient.skin_tone)")
     p.add_argument("--pdf", action="store_true", help="also write cards.pdf: flash cards, "
                    "picture on the front, answer on the back (print double-sided, long edge)")
+    p.add_argument("--shape", action="append", default=[], metavar="KEY=VALUE",
+                   help="the patient's limb shape, repeatable: build, muscle, sex (-1..1), "
+                        "age_years, hand_size, foot_size (default: the average limbs)")
 
     p = sub.add_parser("doctor", help="report what this machine offers (GL, display, OpenXR, "
                                       "database)")
@@ -205,6 +208,7 @@ def cmd_stimuli(args: argparse.Namespace) -> int:
     if args.skin_tone is not None:
         skin_tone(args.skin_tone)                       # a one-line error before rendering
         args.overrides.append(f"patient.skin_tone={args.skin_tone}")
+    args.overrides.extend(_shape_overrides(args.shape))
     settings = _settings(args)
     check_out(Path(args.out))
     limbs = ("hand", "foot") if args.limb == "both" else (args.limb,)
@@ -222,6 +226,20 @@ def cmd_stimuli(args: argparse.Namespace) -> int:
     finally:
         display.close()
     return 0
+
+
+def _shape_overrides(pairs: list[str]) -> list[str]:
+    """``--shape KEY=VALUE`` options as ``limb_shape.KEY=VALUE`` settings overrides (the
+    values are range-checked when the settings load)."""
+    from vrgmi.body.limb_shape import SHAPE_KEYS
+    overrides = []
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or key.strip() not in SHAPE_KEYS:
+            raise VrgmiError(f"stimuli: --shape takes KEY=VALUE with KEY one of "
+                             f"{', '.join(SHAPE_KEYS)} (not {pair!r})")
+        overrides.append(f"limb_shape.{key.strip()}={value.strip()}")
+    return overrides
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -117,6 +117,8 @@ class EngineStatus:
     phantom: dict[str, Any] = field(default_factory=dict)
     #: LSL: on / off / unavailable, its outlets, the phantom's drive stream (docs/research.md)
     research: dict[str, Any] = field(default_factory=dict)
+    #: the limbs' shape now (``[limb_shape]`` key -> value): the companion's sliders show it
+    limb_shape: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """A deep copy as plain dicts and lists."""

@@ -6,6 +6,7 @@ complete, so a failure (or Ctrl-C) leaves the previous set, or nothing, never a 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -92,6 +93,7 @@ def write_stimulus_set(base, settings: Settings, stimuli: Sequence[Stimulus], ou
             renderer.close()
         index = {"format": FORMAT, **about, "size_px": size,
                  "skin_tone": settings.patient.skin_tone, "height_m": settings.patient.height_m,
+                 "limb_shape": dataclasses.asdict(settings.limb_shape),
                  "cards": CARDS if pdf else None, "stimuli": entries}
         (tmp / INDEX).write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
         if pdf:

@@ -37,6 +37,7 @@ from vrgmi.render.skin import SkinLook, StumpBlend, set_view_fade, skin_tone
 from vrgmi.render.ui import Panel, line_height_for, text_line_deg
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import Param
+from vrgmi.settings import LimbShapeSettings
 
 #: where the stimulus floats: metres in front of the eyes along the gaze (near enough to
 #: look large, far enough for comfortable convergence in a headset), whose pitch is clamped
@@ -311,6 +312,8 @@ class _StageView:
         height = settings.patient.height_m if settings is not None else MODEL_HEIGHT
         tone = settings.patient.skin_tone if settings is not None else "III"
         look = SkinLook(tone=skin_tone(tone))
+        # the patient's own hands and feet: their limb shape, as in the mirror scenes
+        shape = settings.limb_shape if settings is not None else None
         self.lengths = ctx.core.lengths
         self.root = ctx.root.attach_new_node("laterality_stage")
         set_lighting(self.root, STAGE_LIGHTING)
@@ -329,7 +332,7 @@ class _StageView:
         for limb in limbs:
             for side in ("left", "right"):
                 self.rigs[(limb, side)] = _StimulusRig(
-                    self.pivot, limb, side, height, skin, look, self.lengths)
+                    self.pivot, limb, side, height, skin, look, self.lengths, shape)
         self.props = {name: self._prop(name) for name in PROP_HEX}
         self.panel = Panel(self.root, (0.0, BACKDROP_BEHIND_M - 0.002, 0.0),
                            distance_m=self.card_distance_m, min_line_deg=MESSAGE_LINE_DEG,
@@ -565,7 +568,7 @@ class _StimulusRig:
     scaled to :data:`STIMULUS_SPAN_DEG`, posed by posture name."""
 
     def __init__(self, pivot: NodePath, limb: str, side: str, height: float, skin,
-                 look: SkinLook, lengths) -> None:
+                 look: SkinLook, lengths, shape: LimbShapeSettings | None = None) -> None:
         from vrgmi.ik.solver import ArmSolver, LegSolver
 
         self.limb, self.side = limb, side
@@ -589,7 +592,8 @@ class _StimulusRig:
         self.offset = self.holder.attach_new_node(f"{limb}_{side}")
         self.rig = LimbRig(self.offset, "arm" if limb == "hand" else "leg", self.index,
                            height, skin, look,
-                           StumpBlend(distance=cut, width=CUT_FADE_M, residual_alpha=0.0))
+                           StumpBlend(distance=cut, width=CUT_FADE_M, residual_alpha=0.0),
+                           shape=shape)
         # (one-sided, as the rig draws it: nothing of the inside shows through the fade)
         self._shown = _ShownPart(self.rig, framed_from)
         _draw_fade_last(self._shown.mesh)

@@ -110,6 +110,7 @@ function showStatus(s) {
   showTrials(s.recent_trials || []);
   showParams(s);
   syncSetup(s);
+  syncShape(s);
   showPhantom(s.phantom || {});
   showResearch(s.research);
   document.body.classList.toggle("stopped", s.state === "emergency_stopped");
@@ -156,6 +157,19 @@ function showAlerts(alerts) {
   // the latest few safety alerts (pain flare, SSQ, dose, the patient's stop) as banners
   $("alerts").replaceChildren(...alerts.slice(-3).reverse().map((a) =>
     el("div", {class: `alert ${a.kind}`}, a.text)));
+}
+
+let shapeShown = "";
+function syncShape(s) {
+  // the limb-shape sliders show the engine's shape (the patient's stored one once their
+  // session starts) whenever it or the patient changes, unless one is being moved
+  const shape = s.limb_shape || {};
+  const key = `${s.patient}|${JSON.stringify(shape)}`;
+  if (key === shapeShown || $("limb-shape").contains(document.activeElement)) return;
+  shapeShown = key;
+  for (const k of SHAPE_KEYS) {
+    if (typeof shape[k] === "number" && Number.isFinite(shape[k])) $(`shape-${k}`).value = shape[k];
+  }
 }
 
 let setupShown = "";
