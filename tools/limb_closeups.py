@@ -2,7 +2,8 @@
 """Make docs/img/limbs-closeups.png: the right hand from the back and the palm and the right
 foot from the top and the sole (open hand, neutral foot, 0 deg), one row per skin tone
 (Fitzpatrick I, III, VI), taken from `vrgmi stimuli --canonical` so the figure shows exactly
-the laterality pictures' limbs, texture and shading (a 256-colour PNG). Re-run it when the
+the laterality pictures' limbs, texture and shading (full colour, or 256 colours dithered
+where that would pass 250 KB). Re-run it when the
 limb models or the skin shading change:
 
     python tools/limb_closeups.py [--out docs/img/limbs-closeups.png] [--size 320]
@@ -26,6 +27,8 @@ COLUMNS = (("hand", "back", "open"), ("hand", "palm", "open"),
            ("foot", "top", "neutral"), ("foot", "sole", "neutral"))
 #: label strip height (px)
 STRIP = 22
+#: the largest PNG kept in full colour (bytes)
+MAX_BYTES = 250_000
 
 
 def pictures(tone: str, size: int, tmp: Path) -> list[Image.Image]:
@@ -59,10 +62,20 @@ def main() -> int:
             draw.text((6, STRIP + row * s + 6), f"skin tone {tone}", fill=(255, 255, 255),
                       font=font)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.quantize(256, method=Image.Quantize.MEDIANCUT,
-                   dither=Image.Dither.FLOYDSTEINBERG).save(args.out, optimize=True)
-    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
+    save(sheet, args.out)
     return 0
+
+
+def save(sheet: Image.Image, path: Path) -> None:
+    """Full colour when that fits :data:`MAX_BYTES`, else 256 colours error-diffused (the
+    palette first, then Floyd-Steinberg onto it: quantising alone leaves stripes in the
+    stump end's fade)."""
+    sheet.save(path, optimize=True)
+    if path.stat().st_size > MAX_BYTES:
+        palette = sheet.quantize(256, method=Image.Quantize.MEDIANCUT)
+        sheet.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG).save(
+            path, optimize=True)
+    print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
 
 
 if __name__ == "__main__":
