@@ -309,7 +309,7 @@ class Engine:
 
     def set_patient(self, side: str | None = None, level: str | None = None,
                     height_m: float | None = None,
-                    scene: Scene | None = None) -> dict[str, tuple[Any, Any]]:
+                    scene: Scene | None = None) -> dict[str, tuple[str | float, str | float]]:
         """Change the missing limb's side, the amputation level or the height: rebuild the
         core, both rigs, the stump blend and the resting limbs, keeping the display, the
         room, the pose source (and the torso calibration while the height stays).
@@ -372,7 +372,7 @@ class Engine:
                                                        skin_tone=tone.strip()))
         return rgb
 
-    def set_limb_shape(self, **changes: Any) -> dict[str, tuple[float, float]]:
+    def set_limb_shape(self, **changes: float) -> dict[str, tuple[float, float]]:
         """Change the patient's limb shape (``[limb_shape]`` keys: build, muscle, sex,
         age_years, hand_size, foot_size), each value checked against the settings' range (a
         one-line :class:`~vrgmi.errors.SettingsError`), and give it to every limb shown

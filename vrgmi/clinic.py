@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, cast
 from vrgmi.atomic import write_text
 from vrgmi.control import Command, CommandQueue, EngineStatus, StatusBoard
 from vrgmi.errors import VrgmiError
-from vrgmi.events import EventBus
+from vrgmi.events import EventBus, EventSink
 from vrgmi.frame_loop import FrameLoop, run_frames
 from vrgmi.frame_source import Feeder, OffscreenFrames, WindowFrames, bind_desktop_keys
 from vrgmi.input import ACTIONS, ScriptedInput
@@ -124,9 +124,9 @@ class ClinicServices:
             return checked_steps(program)
         if self.db is not None:
             from vrgmi.records.programs import load_program as stored, save_program
-            program = stored(self.db, pid)
-            if program is not None:
-                return checked_steps(program)
+            kept = stored(self.db, pid)
+            if kept is not None:
+                return checked_steps(kept)
         limb = get_level(settings.patient.amputation_level).limb
         program = Program(pid, steps=default_steps(limb))
         if self.db is not None:
@@ -153,7 +153,8 @@ class ClinicServices:
         """A session runner on ``engine`` wired to these services: its events also go to
         a records sink of its own (closed with the session), a therapist's gate override
         is saved at once; a ``follow_up`` visit's answers are stored as the visit's."""
-        sinks, on_change = [], None
+        sinks: list[EventSink] = []
+        on_change = None
         if self.db is not None:
             from vrgmi.records.programs import save_program
             from vrgmi.records.store import RecordSink
@@ -208,6 +209,8 @@ class ClinicServices:
         line each. A database failure here is said and the new session goes on."""
         from vrgmi.records.interrupted import close_interrupted
 
+        if self.db is None:
+            return
         try:
             for closed in close_interrupted(self.db, patient, logs_dir):
                 self.say(closed.line())
@@ -228,10 +231,11 @@ class ClinicServices:
 
     def live_view(self, display: Display) -> LiveView | None:
         """The companion's small live picture of the patient's view (None without one)."""
-        if self.companion is None:
+        companion = self.companion
+        if companion is None:
             return None
         from vrgmi.companion.snapshot import LiveView
-        return LiveView(display.base, self.board, wanted=lambda: self.companion.watching > 0)
+        return LiveView(display.base, self.board, wanted=lambda: companion.watching > 0)
 
     def close(self) -> None:
         """Stop the companion, close the database."""
@@ -321,6 +325,8 @@ class ClinicDay:
     def _session_ended(self, t: float) -> None:
         """Close the session; the patient sees the calm view, the board says idle."""
         runner, self.session = self.session, None
+        if runner is None:
+            return
         self._last = runner
         if self.stay_open:
             # the calm view's events go to a bus of the day's own, not the closed session's
@@ -589,10 +595,11 @@ def run_session(settings: Settings, program: Program, out_dir: str | Path,
                 shots = run_headless_day(settings, day, feeder, auto, max_seconds,
                                          out if screenshots else None, realtime)
                 say(f"session: wrote {len(shots)} screenshots")
-                if _unanswered(day, feeder):
+                waiting = _unanswered(day, feeder)
+                if feeder is not None and waiting:
                     raise SessionError(
                         f"session: the input script ran out at {feeder.end_t:g} s and nothing "
-                        f"answers the {day.runner.scene.name} question; the session was "
+                        f"answers the {waiting} question; the session was "
                         "stopped (add answers to the script)")
         finally:
             summary = day.close()
@@ -610,11 +617,14 @@ UNANSWERED_S = 10.0
 SHOT_AFTER_S = 0.7
 
 
-def _unanswered(day: ClinicDay, feeder: ScriptedInput | None) -> bool:
-    """True while a question waits that the input script, run out, can never answer."""
+def _unanswered(day: ClinicDay, feeder: ScriptedInput | None) -> str:
+    """The question's name while one waits that the input script, run out, can never
+    answer ("" otherwise)."""
     scene = day.runner.scene
-    return (feeder is not None and feeder.done and not day.idle and scene is not None
-            and scene.name in QUESTIONS and day.runner.t - feeder.end_t >= UNANSWERED_S)
+    if (feeder is not None and feeder.done and not day.idle and scene is not None
+            and scene.name in QUESTIONS and day.runner.t - feeder.end_t >= UNANSWERED_S):
+        return scene.name
+    return ""
 
 
 def _feeders(day: ClinicDay, feeder: ScriptedInput | None,
@@ -751,14 +761,16 @@ def run_demo_sessions(settings: Settings, out_dir: str | Path, block_seconds: fl
 
 def format_demo_report(report: Summary) -> str:
     """The demo's report as a few readable lines."""
-    lines = [f"demo: patient {report['patient']} ({report['limb']}), "
-             f"{len(report['sessions'])} sessions in {report['wall_s']} s"]
     sessions = cast("dict[str, Summary]", report["sessions"])
+    exports = cast("list[str]", report.get("exports", []))
+    shots = cast("list[str]", report["screenshots"])
+    lines = [f"demo: patient {report['patient']} ({report['limb']}), "
+             f"{len(sessions)} sessions in {report['wall_s']} s"]
     for phase, s in sessions.items():
         lines.append(f"  {phase:<11} {s.get('reason', '?'):<10} "
                      f"NRS {s.get('nrs_pre')} -> {s.get('nrs_post')}, "
                      f"SSQ total {s.get('ssq_total')}")
-    lines += [f"wrote {p}" for p in report.get("exports", [])]
-    lines.append(f"wrote {len(report['screenshots'])} screenshots and "
+    lines += [f"wrote {p}" for p in exports]
+    lines.append(f"wrote {len(shots)} screenshots and "
                  f"{report['database']}")
     return "\n".join(lines)

@@ -33,13 +33,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vrgmi.atomic import AtomicWriteError, write_text
 from vrgmi.body import get_level
-from vrgmi.control import CommandQueue, EngineStatus, StatusBoard
+from vrgmi.control import Command, CommandQueue, EngineStatus, StatusBoard
 from vrgmi.embodiment_plan import MEASURE_PARTS, MEASURE_PRE, with_measures
 from vrgmi.errors import VrgmiError
 from vrgmi.events import Event, EventBus, EventSink, JsonlEventLog
@@ -52,10 +52,13 @@ from vrgmi.program import Program, override, step_back
 from vrgmi.progress import after_scene, after_session, carried_params
 from vrgmi.research.link import LslLink, research_status
 from vrgmi.scenes import SceneLoadError, load_scene
-from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
+from vrgmi.scenes.base import ParamValue, Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import SceneParamError
 from vrgmi.settings import SafetySettings
 from vrgmi.seeding import block_seed, draw_session_seed
+
+if TYPE_CHECKING:                     # the engine imports Panda3D; this module does not
+    from vrgmi.app import Calibration, Engine
 
 log = logging.getLogger("vrgmi.session")
 
@@ -102,9 +105,10 @@ class GuardedScene(Scene):
     def __init__(self, inner: Scene) -> None:
         super().__init__()
         self.inner = inner
-        self.name = inner.name
-        self.phase = inner.phase
-        self.params = inner.params
+        # the guard wears its inner scene's class attributes (the engine and status read them)
+        self.name = inner.name          # type: ignore[misc]
+        self.phase = inner.phase        # type: ignore[misc]
+        self.params = inner.params      # type: ignore[misc]
         #: the parameters' descriptions for the status (fixed per scene class)
         self.schema = [q.describe() for q in inner.params]
         self.error: str | None = None
@@ -136,7 +140,7 @@ class GuardedScene(Scene):
                 self._fail("teardown", exc)
         self.ctx = None
 
-    def set_param(self, name: str, value: Any, by: str = "therapist") -> None:
+    def set_param(self, name: str, value: ParamValue, by: str = "therapist") -> None:
         """The inner scene's :meth:`Scene.set_param` (bounds checked there)."""
         self.inner.set_param(name, value, by)
 
@@ -167,10 +171,13 @@ class GuardedScene(Scene):
         self.finished = True
 
 
-class _Skipping:
-    """In front of the session's event bus while a scene ends as skipped."""
+class _Skipping(EventBus):
+    """In front of the session's event bus while a scene ends as skipped (its history is
+    the bus's)."""
 
     def __init__(self, bus: EventBus, why: str) -> None:
+        super().__init__(bus.session)
+        self.history = bus.history
         self.bus, self.why = bus, why
 
     def emit(self, kind: str, t: float, data: dict[str, Any], scene: str = "") -> Event:
@@ -199,7 +206,7 @@ class _Watcher:
 
     def __init__(self) -> None:
         self.trials: deque[dict[str, Any]] = deque(maxlen=RECENT_TRIALS)
-        self.nrs: dict[str, int] = {}
+        self.nrs: dict[str, int | None] = {}      # None: the rating was skipped
         self.ssq: dict[str, float] = {}
         self.new: list[Event] = []
 
@@ -212,7 +219,9 @@ class _Watcher:
             if data.get("instrument") == "nrs":
                 self.nrs[str(data.get("moment"))] = (data.get("answers") or [None])[0]
             elif data.get("instrument") == "ssq":
-                self.ssq[str(data.get("moment"))] = (data.get("scores") or {}).get("total")
+                total = _number((data.get("scores") or {}).get("total"))
+                if total is not None:
+                    self.ssq[str(data.get("moment"))] = total
 
     def in_session_nrs(self) -> int | None:
         """The latest rating after the pre NRS: post, else the latest pain check."""
@@ -242,7 +251,7 @@ class SessionRunner:
     block; no questionnaires around them, no training, every carried level held.
     """
 
-    def __init__(self, engine: Any, program: Program, out_dir: str | Path,
+    def __init__(self, engine: Engine, program: Program, out_dir: str | Path,
                  commands: CommandQueue | None = None, board: StatusBoard | None = None,
                  registry: Mapping[str, type[Scene]] | None = None,
                  session_id: str | None = None, max_block_s: float | None = None,
@@ -441,10 +450,10 @@ class SessionRunner:
             self.events.emit("session_paused" if lost else "session_resumed", t,
                              {"reason": "headset focus lost"} if lost else {})
         self._focus_lost = lost
-        self._off_since = (self._off_since if self._off_since is not None else t) if lost \
-            else None
-        if (lost and self.state in ("running", "paused")
-                and t - self._off_since >= self.safety.headset_off_end_s):
+        off_since = (self._off_since if self._off_since is not None else t) if lost else None
+        self._off_since = off_since
+        if (off_since is not None and self.state in ("running", "paused")
+                and t - off_since >= self.safety.headset_off_end_s):
             self.message = (f"the headset was off for {self.safety.headset_off_end_s:g} s: "
                             "the session ended")
             self._calm_end(t, "headset_removed", "system")
@@ -503,7 +512,7 @@ class SessionRunner:
                 self.plan.insert(self.index, Block("breathing", {
                     "ask_first": True, "minutes": BREAK_MINUTES},
                     self._cap(60.0 * BREAK_MINUTES), part="break"))
-                block = self.current
+                block = self.plan[self.index]
             if self._start_scene(block, t):
                 return
 
@@ -747,7 +756,7 @@ class SessionRunner:
         self._alert(t, "pain_flare", text)
         log.warning("vrgmi: %s", text)
 
-    def _flare_step_back(self, t: float, pre: Any, now: Any) -> None:
+    def _flare_step_back(self, t: float, pre: int | None, now: int | None) -> None:
         """``safety.flare_action = step_back``: the program goes back one phase."""
         try:
             self.program = step_back(self.program, "vrgmi",
@@ -757,7 +766,7 @@ class SessionRunner:
             return
         self._program_changed()
 
-    def _ssq_review(self, t: float, moment: str, answers: list[Any]) -> None:
+    def _ssq_review(self, t: float, moment: str, answers: list[int]) -> None:
         baseline = self._watch.ssq.get("pre") if moment == "post" else None
         try:
             reasons = ssq_alerts(answers, baseline, self.safety.ssq_total_alert,
@@ -824,7 +833,7 @@ class SessionRunner:
             self.message += f"; NOT saved: {why}"
 
     # -- commands -------------------------------------------------------------------------
-    def _apply(self, command: Any, t: float) -> None:
+    def _apply(self, command: Command, t: float) -> None:
         name, args = command.name, command.args
         if self.done and name != "start":
             self.message = f"{name}: the session has ended"
@@ -854,7 +863,10 @@ class SessionRunner:
             self.state = "running"
             self._to_post(t, "stopped", command.by)
         elif name == "set_param":
-            self._set_param(args.get("name"), args.get("value"), command.by)
+            if "value" in args:
+                self._set_param(str(args.get("name")), args["value"], command.by)
+            else:
+                self.message = "set_param: give a name and a value"
         elif name == "switch_scene":
             self._switch(str(args.get("scene", "")), t)
         elif name == "recenter":
@@ -865,7 +877,7 @@ class SessionRunner:
         elif name == "set_patient":
             self._set_patient(args, command.by, t)
         elif name == "skin_tone":
-            self._skin_tone(args.get("tone"), command.by, t)
+            self._skin_tone(args.get("tone", ""), command.by, t)
         elif name == "limb_shape":
             self._limb_shape(args, command.by, t)
         elif name == "calibrate":
@@ -882,12 +894,12 @@ class SessionRunner:
         else:
             self.message = f"{name}: not supported yet"
 
-    def _set_param(self, name: Any, value: Any, by: str) -> None:
+    def _set_param(self, name: str, value: ParamValue, by: str) -> None:
         if self.scene is None or self.scene.error is not None:
             self.message = "set_param: no scene is running"
             return
         try:
-            self.scene.set_param(str(name), value, by)
+            self.scene.set_param(name, value, by)
             self.message = f"{self.scene.name}: {name} = {self.scene.inner.difficulty[name]!r}"
         except SceneParamError as exc:
             self.message = str(exc)
@@ -1001,7 +1013,7 @@ class SessionRunner:
         inner.set_time(t)
         return GuardedScene(inner)
 
-    def _skin_tone(self, tone: Any, by: str, t: float) -> None:
+    def _skin_tone(self, tone: str, by: str, t: float) -> None:
         old = self.engine.settings.patient.skin_tone
         try:
             self.engine.set_skin_tone(tone)
@@ -1027,7 +1039,7 @@ class SessionRunner:
         self.message = "limb shape: " + (", ".join(f"{k} {now:g}" for k, (_, now)
                                                    in changes.items()) or "unchanged")
 
-    def _calibrated(self, result: Any, by: str) -> None:
+    def _calibrated(self, result: Calibration, by: str) -> None:
         """The engine finished (or cancelled) a calibration: say so; record a success."""
         self.message = result.message
         if result.ok:
@@ -1111,9 +1123,9 @@ def _side(d: dict[str, Any]) -> str | None:
 
 
 def _rt(d: dict[str, Any]) -> float | None:
-    rt = _number(d.get("rt_s"))
-    if rt is None and _number(d.get("rt_ms")) is not None:
-        rt = _number(d["rt_ms"]) / 1000.0
+    rt, rt_ms = _number(d.get("rt_s")), _number(d.get("rt_ms"))
+    if rt is None and rt_ms is not None:
+        rt = rt_ms / 1000.0
     return rt
 
 
@@ -1200,8 +1212,9 @@ def session_summary(events: Iterable[Event | dict[str, Any]],
                 lat["probe" if d.get("probe") else "training"].append(
                     (side, bool(d["correct"]), _rt(d)))
         elif kind == "trial" and phases.get(scene) == "imagery":
-            if _ratio(d) is not None:
-                ratios.append(_ratio(d))
+            ratio = _ratio(d)
+            if ratio is not None:
+                ratios.append(ratio)
     latest = out["nrs_post"] if out["nrs_post"] is not None else out["nrs_check"]
     if out["nrs_pre"] is not None and latest is not None:
         out["pain_flare"] = pain_flare(out["nrs_pre"], latest, flare_rise)

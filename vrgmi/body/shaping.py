@@ -218,11 +218,14 @@ class PhantomShaper:
             return
         blend_distal_kernel(phantom.angles, self.target, self.first, self.weight, self._angles)
         s = self.solver
-        s._inp[:] = phantom._inp                 # torso and root (and target, unused)
+        s.torso[:] = phantom.torso               # forward kinematics uses torso and root
+        s.root[:] = phantom.root
         if self.limb == "arm":
-            K.arm_forward(s._inp, self._angles, s.geometry, self.side, s.positions, s.rotations)
+            K.arm_forward(s.inputs, self._angles, s.geometry, self.side, s.positions,
+                          s.rotations)
         else:
-            K.leg_forward(s._inp, self._angles, s.geometry, self.side, s.positions, s.rotations)
+            K.leg_forward(s.inputs, self._angles, s.geometry, self.side, s.positions,
+                          s.rotations)
         phantom.positions[:] = s.positions
         phantom.rotations[:] = s.rotations
         phantom.angles[:] = self._angles

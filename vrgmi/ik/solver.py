@@ -89,6 +89,11 @@ class LimbSolver:
         self._state = np.zeros((2, 2))
         self.reset()
 
+    @property
+    def inputs(self) -> np.ndarray:
+        """The kernels' packed input vector (torso, root and target are views into it)."""
+        return self._inp
+
     def reset(self) -> None:
         """Start a new session: forget the per-side swivel state kept between frames. Call it
         before solving poses that are not consecutive frames of one motion."""

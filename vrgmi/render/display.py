@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from panda3d.core import (ConfigVariableBool, Filename, GraphicsOutput, Texture,
@@ -17,6 +18,9 @@ from panda3d.core import (ConfigVariableBool, Filename, GraphicsOutput, Texture,
 
 from vrgmi.errors import VrgmiError
 from vrgmi.render.shaders import set_lighting, set_srgb_encoding, shaders_supported
+
+if TYPE_CHECKING:
+    from direct.showbase.ShowBase import ShowBase
 
 log = logging.getLogger("vrgmi.render")
 
@@ -63,7 +67,7 @@ def _pace_offscreen(on: bool) -> None:
 class Display:
     """An open display: the ShowBase, the mode it ended up in, and whether GLSL runs."""
 
-    base: object  # direct.showbase.ShowBase.ShowBase
+    base: ShowBase
     mode: DisplayMode
     shaders: bool
 

@@ -338,13 +338,11 @@ class XrSession:
         info = self._end_info
         info.display_time = time_ns
         if layer is None:
-            info.layer_count = 0
-            info._layers = None
+            info.layers = None                  # pyopenxr's setter: layer_count 0
         else:
             self._layer_ptrs[0] = ctypes.cast(ctypes.pointer(layer), ctypes.POINTER(
                 self.xr.CompositionLayerBaseHeader))
-            info.layer_count = 1
-            info._layers = self._layer_ptrs
+            info.layers = self._layer_ptrs      # the one-element array: layer_count 1
         self.call("xrEndFrame", self.session, ctypes.byref(info))
 
     def locate_views(self, time_ns: int):
