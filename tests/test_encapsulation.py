@@ -1,6 +1,7 @@
-"""No module of vrgmi writes another object's underscored members: ``x._name = ...``,
-``x._buf[:] = ...``, ``del x._name`` or ``setattr(x, "_name", ...)`` where ``x`` is not
-``self`` or ``cls``. What another object keeps private changes only through its methods."""
+"""No module of vrgmi (nor the example scene plug-in) writes another object's underscored
+members: ``x._name = ...``, ``x._buf[:] = ...``, ``del x._name`` or ``setattr(x, "_name",
+...)`` where ``x`` is not ``self`` or ``cls``. What another object keeps private changes
+only through its methods."""
 from __future__ import annotations
 
 import ast
@@ -50,7 +51,8 @@ def foreign_writes(source: str, name: str = "<src>") -> list[str]:
 
 
 def test_no_module_writes_another_objects_private_members() -> None:
-    found = [w for path in sorted((ROOT / "vrgmi").rglob("*.py"))
+    paths = [*sorted((ROOT / "vrgmi").rglob("*.py")), *sorted((ROOT / "examples").rglob("*.py"))]
+    found = [w for path in paths
              for w in foreign_writes(path.read_text(encoding="utf-8"),
                                      str(path.relative_to(ROOT)))]
     assert found == []
