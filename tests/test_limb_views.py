@@ -179,3 +179,28 @@ def test_looking_down_at_the_lap_the_thighs_are_not_cut_open(display, scene, lev
         assert ends.sum() <= 0.002 * whole.sum(), f"{ends.sum()} px of the thighs' tops show"
     finally:
         engine.close()
+
+
+def test_the_therapist_sees_no_skin_between_the_shorts_legs(display, scene):
+    """Seen from in front at the seated patient's crotch (a leg scene, the foot-tap motion),
+    the shorts legs' crotch pieces overlap: none of the legs' groins (their top ends) shows
+    between the two shorts legs (a light seam of skin there before)."""
+    settings = load_settings(overrides={"patient.amputation_level": "transtibial",
+                                        "ui.instructions": False,
+                                        "practice.mirror_trials": 0})
+    engine = Engine(settings, ScriptedSource("foot_tap", intact_side="right"), display,
+                    scene=FootTargets())
+    try:
+        run_frames(engine, 1.0, render_every=1000)
+        core, camera = engine.core, display.base.camera
+        hip = 0.5 * (core.torso.hip(0) + core.torso.hip(1))
+        camera.set_pos(*(hip + (0.05, 0.7, 0.05)))
+        camera.look_at(*(hip + (0.0, 0.08, 0.02)))
+        display.base.cam.node().get_lens().set_fov(28.0)
+        legs = (engine.intact_rig, engine.phantom_rig)
+        with engine.room.body.in_view(core.torso, core.frame.head, core.frame.head_valid):
+            ends, whole = part_mask(engine, legs, HIP_END_M, far=False)
+        assert whole.sum() > 2000, "the groin is not in the therapist's view"
+        assert ends.sum() == 0, f"{ends.sum()} px of skin show between the shorts legs"
+    finally:
+        engine.close()

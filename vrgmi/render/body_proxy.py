@@ -11,7 +11,8 @@ reads as a seated person and no limb ends in an open cut.
   (looking 45 deg aside at the phantom, the eye is a hand's breadth from that shoulder).
   It hangs on the arm's ``shoulder`` joint, so it turns with the upper arm and hides with
   the arm. A **shorts leg** does the same for each leg's hip end (looking down at the lap,
-  the patient would see the thighs' cut tops), on the leg's ``hip`` joint.
+  the patient would see the thighs' cut tops), on the leg's ``hip`` joint, with a crotch
+  piece on its inner side that overlaps the other leg's, so no skin shows between them.
 
 Procedural smooth meshes with vertex colours, drawn by the room's shader (the same light).
 Sizes are for a 1.75 m patient; the torso is scaled to the body frame's shoulder spacing
@@ -59,6 +60,13 @@ SHORTS_LEG_SECTIONS = ((0.075, 0.0, 0.0, 0.0), (0.065, 0.060, 0.068, 0.0),
                        (0.035, 0.096, 0.108, 0.0), (0.000, 0.108, 0.118, 0.0),
                        (-0.060, 0.110, 0.120, 0.0), (-0.120, 0.104, 0.112, 0.0),
                        (-0.190, 0.097, 0.106, 0.0), (-0.210, 0.095, 0.104, 0.0))
+#: the shorts' crotch on a RIGHT leg's hip joint (the left is its mirror image): an
+#: ellipsoid from the shorts leg's inner side past the body's midline (the hip joints are
+#: ~9 cm either side of it) and down the inner thigh, so the two legs' crotch pieces
+#: overlap and no skin shows between the shorts legs where they meet (a light seam in
+#: the therapist's view before); centre and half sizes (m), as the shorts leg
+SHORTS_CROTCH_CENTRE_M = (-0.065, 0.0, -0.06)
+SHORTS_CROTCH_HALF_M = (0.06, 0.095, 0.13)
 #: the head and the headset, from the eyes in the head's frame (m): centre, half sizes
 HEAD_CENTRE_M = (0.0, -0.075, 0.025)
 HEAD_HALF_M = (0.075, 0.098, 0.112)
@@ -182,6 +190,9 @@ class BodyProxy:
         self._ends = {"shoulder": self._end_geom("body_sleeve", SLEEVE_SECTIONS, SHIRT_HEX),
                       "hip": self._end_geom("body_shorts_leg", SHORTS_LEG_SECTIONS,
                                             SHORTS_HEX)}
+        v, t = ellipsoid(np.array(SHORTS_CROTCH_CENTRE_M), np.array(SHORTS_CROTCH_HALF_M))
+        self._ends["hip"].add_geoms_from(smooth_geom(
+            "body_shorts_crotch", v, t, np.tile(_rgba(SHORTS_HEX, linear), (len(v), 1))))
         self._quat = Quat()
 
     def _end_geom(self, name: str, sections, hex_colour: str) -> GeomNode:
