@@ -91,9 +91,10 @@ def sheet(tiles: list[Image.Image], columns: int, path: Path) -> None:
 
 
 def save(img: Image.Image, path: Path) -> None:
-    """A modest PNG: 256 colours, optimised."""
-    img.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG
-                 ).save(path, optimize=True)
+    """A modest PNG: 256 colours error-diffused onto the picture's own palette (quantising
+    alone never dithers and bands the shading), optimised."""
+    palette = img.quantize(256, method=Image.Quantize.MEDIANCUT)
+    img.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG).save(path, optimize=True)
     print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
 
 
@@ -226,7 +227,7 @@ def scenes(display, out: Path) -> None:
              ("imagery, arm demo", "transradial", "rest", ImageryScene, 5.5),
              ("foot_targets", "transtibial", "foot_tap", FootTargets, 1.6),
              ("pedal_press", "transtibial", "foot_tap", PedalPress, 1.6),
-             ("imagery, leg demo", "transtibial", "foot_tap", ImageryScene, 4.0))
+             ("imagery, leg demo", "transtibial", "foot_tap", ImageryScene, 4.4))
     tiles = []
     for label, level, motion, cls, seconds in shots:
         engine = Engine(settings_for(level), ScriptedSource(motion, intact_side="right"),
@@ -249,7 +250,7 @@ PATIENT_VIEWS = (
     ("mirror-first-person-arms.png", "transradial", "reach", "free_mirror", 2.5),
     ("imagery-arm-demo.png", "transradial", "rest", "imagery", 5.5),
     ("mirror-ankle-circles.png", "transtibial", "ankle_circles", "ankle_circles", 1.6),
-    ("imagery-leg-demo.png", "transtibial", "foot_tap", "imagery", 4.0),
+    ("imagery-leg-demo.png", "transtibial", "foot_tap", "imagery", 4.4),
     ("scene-balloon-pop.png", "transradial", "reach", "balloon_pop", 2.5),
 )
 #: the skin tones of mirror-skin-tones.png (light, medium, dark)
