@@ -13,8 +13,9 @@ from vrgmi.mirror.lower import (AnkleCircleTask, FootTapTask, PedalPlate, PedalT
                                 circle_metrics, foot_angles, foot_home, foot_targets,
                                 forward_ankle, in_view, pedal_plate, segment_distance,
                                 sight_clearance)
-from vrgmi.mirror.reach import ReachTask, arm_reach, reach_targets
+from vrgmi.mirror.reach import ReachTask, arm_reach, reach_targets, seen_over
 from vrgmi.mirror.trial import HoldTimer, MirrorTaskError
+from vrgmi.render.environment import TABLE_TOP_X, TABLE_TOP_Y, TABLE_TOP_Z
 
 RATE = 100.0
 DT = 1 / RATE
@@ -115,6 +116,43 @@ def test_reach_targets_lie_in_the_phantom_workspace():
     assert np.all(np.linalg.norm(np.diff(pts, axis=0), axis=1) >= 0.15 - 1e-9)
     with pytest.raises(MirrorTaskError, match="distance"):
         reach_targets(rng, shoulder, torso, 0, reach, 0.5, 1, 0.05, 2.0)
+
+
+def _sight_on_table(p: np.ndarray, eye: np.ndarray) -> np.ndarray:
+    """Where the line from ``eye`` through ``p`` meets the table top (x, y)."""
+    k = (eye[2] - TABLE_TOP_Z) / (eye[2] - p[2])
+    return eye[:2] + k * (p[:2] - eye[:2])
+
+
+@pytest.mark.parametrize("distance", [0.5, 0.6, 0.8])
+def test_reach_targets_are_seen_over_the_table_top(distance):
+    """From the seated patient's eye each trial's target lies over the table top (the sight
+    line through its centre meets the top) and below the eye (one floating beside the
+    table read as a disc on the floor); the workspace rules still hold."""
+    shoulder = np.array([-0.187, -0.101, 1.026])
+    torso = np.array([-0.006, -0.105, 1.026, 0.0, 0.0, 0.0, 1.0])
+    eye = np.array([0.0, 0.0, 1.2])
+    reach, radius = arm_reach(0.3255, 0.2555, 0.189), 0.06
+    table = (TABLE_TOP_X, TABLE_TOP_Y, TABLE_TOP_Z)
+    pts = np.vstack([reach_targets(np.random.default_rng(seed), shoulder, torso, 0, reach,
+                                   distance, 1, radius, TABLE_TOP_Z + 0.05 + radius, 0.155,
+                                   table=table, eye=eye) for seed in range(20)])
+    for p in pts:
+        x, y = _sight_on_table(p, eye)
+        assert p[2] < eye[2] and p[2] >= TABLE_TOP_Z + 0.05 + radius
+        assert TABLE_TOP_X[0] <= x <= TABLE_TOP_X[1] and TABLE_TOP_Y[0] <= y <= TABLE_TOP_Y[1]
+        assert abs(np.linalg.norm(p - shoulder) / (distance * reach) - 1.0) <= 0.0501
+        assert (p - torso[:3])[0] <= -0.155
+    # without the table the same fan puts targets where the eye sees them off the table
+    free = reach_targets(np.random.default_rng(5), shoulder, torso, 0, reach, distance, 20,
+                         radius, TABLE_TOP_Z + 0.05 + radius, 0.155)
+    assert not all(seen_over(p, eye, table) for p in free)
+    # no place in the fan seen over the table (a table out of reach): the targets still come
+    far = ((-0.6, 0.6), (2.0, 2.7), TABLE_TOP_Z)
+    kept = reach_targets(np.random.default_rng(5), shoulder, torso, 0, reach, distance, 3,
+                         radius, TABLE_TOP_Z + 0.05 + radius, 0.155, table=far, eye=eye)
+    assert not any(seen_over(p, eye, far) for p in kept)
+    assert np.all(kept[:, 2] >= TABLE_TOP_Z + 0.05 + radius)
 
 
 def test_foot_taps_need_the_foot_down_on_the_disc():

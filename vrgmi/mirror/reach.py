@@ -30,12 +30,19 @@ def arm_reach(upper_arm: float, forearm: float, hand: float) -> float:
 
 def reach_targets(rng: np.random.Generator, shoulder: np.ndarray, torso_pose: np.ndarray,
                   side: int, reach_m: float, distance: float, count: int, radius_m: float,
-                  min_z: float, min_lateral_m: float = 0.0, tries: int = 500) -> np.ndarray:
+                  min_z: float, min_lateral_m: float = 0.0, tries: int = 500,
+                  table: tuple[tuple[float, float], tuple[float, float], float] | None = None,
+                  eye: np.ndarray | None = None) -> np.ndarray:
     """``count`` target centres (count, 3) for the ``side`` limb's palm: each at
     ``distance`` x ``reach_m`` (+-5 %) from the shoulder inside the workspace fan, at least
     ``min_z`` high and ``min_lateral_m`` from the body midline on the ``side`` (so the
     limbs need not cross: docs/mirror-tasks.md, "The midline"), consecutive ones at least
-    max(3 radii, 0.12 m) apart."""
+    max(3 radii, 0.12 m) apart. Given a ``table`` top ((x0, x1), (y0, y1), height) and the
+    patient's ``eye`` (3,), a target is also seen over the table: below the eye, and the
+    line from the eye through its centre meets the top inside its edges (a target floating
+    beside or in front of the table reads as one on the floor). Where no place in the fan
+    is seen over the table (a short reach; in a sequence, none far enough from the
+    previous target), that rule is dropped for the target rather than failing."""
     check_range("distance", distance, 0.2, 1.0)
     if count < 1:
         raise MirrorTaskError(f"a target sequence needs at least 1 target, got {count}")
@@ -44,23 +51,45 @@ def reach_targets(rng: np.random.Generator, shoulder: np.ndarray, torso_pose: np
     up = np.array([0.0, 0.0, 1.0])
     gap = max(3.0 * radius_m, 0.12)
     out = np.zeros((count, 3))
+    rules = (True, False) if table is not None and eye is not None else (False,)
     for i in range(count):
-        for _ in range(tries):
-            az = math.radians(rng.uniform(*AZIMUTH_DEG))
-            el = math.radians(rng.uniform(*ELEVATION_DEG))
-            d = distance * reach_m * rng.uniform(0.95, 1.05)
-            p = shoulder + d * (math.cos(el) * (math.cos(az) * fwd + math.sin(az) * lat)
-                                + math.sin(el) * up)
-            if p[2] < min_z or (p - torso_pose[:3]) @ lat < min_lateral_m or (
-                    i and np.linalg.norm(p - out[i - 1]) < gap):
-                continue
-            out[i] = p
-            break
+        for over_table in rules:
+            found = False
+            for _ in range(tries):
+                az = math.radians(rng.uniform(*AZIMUTH_DEG))
+                el = math.radians(rng.uniform(*ELEVATION_DEG))
+                d = distance * reach_m * rng.uniform(0.95, 1.05)
+                p = shoulder + d * (math.cos(el) * (math.cos(az) * fwd + math.sin(az) * lat)
+                                    + math.sin(el) * up)
+                if p[2] < min_z or (p - torso_pose[:3]) @ lat < min_lateral_m or (
+                        i and np.linalg.norm(p - out[i - 1]) < gap) or (
+                        over_table and not seen_over(p, eye, table)):
+                    continue
+                out[i] = p
+                found = True
+                break
+            if found:
+                break
         else:
             raise MirrorTaskError(f"no reachable target {distance:g} of the reach away stays "
                                   f"above {min_z:.2f} m on its own side of the midline; "
                                   "choose a larger distance")
     return out
+
+
+def seen_over(p: np.ndarray, eye: np.ndarray,
+              table: tuple[tuple[float, float], tuple[float, float], float],
+              margin: float = 0.0) -> bool:
+    """Whether ``p``, seen from ``eye``, lies over the ``table`` top ((x0, x1), (y0, y1),
+    height): above the top and below the eye, and the sight line through it meets the top
+    at least ``margin`` inside every edge."""
+    (x0, x1), (y0, y1), z = table
+    drop = eye[2] - p[2]
+    if drop <= 0.0 or p[2] < z:
+        return False
+    k = (eye[2] - z) / drop
+    x, y = eye[0] + k * (p[0] - eye[0]), eye[1] + k * (p[1] - eye[1])
+    return x0 + margin <= x <= x1 - margin and y0 + margin <= y <= y1 - margin
 
 
 class ReachTask(TrialTask):

@@ -19,6 +19,9 @@ ROOM_X = (-2.6, 2.6)
 ROOM_Y = (-2.0, 4.2)
 ROOM_HEIGHT = 2.8
 TABLE_TOP_Z = 0.72
+#: the table top's extent (m): x left..right, y near edge..far edge
+TABLE_TOP_X = (-0.6, 0.6)
+TABLE_TOP_Y = (0.22, 0.92)
 SEAT_Z = 0.46
 
 #: the palette, sRGB as a designer would pick it: warm off-white walls, a sage accent wall
@@ -273,7 +276,7 @@ def _furnishings(linear: bool) -> NodePath:
 def _table(linear: bool) -> NodePath:
     """1.2 m x 0.7 m table, top at TABLE_TOP_Z, its near edge 0.22 m in front of the patient."""
     m = _Mesh("table", linear)
-    x0, x1, y0, y1, t = -0.6, 0.6, 0.22, 0.92, 0.03
+    (x0, x1), (y0, y1), t = TABLE_TOP_X, TABLE_TOP_Y, 0.03
     m.box((x0, y0, TABLE_TOP_Z - t), (x1, y1, TABLE_TOP_Z), "table_edge", top="table_top")
     leg = 0.04
     for x in (x0 + 0.04, x1 - 0.04 - leg):

@@ -7,7 +7,7 @@ import numpy as np
 
 from vrgmi.i18n import N_
 from vrgmi.mirror.reach import ReachTask, arm_reach, reach_targets
-from vrgmi.render.environment import TABLE_TOP_Z
+from vrgmi.render.environment import TABLE_TOP_X, TABLE_TOP_Y, TABLE_TOP_Z
 from vrgmi.scenes.base import SceneContext, SceneFrame
 from vrgmi.scenes.mirror_common import COMMON_TRIAL_FIELDS, TargetTaskScene
 from vrgmi.scenes.schema import Param
@@ -24,7 +24,8 @@ HAND_MEDIAL_FRACTION = 0.5
 def table_targets(scene: TargetTaskScene, ctx: SceneContext,
                   count: int | None = None) -> Callable[[int], np.ndarray]:
     """The ``make_targets`` of a reach task: each trial's targets around the phantom
-    shoulder, clear of the table and on the phantom's side of the midline, from the scene's
+    shoulder, clear of the table, seen over it from the patient's eye (where the reach
+    allows) and on the phantom's side of the midline, from the scene's
     difficulty values at the trial's start (``distance``, ``target_radius_m``); ``count``
     of them, or ``sequence_length``."""
     core = ctx.core
@@ -39,7 +40,9 @@ def table_targets(scene: TargetTaskScene, ctx: SceneContext,
                              d["sequence_length"] if count is None else count,
                              d["target_radius_m"],
                              TABLE_TOP_Z + TABLE_CLEARANCE_M + d["target_radius_m"],
-                             min_lateral)
+                             min_lateral, table=(TABLE_TOP_X, TABLE_TOP_Y, TABLE_TOP_Z),
+                             eye=core.frame.head[:3].copy() if core.frame.head_valid
+                             else None)
 
     return targets
 
