@@ -126,9 +126,9 @@ def _sight_on_table(p: np.ndarray, eye: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("distance", [0.5, 0.6, 0.8])
 def test_reach_targets_are_seen_over_the_table_top(distance):
-    """From the seated patient's eye each trial's target lies over the table top (the sight
-    line through its centre meets the top) and below the eye (one floating beside the
-    table read as a disc on the floor); the workspace rules still hold."""
+    """From the seated patient's eye each trial's whole target lies over the table top (its
+    outline cast from the eye falls inside the top's edges) and below the eye (one floating
+    beside the table read as a disc on the floor); the workspace rules still hold."""
     shoulder = np.array([-0.187, -0.101, 1.026])
     torso = np.array([-0.006, -0.105, 1.026, 0.0, 0.0, 0.0, 1.0])
     eye = np.array([0.0, 0.0, 1.2])
@@ -139,19 +139,21 @@ def test_reach_targets_are_seen_over_the_table_top(distance):
                                    table=table, eye=eye) for seed in range(20)])
     for p in pts:
         x, y = _sight_on_table(p, eye)
+        cast = radius * (eye[2] - TABLE_TOP_Z) / (eye[2] - p[2])    # the outline's radius
         assert p[2] < eye[2] and p[2] >= TABLE_TOP_Z + 0.05 + radius
-        assert TABLE_TOP_X[0] <= x <= TABLE_TOP_X[1] and TABLE_TOP_Y[0] <= y <= TABLE_TOP_Y[1]
+        assert TABLE_TOP_X[0] + cast <= x <= TABLE_TOP_X[1] - cast
+        assert TABLE_TOP_Y[0] + cast <= y <= TABLE_TOP_Y[1] - cast
         assert abs(np.linalg.norm(p - shoulder) / (distance * reach) - 1.0) <= 0.0501
         assert (p - torso[:3])[0] <= -0.155
     # without the table the same fan puts targets where the eye sees them off the table
     free = reach_targets(np.random.default_rng(5), shoulder, torso, 0, reach, distance, 20,
                          radius, TABLE_TOP_Z + 0.05 + radius, 0.155)
-    assert not all(seen_over(p, eye, table) for p in free)
+    assert not all(seen_over(p, eye, table, radius) for p in free)
     # no place in the fan seen over the table (a table out of reach): the targets still come
     far = ((-0.6, 0.6), (2.0, 2.7), TABLE_TOP_Z)
     kept = reach_targets(np.random.default_rng(5), shoulder, torso, 0, reach, distance, 3,
                          radius, TABLE_TOP_Z + 0.05 + radius, 0.155, table=far, eye=eye)
-    assert not any(seen_over(p, eye, far) for p in kept)
+    assert not any(seen_over(p, eye, far, radius) for p in kept)
     assert np.all(kept[:, 2] >= TABLE_TOP_Z + 0.05 + radius)
 
 

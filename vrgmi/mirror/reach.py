@@ -38,11 +38,11 @@ def reach_targets(rng: np.random.Generator, shoulder: np.ndarray, torso_pose: np
     ``min_z`` high and ``min_lateral_m`` from the body midline on the ``side`` (so the
     limbs need not cross: docs/mirror-tasks.md, "The midline"), consecutive ones at least
     max(3 radii, 0.12 m) apart. Given a ``table`` top ((x0, x1), (y0, y1), height) and the
-    patient's ``eye`` (3,), a target is also seen over the table: below the eye, and the
-    line from the eye through its centre meets the top inside its edges (a target floating
+    patient's ``eye`` (3,), the whole target is also seen over the table: below the eye,
+    and its outline seen from the eye falls on the top inside its edges (a target floating
     beside or in front of the table reads as one on the floor). Where no place in the fan
-    is seen over the table (a short reach; in a sequence, none far enough from the
-    previous target), that rule is dropped for the target rather than failing."""
+    is seen over the table (a short reach, a large target; in a sequence, none far enough
+    from the previous target), that rule is dropped for the target rather than failing."""
     check_range("distance", distance, 0.2, 1.0)
     if count < 1:
         raise MirrorTaskError(f"a target sequence needs at least 1 target, got {count}")
@@ -63,7 +63,7 @@ def reach_targets(rng: np.random.Generator, shoulder: np.ndarray, torso_pose: np
                                     + math.sin(el) * up)
                 if p[2] < min_z or (p - torso_pose[:3]) @ lat < min_lateral_m or (
                         i and np.linalg.norm(p - out[i - 1]) < gap) or (
-                        over_table and not seen_over(p, eye, table)):
+                        over_table and not seen_over(p, eye, table, radius_m)):
                     continue
                 out[i] = p
                 found = True
@@ -79,16 +79,17 @@ def reach_targets(rng: np.random.Generator, shoulder: np.ndarray, torso_pose: np
 
 def seen_over(p: np.ndarray, eye: np.ndarray,
               table: tuple[tuple[float, float], tuple[float, float], float],
-              margin: float = 0.0) -> bool:
-    """Whether ``p``, seen from ``eye``, lies over the ``table`` top ((x0, x1), (y0, y1),
-    height): above the top and below the eye, and the sight line through it meets the top
-    at least ``margin`` inside every edge."""
+              radius: float = 0.0) -> bool:
+    """Whether a ball of ``radius`` at ``p``, seen from ``eye``, lies over the ``table`` top
+    ((x0, x1), (y0, y1), height): above the top and below the eye, and its outline cast
+    from the eye onto the top (the sight line through the centre, the radius scaled alike)
+    inside every edge."""
     (x0, x1), (y0, y1), z = table
     drop = eye[2] - p[2]
     if drop <= 0.0 or p[2] < z:
         return False
     k = (eye[2] - z) / drop
-    x, y = eye[0] + k * (p[0] - eye[0]), eye[1] + k * (p[1] - eye[1])
+    x, y, margin = eye[0] + k * (p[0] - eye[0]), eye[1] + k * (p[1] - eye[1]), k * radius
     return x0 + margin <= x <= x1 - margin and y0 + margin <= y <= y1 - margin
 
 
