@@ -184,7 +184,10 @@ class ControllerPatient:
                 self.stopped += 1
             elif task.phase in ("intro", "rest") and not self.todo:   # "press to begin"
                 self.todo = [PRESS, RELEASE]
-            trial = (session.session, task.block, len(task.practice), len(task.trials))
+            # keyed by onset too: a frame gap (Monado slows under load) voids the trial and
+            # shows the picture again, to be answered again
+            trial = (session.session, task.block, len(task.practice), len(task.trials),
+                     task.onset)
             if task.stimulus_visible and trial not in self.answered:
                 self.answered.add(trial)
                 side = task.stimulus.side
