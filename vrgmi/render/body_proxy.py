@@ -25,10 +25,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
-from panda3d.core import (Geom, GeomNode, GeomTriangles, GeomVertexData, GeomVertexFormat,
-                          GeomVertexWriter, NodePath, Quat, Shader)
+from panda3d.core import (Geom, GeomNode, GeomVertexData, GeomVertexFormat, GeomVertexWriter,
+                          NodePath, Quat, Shader)
 
 from vrgmi.render.color import hex_for_framebuffer
+from vrgmi.render.mesh import triangles_node, uv_sphere
 
 #: clothing and head colours (sRGB): a sage T-shirt, charcoal shorts, a neutral
 #: mannequin head and the headset's dark shell
@@ -114,19 +115,8 @@ def loft(sections, segments: int = 28, power: float = 2.0,
 def ellipsoid(centre, half, rings: int = 14, segments: int = 24
               ) -> tuple[np.ndarray, np.ndarray]:
     """An ellipsoid's vertices (n, 3) and outward triangles."""
-    verts = []
-    for i in range(rings + 1):
-        th = math.pi * i / rings
-        for j in range(segments + 1):
-            ph = 2.0 * math.pi * j / segments
-            verts.append((math.sin(th) * math.cos(ph), math.sin(th) * math.sin(ph),
-                          math.cos(th)))
-    tris = []
-    for i in range(rings):
-        for j in range(segments):
-            a, b = i * (segments + 1) + j, (i + 1) * (segments + 1) + j
-            tris += [(a, b, b + 1), (a, b + 1, a + 1)]
-    return np.array(verts) * half + centre, np.array(tris)
+    verts, tris = uv_sphere(rings, segments)
+    return verts * half + centre, tris
 
 
 def smooth_geom(name: str, verts: np.ndarray, tris: np.ndarray, colours: np.ndarray
@@ -147,14 +137,7 @@ def smooth_geom(name: str, verts: np.ndarray, tris: np.ndarray, colours: np.ndar
         pos.set_data3(*p)
         nrm.set_data3(*n)
         col.set_data4(*c)
-    prim = GeomTriangles(Geom.UH_static)
-    for a, b, c in tris:
-        prim.add_vertices(int(a), int(b), int(c))
-    geom = Geom(vdata)
-    geom.add_primitive(prim)
-    node = GeomNode(name)
-    node.add_geom(geom)
-    return node
+    return triangles_node(name, vdata, tris)
 
 
 def _rgba(hex_colour: str, linear: bool) -> tuple[float, float, float, float]:

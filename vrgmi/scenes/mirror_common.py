@@ -12,14 +12,15 @@ from abc import abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
-from panda3d.core import (Geom, GeomNode, GeomTriangles, GeomVertexData, GeomVertexFormat,
-                          GeomVertexWriter, NodePath, TransparencyAttrib)
+from panda3d.core import (Geom, GeomNode, GeomVertexData, GeomVertexFormat, GeomVertexWriter,
+                          NodePath, TransparencyAttrib)
 
 from vrgmi.i18n import N_, _
 from vrgmi.mirror.lower import foot_home
 from vrgmi.mirror.trial import TrialTask
 from vrgmi.mirror.watch import WatchMeter
 from vrgmi.render.color import hex_for_framebuffer
+from vrgmi.render.mesh import triangles_node
 from vrgmi.render.ui import LookCue, Panel, place_facing_patient
 from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
 from vrgmi.scenes.schema import SceneParamError
@@ -88,14 +89,7 @@ def mesh_node(name: str, vertices: np.ndarray, shades: np.ndarray,
     for v, g in zip(vertices, shades):
         writer.add_data3(float(v[0]), float(v[1]), float(v[2]))
         colour.add_data4(float(g), float(g), float(g), 1.0)
-    prim = GeomTriangles(Geom.UH_static)
-    for a, b, c in triangles:
-        prim.add_vertices(int(a), int(b), int(c))
-    geom = Geom(vdata)
-    geom.add_primitive(prim)
-    node = GeomNode(name)
-    node.add_geom(geom)
-    return node
+    return triangles_node(name, vdata, triangles)
 
 
 def sphere_node(name: str, rings: int = 12, segments: int = 20) -> GeomNode:

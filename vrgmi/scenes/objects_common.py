@@ -18,6 +18,7 @@ from panda3d.core import GeomNode, LQuaternion, NodePath, TransparencyAttrib
 from vrgmi.mirror.objects import CUP_HEIGHT_M, CUP_RADIUS_M, HeldObject, rotate, table_spots
 from vrgmi.mirror.reach import arm_reach
 from vrgmi.render.environment import TABLE_TOP_Z
+from vrgmi.render.mesh import uv_sphere
 from vrgmi.scenes.base import SceneContext, SceneFrame
 from vrgmi.scenes.mirror_common import (COMMON_TRIAL_FIELDS, MirrorTaskScene, box_node,
                                         display_rgba, mesh_node)
@@ -100,20 +101,8 @@ def disc_top_node(name: str, segments: int = 32) -> GeomNode:
 
 def sphere_mesh(name: str, rings: int = 14, segments: int = 24) -> GeomNode:
     """A unit UV sphere shaded by the light."""
-    verts = []
-    for i in range(rings + 1):
-        th = math.pi * i / rings
-        for j in range(segments + 1):
-            ph = 2.0 * math.pi * j / segments
-            verts.append((math.sin(th) * math.cos(ph), math.sin(th) * math.sin(ph),
-                          math.cos(th)))
-    tris = []
-    for i in range(rings):
-        for j in range(segments):
-            a, b = i * (segments + 1) + j, (i + 1) * (segments + 1) + j
-            tris += [(a, b, b + 1), (a, b + 1, a + 1)]
-    v = np.array(verts)
-    return shaded_mesh(name, v, v, np.array(tris))
+    verts, tris = uv_sphere(rings, segments)
+    return shaded_mesh(name, verts, verts, tris)
 
 
 def unlit(node: NodePath, base: Any, colour: str, alpha: float = 1.0) -> NodePath:
