@@ -17,8 +17,8 @@ from typing import Any
 from vrgmi.i18n import N_, _
 from vrgmi.measures.embodiment import SCALE_MAX, SCALE_MIN, ItemSet, load_items, score
 from vrgmi.render.ui import DIM_RGBA, FacingView, OptionRow, Panel, backdrop
-from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
-from vrgmi.scenes.nrs import CONFIRM_HOLD_S, STEP, _moved
+from vrgmi.scenes.base import SceneContext
+from vrgmi.scenes.item_questionnaire import ItemQuestionnaire
 from vrgmi.scenes.schema import Param
 
 QUESTION = N_("How much do you agree?")
@@ -30,7 +30,7 @@ STATEMENT_Z = 0.085
 LEVELS = tuple(f"{v:+d}" if v else "0" for v in range(SCALE_MIN, SCALE_MAX + 1))
 
 
-class EmbodimentQuestionnaire(Scene):
+class EmbodimentQuestionnaire(ItemQuestionnaire):
     """Embodiment statements after a mirror block, answered with one hand."""
 
     name = "embodiment"
@@ -46,17 +46,22 @@ class EmbodimentQuestionnaire(Scene):
     def __init__(self, **difficulty: Any) -> None:
         super().__init__(**difficulty)
         self.items: ItemSet | None = None
-        self.item = 0
-        self.answers: list[int | None] = []
-        self.cursor: int | None = None
-        self.scores: dict[str, float | None] | None = None
         self.message = "embodiment questionnaire"
-        self._onset: float | None = None
-        self._done_at = 0.0
-        self._view: FacingView | None = None
-        self._row: OptionRow | None = None
         self._statement: Panel | None = None
-        self._progress: Panel | None = None
+
+    @property
+    def n_levels(self) -> int:
+        """The seven boxes -3..+3."""
+        return len(LEVELS)
+
+    def _answer(self, cursor: int) -> int:
+        return cursor + SCALE_MIN
+
+    def _cursor(self, answer: int | None) -> int | None:
+        return None if answer is None else answer - SCALE_MIN
+
+    def _status(self) -> str:
+        return f"embodiment statement {self.item + 1} of {len(self.answers)}"
 
     def setup(self, ctx: SceneContext) -> None:
         """Load the items (the clinic's file, when set) and build the panels."""
@@ -106,49 +111,13 @@ class EmbodimentQuestionnaire(Scene):
         self._progress.set_text(_("statement {n} of {total}").format(
             n=self.item + 1, total=len(self.items.items)))
 
-    def update(self, frame: SceneFrame, dt: float) -> None:
-        """Choose, confirm, go back; score and finish after the last statement."""
-        if self._view is not None:
-            self._view.place(self.ctx.core, frame.head, frame.head_valid)
-        if self._onset is None:
-            self._onset = frame.t
-        if self.scores is not None:
-            self.finished = frame.t - self._done_at >= CONFIRM_HOLD_S
-            return
-        last = len(self.answers) - 1
-        for event in frame.inputs:
-            if event.action in STEP:
-                self.cursor = _moved(self.cursor, STEP[event.action], 0, len(LEVELS) - 1)
-            elif event.action == "select" and self.cursor is not None:
-                self.answers[self.item] = self.cursor + SCALE_MIN
-                if self.item == last:
-                    self._complete(event.t)
-                    break
-                self.item += 1
-                self.cursor = _index(self.answers[self.item])
-            elif event.action == "back" and self.item > 0:
-                self.item -= 1
-                self.cursor = _index(self.answers[self.item])
-        if self.scores is None:
-            self.message = f"embodiment statement {self.item + 1} of {len(self.answers)}"
-        self._show()
-
     def _complete(self, t: float) -> None:
         items = self.items
         self.scores = score(items, self.answers)
-        self._done_at = t
         self.message = f"embodiment recorded ({self.scores['embodiment']:+.2f})"
         self.emit("questionnaire", {
             "instrument": "embodiment", "moment": "post", "block": self.difficulty["block"],
             "answers": [{"item": i.id, "subscale": i.subscale, "reverse": i.reverse,
                          "value": a} for i, a in zip(items.items, self.answers)],
             "scores": {**self.scores, "source": items.source},
-            "duration_s": round(t - (t if self._onset is None else self._onset), 3)}, t)
-
-    def summary(self) -> dict[str, Any]:
-        """The scores (None when unfinished) and how many statements were answered."""
-        return {"answered": sum(a is not None for a in self.answers), "scores": self.scores}
-
-
-def _index(answer: int | None) -> int | None:
-    return None if answer is None else answer - SCALE_MIN
+            "duration_s": self._duration_s(t)}, t)

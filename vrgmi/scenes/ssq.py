@@ -14,15 +14,15 @@ from typing import Any
 from vrgmi.i18n import N_, _
 from vrgmi.measures.questionnaires import SSQ_ITEMS, SSQ_LEVELS, score_ssq
 from vrgmi.render.ui import DIM_RGBA, FacingView, OptionRow, Panel, backdrop
-from vrgmi.scenes.base import Scene, SceneContext, SceneFrame
-from vrgmi.scenes.nrs import CONFIRM_HOLD_S, STEP, _moved
+from vrgmi.scenes.base import SceneContext
+from vrgmi.scenes.item_questionnaire import ItemQuestionnaire
 from vrgmi.scenes.schema import Param
 
 QUESTION = N_("How much does this affect you right now?")
 HINT = N_("Left / right: choose        Trigger: confirm\nBack: the previous symptom")
 
 
-class SSQ(Scene):
+class SSQ(ItemQuestionnaire):
     """The 16-item Simulator Sickness Questionnaire, answered with one hand."""
 
     name = "ssq"
@@ -35,17 +35,17 @@ class SSQ(Scene):
 
     def __init__(self, **difficulty: Any) -> None:
         super().__init__(**difficulty)
-        self.item = 0
-        self.answers: list[int | None] = [None] * len(SSQ_ITEMS)
-        self.cursor: int | None = None         # nothing selected until the patient chooses
-        self.scores: dict[str, float] | None = None
-        self.message = f"symptom 1 of {len(SSQ_ITEMS)}: {SSQ_ITEMS[0]}"
-        self._onset: float | None = None
-        self._done_at = 0.0
-        self._view: FacingView | None = None
-        self._row: OptionRow | None = None
+        self.answers = [None] * len(SSQ_ITEMS)
+        self.message = self._status()
         self._symptom: Panel | None = None
-        self._progress: Panel | None = None
+
+    @property
+    def n_levels(self) -> int:
+        """None, Slight, Moderate, Severe."""
+        return len(SSQ_LEVELS)
+
+    def _status(self) -> str:
+        return f"symptom {self.item + 1} of {len(SSQ_ITEMS)}: {SSQ_ITEMS[self.item]}"
 
     def setup(self, ctx: SceneContext) -> None:
         """Build the question, the symptom, the four answers and the progress line."""
@@ -76,41 +76,10 @@ class SSQ(Scene):
         self._progress.set_text(_("symptom {n} of {total}").format(n=self.item + 1,
                                                                   total=len(SSQ_ITEMS)))
 
-    def update(self, frame: SceneFrame, dt: float) -> None:
-        """Choose, confirm, go back; score and finish after the last symptom."""
-        if self._view is not None:
-            self._view.place(self.ctx.core, frame.head, frame.head_valid)
-        if self._onset is None:
-            self._onset = frame.t
-        if self.scores is not None:
-            self.finished = frame.t - self._done_at >= CONFIRM_HOLD_S
-            return
-        for event in frame.inputs:
-            if event.action in STEP:
-                self.cursor = _moved(self.cursor, STEP[event.action], 0, len(SSQ_LEVELS) - 1)
-            elif event.action == "select" and self.cursor is not None:
-                self.answers[self.item] = self.cursor
-                if self.item == len(SSQ_ITEMS) - 1:
-                    self._complete(event.t)
-                    break
-                self.item += 1
-                self.cursor = self.answers[self.item]
-            elif event.action == "back" and self.item > 0:
-                self.item -= 1
-                self.cursor = self.answers[self.item]
-        if self.scores is None:
-            self.message = f"symptom {self.item + 1} of {len(SSQ_ITEMS)}: {SSQ_ITEMS[self.item]}"
-        self._show()
-
     def _complete(self, t: float) -> None:
         self.scores = score_ssq(self.answers).as_dict()
-        self._done_at = t
         self.message = f"SSQ recorded (total {self.scores['total']:.1f})"
         self.emit("questionnaire", {"instrument": "ssq", "moment": self.difficulty["moment"],
                                     "answers": list(self.answers), "items": list(SSQ_ITEMS),
                                     "scores": self.scores,
-                                    "duration_s": round(t - (t if self._onset is None else self._onset), 3)}, t)
-
-    def summary(self) -> dict[str, Any]:
-        """The scores (None when unfinished) and how many symptoms were answered."""
-        return {"answered": sum(a is not None for a in self.answers), "scores": self.scores}
+                                    "duration_s": self._duration_s(t)}, t)
