@@ -9,11 +9,10 @@ import math
 import numpy as np
 import pytest
 
+from functional_goals import ball_rolled_at, cushion_press_goal, wipe_spiral
 from mirror_patient import (FLAT, PALM_DOWN, SeatedPatient, mirror_point, run_frames,
                             visible_fraction)
 from vrgmi.app import Engine
-from vrgmi.mirror.floor import BALL_RADIUS_M
-from vrgmi.mirror.lower import HEEL_FOOT_FRACTION, PEDAL_FROM_FOOT
 from vrgmi.mirror.objects import CUP_HEIGHT_M, GLASS_HEIGHT_M
 from vrgmi.render.environment import TABLE_TOP_Z
 from vrgmi.scenes.cup_move import CupMove
@@ -24,7 +23,7 @@ from vrgmi.scenes.roll_ball import RollBall
 from vrgmi.scenes.trace_path import TracePath
 from vrgmi.scenes.wipe_table import WipeTable
 from vrgmi.settings import load_settings
-from vrgmi.spatial import quat_from_axis_angle, quat_mul, quat_rotate
+from vrgmi.spatial import quat_from_axis_angle, quat_mul
 from vrgmi.tracking.scripted import ScriptedSource
 
 FORWARD = np.array([0.0, 1.0, 0.0])
@@ -176,12 +175,7 @@ def test_stain_is_wiped_clean_by_the_hand_down_on_the_table(display, scene):
     engine, patient = _engine(display, wt, "arm")
 
     def palm_at(t, task):
-        centre = task.spots[0] + (0.0, 0.0, 0.03)
-        s = t - task.onset - 1.0
-        if s <= 0.0:
-            return centre + (0.0, 0.0, 0.05)
-        r, a = min(0.10, 0.015 + 0.022 * s), 2.0 * math.pi * 0.7 * s
-        return centre + (r * math.cos(a), r * math.sin(a), 0.0)
+        return wipe_spiral(task.spots[0] + (0.0, 0.0, 0.03), t, task)
     patient.goal = _hand_goal(engine, palm_at)
     _run(engine, 8.0)
     (d,) = _trials(engine, "wipe_table")
@@ -213,13 +207,7 @@ def _foot_goal(engine, ball_at, up_deg=None):
 def test_ball_is_rolled_under_the_foot_onto_the_spot(display, scene):
     rb = RollBall(trials=2)
     engine, patient = _engine(display, rb, "leg")
-
-    def ball_at(t, task):
-        if not task.on_ball:
-            return task.ball + (0.0, 0.0, BALL_RADIUS_M + 0.04)
-        return task.spots[1] + (task.foot - task.ball) * (1.0, 1.0, 0.0) \
-            + (0.0, 0.0, task.foot[2])
-    patient.goal = _foot_goal(engine, ball_at)
+    patient.goal = _foot_goal(engine, ball_rolled_at)
     _run(engine, 7.0)
     trials = _trials(engine, "roll_ball")
     assert len(trials) == 2
@@ -235,24 +223,7 @@ def test_ball_is_rolled_under_the_foot_onto_the_spot(display, scene):
 def test_cushion_pressed_into_the_band_and_held(display, scene):
     ph = PressHold(trials=2, hold_s=1.0, band_deg=8.0)
     engine, patient = _engine(display, ph, "leg")
-    core = engine.core
-    foot, ankle_h = core.lengths.foot, core.lengths.ankle_height
-    heel_to_ankle = np.array([0.0, HEEL_FOOT_FRACTION * foot, ankle_h])
-
-    def goal(t):
-        task = ph.task
-        rest = np.array([0.09, 0.32, ankle_h])
-        if not task.active or task.plate is None:
-            return rest, FLAT
-        plate = task.plate
-        heel = mirror_point(engine, plate.hinge - (HEEL_FOOT_FRACTION + PEDAL_FROM_FOOT)
-                       * foot * plate.forward)
-        up = task.rest_deg
-        if t - task.onset >= 0.8:
-            up -= 0.5 * (task.band[0] + task.band[1])       # press to the band's middle
-        q = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(up))
-        return heel + quat_rotate(q, heel_to_ankle), q
-    patient.goal = goal
+    patient.goal = cushion_press_goal(engine, ph)
     _run(engine, 7.0)
     trials = _trials(engine, "press_hold")
     assert len(trials) == 2

@@ -10,10 +10,10 @@ import math
 
 import numpy as np
 
-from mirror_patient import FLAT, RATE, mirror_point
+from functional_goals import ball_rolled_at, cushion_press_goal, wipe_spiral
+from mirror_patient import RATE
 from test_functional_mirror import _engine, _foot_goal, _hand_goal
 from vrgmi.mirror.floor import BALL_RADIUS_M
-from vrgmi.mirror.lower import HEEL_FOOT_FRACTION, PEDAL_FROM_FOOT
 from vrgmi.mirror.objects import (CUP_HEIGHT_M, CUP_RADIUS_M, GLASS_HEIGHT_M,
                                   GLASS_RADIUS_M, PALM_CLEARANCE_M)
 from vrgmi.mirror.trial import yaw_axes
@@ -25,7 +25,6 @@ from vrgmi.scenes.press_hold import PressHold
 from vrgmi.scenes.roll_ball import RollBall
 from vrgmi.scenes.trace_path import TracePath
 from vrgmi.scenes.wipe_table import WipeTable
-from vrgmi.spatial import quat_from_axis_angle, quat_rotate
 
 #: deepest (m) a joint may be inside an object (joints lie on the bones, under the skin)
 MAX_DEPTH_M = 0.005
@@ -183,12 +182,7 @@ def test_the_hand_wipes_on_the_table_not_through_it(display, scene):
     def palm_at(t, task):
         p = engine.core.phantom.positions
         down = TABLE_TOP_Z + 0.004 + p[3, 2] - p[2:, 2].min()      # lowest joint 4 mm up
-        centre = np.array([task.spots[0][0], task.spots[0][1], down])
-        s = t - task.onset - 1.0
-        if s <= 0.0:
-            return centre + (0.0, 0.0, 0.05)
-        r, a = min(0.10, 0.015 + 0.022 * s), 2.0 * math.pi * 0.7 * s
-        return centre + (r * math.cos(a), r * math.sin(a), 0.0)
+        return wipe_spiral(np.array([task.spots[0][0], task.spots[0][1], down]), t, task)
     patient.goal = _hand_goal(engine, palm_at)
     worst = run_measuring(engine, 8.0, lambda e: table_depth(hand_joints(e)))
     (d,) = [e.data for e in engine.events.of_kind("trial", "wipe_table")]
@@ -200,13 +194,7 @@ def test_the_hand_wipes_on_the_table_not_through_it(display, scene):
 def test_the_foot_rolls_the_ball_from_on_top_not_through_it(display, scene):
     rb = RollBall(trials=1)
     engine, patient = _engine(display, rb, "leg")
-
-    def ball_at(t, task):
-        if not task.on_ball:
-            return task.ball + (0.0, 0.0, BALL_RADIUS_M + 0.04)
-        return task.spots[1] + (task.foot - task.ball) * (1.0, 1.0, 0.0) \
-            + (0.0, 0.0, task.foot[2])
-    patient.goal = _foot_goal(engine, ball_at)
+    patient.goal = _foot_goal(engine, ball_rolled_at)
 
     def depth(e):
         foot = e.core.phantom.positions[2:]                # ankle, heel, ball, toe tip
@@ -241,24 +229,7 @@ def test_the_foot_presses_the_cushion_from_on_top_not_through_it(display, scene)
     through its top or the floor while the press is held."""
     ph = PressHold(trials=1, hold_s=1.0, band_deg=8.0)
     engine, patient = _engine(display, ph, "leg")
-    core = engine.core
-    foot, ankle_h = core.lengths.foot, core.lengths.ankle_height
-    heel_to_ankle = np.array([0.0, HEEL_FOOT_FRACTION * foot, ankle_h])
-
-    def goal(t):
-        task = ph.task
-        rest = np.array([0.09, 0.32, ankle_h])
-        if not task.active or task.plate is None:
-            return rest, FLAT
-        plate = task.plate
-        heel = mirror_point(engine, plate.hinge - (HEEL_FOOT_FRACTION + PEDAL_FROM_FOOT)
-                            * foot * plate.forward)
-        up = task.rest_deg
-        if t - task.onset >= 0.8:
-            up -= 0.5 * (task.band[0] + task.band[1])       # press to the band's middle
-        q = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), math.radians(up))
-        return heel + quat_rotate(q, heel_to_ankle), q
-    patient.goal = goal
+    patient.goal = cushion_press_goal(engine, ph)
 
     def depth(e):
         task, p = ph.task, e.core.phantom.positions[2:]
