@@ -16,14 +16,16 @@ from __future__ import annotations
 import ctypes
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tests.eye_pixels import project_joints
 from tests.monado import RemoteDriver
 from vrgmi.core import warmup
-from vrgmi.render.display import open_display
+from vrgmi.render.display import Display, open_display
 from vrgmi.settings import load_settings
 from vrgmi.xr_app import XrRunner
 
@@ -89,6 +91,18 @@ def controller_pose(k: int) -> tuple[list[float], list[float]]:
     return position, [0.0, float(np.sin(a / 2)), 0.0, float(np.cos(a / 2))]
 
 
+def run_closing(runner: XrRunner, remote: RemoteDriver, display: Display, frames: int,
+                hook: Callable[[XrRunner, int], None]) -> dict[str, Any]:
+    """``runner``'s report of ``frames`` frames calling ``hook``; the remote driver, the
+    engine and the display are closed after it, also when it fails."""
+    try:
+        return runner.run(frames=frames, on_frame=hook)
+    finally:
+        remote.close()
+        runner.engine.close()
+        display.close()
+
+
 def run_mirror(out: Path, port: int, mode: str, frames: int) -> None:
     display = open_display(mode, size=(320, 240))
     runner = XrRunner(settings_for(mode), display)
@@ -113,12 +127,7 @@ def run_mirror(out: Path, port: int, mode: str, frames: int) -> None:
                 remote.send()
         joints = project_joints(r)
 
-    try:
-        report = runner.run(frames=frames, on_frame=hook)
-    finally:
-        remote.close()
-        runner.engine.close()
-        display.close()
+    report = run_closing(runner, remote, display, frames, hook)
     cols = list(zip(*rows))
     np.savez(out / "frames.npz", predicted=np.array(cols[0], np.int64),
              located=np.array(cols[1], np.int64), grip=np.array(cols[2]),

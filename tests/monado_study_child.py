@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.monado import RemoteDriver
-from tests.monado_child import controller_pose, seated_patient, settings_for
+from tests.monado_child import controller_pose, run_closing, seated_patient, settings_for
 from vrgmi.companion.live import dumps
 from vrgmi.core import warmup
 from vrgmi.events import read_events
@@ -57,12 +57,7 @@ def run(out: Path, port: int, frames: int) -> None:
             remote.controller("right", *controller_pose(len(rows)))
             remote.send()
 
-    try:
-        report = runner.run(frames=frames, on_frame=hook)
-    finally:
-        remote.close()
-        runner.engine.close()
-        display.close()
+    report = run_closing(runner, remote, display, frames, hook)
     cols = list(zip(*rows))
     np.savez(out / "frames.npz", predicted=np.array(cols[0], np.int64),
              t=np.array(cols[1]), intact=np.array(cols[2]), phantom=np.array(cols[3]),
