@@ -66,6 +66,25 @@ def _pull_all(inlet: pylsl.StreamInlet, want: int, limit_s: float = 5.0):
     return rows, stamps
 
 
+#: the marker of each session event other than a trial
+EVENT_MARKERS = {"session_started": "session_start", "session_finished": "session_end",
+                 "scene_started": "block_start", "scene_finished": "block_end"}
+
+
+def _markers_on_time(markers: pylsl.StreamInlet, lsl0: float,
+                     expected: list[tuple[str, float]]) -> tuple[list[dict], list[float]]:
+    """The markers pulled from ``markers`` (each JSON) and their stamps' errors (s): they
+    must be exactly the ``expected`` (marker, display time), each stamped within
+    :data:`MARKER_TOLERANCE_S` of ``lsl0`` + its time."""
+    rows, stamps = _pull_all(markers, len(expected))
+    got = [json.loads(r[0]) for r in rows]
+    assert sorted((m["marker"], round(m["t"], 6)) for m in got) == \
+        sorted((k, round(t, 6)) for k, t in expected)
+    errors = [abs(ts - (lsl0 + m["t"])) for m, ts in zip(got, stamps)]
+    assert max(errors) < MARKER_TOLERANCE_S, f"worst marker error {max(errors) * 1e3:.3f} ms"
+    return got, errors
+
+
 def test_every_marker_and_frame_of_a_session_within_2_ms(display, tmp_path):
     settings = load_settings(None, SCRIPTED + ["lsl.enabled=true"])
     program = Program("p01", phase="laterality", steps={"laterality": [SceneStep(
@@ -116,17 +135,9 @@ def test_every_marker_and_frame_of_a_session_within_2_ms(display, tmp_path):
                 expected += [("stimulus_onset", d["onset_t"]), ("response", d["response_t"]),
                              ("trial_end", e.t)]
             else:
-                name = {"session_started": "session_start", "session_finished": "session_end",
-                        "scene_started": "block_start",
-                        "scene_finished": "block_end"}.get(e.kind, e.kind)
-                expected.append((name, e.t))
+                expected.append((EVENT_MARKERS.get(e.kind, e.kind), e.t))
         expected.append(("command", [e.t for e in history if e.kind == "recenter"][-1]))
-        rows, stamps = _pull_all(markers, len(expected))
-        got = [json.loads(r[0]) for r in rows]
-        assert sorted((m["marker"], round(m["t"], 6)) for m in got) == \
-            sorted((k, round(t, 6)) for k, t in expected)
-        errors = [abs(ts - (lsl0 + m["t"])) for m, ts in zip(got, stamps)]
-        assert max(errors) < MARKER_TOLERANCE_S, f"worst marker error {max(errors) * 1e3:.3f} ms"
+        got, errors = _markers_on_time(markers, lsl0, expected)
         trials = [m for m in got if m["marker"] == "stimulus_onset"]
         assert len(trials) == 4 and all(m["scene"] == "laterality" for m in trials)
         assert {m["code"] for m in trials} <= set(range(1, 5))
@@ -200,16 +211,8 @@ def test_every_marker_of_an_imagery_session_within_2_ms(display, tmp_path):
                 expected += [("stimulus_onset", e.data["onset_t"]),
                              ("imagery_go", e.data["go_t"]), ("trial_end", e.t)]
             else:
-                expected.append(({"session_started": "session_start",
-                                  "session_finished": "session_end",
-                                  "scene_started": "block_start",
-                                  "scene_finished": "block_end"}.get(e.kind, e.kind), e.t))
-        rows, stamps = _pull_all(markers, len(expected))
-        got = [json.loads(r[0]) for r in rows]
-        assert sorted((m["marker"], round(m["t"], 6)) for m in got) == \
-            sorted((k, round(t, 6)) for k, t in expected)
-        errors = [abs(ts - (lsl0 + m["t"])) for m, ts in zip(got, stamps)]
-        assert max(errors) < MARKER_TOLERANCE_S, f"worst marker error {max(errors) * 1e3:.3f} ms"
+                expected.append((EVENT_MARKERS.get(e.kind, e.kind), e.t))
+        got, errors = _markers_on_time(markers, lsl0, expected)
         onsets = [m for m in got if m["marker"] == "stimulus_onset"]
         assert [m["condition"] for m in onsets] == [e.data["movement"] for e in trials]
         assert all(m["scene"] == "imagery" and m["code"] >= 1 for m in onsets)
