@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from pg_server import pg_url  # noqa: F401  (fixture)
 from records_data import _events
+from session_steps import step_until
 from vrgmi.app import Engine
 from vrgmi.control import Command, CommandQueue, StatusBoard
 from vrgmi.events import EventBus
@@ -30,8 +31,6 @@ from vrgmi.scenes.ssq import SSQ
 from vrgmi.session import SessionRunner, session_summary
 from vrgmi.settings import load_settings
 from vrgmi.tracking.scripted import ScriptedSource
-
-DT = 1.0 / 30.0
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -146,15 +145,6 @@ def runner_on(display, tmp_path):
         engine.close()
 
 
-def _run(runner, t, cond, limit_s=30.0):
-    end = t + limit_s
-    while t < end and not cond():
-        runner.step(t, DT, render=False)
-        t += DT
-    assert cond()
-    return t
-
-
 def test_summary_of_a_real_session_equals_the_stored_one(db, runner_on):
     program = Program("P07", phase="mirror", breathing_between_blocks=False,
                       steps={"mirror": [SceneStep("free_mirror", 0.1),
@@ -163,17 +153,17 @@ def test_summary_of_a_real_session_equals_the_stored_one(db, runner_on):
     runner.start(0.0)
     for action in ("right", "select"):        # nothing is pre-selected
         runner.engine.inputs.push(action, 0.1, "script")
-    t = _run(runner, 0.0, lambda: runner.scene.name == "free_mirror")
+    t = step_until(runner, 0.0, lambda: runner.scene.name == "free_mirror")
     runner.commands.put(Command("skin_tone", {"tone": "V"}))
     runner.commands.put(Command("stop"))                # the second block is skipped
-    t = _run(runner, t, lambda: runner.scene.name == "pain_nrs")
+    t = step_until(runner, t, lambda: runner.scene.name == "pain_nrs")
     for action in ("right", "select"):        # nothing is pre-selected
         runner.engine.inputs.push(action, t, "script")
-    t = _run(runner, t, lambda: runner.scene is not None and runner.scene.name == "ssq")
+    t = step_until(runner, t, lambda: runner.scene is not None and runner.scene.name == "ssq")
     for _ in range(16):
         for action in ("right", "select"):        # nothing is pre-selected
             runner.engine.inputs.push(action, t, "script")
-    _run(runner, t, lambda: runner.done)
+    step_until(runner, t, lambda: runner.done)
     summary = runner.close()
     assert sink.error is None and sink.written == len(runner.events.history)
     assert [s["reason"] for s in summary["scenes"]] == ["completed", "stopped", "skipped",

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import vrgmi.companion
+from session_steps import step_until
 from vrgmi.app import Engine
 from vrgmi.companion.live import dumps
 from vrgmi.companion.records import DatabaseRecords
@@ -31,20 +32,10 @@ from vrgmi.shaping import ShapingPlan
 from vrgmi.study.allocation import StudyPlan, schedule
 from vrgmi.tracking.scripted import ScriptedSource
 
-DT = 1.0 / 30.0
 #: the control conditions' names (treatment "mirror" and "imagery" are also a phase and
 #: scene words, so the blinded outputs are checked for these)
 HIDDEN = ("delayed", "frozen", "replay", "delay_s")
 REGISTRY = {c.name: c for c in (PainNRS, SSQ, FreeMirror)}
-
-
-def _run(runner, t, cond, limit_s=30.0):
-    end = t + limit_s
-    while t < end and not cond():
-        runner.step(t, DT, render=False)
-        t += DT
-    assert cond()
-    return t
 
 
 def _answer(runner, t, n=1):
@@ -64,14 +55,15 @@ def _session(display, db, tmp_path, check, patient="P07"):
     try:
         runner.start(0.0)
         _answer(runner, 0.1)
-        t = _run(runner, 0.0, lambda: runner.scene is not None
-                 and runner.scene.name == "free_mirror")
+        t = step_until(runner, 0.0, lambda: runner.scene is not None
+                       and runner.scene.name == "free_mirror")
         check(runner, engine, t)
-        t = _run(runner, t, lambda: runner.scene is not None and runner.scene.name == "pain_nrs")
+        t = step_until(runner, t, lambda: runner.scene is not None
+                       and runner.scene.name == "pain_nrs")
         _answer(runner, t)
-        t = _run(runner, t, lambda: runner.scene is not None and runner.scene.name == "ssq")
+        t = step_until(runner, t, lambda: runner.scene is not None and runner.scene.name == "ssq")
         _answer(runner, t, 16)
-        _run(runner, t, lambda: runner.done)
+        step_until(runner, t, lambda: runner.done)
         runner.close()
     finally:
         engine.close()
@@ -116,7 +108,7 @@ def test_sessions_run_their_allocation_and_only_codes_are_shown(display, tmp_pat
                 assert engine.phantom_rig.segment_scale < 1.0
                 runner.commands.put(Command("shape_phantom", {"weight": 0.8,
                                                               "reason": "feels looser"}))
-                _run(runner, t, lambda: core.shaper.weight == 0.8, 1.0)
+                step_until(runner, t, lambda: core.shaper.weight == 0.8, 1.0)
             else:
                 assert core.shaper.weight == 1.0 - (len(seen) - 1) / 2
 
@@ -177,7 +169,7 @@ def test_imagery_sessions_hide_the_phantom_and_capture_shapes_it(display, tmp_pa
             assert engine.phantom_rig.root.is_hidden()
             assert not engine.intact_rig.root.is_hidden()
             runner.commands.put(Command("capture_posture"))
-            _run(runner, t, lambda: engine.core.shaper.posture == "captured", 1.0)
+            step_until(runner, t, lambda: engine.core.shaper.posture == "captured", 1.0)
             assert engine.core.shaper.weight == 1.0
             first = engine.core.shaper.first
             assert (engine.core.shaper.target[first:] != 0).any()
