@@ -213,8 +213,14 @@ def test_path_traversal_in_static_and_export_routes(server, token):
 
 def test_rate_limit_and_audit(server, token, records):
     server.commands.drain()
-    codes = [command(server, token, "recenter")[0] for _ in range(60)]
-    assert codes[:20] == [202] * 20 and codes[-1] == 429       # bursts of 20, then 10/s
+    # bursts of 20, then 10/s: send until refused (a slow machine refills more on the way)
+    codes: list[int] = []
+    start = time.monotonic()
+    while codes[-1:] != [429] and len(codes) < 600:
+        codes.append(command(server, token, "recenter")[0])
+    elapsed = time.monotonic() - start
+    assert codes[:20] == [202] * 20 and codes[-1] == 429
+    assert codes.count(202) <= 20 + 10.0 * elapsed + 1
     assert len(server.commands.drain()) == codes.count(202)
     time.sleep(0.3)                                            # the bucket refills
     assert command(server, token, "set_param", name="max_rotation_deg", value=999)[0] == 400
