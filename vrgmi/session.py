@@ -140,6 +140,11 @@ class GuardedScene(Scene):
                 self._fail("teardown", exc)
         self.ctx = None
 
+    def set_time(self, t: float) -> None:
+        """Set the guard's and the inner scene's :attr:`now` (the events of either)."""
+        super().set_time(t)
+        self.inner.set_time(t)
+
     def set_param(self, name: str, value: ParamValue, by: str = "therapist") -> None:
         """The inner scene's :meth:`Scene.set_param` (bounds checked there)."""
         self.inner.set_param(name, value, by)
@@ -566,7 +571,6 @@ class SessionRunner:
         if not completed and scene.error is None:
             scene.inner.finished = False
         scene.set_time(t)
-        scene.inner.set_time(t)
         scene.teardown()
         self.scene = None
         if scene.error is None:
@@ -718,7 +722,6 @@ class SessionRunner:
             return
         engine = self.engine
         check.set_time(self.t)
-        check.inner.set_time(self.t)
         check.teardown()
         engine.scene = None
         engine.inputs.clear()
@@ -968,7 +971,6 @@ class SessionRunner:
         fresh: GuardedScene | None = None
         if guarded is not None:
             guarded.set_time(t)
-            guarded.inner.set_time(t)
             if guarded.error is None and limb in guarded.inner.limbs and block is not None:
                 fresh = self._restarted(guarded, block, t)
             if fresh is None:
